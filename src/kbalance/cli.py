@@ -1,0 +1,117 @@
+"""Command line: ``kbalance <group> <command> …``.
+
+Groups register themselves with an ``_add_<group>_commands(subparsers)`` function
+that adds the argparse sub-commands and sets ``command=(group, name)``; the
+handler for that key goes into :data:`DISPATCH`. Exit codes: 0 success, 1 a check
+failed, 2 bad input (a :class:`~kbalance.errors.KbalanceInputError`, message on
+stderr, no traceback) or bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+import pandas as pd
+
+from kbalance.errors import KbalanceInputError
+
+Handler = Callable[[argparse.Namespace], int]
+
+#: (group, command) -> handler(args) -> exit code
+DISPATCH: dict[tuple[str, str], Handler] = {}
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_INPUT_ERROR = 0, 1, 2
+
+
+# --- data ---------------------------------------------------------------------------
+
+
+def _default_shared_data() -> Path:
+    from kbalance.paths import project_root
+
+    return (project_root() / ".." / "shared" / "data").resolve()
+
+
+def _data_build(args: argparse.Namespace) -> int:
+    from kbalance import data
+    from kbalance.paths import calibration_dir
+
+    source = Path(args.source) if args.source else _default_shared_data()
+    dest = Path(args.dest) if args.dest else calibration_dir()
+    written = data.build(source, dest)
+    print(f"built {len(written)} files from {data._harmonized_dir(source)} into {dest}:")
+    for path in written:
+        print(f"  {path.relative_to(dest).as_posix()}  ({path.stat().st_size:,} bytes)")
+    return EXIT_OK
+
+
+def _data_check(args: argparse.Namespace) -> int:
+    from kbalance import data
+
+    report = data.check(Path(args.root) if args.root else None)
+    with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 250,
+                           "display.max_colwidth", 60):
+        table = report.summary_table()
+        table["table_id"] = table["table_id"].map(lambda t: t if len(t) <= 60 else t[:57] + "...")
+        print(table.to_string(index=False))
+    print()
+    for result in report.results:
+        print(f"{'PASS' if result.passed else 'FAIL'}  {result.name}: {result.detail}")
+    failed = sum(not r.passed for r in report.results)
+    print(f"\n{len(report.summary)} series, {len(report.results)} checks, {failed} failed")
+    return EXIT_OK if report.ok else EXIT_CHECK_FAILED
+
+
+def _add_data_commands(subparsers: argparse._SubParsersAction) -> None:
+    group = subparsers.add_parser("data", help="compile and check the observation set (calibration/)")
+    commands = group.add_subparsers(dest="data_command", required=True, metavar="COMMAND")
+
+    build = commands.add_parser("build", help="compile ../shared/data/harmonized into calibration/")
+    build.add_argument("--from", dest="source", metavar="PATH",
+                       help="shared/data folder or its harmonized/ subfolder (default: ../shared/data beside the checkout)")
+    build.add_argument("--to", dest="dest", metavar="PATH", help="calibration folder to write (default: calibration/)")
+    build.set_defaults(command=("data", "build"))
+
+    chk = commands.add_parser("check", help="validate the observation set and its identities")
+    chk.add_argument("--root", metavar="PATH", help="calibration folder (default: calibration/)")
+    chk.set_defaults(command=("data", "check"))
+
+    DISPATCH[("data", "build")] = _data_build
+    DISPATCH[("data", "check")] = _data_check
+
+
+# --- entry point ------------------------------------------------------------------------
+
+#: Functions that add one command group each; other groups append here.
+COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [_add_data_commands]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser with every registered command group."""
+    parser = argparse.ArgumentParser(prog="kbalance", description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest="group", required=True, metavar="GROUP")
+    for add in COMMAND_GROUPS:
+        add(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # usage errors and --help
+        return int(exc.code or 0)
+    handler = DISPATCH[args.command]
+    try:
+        return handler(args)
+    except KbalanceInputError as exc:
+        print(f"kbalance: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,405 @@
+"""Compile the model's input tables (model/inputs/*.csv) from the observation set.
+
+The model file reads these tables with GET DIRECT CONSTANTS / DATA / LOOKUPS, so
+it runs in PySD (and opens in Vensim) without Python. Every number here is
+computed from calibration/observations, model/regions.csv or model/levers.toml;
+nothing is typed in. Time convention (see model/kbalance.mdl): Time is the
+calendar year, stocks are 1 January values, so the registered population at the
+end of year ``y`` is the model stock at Time ``y + 1``.
+
+Estimation choices, each documented where it is made:
+
+- single years of age are obtained by spreading each 5-year census group evenly;
+- the balancing residual ("other change") of year ``y`` is
+  ``P[y] - P[y-1] - births[y] + deaths[y] - net internal migration[y] - transfers[y]``;
+- boundary transfers are the residual of the year of the change (Sejong 2012),
+  or, where deaths of that year are not yet observed (Gunwi 2023), the change of
+  ``P - P_prev - births - net migration`` against the year before.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from kbalance import data
+from kbalance.errors import InvalidValueError, MissingFileError
+from kbalance.paths import model_dir
+from kbalance.regions import distance_km, load_regions
+
+#: Single ages of the model, 0..84 and the open group 85+.
+AGES = [f"A{a}" for a in range(86)]
+OPEN_AGE = 85
+#: Model start: 1 January 2001, the registered population at the end of 2000.
+START_YEAR = 2001
+#: Years whose balancing residual sets the projected rate of other change:
+#: after the 2010 registration change and the 2012 Sejong transfer, before 2020.
+OTHER_CHANGE_RATE_YEARS = range(2013, 2020)
+#: Years whose age-specific fertility shapes the fertility schedule.
+FERTILITY_SCHEDULE_YEARS = range(2019, 2024)
+
+
+@dataclass(frozen=True)
+class Observations:
+    """Region × year tables used to build inputs (rows: years, columns: region codes)."""
+
+    population: pd.DataFrame
+    births: pd.DataFrame
+    deaths: pd.DataFrame
+    net_migration: pd.DataFrame
+
+
+def _wide(name: str, root: Path | None) -> pd.DataFrame:
+    rows = data.load_series(name, root)
+    codes = list(load_regions().index)
+    table = rows[rows["region_code"].isin(codes)].pivot(index="year", columns="region_code", values="value")
+    return table.reindex(columns=codes)
+
+
+def _observations(root: Path | None) -> Observations:
+    return Observations(
+        population=_wide("pop_registered", root),
+        births=_wide("births", root),
+        deaths=_wide("deaths", root),
+        net_migration=_wide("migrants_net_interprovincial", root),
+    )
+
+
+def _region_names() -> list[str]:
+    return list(load_regions()["name_en"])
+
+
+# ---------------------------------------------------------------------------
+# Population
+# ---------------------------------------------------------------------------
+
+
+def census_single_age_shares(census: xr.DataArray, year: int, sex: str) -> pd.DataFrame:
+    """Share of each single age in a region's population at a census.
+
+    census : DataArray  census population by (region, year, sex, age_group) [persons]
+    Returns a region × age table (ages A0..A85) of shares summing to 1 per region;
+    each 5-year group is spread evenly over its five ages, the open group (85+) is
+    kept whole. Regions absent from the census get NaN.
+    """
+    cut = census.sel(year=year, sex=sex)
+    groups = [g for g in cut.age_group.values if not np.isnan(cut.sel(age_group=g).values).all()]
+    codes = list(load_regions().index)
+    shares = pd.DataFrame(0.0, index=codes, columns=AGES)
+    for g in groups:
+        values = cut.sel(age_group=g).to_series().reindex(codes)
+        if g.endswith("p"):
+            low = int(g[:-1])
+            if low != OPEN_AGE:
+                raise InvalidValueError("calibration/observations/census_age.csv", "age_group", g,
+                                        f"an open group starting at {OPEN_AGE} in {year}")
+            shares[f"A{OPEN_AGE}"] += values
+        else:
+            low, high = (int(x) for x in g.split("_"))
+            for a in range(low, high + 1):
+                shares[f"A{min(a, OPEN_AGE)}"] += values / (high - low + 1)
+    total = shares.sum(axis=1)
+    return shares.div(total.where(total > 0), axis=0)
+
+
+def initial_population(root: Path | None = None) -> dict[str, pd.DataFrame]:
+    """Population by region × single age on 1 January of :data:`START_YEAR` [persons].
+
+    Registered population by sex at the end of ``START_YEAR - 1`` (DT_1B040A3) times the
+    single-age shares of that year's census (DT_1IN0001). Regions that did not exist
+    yet (Sejong) are 0.
+    """
+    census = data.age_structure("pop_census", root)
+    year = START_YEAR - 1
+    out = {}
+    for sex in ("male", "female"):
+        registered = _wide(f"pop_registered_{sex}", root).loc[year]
+        shares = census_single_age_shares(census, year, sex)
+        table = shares.mul(registered, axis=0).fillna(0.0)
+        table.index = _region_names()
+        out[sex] = table
+    return out
+
+
+def working_age_share(root: Path | None = None) -> pd.Series:
+    """Share of residents aged 15-64 in the census of ``START_YEAR - 1``, by region."""
+    census = data.age_structure("pop_census", root)
+    shares = census_single_age_shares(census, START_YEAR - 1, "total")
+    return shares[[f"A{a}" for a in range(15, 65)]].sum(axis=1)
+
+
+def _age_group_population(root: Path | None, code: str, year: int, low: int, high: int) -> float:
+    """Registered residents aged low..high at the end of ``year`` [persons].
+
+    Uses the registered 5-year groups where the year is covered (2011-2023), else
+    the census age shares of ``START_YEAR - 1`` applied to the registered total.
+    """
+    reg = data.age_structure("pop_registered", root)
+    if year in reg.year.values and code in reg.region.values:
+        groups = [f"{a:02d}_{a + 4:02d}" for a in range(low, high + 1, 5)]
+        return float(reg.sel(region=code, year=year, sex="total", age_group=groups).sum())
+    shares = census_single_age_shares(data.age_structure("pop_census", root), START_YEAR - 1, "total")
+    pop = _wide("pop_registered", root).loc[year, code]
+    return float(shares.loc[code, [f"A{a}" for a in range(low, high + 1)]].sum() * pop)
+
+
+# ---------------------------------------------------------------------------
+# Residuals and boundary transfers
+# ---------------------------------------------------------------------------
+
+
+def balancing_residual(obs: Observations) -> pd.DataFrame:
+    """ΔP − births + deaths − net internal migration by year and region [persons/year].
+
+    Years are those with every term observed. A region that did not exist the year
+    before has a previous population of 0.
+    """
+    previous = obs.population.shift(1).fillna(0.0)
+    residual = obs.population - previous - obs.births + obs.deaths - obs.net_migration.fillna(0.0)
+    years = obs.deaths.dropna(how="all").index.intersection(obs.births.dropna(how="all").index)
+    years = years[years > obs.population.index.min()]
+    residual = residual.loc[years]
+    # regions not existing yet: no population in either year
+    return residual.where(obs.population.loc[years].notna(), 0.0).fillna(0.0)
+
+
+def boundary_transfers(obs: Observations) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Boundary transfers by year and region [persons/year] and the donor-share matrix.
+
+    For each region created by a split (regions.csv ``split_from``), the transfer in its
+    first year is its balancing residual, taken from the donors in proportion to their
+    residuals that year beyond their usual rate (mean of :data:`OTHER_CHANGE_RATE_YEARS`).
+    Gunwi (Gyeongbuk → Daegu, 2023, deaths of 2023 not observed): the transfer is the
+    change in ``P − P_prev − births − net migration`` from 2022 to 2023, averaged over
+    the receiving and the donating region.
+    """
+    regions = load_regions()
+    codes = list(regions.index)
+    residual = balancing_residual(obs)
+    rate = (residual.loc[list(OTHER_CHANGE_RATE_YEARS)] / obs.population.shift(1).loc[list(OTHER_CHANGE_RATE_YEARS)]).mean()
+    transfers = pd.DataFrame(0.0, index=range(START_YEAR, int(obs.population.index.max()) + 1), columns=codes)
+    donors = pd.DataFrame(0.0, index=codes, columns=codes)
+    for code, row in regions.iterrows():
+        parents = [p for p in row.split_from.split(";") if p]
+        year = int(row.began)
+        if not parents or year < START_YEAR:
+            continue
+        amount = residual.loc[year, code]
+        excess = pd.Series({p: -(residual.loc[year, p] - rate[p] * obs.population.loc[year - 1, p]) for p in parents})
+        excess = excess.clip(lower=0.0)
+        share = excess / excess.sum()
+        transfers.loc[year, code] += amount
+        for p in parents:
+            transfers.loc[year, p] -= amount * share[p]
+            donors.loc[code, p] = share[p]
+    gunwi_year, daegu, gyeongbuk = 2023, "22", "37"
+    if gunwi_year in obs.population.index and gunwi_year - 1 in obs.population.index:
+        partial = obs.population - obs.population.shift(1) - obs.births - obs.net_migration
+        step = partial.loc[gunwi_year] - partial.loc[gunwi_year - 1]
+        amount = float((step[daegu] - step[gyeongbuk]) / 2)
+        transfers.loc[gunwi_year, daegu] += amount
+        transfers.loc[gunwi_year, gyeongbuk] -= amount
+        donors.loc[daegu, gyeongbuk] = 1.0
+    return transfers, donors
+
+
+# ---------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------
+
+
+def _by_name(frame: pd.DataFrame) -> pd.DataFrame:
+    names = dict(zip(load_regions().index, _region_names()))
+    return frame.rename(index=names, columns=names)
+
+
+def _fertility_schedule(root: Path | None) -> pd.DataFrame:
+    births = data.births_by_mother_age(root)
+    women = data.age_structure("pop_registered", root).sel(sex="female")
+    years = [y for y in FERTILITY_SCHEDULE_YEARS if y in births.year.values and y in women.year.values]
+    groups = [f"{a}_{a + 4}" for a in range(15, 50, 5)]
+    codes = list(load_regions().index)
+    schedule = pd.DataFrame(0.0, index=codes, columns=AGES)
+    for g in groups:
+        low = int(g.split("_")[0])
+        b = births.sel(age_group=g, year=years, region=codes).sum("year").to_series()
+        w = women.sel(age_group=f"{low:02d}_{low + 4:02d}", year=years, region=codes).sum("year").to_series()
+        for a in range(low, low + 5):
+            schedule[f"A{a}"] = (b / w) / 5
+    schedule = schedule.div(schedule.sum(axis=1), axis=0)
+    return _by_name(schedule)
+
+
+def _first_year(code: str) -> int:
+    return max(START_YEAR, int(load_regions().loc[code, "began"]) + 1)
+
+
+def _region_constants(root: Path | None, obs: Observations) -> pd.DataFrame:
+    regions = load_regions()
+    codes = list(regions.index)
+    out_mig = _wide("migrants_out_interprovincial", root)
+    employed = _wide("employed", root) * 1000.0  # thousand persons -> persons
+    grdp = _wide("grdp_real_chained_2020", root)
+    gva_total = _wide("gva_nominal_total_basic_prices", root)
+    gva_tech = _wide("gva_nominal_electrical_electronic_precision_mfg", root) + _wide("gva_nominal_information_communication", root)
+    grad = _wide("gradschool_students_enrolled", root)
+    residual = balancing_residual(obs)
+    transfers, _ = boundary_transfers(obs)
+    other = residual - transfers.reindex(index=residual.index).fillna(0.0)
+    years = list(OTHER_CHANGE_RATE_YEARS)
+    other_rate = (other.loc[years] / obs.population.shift(1).loc[years]).mean()
+    rows = {}
+    for code in codes:
+        y = _first_year(code)  # first year of flows; the stock is the end of y - 1
+
+        def first(table: pd.DataFrame, *more: pd.DataFrame) -> int:
+            # first year from y on with every table observed for this region
+            ok = table[code].notna()
+            for other_table in more:
+                ok &= other_table[code].reindex(table.index).notna()
+            return int(ok[(ok.index >= y) & ok].index.min())
+
+        ey = first(employed)
+        gy = first(grdp, employed)
+        ty = first(gva_tech, gva_total)
+        sy = first(grad)
+        tech_share = (gva_tech.loc[ty, code] / gva_total.loc[ty, code]) / (
+            gva_tech.loc[ty].sum() / gva_total.loc[ty].sum())
+        rows[code] = {
+            "base_out_migration_rate": out_mig.loc[y, code] / obs.population.loc[y - 1, code],
+            "region_start_year": int(regions.loc[code, "began"]),
+            "capital_flag": int(bool(regions.loc[code, "capital_region"])),
+            "other_change_rate": other_rate[code],
+            "area_km2": float(regions.loc[code, "area_km2"]),
+            "base_employment_rate": employed.loc[ey, code] / _age_group_population(root, code, ey - 1, 15, 64),
+            "base_labour_productivity": grdp.loc[gy, code] / employed.loc[gy, code],
+            "initial_innovation_concentration": tech_share,
+            "graduate_enrolment_rate": grad.loc[sy, code] / _age_group_population(root, code, sy - 1, 20, 39),
+        }
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    if table.isna().any().any():
+        bad = table.isna().stack()
+        region, field = bad[bad].index[0]
+        raise InvalidValueError("calibration/observations", field, f"NaN for region {region}",
+                                "observations covering every region's first year")
+    table.index = _region_names()
+    return table
+
+
+def _lever_histories(root: Path | None, levers_path: Path) -> dict[str, pd.DataFrame]:
+    levers = read_levers(levers_path)
+    out = {}
+    for name, spec in levers.items():
+        points = {int(y): float(v) for y, v, _ in spec.get("history", [])}
+        series = spec.get("from_observations")
+        if series:
+            rows = data.load_series(series, root)
+            national = rows[rows["region_code"] == "00"]
+            first_sourced = min(points, default=10_000)  # observations fill in before the sourced points
+            for y, v in zip(national["year"], national["value"]):
+                if START_YEAR - 1 <= int(y) < first_sourced:
+                    points[int(y)] = float(v)
+        if len(points) == 1:  # a lookup needs two points: hold the single value one more year
+            (year, value), = points.items()
+            points[year + 1] = value
+        if points:
+            out[name] = pd.DataFrame(sorted(points.items()), columns=["year", "value"])
+    return out
+
+
+def read_levers(path: Path | None = None) -> dict[str, dict]:
+    """The lever definitions of model/levers.toml (name → table)."""
+    path = Path(path) if path else model_dir() / "levers.toml"
+    if not path.is_file():
+        raise MissingFileError(path, "levers", "model/levers.toml")
+    with open(path, "rb") as f:
+        return tomllib.load(f)
+
+
+def _relocation_allocation(levers: dict[str, dict]) -> pd.DataFrame:
+    staff = levers["first_relocation_staff"]["allocation"]
+    names = _region_names()
+    unknown = sorted(set(staff) - set(names))
+    if unknown:
+        raise InvalidValueError("model/levers.toml", "first_relocation_staff.allocation", unknown[0], names)
+    counts = pd.Series({n: float(staff.get(n, [0.0])[0]) for n in names})
+    percent = 100.0 * counts / counts.sum()
+    return pd.DataFrame({"first": percent, "second": percent}, index=names)
+
+
+def build_model_inputs(root: Path | None = None, dest: Path | None = None) -> list[Path]:
+    """Write model/inputs/*.csv from the observation set; returns the files written.
+
+    root : Path, optional  calibration folder (default calibration/)
+    dest : Path, optional  inputs folder (default model/inputs)
+
+    All files are written to a temporary folder first and moved into place only when
+    every table has been computed, so a failure leaves the old inputs untouched.
+    """
+    dest = Path(dest) if dest else model_dir() / "inputs"
+    obs = _observations(root)
+    regions = load_regions()
+    names = _region_names()
+    levers_path = model_dir() / "levers.toml"
+    tables: dict[str, pd.DataFrame] = {}
+
+    init = initial_population(root)
+    tables["initial_population_male.csv"] = init["male"]
+    tables["initial_population_female.csv"] = init["female"]
+
+    ages = pd.DataFrame([np.arange(86, dtype=float), (np.arange(86) == 0).astype(float)],
+                        index=["age_in_years", "infant_flag"], columns=AGES)
+    tables["ages.csv"] = ages
+
+    reg_age = data.age_structure("pop_registered", root)
+    boys = float(reg_age.sel(region="00", sex="male", age_group="00_04").sum())
+    girls = float(reg_age.sel(region="00", sex="female", age_group="00_04").sum())
+    last_deaths_year = int(obs.deaths.dropna(how="all").index.max())
+    tables["scalars.csv"] = pd.DataFrame(
+        {"value": [boys / (boys + girls), float(last_deaths_year + 1)]},
+        index=["male_share_of_births", "history_end_year"])
+
+    tfr = data.load_series("tfr", root)
+    tfr = tfr[tfr["region_code"] == "00"][["year", "value"]]
+    tables["national_tfr.csv"] = tfr.set_index("year")
+
+    tables["fertility_schedule.csv"] = _fertility_schedule(root)
+    tables["region_constants.csv"] = _region_constants(root, obs)
+
+    transfers, donors = boundary_transfers(obs)
+    residual = balancing_residual(obs)
+    other = (residual - transfers.reindex(index=residual.index).fillna(0.0)).loc[START_YEAR:]
+    tables["other_change.csv"] = _by_name(other)
+    transfers = transfers.loc[START_YEAR:]
+    transfers.loc[transfers.index.max() + 1] = 0.0  # held after the data: no further transfers
+    tables["boundary_transfer.csv"] = _by_name(transfers)
+    tables["donor_share.csv"] = _by_name(donors)
+
+    km = distance_km()
+    np.fill_diagonal(km, 1.0)  # the diagonal carries no flow; 1 km keeps the gravity term finite
+    dist = pd.DataFrame(km, index=names, columns=names)
+    tables["distance.csv"] = dist
+    bloc = regions["bloc"].to_numpy()
+    tables["same_bloc.csv"] = pd.DataFrame((bloc[:, None] == bloc[None, :]).astype(float), index=names, columns=names)
+
+    levers = read_levers(levers_path)
+    tables["relocation_allocation.csv"] = _relocation_allocation(levers)
+    for name, frame in _lever_histories(root, levers_path).items():
+        tables[f"lever_{name}.csv"] = frame.set_index("year")
+
+    dest.mkdir(parents=True, exist_ok=True)
+    written = []
+    with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".inputs-") as tmp:
+        for file, frame in tables.items():
+            frame.to_csv(Path(tmp) / file, float_format="%.10g", index_label="key")
+        for file in tables:
+            os.replace(Path(tmp) / file, dest / file)
+            written.append(dest / file)
+    return written
