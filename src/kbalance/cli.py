@@ -83,10 +83,82 @@ def _add_data_commands(subparsers: argparse._SubParsersAction) -> None:
     DISPATCH[("data", "check")] = _data_check
 
 
+
+# --- model, run and scenarios ----------------------------------------------------------
+
+
+def _model_inputs(args: argparse.Namespace) -> int:
+    from kbalance.model_inputs import build_model_inputs
+
+    written = build_model_inputs()
+    print(f"wrote {len(written)} model input tables into {written[0].parent}")
+    return EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    from kbalance.paths import outputs_dir
+    from kbalance.run import run_to_folder
+
+    out = Path(args.out) if args.out else outputs_dir() / f"run-{args.scenario}-{_stamp()}"
+    print(f"running scenario {args.scenario} to {args.until} with PySD ...", flush=True)
+    folder = run_to_folder(args.scenario, out, until=args.until,
+                           parameters=Path(args.parameters) if args.parameters else None,
+                           command=["kbalance", *sys.argv[1:]] if args.command_line is None else args.command_line)
+    print(f"wrote {folder}/results.csv, results.nc and manifest.json")
+    return EXIT_OK
+
+
+def _stamp() -> str:
+    from datetime import datetime
+
+    return datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def _scenarios_list(args: argparse.Namespace) -> int:
+    from kbalance.scenarios import list_scenarios, read_scenario
+
+    for name in list_scenarios():
+        print(f"{name:20s} {read_scenario(name).description}")
+    return EXIT_OK
+
+
+def _scenarios_check(args: argparse.Namespace) -> int:
+    from kbalance.scenarios import read_scenario
+
+    scenario = read_scenario(Path(args.file))
+    print(f"{args.file}: scenario {scenario.name!r} is valid ({len(scenario.constants)} lever settings)")
+    return EXIT_OK
+
+
+def _add_model_commands(subparsers: argparse._SubParsersAction) -> None:
+    group = subparsers.add_parser("model", help="the model file's input tables")
+    commands = group.add_subparsers(dest="model_command", required=True, metavar="COMMAND")
+    inputs = commands.add_parser("inputs", help="compile model/inputs/*.csv from the observation set")
+    inputs.set_defaults(command=("model", "inputs"))
+    DISPATCH[("model", "inputs")] = _model_inputs
+
+    run = subparsers.add_parser("run", help="run one scenario and write a run folder")
+    run.add_argument("--scenario", default="baseline", help="shipped scenario name or path to a .toml file")
+    run.add_argument("--until", type=int, default=2070, help="last year to simulate (default 2070)")
+    run.add_argument("--out", metavar="DIR", help="new folder to write (default outputs/run-<scenario>-<time>)")
+    run.add_argument("--parameters", metavar="FILE", help="parameter set (default calibration/parameters.toml)")
+    run.set_defaults(command=("run", "run"), command_line=None)
+    DISPATCH[("run", "run")] = _run
+
+    scen = subparsers.add_parser("scenarios", help="list or check scenario files")
+    scen_commands = scen.add_subparsers(dest="scenarios_command", required=True, metavar="COMMAND")
+    scen_commands.add_parser("list", help="the shipped scenarios").set_defaults(command=("scenarios", "list"))
+    check = scen_commands.add_parser("check", help="validate a scenario file")
+    check.add_argument("file")
+    check.set_defaults(command=("scenarios", "check"))
+    DISPATCH[("scenarios", "list")] = _scenarios_list
+    DISPATCH[("scenarios", "check")] = _scenarios_check
+
+
 # --- entry point ------------------------------------------------------------------------
 
 #: Functions that add one command group each; other groups append here.
-COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [_add_data_commands]
+COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [_add_data_commands, _add_model_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,225 @@
+"""Sector overview of model/kbalance.mdl and the parameter tables of docs/model.md.
+
+Everything here comes from PySD's own parse of the model file: the abstract model
+(the signs of a stock's flows, the constants' values) and the translated model's
+``dependencies`` and ``doc``. The picture shows the stocks, their flows, the
+auxiliaries that close the main feedback loops and the policy levers of
+model/levers.toml. An arrow A → B means B depends on A at run time, directly or
+through variables that are not shown; paths that pass only through a national
+total or average (a sum over regions) are left out, and so are values used only
+at the start (INITIAL).
+
+``python -m kbalance.diagram`` writes docs/model_diagram.svg and .png and rewrites
+the generated tables of docs/model.md.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import tempfile
+import tomllib
+import warnings
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from pysd.translators.structures import abstract_expressions as ae  # noqa: E402
+
+from kbalance.paths import model_dir, project_root  # noqa: E402
+
+BEGIN, END = "<!-- BEGIN GENERATED TABLES -->", "<!-- END GENERATED TABLES -->"
+SECTORS = {"lever": ("Policy levers", "#f2a541"), "fiscal": ("Fiscal", "#4a9c5d"),
+           "economy": ("Economy and innovation", "#3b73b9"), "population": ("Population", "#8e5ea2")}
+#: Shown variables (Real Name) → (sector, x, y). Stocks missing here are added at the bottom.
+LAYOUT = {
+    "own source revenue": ("fiscal", 33, 57), "fiscal gap": ("fiscal", 24, 50),
+    "allocation tax": ("fiscal", 36, 46), "local budget": ("fiscal", 42, 37),
+    "fiscal autonomy ratio": ("fiscal", 44, 57), "discretionary revenue": ("fiscal", 24, 36),
+    "local innovation spending": ("fiscal", 27, 26), "service investment": ("fiscal", 22, 12),
+    "Public Service Capital": ("fiscal", 33, 12), "service depreciation": ("fiscal", 44, 12),
+    "grdp": ("economy", 62, 57), "grdp per capita": ("economy", 75, 57),
+    "labour productivity": ("economy", 53, 48), "employed": ("economy", 67, 48),
+    "employment rate": ("economy", 66, 39), "private rd": ("economy", 52, 33),
+    "government rd": ("economy", 45, 26), "innovation investment": ("economy", 52, 18),
+    "Innovation Base": ("economy", 63, 18), "innovation depreciation": ("economy", 74, 18),
+    "attractiveness": ("population", 88, 50), "population density": ("population", 95, 57),
+    "destination share": ("population", 96, 43), "total fertility rate": ("population", 77, 30),
+    "working age population": ("population", 78, 39), "Population": ("population", 88, 18),
+    "births": ("population", 80, 24), "other change": ("population", 79, 12),
+    "boundary transfer": ("population", 81, 6), "in migration": ("population", 96, 30),
+    "out migration": ("population", 97, 24), "deaths": ("population", 97, 12),
+    "Cumulative Births": ("population", 62, 5), "Cumulative Deaths": ("population", 96, 3),
+}
+
+
+@functools.lru_cache(maxsize=4)
+def _translate(mdl: str, mtime_ns: int):
+    """(translated PySD model, abstract model); translated in a scratch folder."""
+    import pysd
+    from pysd.builders.python.python_model_builder import ModelBuilder
+    from pysd.translators.vensim.vensim_file import VensimFile
+
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        copy = Path(tmp) / Path(mdl).name
+        shutil.copyfile(mdl, copy)
+        ven = VensimFile(copy)
+        ven.parse()
+        abstract = ven.get_abstract_model()
+        model = pysd.load(ModelBuilder(abstract).build_model(), initialize=False)
+    return model, abstract
+
+
+def translate(mdl_path: str | Path | None = None):
+    """The model file translated by PySD (not initialised) and its abstract model; cached."""
+    path = Path(mdl_path or model_dir() / "kbalance.mdl").resolve()
+    return _translate(str(path), path.stat().st_mtime_ns)
+
+
+def dependency_graph(mdl_path=None) -> dict[str, set[str]]:
+    """Py name → py names it depends on while running (initial-only dependencies dropped)."""
+    model, _ = translate(mdl_path)
+    graph = {}
+    for name, deps in model.dependencies.items():
+        deps = deps.get("step", {}) if isinstance(deps.get("step"), dict) else deps
+        graph[name] = {d for d in deps if not d.startswith("__")}
+    return graph
+
+
+def _signed_refs(ast, sign=1) -> dict[str, int]:
+    """References of a flow expression with their sign (+1 / -1) in a sum."""
+    if isinstance(ast, ae.ReferenceStructure):
+        return {ast.reference: sign}
+    if isinstance(ast, ae.ArithmeticStructure) and set(ast.operators) <= {"+", "-"}:
+        out = {}
+        for op, arg in zip(["+", *ast.operators], ast.arguments):
+            out.update(_signed_refs(arg, sign if op == "+" else -sign))
+        return out
+    if isinstance(ast, ae.CallStructure) and ast.function.reference == "sum":
+        return _signed_refs(ast.arguments[0], sign)
+    return {}
+
+
+def model_graph(mdl_path=None, levers_path=None) -> dict:
+    """Nodes and edges of the overview: {'nodes': {py: {...}}, 'edges': [...], 'stocks': [...]}.
+
+    Each edge {'source', 'target', 'kind'} means target depends on source; kind is 'inflow' or
+    'outflow' (a flow of a stock, drawn as a pipe) or 'link' (information).
+    """
+    model, abstract = translate(mdl_path)
+    doc = model.doc.set_index("Real Name")
+    levers = tomllib.loads(Path(levers_path or model_dir() / "levers.toml").read_text("utf-8"))
+    stocks = [n for n in doc.index if doc.at[n, "Subtype"] == "Integ"]
+    place = dict(LAYOUT)
+    for i, lever in enumerate(v["model"] for v in levers.values()):
+        place[lever] = ("lever", 6, 57 - i * 54 / max(1, len(levers) - 1))
+    for i, stock in enumerate(s for s in stocks if s not in place):
+        place[stock] = ("population", 20 + 12 * i, 0)
+    nodes = {doc.at[n, "Py Name"]: {"name": n, "sector": s, "x": x, "y": y, "units": doc.at[n, "Units"],
+                                    "kind": "stock" if n in stocks else "lever" if s == "lever" else "aux"}
+             for n, (s, x, y) in place.items()}
+    graph = dependency_graph(mdl_path)
+    subs = dict(zip(model.doc["Py Name"], model.doc["Subscripts"]))
+    aggregate = {n for n, deps in graph.items()
+                 if subs.get(n) is None and any(subs.get(d) is not None for d in deps)}
+    flow_sign = {}
+    for el in abstract.sections[0].elements:
+        for comp in el.components:
+            if isinstance(comp.ast, ae.IntegStructure):
+                flow_sign[doc.at[el.name, "Py Name"]] = _signed_refs(comp.ast.flow)
+    edges = {}
+    for target in nodes:
+        signs = flow_sign.get(target, {})
+        first = set().union(*(graph[d] if d.startswith("_integ") else {d} for d in graph[target]))
+        stack = [(d, signs.get(d)) for d in first]
+        seen = set()
+        while stack:
+            dep, sign = stack.pop()
+            if dep in seen or dep == target:
+                continue
+            seen.add(dep)
+            sign = signs.get(dep, sign)  # a direct term of the stock's flow keeps its own sign
+            if dep in nodes:
+                kind = "link" if sign is None else "inflow" if sign > 0 else "outflow"
+                if edges.get((dep, target), "link") == "link":
+                    edges[(dep, target)] = kind
+            elif sign is not None or dep not in aggregate:
+                stack.extend((d, sign) for d in graph.get(dep, ()))
+    for (source, target), kind in edges.items():
+        if kind != "link":
+            nodes[source]["kind"] = "flow"
+    return {"nodes": nodes, "stocks": [doc.at[s, "Py Name"] for s in stocks],
+            "edges": [{"source": s, "target": t, "kind": k} for (s, t), k in sorted(edges.items())]}
+
+
+def _label(name: str) -> str:
+    lines, line = [], ""
+    for word in name.split():
+        if line and len(line) + len(word) >= 14:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return "\n".join([*lines, line])
+
+
+def write_diagram(mdl_path=None, out_svg=None, out_png=None, levers_path=None) -> dict:
+    """Draw the overview to ``out_svg`` (and ``out_png`` at 200 dpi); return the graph."""
+    g = model_graph(mdl_path, levers_path)
+    nodes = g["nodes"]
+    plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "kbalance"})
+    fig, ax = plt.subplots(figsize=(17, 10.5))
+    ax.set(xlim=(0, 102), ylim=(-4, 64))
+    ax.axis("off")
+    for key, x in (("lever", 6), ("fiscal", 33), ("economy", 62), ("population", 88)):
+        title, colour = SECTORS[key]
+        ax.text(x, 62.5, title, ha="center", fontsize=14, weight="bold", color=colour)
+    boxes = {"stock": dict(boxstyle="square,pad=0.6", lw=2.2, fc="#ffffff"),
+             "flow": dict(boxstyle="round,pad=0.35", lw=1.0, fc="#f4f4f4", ls="--"),
+             "aux": dict(boxstyle="ellipse,pad=0.25", lw=0.8, fc="#ffffff"),
+             "lever": dict(boxstyle="rarrow,pad=0.35", lw=1.0)}
+    patches = {}
+    for py, n in nodes.items():
+        colour = SECTORS[n["sector"]][1]
+        style = dict(boxes[n["kind"]], ec=colour)
+        if n["kind"] == "lever":
+            style["fc"] = "#fde9c8"
+        text = ax.text(n["x"], n["y"], _label(n["name"]), ha="center", va="center", zorder=3,
+                       fontsize=11 if n["kind"] == "stock" else 9,
+                       weight="bold" if n["kind"] == "stock" else "normal", bbox=style)
+        patches[py] = text
+    fig.canvas.draw()
+    for e in g["edges"]:
+        src, dst = patches[e["source"]], patches[e["target"]]
+        a, b = nodes[e["source"]], nodes[e["target"]]
+        if e["kind"] == "link":
+            props = dict(arrowstyle="-|>", lw=0.9, alpha=0.75, color=SECTORS[a["sector"]][1],
+                         mutation_scale=11, connectionstyle="arc3,rad=0.12")
+        else:
+            props = dict(arrowstyle="simple,head_width=0.9,head_length=0.9,tail_width=0.35",
+                         color="#555555", mutation_scale=12, lw=0)
+            if e["kind"] == "outflow":  # a pipe leaves the stock
+                src, dst, a, b = dst, src, b, a
+        ax.annotate("", xy=(b["x"], b["y"]), xytext=(a["x"], a["y"]), zorder=2,
+                    arrowprops=dict(props, patchA=src.get_bbox_patch(), patchB=dst.get_bbox_patch(),
+                                    shrinkA=2, shrinkB=2))
+    legend = [("stock", "stock (1 January value)"), ("flow", "flow (per year)"),
+              ("aux", "auxiliary"), ("lever", "policy lever")]
+    for i, (kind, text) in enumerate(legend):
+        ax.text(20 + 15 * i, -3, text, ha="center", va="center", fontsize=9, zorder=3,
+                bbox=dict(boxes[kind], ec="#444444", fc="#fde9c8" if kind == "lever" else "#ffffff"))
+    ax.text(82, -3, "thick arrow: material flow into or out of a stock\n"
+            "thin arrow: B depends on A (colour of A's sector)", fontsize=9, va="center")
+    fig.tight_layout()
+    for out, kwargs in ((out_svg, {"metadata": {"Date": None}}), (out_png, {"dpi": 200})):
+        if out:
+            out = Path(out)
+            tmp = out.with_name(f".{out.name}.tmp")
+            fig.savefig(tmp, format=out.suffix[1:], **kwargs)
+            os.replace(tmp, out)
+    plt.close(fig)
+    return g

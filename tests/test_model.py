@@ -1,0 +1,169 @@
+"""Validation of model/kbalance.mdl through the PySD reference engine.
+
+Mass balance, extreme conditions, units and the lever histories. Each run is one
+PySD simulation (about 20 s to 2070), so the runs are shared per module.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+import numpy as np
+import pytest
+
+from kbalance.model_inputs import read_levers
+from kbalance.paths import calibration_dir
+from kbalance.run import DEFAULT_VARIABLES, load_model, read_parameter_set, run_pysd
+from kbalance.scenarios import Scenario
+
+BALANCE_VARIABLES = ("total population", "births", "total deaths", "net migration", "other change total",
+                     "boundary transfer total", "national population", "Population", "Innovation Base",
+                     "Public Service Capital", "Cumulative Births", "total births")
+
+
+@pytest.fixture(scope="module")
+def parameters():
+    return read_parameter_set()
+
+
+@pytest.fixture(scope="module")
+def baseline(parameters):
+    return run_pysd(Scenario("baseline", ""), parameters, until=2070,
+                    variables=sorted(set(DEFAULT_VARIABLES) | set(BALANCE_VARIABLES)))
+
+
+def test_balancing_equation_holds_every_year_and_region(baseline):
+    pop = baseline["total population"]
+    change = pop.diff("year", label="lower")  # P[t+1] - P[t], labelled t
+    flows = (baseline["births"] - baseline["total deaths"] + baseline["net migration"]
+             + baseline["other change total"] + baseline["boundary transfer total"]).sel(year=change.year)
+    error = np.abs(change - flows)
+    assert float(error.max()) <= 1e-6 * float(pop.max())
+
+
+def test_cumulative_births_accumulate_national_births(baseline):
+    cumulative = baseline["Cumulative Births"]
+    expected = baseline["total births"].cumsum("year").shift(year=1).fillna(0.0)
+    np.testing.assert_allclose(cumulative.values, expected.values, rtol=1e-9, atol=1e-6)
+
+
+def test_internal_migration_sums_to_zero(baseline):
+    net = baseline["net migration"].sum("Region")
+    gross = np.abs(baseline["net migration"]).sum("Region")
+    assert float(gross.max()) > 0
+    assert float(np.abs(net).max()) <= 1e-9 * float(gross.max())
+
+
+def test_no_stock_goes_negative(baseline):
+    for stock in ("Population", "Innovation Base", "Public Service Capital"):
+        assert float(baseline[stock].min()) >= -1e-9, stock
+
+
+def test_boundary_transfers_create_sejong_and_move_gunwi(baseline):
+    sejong = baseline["total population"].sel(Region="Sejong")
+    assert float(sejong.sel(year=2012)) == 0.0
+    assert float(sejong.sel(year=2013)) > 0.0
+    transfers = baseline["boundary transfer total"]
+    # transfers move people and never create them (up to the 10 digits the inputs are written with)
+    assert float(np.abs(transfers.sum("Region")).max()) <= 1e-3
+    assert float(transfers.sel(year=2023, Region="Daegu")) > 0 > float(transfers.sel(year=2023, Region="Gyeongbuk"))
+
+
+def test_zero_fertility_gives_no_births_and_a_falling_population(parameters):
+    values = dict(parameters.values, **{"regional fertility factor": 0.0})
+    params = type(parameters)(parameters.name, values, parameters.path)
+    result = run_pysd(Scenario("zero fertility", ""), params, until=2040,
+                      variables=["births", "national population"])
+    assert float(np.abs(result["births"]).max()) == 0.0
+    national = result["national population"].sel(year=slice(2024, None))
+    assert bool((national.diff("year") < 0).all())
+
+
+def test_zero_mobility_gives_no_internal_migration(parameters):
+    values = dict(parameters.values, **{"mobility": 0.0})
+    params = type(parameters)(parameters.name, values, parameters.path)
+    result = run_pysd(Scenario("no migration", ""), params, until=2010, variables=["net migration", "in migration"])
+    assert float(np.abs(result["net migration"]).max()) == 0.0
+    assert float(np.abs(result["in migration"]).max()) == 0.0
+
+
+def _last_history_value(spec: dict) -> float:
+    history = spec.get("history", [])
+    if history:
+        return float(history[-1][1])
+    return 0.0 if spec["model"] in ("second relocation staff", "mega region integration") else 1.0
+
+
+def test_levers_set_to_their_historical_values_reproduce_the_baseline(baseline, parameters):
+    levers = read_levers()
+    constants = {}
+    for spec in levers.values():
+        if "target" in spec:
+            constants[spec["target"]] = _last_history_value(spec)
+            constants[spec["start"]] = 2035.0
+    result = run_pysd(Scenario("history", "", constants), parameters, until=2070,
+                      variables=list(DEFAULT_VARIABLES))
+    for name in DEFAULT_VARIABLES:
+        np.testing.assert_allclose(result[name].values, baseline[name].values, rtol=1e-9, atol=1e-9,
+                                   err_msg=name)
+
+
+def test_a_lever_change_changes_the_projection(baseline, parameters):
+    scenario = Scenario("decentralization", "", {"local share target": 40.0, "local share start year": 2026.0})
+    result = run_pysd(scenario, parameters, until=2040, variables=["fiscal autonomy ratio", "local share of total tax"])
+    assert float(result["local share of total tax"].sel(year=2040)) == pytest.approx(40.0)
+    before = baseline["fiscal autonomy ratio"].sel(year=2040)
+    assert bool((result["fiscal autonomy ratio"].sel(year=2040) > before).all())
+
+
+# --- documentation and units ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def doc():
+    return load_model().doc
+
+
+def test_every_variable_has_a_unit_and_a_comment(doc):
+    doc = doc[doc["Type"].notna()]  # PySD's own Time carries no unit
+    assert len(doc) > 100
+    missing_units = doc[doc["Units"].isna() | (doc["Units"].astype(str).str.strip() == "")]
+    missing_comment = doc[doc["Comment"].isna() | (doc["Comment"].astype(str).str.strip() == "")]
+    assert missing_units.empty, list(missing_units["Real Name"])
+    assert missing_comment.empty, list(missing_comment["Real Name"])
+
+
+def _normal(unit: str) -> str:
+    return re.sub(r"\s+", "", unit)
+
+
+def test_flow_units_equal_stock_units_per_year(doc):
+    model = load_model()
+    units = dict(zip(doc["Py Name"], doc["Units"]))
+    stocks = doc[doc["Subtype"] == "Integ"]
+    assert len(stocks) >= 3
+    for _, stock in stocks.iterrows():
+        flows = model.dependencies[f"_integ_{stock['Py Name']}"]["step"]
+        assert flows, stock["Real Name"]
+        for flow in flows:
+            assert _normal(units[flow]) == _normal(f"{stock['Units']}/year"), (stock["Real Name"], flow, units[flow])
+
+
+def test_parameter_file_matches_the_model_constants(doc):
+    with open(calibration_dir() / "parameters.toml", "rb") as f:
+        definitions = tomllib.load(f)
+    by_name = doc.set_index("Real Name")
+    model = load_model()
+    for key, spec in definitions.items():
+        name = spec["model"]
+        assert name in by_name.index, key
+        assert tuple(by_name.loc[name, "Limits"]) == tuple(spec["range"]), key
+        unit = by_name.loc[name, "Units"]
+        assert _normal(unit) == _normal(spec["unit"]) or (unit == "Dmnl" and spec["unit"] == "1"), key
+        value = model[name]
+        np.testing.assert_allclose(np.unique(np.asarray(value, float)), np.unique(np.atleast_1d(spec["default"])),
+                                   err_msg=key)
+        low, high = spec["range"]
+        assert all(low <= v <= high for v in np.atleast_1d(spec["default"])), key
+        assert spec["reason"].strip(), key
