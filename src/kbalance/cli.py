@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 
 import pandas as pd
 
-from kbalance.errors import KbalanceInputError
+from kbalance.errors import InvalidValueError, KbalanceInputError
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -99,7 +99,9 @@ def _run(args: argparse.Namespace) -> int:
     from kbalance.paths import outputs_dir
     from kbalance.run import run_to_folder
 
-    out = Path(args.out) if args.out else outputs_dir() / f"run-{args.scenario}-{_stamp()}"
+    out = Path(args.out) if args.out else outputs_dir() / f"run-{Path(args.scenario).stem}-{_stamp()}"
+    if out.exists():
+        raise InvalidValueError(out, "--out", "folder exists", "a folder that does not exist yet (runs are never overwritten)")
     print(f"running scenario {args.scenario} to {args.until} with PySD ...", flush=True)
     folder = run_to_folder(args.scenario, out, until=args.until,
                            parameters=Path(args.parameters) if args.parameters else None,

@@ -47,12 +47,12 @@ LAYOUT = {
     "government rd": ("economy", 45, 26), "innovation investment": ("economy", 52, 18),
     "Innovation Base": ("economy", 63, 18), "innovation depreciation": ("economy", 74, 18),
     "attractiveness": ("population", 88, 50), "population density": ("population", 95, 57),
-    "destination share": ("population", 96, 43), "total fertility rate": ("population", 77, 30),
-    "working age population": ("population", 78, 39), "Population": ("population", 88, 18),
-    "births": ("population", 80, 24), "other change": ("population", 79, 12),
-    "boundary transfer": ("population", 81, 6), "in migration": ("population", 96, 30),
-    "out migration": ("population", 97, 24), "deaths": ("population", 97, 12),
-    "Cumulative Births": ("population", 62, 5), "Cumulative Deaths": ("population", 96, 3),
+    "destination share": ("population", 96, 42), "total fertility rate": ("population", 75, 30),
+    "working age population": ("population", 78, 39), "Population": ("population", 88, 17),
+    "births": ("population", 80, 7), "other change": ("population", 80, 24),
+    "boundary transfer": ("population", 83, 29), "in migration": ("population", 94, 29),
+    "out migration": ("population", 98, 22), "deaths": ("population", 97, 8),
+    "Cumulative Births": ("population", 80, -1), "Cumulative Deaths": ("population", 96, -1),
 }
 
 
@@ -156,10 +156,10 @@ def model_graph(mdl_path=None, levers_path=None) -> dict:
             "edges": [{"source": s, "target": t, "kind": k} for (s, t), k in sorted(edges.items())]}
 
 
-def _label(name: str) -> str:
+def _label(name: str, width: int = 14) -> str:
     lines, line = [], ""
     for word in name.split():
-        if line and len(line) + len(word) >= 14:
+        if line and len(line) + len(word) >= width:
             lines.append(line)
             line = word
         else:
@@ -173,7 +173,7 @@ def write_diagram(mdl_path=None, out_svg=None, out_png=None, levers_path=None) -
     nodes = g["nodes"]
     plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "kbalance"})
     fig, ax = plt.subplots(figsize=(17, 10.5))
-    ax.set(xlim=(0, 102), ylim=(-4, 64))
+    ax.set(xlim=(0, 102), ylim=(-7, 64))
     ax.axis("off")
     for key, x in (("lever", 6), ("fiscal", 33), ("economy", 62), ("population", 88)):
         title, colour = SECTORS[key]
@@ -181,14 +181,14 @@ def write_diagram(mdl_path=None, out_svg=None, out_png=None, levers_path=None) -
     boxes = {"stock": dict(boxstyle="square,pad=0.6", lw=2.2, fc="#ffffff"),
              "flow": dict(boxstyle="round,pad=0.35", lw=1.0, fc="#f4f4f4", ls="--"),
              "aux": dict(boxstyle="ellipse,pad=0.25", lw=0.8, fc="#ffffff"),
-             "lever": dict(boxstyle="rarrow,pad=0.35", lw=1.0)}
+             "lever": dict(boxstyle="rarrow,pad=0.25", lw=1.0)}
     patches = {}
     for py, n in nodes.items():
         colour = SECTORS[n["sector"]][1]
         style = dict(boxes[n["kind"]], ec=colour)
         if n["kind"] == "lever":
             style["fc"] = "#fde9c8"
-        text = ax.text(n["x"], n["y"], _label(n["name"]), ha="center", va="center", zorder=3,
+        text = ax.text(n["x"], n["y"], _label(n["name"], 24 if n["kind"] == "lever" else 14), ha="center", va="center", zorder=3,
                        fontsize=11 if n["kind"] == "stock" else 9,
                        weight="bold" if n["kind"] == "stock" else "normal", bbox=style)
         patches[py] = text
@@ -210,9 +210,9 @@ def write_diagram(mdl_path=None, out_svg=None, out_png=None, levers_path=None) -
     legend = [("stock", "stock (1 January value)"), ("flow", "flow (per year)"),
               ("aux", "auxiliary"), ("lever", "policy lever")]
     for i, (kind, text) in enumerate(legend):
-        ax.text(20 + 15 * i, -3, text, ha="center", va="center", fontsize=9, zorder=3,
+        ax.text(20 + 15 * i, -6, text, ha="center", va="center", fontsize=9, zorder=3,
                 bbox=dict(boxes[kind], ec="#444444", fc="#fde9c8" if kind == "lever" else "#ffffff"))
-    ax.text(82, -3, "thick arrow: material flow into or out of a stock\n"
+    ax.text(80, -6, "thick arrow: material flow into or out of a stock\n"
             "thin arrow: B depends on A (colour of A's sector)", fontsize=9, va="center")
     fig.tight_layout()
     for out, kwargs in ((out_svg, {"metadata": {"Date": None}}), (out_png, {"dpi": 200})):
