@@ -38,7 +38,7 @@ SECTORS = {"lever": ("Policy levers", "#f2a541"), "fiscal": ("Fiscal", "#4a9c5d"
 LAYOUT = {
     "own source revenue": ("fiscal", 33, 57), "fiscal gap": ("fiscal", 24, 50),
     "allocation tax": ("fiscal", 36, 46), "local budget": ("fiscal", 42, 37),
-    "fiscal autonomy ratio": ("fiscal", 44, 57), "discretionary revenue": ("fiscal", 24, 36),
+    "fiscal autonomy ratio": ("fiscal", 47, 51), "discretionary revenue": ("fiscal", 24, 36),
     "local innovation spending": ("fiscal", 27, 26), "service investment": ("fiscal", 22, 12),
     "Public Service Capital": ("fiscal", 33, 12), "service depreciation": ("fiscal", 44, 12),
     "grdp": ("economy", 62, 57), "grdp per capita": ("economy", 75, 57),
@@ -46,8 +46,9 @@ LAYOUT = {
     "employment rate": ("economy", 66, 39), "private rd": ("economy", 52, 33),
     "government rd": ("economy", 45, 26), "innovation investment": ("economy", 52, 18),
     "Innovation Base": ("economy", 63, 18), "innovation depreciation": ("economy", 74, 18),
-    "attractiveness": ("population", 88, 50), "population density": ("population", 95, 57),
-    "destination share": ("population", 96, 42), "total fertility rate": ("population", 75, 30),
+    "attractiveness": ("population", 88, 50), "population density": ("population", 85, 58),
+    "capital region regulation": ("lever", 97, 57),
+    "destination share": ("population", 96, 42), "total fertility rate": ("population", 70, 5),
     "working age population": ("population", 78, 39), "Population": ("population", 88, 17),
     "births": ("population", 80, 7), "other change": ("population", 80, 24),
     "boundary transfer": ("population", 83, 29), "in migration": ("population", 94, 29),
@@ -115,8 +116,9 @@ def model_graph(mdl_path=None, levers_path=None) -> dict:
     levers = tomllib.loads(Path(levers_path or model_dir() / "levers.toml").read_text("utf-8"))
     stocks = [n for n in doc.index if doc.at[n, "Subtype"] == "Integ"]
     place = dict(LAYOUT)
-    for i, lever in enumerate(v["model"] for v in levers.values()):
-        place[lever] = ("lever", 6, 57 - i * 54 / max(1, len(levers) - 1))
+    stacked = [v["model"] for v in levers.values() if v["model"] not in place]
+    for i, lever in enumerate(stacked):
+        place[lever] = ("lever", 6, 57 - i * 54 / max(1, len(stacked) - 1))
     for i, stock in enumerate(s for s in stocks if s not in place):
         place[stock] = ("population", 20 + 12 * i, 0)
     nodes = {doc.at[n, "Py Name"]: {"name": n, "sector": s, "x": x, "y": y, "units": doc.at[n, "Units"],
@@ -167,6 +169,24 @@ def _label(name: str, width: int = 14) -> str:
     return "\n".join([*lines, line])
 
 
+def _bend(edge, nodes, extents, ax) -> float:
+    """Curvature of a link that passes through the fewest other nodes (arc3 geometry)."""
+    (x1, y1), (x2, y2) = (ax.transData.transform((nodes[edge[k]]["x"], nodes[edge[k]]["y"]))
+                          for k in ("source", "target"))
+    others = [b for py, b in extents.items() if py not in (edge["source"], edge["target"])]
+    ends = (extents[edge["source"]], extents[edge["target"]])
+
+    def hits(rad):
+        cx, cy = (x1 + x2) / 2 + rad * (y2 - y1), (y1 + y2) / 2 - rad * (x2 - x1)
+        points = [((1 - t) ** 2 * x1 + 2 * t * (1 - t) * cx + t * t * x2,
+                   (1 - t) ** 2 * y1 + 2 * t * (1 - t) * cy + t * t * y2) for t in
+                  (i / 60 for i in range(61))]
+        points = [q for q in points if not any(b.contains(*q) for b in ends)]
+        return sum(any(b.contains(*q) for q in points) for b in others)
+
+    return min((0.12, -0.12, 0.25, -0.25, 0.05, -0.05, 0.4, -0.4), key=hits)
+
+
 def write_diagram(mdl_path=None, out_svg=None, out_png=None, levers_path=None) -> dict:
     """Draw the overview to ``out_svg`` (and ``out_png`` at 200 dpi); return the graph."""
     g = model_graph(mdl_path, levers_path)
@@ -193,12 +213,13 @@ def write_diagram(mdl_path=None, out_svg=None, out_png=None, levers_path=None) -
                        weight="bold" if n["kind"] == "stock" else "normal", bbox=style)
         patches[py] = text
     fig.canvas.draw()
+    extents = {py: t.get_bbox_patch().get_window_extent().padded(3) for py, t in patches.items()}
     for e in g["edges"]:
         src, dst = patches[e["source"]], patches[e["target"]]
         a, b = nodes[e["source"]], nodes[e["target"]]
         if e["kind"] == "link":
             props = dict(arrowstyle="-|>", lw=0.9, alpha=0.75, color=SECTORS[a["sector"]][1],
-                         mutation_scale=11, connectionstyle="arc3,rad=0.12")
+                         mutation_scale=11, connectionstyle=f"arc3,rad={_bend(e, nodes, extents, ax):g}")
         else:
             props = dict(arrowstyle="simple,head_width=0.9,head_length=0.9,tail_width=0.35",
                          color="#555555", mutation_scale=12, lw=0)
