@@ -102,10 +102,11 @@ def _run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else outputs_dir() / f"run-{Path(args.scenario).stem}-{_stamp()}"
     if out.exists():
         raise InvalidValueError(out, "--out", "folder exists", "a folder that does not exist yet (runs are never overwritten)")
-    print(f"running scenario {args.scenario} to {args.until} with PySD ...", flush=True)
+    print(f"running scenario {args.scenario} to {args.until} on the {args.engine} engine ...", flush=True)
     folder = run_to_folder(args.scenario, out, until=args.until,
                            parameters=Path(args.parameters) if args.parameters else None,
-                           command=["kbalance", *sys.argv[1:]] if args.command_line is None else args.command_line)
+                           command=["kbalance", *sys.argv[1:]] if args.command_line is None else args.command_line,
+                           engine=args.engine)
     print(f"wrote {folder}/results.csv, results.nc and manifest.json")
     return EXIT_OK
 
@@ -144,6 +145,8 @@ def _add_model_commands(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--until", type=int, default=2070, help="last year to simulate (default 2070)")
     run.add_argument("--out", metavar="DIR", help="new folder to write (default outputs/run-<scenario>-<time>)")
     run.add_argument("--parameters", metavar="FILE", help="parameter set (default calibration/parameters.toml)")
+    run.add_argument("--engine", choices=("fast", "pysd"), default="fast",
+                     help="fast: numpy code generated from the model file (default); pysd: the PySD reference run")
     run.set_defaults(command=("run", "run"), command_line=None)
     DISPATCH[("run", "run")] = _run
 

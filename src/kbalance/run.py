@@ -30,7 +30,7 @@ import pandas as pd
 import xarray as xr
 
 import kbalance
-from kbalance.errors import InvalidValueError, KbalanceInputError, MissingFileError
+from kbalance.errors import InvalidValueError, MissingFileError
 from kbalance.paths import calibration_dir, model_dir
 from kbalance.regions import load_regions
 from kbalance.scenarios import Scenario, read_scenario
@@ -311,19 +311,37 @@ def build_manifest(scenario: Scenario, parameters: ParameterSet, until: int, eng
     }
 
 
+ENGINES = ("fast", "pysd")
+
+
+def run_model(scenario: Scenario, parameters: ParameterSet, until: int = 2070,
+              variables: Sequence[str] = DEFAULT_VARIABLES, engine: str = "fast") -> xr.Dataset:
+    """One deterministic run on either engine; the same Dataset layout from both."""
+    if engine == "pysd":
+        return run_pysd(scenario, parameters, until, variables)
+    if engine != "fast":
+        raise InvalidValueError("kbalance run", "--engine", engine, ENGINES)
+    from kbalance.engine import run_fast
+
+    if until < 2002 or until > 2100:
+        raise InvalidValueError("kbalance run", "until", until, "a year in [2002, 2100]")
+    constants = {**parameters.values, **scenario.constants}
+    return run_fast(None, constants, until, variables).isel(member=0, drop=True)
+
+
 def run_to_folder(scenario: str | Path, out: Path, until: int = 2070, parameters: Path | None = None,
-                  command: Sequence[str] | None = None) -> Path:
-    """Run one scenario with PySD and write a run folder; returns the folder."""
+                  command: Sequence[str] | None = None, engine: str = "fast") -> Path:
+    """Run one scenario and write a run folder; returns the folder."""
     out = Path(out)
     if out.exists():
         raise InvalidValueError(out, "--out", "folder exists", "a folder that does not exist yet (runs are never overwritten)")
     chosen = read_scenario(scenario)
     params = read_parameter_set(parameters)
-    results = run_pysd(chosen, params, until)
-    return write_run(out, results, build_manifest(chosen, params, until, "pysd", command))
+    results = run_model(chosen, params, until, engine=engine)
+    return write_run(out, results, build_manifest(chosen, params, until, engine, command))
 
 
 __all__ = [
-    "DEFAULT_VARIABLES", "ParameterSet", "KbalanceInputError", "build_manifest", "data_hash", "load_model",
-    "model_hash", "read_parameter_set", "results_long", "run_pysd", "run_to_folder", "write_run",
+    "DEFAULT_VARIABLES", "ENGINES", "ParameterSet", "build_manifest", "data_hash", "load_model", "model_hash",
+    "read_parameter_set", "results_long", "run_model", "run_pysd", "run_to_folder", "write_run",
 ]
