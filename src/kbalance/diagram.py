@@ -24,9 +24,11 @@ import warnings
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.artist import Artist  # noqa: E402
 from pysd.translators.structures import abstract_expressions as ae  # noqa: E402
 
 from kbalance.paths import model_dir, project_root  # noqa: E402
@@ -36,23 +38,23 @@ SECTORS = {"lever": ("Policy levers", "#f2a541"), "fiscal": ("Fiscal", "#4a9c5d"
            "economy": ("Economy and innovation", "#3b73b9"), "population": ("Population", "#8e5ea2")}
 #: Shown variables (Real Name) → (sector, x, y). Stocks missing here are added at the bottom.
 LAYOUT = {
-    "own source revenue": ("fiscal", 33, 57), "fiscal gap": ("fiscal", 24, 50),
-    "allocation tax": ("fiscal", 36, 46), "local budget": ("fiscal", 42, 37),
-    "fiscal autonomy ratio": ("fiscal", 47, 51), "discretionary revenue": ("fiscal", 24, 36),
-    "local innovation spending": ("fiscal", 27, 26), "service investment": ("fiscal", 22, 12),
-    "Public Service Capital": ("fiscal", 33, 12), "service depreciation": ("fiscal", 44, 12),
-    "grdp": ("economy", 62, 57), "grdp per capita": ("economy", 75, 57),
-    "labour productivity": ("economy", 53, 48), "employed": ("economy", 67, 48),
-    "employment rate": ("economy", 66, 39), "private rd": ("economy", 52, 33),
-    "government rd": ("economy", 45, 26), "innovation investment": ("economy", 52, 18),
-    "Innovation Base": ("economy", 63, 18), "innovation depreciation": ("economy", 74, 18),
-    "attractiveness": ("population", 88, 50), "population density": ("population", 85, 58),
-    "capital region regulation": ("lever", 97, 57),
+    "own source revenue": ("fiscal", 36, 57), "fiscal gap": ("fiscal", 24, 51),
+    "allocation tax": ("fiscal", 24, 44), "local budget": ("fiscal", 42, 37),
+    "fiscal autonomy ratio": ("fiscal", 44, 51), "discretionary revenue": ("fiscal", 28, 35),
+    "local innovation spending": ("fiscal", 33, 15), "service investment": ("fiscal", 22, 3),
+    "Public Service Capital": ("fiscal", 33, 3), "service depreciation": ("fiscal", 44, 3),
+    "grdp": ("economy", 62, 57), "grdp per capita": ("economy", 73, 57),
+    "labour productivity": ("economy", 55, 47), "employed": ("economy", 67, 48),
+    "employment rate": ("economy", 66, 39), "private rd": ("economy", 57, 31),
+    "government rd": ("economy", 45, 25), "innovation investment": ("economy", 52, 18),
+    "Innovation Base": ("economy", 63, 18), "innovation depreciation": ("economy", 63, 9),
+    "attractiveness": ("population", 91, 50), "population density": ("population", 86, 58),
+    "capital region regulation": ("lever", 97, 57), "fertility support": ("lever", 58, 5),
     "destination share": ("population", 96, 42), "total fertility rate": ("population", 70, 5),
-    "working age population": ("population", 78, 39), "Population": ("population", 88, 17),
-    "births": ("population", 80, 7), "other change": ("population", 80, 24),
-    "boundary transfer": ("population", 83, 29), "in migration": ("population", 94, 29),
-    "out migration": ("population", 98, 22), "deaths": ("population", 97, 8),
+    "working age population": ("population", 79, 37), "Population": ("population", 88, 17),
+    "births": ("population", 80, 6), "other change": ("population", 79, 13),
+    "boundary transfer": ("population", 82, 27), "in migration": ("population", 92, 31),
+    "out migration": ("population", 98, 25), "deaths": ("population", 97, 8),
     "Cumulative Births": ("population", 80, -1), "Cumulative Deaths": ("population", 96, -1),
 }
 
@@ -117,8 +119,7 @@ def model_graph(mdl_path=None, levers_path=None) -> dict:
     stocks = [n for n in doc.index if doc.at[n, "Subtype"] == "Integ"]
     place = dict(LAYOUT)
     stacked = [v["model"] for v in levers.values() if v["model"] not in place]
-    for i, lever in enumerate(stacked):
-        place[lever] = ("lever", 6, 57 - i * 54 / max(1, len(stacked) - 1))
+    place.update((lever, ("lever", 9, None)) for lever in stacked)  # y set below
     for i, stock in enumerate(s for s in stocks if s not in place):
         place[stock] = ("population", 20 + 12 * i, 0)
     nodes = {doc.at[n, "Py Name"]: {"name": n, "sector": s, "x": x, "y": y, "units": doc.at[n, "Units"],
@@ -154,6 +155,11 @@ def model_graph(mdl_path=None, levers_path=None) -> dict:
     for (source, target), kind in edges.items():
         if kind != "link":
             nodes[source]["kind"] = "flow"
+    # the lever column is ordered by the mean height of what each lever acts on
+    height = {py: sum(nodes[t]["y"] for s, t in edges if s == py) / max(1, sum(s == py for s, _ in edges))
+              for py, n in nodes.items() if n["y"] is None}
+    for i, py in enumerate(sorted(height, key=lambda p: -height[p])):
+        nodes[py]["y"] = 57 - i * 54 / max(1, len(height) - 1)
     return {"nodes": nodes, "stocks": [doc.at[s, "Py Name"] for s in stocks],
             "edges": [{"source": s, "target": t, "kind": k} for (s, t), k in sorted(edges.items())]}
 
@@ -173,29 +179,38 @@ def _bend(edge, nodes, extents, ax) -> float:
     """Curvature of a link that passes through the fewest other nodes (arc3 geometry)."""
     (x1, y1), (x2, y2) = (ax.transData.transform((nodes[edge[k]]["x"], nodes[edge[k]]["y"]))
                           for k in ("source", "target"))
-    others = [b for py, b in extents.items() if py not in (edge["source"], edge["target"])]
-    ends = (extents[edge["source"]], extents[edge["target"]])
+    ends = np.array([extents[edge["source"]], extents[edge["target"]]])
+    others = np.array([b for py, b in extents.items() if py not in (edge["source"], edge["target"])])
+    t = np.linspace(0, 1, 61)[:, None]
+
+    def inside(points, boxes):  # points (n, 2), boxes (m, 4) -> (n, m)
+        x, y = points[:, :1], points[:, 1:]
+        return (x > boxes[:, 0]) & (x < boxes[:, 2]) & (y > boxes[:, 1]) & (y < boxes[:, 3])
 
     def hits(rad):
-        cx, cy = (x1 + x2) / 2 + rad * (y2 - y1), (y1 + y2) / 2 - rad * (x2 - x1)
-        points = [((1 - t) ** 2 * x1 + 2 * t * (1 - t) * cx + t * t * x2,
-                   (1 - t) ** 2 * y1 + 2 * t * (1 - t) * cy + t * t * y2) for t in
-                  (i / 60 for i in range(61))]
-        points = [q for q in points if not any(b.contains(*q) for b in ends)]
-        return sum(any(b.contains(*q) for q in points) for b in others)
+        control = np.array([(x1 + x2) / 2 + rad * (y2 - y1), (y1 + y2) / 2 - rad * (x2 - x1)])
+        points = (1 - t) ** 2 * [x1, y1] + 2 * t * (1 - t) * control + t * t * [x2, y2]
+        points = points[~inside(points, ends).any(axis=1)]
+        return inside(points, others).any(axis=0).sum()
 
-    return min((0.12, -0.12, 0.25, -0.25, 0.05, -0.05, 0.4, -0.4), key=hits)
+    return min((0.12, -0.12, 0.25, -0.25, 0.05, -0.05, 0.4, -0.4, 0.6, -0.6), key=hits)
 
 
 def write_diagram(mdl_path=None, out_svg=None, out_png=None, levers_path=None) -> dict:
     """Draw the overview to ``out_svg`` (and ``out_png`` at 200 dpi); return the graph."""
     g = model_graph(mdl_path, levers_path)
+    with plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": "kbalance"}):
+        _draw(g, out_svg, out_png)
+    return g
+
+
+def _draw(g, out_svg, out_png) -> None:
     nodes = g["nodes"]
-    plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "kbalance"})
-    fig, ax = plt.subplots(figsize=(17, 10.5))
-    ax.set(xlim=(0, 102), ylim=(-7, 64))
+    fig, ax = plt.subplots(figsize=(14.5, 9))
+    fig.subplots_adjust(left=0.005, right=0.995, bottom=0.01, top=0.99)
+    ax.set(xlim=(0, 104), ylim=(-7, 64))
     ax.axis("off")
-    for key, x in (("lever", 6), ("fiscal", 33), ("economy", 62), ("population", 88)):
+    for key, x in (("lever", 9), ("fiscal", 33), ("economy", 62), ("population", 88)):
         title, colour = SECTORS[key]
         ax.text(x, 62.5, title, ha="center", fontsize=14, weight="bold", color=colour)
     boxes = {"stock": dict(boxstyle="square,pad=0.6", lw=2.2, fc="#ffffff"),
@@ -208,12 +223,16 @@ def write_diagram(mdl_path=None, out_svg=None, out_png=None, levers_path=None) -
         style = dict(boxes[n["kind"]], ec=colour)
         if n["kind"] == "lever":
             style["fc"] = "#fde9c8"
-        text = ax.text(n["x"], n["y"], _label(n["name"], 24 if n["kind"] == "lever" else 14), ha="center", va="center", zorder=3,
-                       fontsize=11 if n["kind"] == "stock" else 9,
-                       weight="bold" if n["kind"] == "stock" else "normal", bbox=style)
-        patches[py] = text
+        patches[py] = ax.text(n["x"], n["y"], _label(n["name"], 40 if n["kind"] == "lever" else 16),
+                              ha="center", va="center", zorder=3, bbox=style,
+                              fontsize={"stock": 11, "lever": 8.5}.get(n["kind"], 9),
+                              weight="bold" if n["kind"] == "stock" else "normal")
+    refresh = Artist()  # keeps the boxes that clip the arrows current at any dpi
+    refresh.draw = lambda renderer: [t.update_bbox_position_size(renderer) for t in patches.values()]
+    refresh.set_zorder(1)
+    ax.add_artist(refresh)
     fig.canvas.draw()
-    extents = {py: t.get_bbox_patch().get_window_extent().padded(3) for py, t in patches.items()}
+    extents = {py: t.get_bbox_patch().get_window_extent().padded(3).extents for py, t in patches.items()}
     for e in g["edges"]:
         src, dst = patches[e["source"]], patches[e["target"]]
         a, b = nodes[e["source"]], nodes[e["target"]]
@@ -235,7 +254,6 @@ def write_diagram(mdl_path=None, out_svg=None, out_png=None, levers_path=None) -
                 bbox=dict(boxes[kind], ec="#444444", fc="#fde9c8" if kind == "lever" else "#ffffff"))
     ax.text(80, -6, "thick arrow: material flow into or out of a stock\n"
             "thin arrow: B depends on A (colour of A's sector)", fontsize=9, va="center")
-    fig.tight_layout()
     for out, kwargs in ((out_svg, {"metadata": {"Date": None}}), (out_png, {"dpi": 200})):
         if out:
             out = Path(out)
@@ -243,4 +261,102 @@ def write_diagram(mdl_path=None, out_svg=None, out_png=None, levers_path=None) -
             fig.savefig(tmp, format=out.suffix[1:], **kwargs)
             os.replace(tmp, out)
     plt.close(fig)
-    return g
+
+
+def _cell(value) -> str:
+    return " ".join(str(value).split()).replace("|", "\\|")
+
+
+def _number(v) -> str:
+    return f"{v:g}" if isinstance(v, (int, float)) else str(v)
+
+
+def _value(element, dims) -> str:
+    """A constant's value as written in the model file (or the input table it is read from)."""
+    parts = []
+    for comp in element.components:
+        ast, subs = comp.ast, comp.subscripts[0]
+        if isinstance(ast, ae.GetConstantsStructure):
+            text = f"`{ast.file}` {ast.cell}"
+        elif hasattr(ast, "tolist"):
+            text = ", ".join(_number(v) for v in ast.tolist())
+        elif isinstance(ast, ae.ReferenceStructure):
+            text = ast.reference
+        else:
+            text = _number(ast)
+        own = [s for s, d in zip(subs, dims or subs) if s != d]
+        parts.append(f"{', '.join(own)}: {text}" if own else text)
+    return "; ".join(dict.fromkeys(parts))
+
+
+def parameter_table_markdown(mdl_path=None, levers_path=None) -> str:
+    """Markdown tables of the levers (model/levers.toml) and of every constant of the model."""
+    model, abstract = translate(mdl_path)
+    doc = model.doc.set_index("Real Name")
+    levers = tomllib.loads(Path(levers_path or model_dir() / "levers.toml").read_text("utf-8"))
+    out = ["### Policy levers", "",
+           "Each lever follows its history until a scenario's start year, then moves linearly to the "
+           "scenario's target over the ramp. References are keys of [references.md](references.md); "
+           "`obs:` names a series of the observation set.", "",
+           "| Lever | Description | Model variable | Unit | Range | Target, start, ramp | History |",
+           "|---|---|---|---|---|---|---|"]
+    for key, lever in levers.items():
+        if lever["model"] not in doc.index:
+            raise KeyError(f"model/levers.toml: [{key}] model = {lever['model']!r} is not in the model")
+        history = lever.get("history", [])
+        refs = [p[2] for p in history] + [v[1] for v in lever.get("allocation", {}).values()]
+        if "from_observations" in lever:
+            refs.append(f"earlier years obs:{lever['from_observations']}")
+        years = sorted({p[0] for p in history})
+        span = (f"{years[0]}" + (f"–{years[-1]}" if len(years) > 1 else "") + ": " if years
+                else "none: constant until the start year")
+        scenario = ", ".join(f"`{lever[k]}`" for k in ("target", "start", "ramp") if k in lever)
+        out.append("| " + " | ".join(_cell(c) for c in (
+            f"`{key}`", lever["description"], f"`{lever['model']}`", lever["unit"],
+            "[{}, {}]".format(*map(_number, lever["range"])), scenario or "history only",
+            span + ", ".join(f"[{r}](references.md#{r.lower()})" if r[1:].isdigit() else r
+                             for r in dict.fromkeys(refs)))) + " |")
+    elements = {el.name: el for el in abstract.sections[0].elements}
+    constants = [n for n in elements if n in doc.index and doc.at[n, "Type"] == "Constant"]
+    for title, subtype in (("Constants set in the model file", "Normal"),
+                           ("Constants read from the input tables (model/inputs/)", "External")):
+        out += ["", f"### {title}", "", "| Constant | Value | Unit | Range | Comment |",
+                "|---|---|---|---|---|"]
+        for name in (n for n in constants if doc.at[n, "Subtype"] == subtype):
+            lo, hi = doc.at[name, "Limits"]
+            limits = "" if lo != lo and hi != hi else "[{}, {}]".format(
+                *("?" if v != v else _number(v) for v in (lo, hi)))
+            out.append("| " + " | ".join(_cell(c) for c in (
+                f"`{name}`", _value(elements[name], doc.at[name, "Subscripts"]), doc.at[name, "Units"],
+                limits, doc.at[name, "Comment"])) + " |")
+    return "\n".join(out) + "\n"
+
+
+def update_model_doc(md_path, tables: str) -> bool:
+    """Replace the generated block of ``md_path`` with ``tables``; True if the file changed."""
+    md_path = Path(md_path)
+    text = md_path.read_text("utf-8")
+    if BEGIN not in text or END not in text:
+        raise ValueError(f"{md_path}: markers {BEGIN} and {END} not found")
+    head, rest = text.split(BEGIN, 1)
+    new = f"{head}{BEGIN}\n{tables}{END}{rest.split(END, 1)[1]}"
+    if new != text:
+        tmp = md_path.with_name(f".{md_path.name}.tmp")
+        tmp.write_text(new, "utf-8")
+        os.replace(tmp, md_path)
+    return new != text
+
+
+def main() -> None:
+    """Write docs/model_diagram.svg and .png and rewrite the tables of docs/model.md."""
+    root = project_root()
+    mdl = root / "model" / "kbalance.mdl"
+    docs = root / "docs"
+    write_diagram(mdl, docs / "model_diagram.svg", docs / "model_diagram.png")
+    changed = update_model_doc(docs / "model.md", parameter_table_markdown(mdl))
+    print(f"wrote {docs / 'model_diagram.svg'}, {docs / 'model_diagram.png'}; "
+          f"{docs / 'model.md'} {'updated' if changed else 'unchanged'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -3,7 +3,7 @@
 The table lives in ``model/regions.csv``; this module is the one loader used
 everywhere. Aggregations: capital region vs the rest, the 5+3 blocs (5극 3특)
 and the merged Gwangju–Jeonnam special city (전남광주통합특별시, from July 2026,
-policy-facts §1.12 [R192][R193]) for reporting.
+docs/references.md [R192][R193]) for reporting.
 """
 
 from __future__ import annotations
