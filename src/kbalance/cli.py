@@ -144,7 +144,7 @@ def _add_model_commands(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--scenario", default="baseline", help="shipped scenario name or path to a .toml file")
     run.add_argument("--until", type=int, default=2070, help="last year to simulate (default 2070)")
     run.add_argument("--out", metavar="DIR", help="new folder to write (default outputs/run-<scenario>-<time>)")
-    run.add_argument("--parameters", metavar="FILE", help="parameter set (default calibration/parameters.toml)")
+    run.add_argument("--parameters", metavar="FILE", help="parameter set (default: the latest calibration/fitted/v<N>.toml, else the priors)")
     run.add_argument("--engine", choices=("fast", "pysd"), default="fast",
                      help="fast: numpy code generated from the model file (default); pysd: the PySD reference run")
     run.set_defaults(command=("run", "run"), command_line=None)
@@ -160,10 +160,36 @@ def _add_model_commands(subparsers: argparse._SubParsersAction) -> None:
     DISPATCH[("scenarios", "check")] = _scenarios_check
 
 
+
+# --- calibration ------------------------------------------------------------------------
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from kbalance.calibrate import calibrate
+
+    print(f"calibrating against observations up to {args.until} (at most {args.max_evaluations} evaluations) ...",
+          flush=True)
+    fitted, report = calibrate(until=args.until, out=Path(args.out) if args.out else None,
+                               version=args.version, max_iterations=args.max_evaluations)
+    print(f"wrote {fitted} and the fit report in {report}")
+    return EXIT_OK
+
+
+def _add_calibration_commands(subparsers: argparse._SubParsersAction) -> None:
+    cal = subparsers.add_parser("calibrate", help="fit the free parameters to history")
+    cal.add_argument("--until", type=int, default=2024, help="last observed year used (default 2024)")
+    cal.add_argument("--out", metavar="DIR", help="report folder (default calibration/reports/<version>)")
+    cal.add_argument("--version", help="name of the fitted set (default the next v<N>)")
+    cal.add_argument("--max-evaluations", type=int, default=120,
+                     help="least-squares evaluations, each one ensemble of the fast engine (default 120)")
+    cal.set_defaults(command=("calibrate", "calibrate"))
+    DISPATCH[("calibrate", "calibrate")] = _calibrate
+
+
 # --- entry point ------------------------------------------------------------------------
 
 #: Functions that add one command group each; other groups append here.
-COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [_add_data_commands, _add_model_commands]
+COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [_add_data_commands, _add_model_commands, _add_calibration_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:

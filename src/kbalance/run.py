@@ -111,6 +111,17 @@ def parameter_definitions(path: Path | None = None) -> dict[str, dict]:
         return tomllib.load(f)
 
 
+def latest_fitted_set() -> Path | None:
+    """calibration/fitted/v<N>.toml with the highest N, or None before any calibration."""
+    versions = [(int(p.stem[1:]), p) for p in (calibration_dir() / "fitted").glob("v*.toml") if p.stem[1:].isdigit()]
+    return max(versions)[1] if versions else None
+
+
+def shipped_parameter_set() -> ParameterSet:
+    """The parameter set runs use by default: the latest fitted set, else the priors."""
+    return read_parameter_set(latest_fitted_set())
+
+
 def read_parameter_set(path: Path | None = None) -> ParameterSet:
     """Parameter values: the defaults of calibration/parameters.toml, or a fitted set.
 
@@ -336,7 +347,7 @@ def run_to_folder(scenario: str | Path, out: Path, until: int = 2070, parameters
     if out.exists():
         raise InvalidValueError(out, "--out", "folder exists", "a folder that does not exist yet (runs are never overwritten)")
     chosen = read_scenario(scenario)
-    params = read_parameter_set(parameters)
+    params = read_parameter_set(parameters) if parameters else shipped_parameter_set()
     results = run_model(chosen, params, until, engine=engine)
     return write_run(out, results, build_manifest(chosen, params, until, engine, command))
 

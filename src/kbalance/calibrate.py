@@ -1,0 +1,373 @@
+"""Calibration against history: weighted least squares through the fast engine.
+
+The free parameters with ``calibrate = true`` in calibration/parameters.toml are fitted
+to the targets of calibration/targets.toml (population by region and broad age group,
+births, TFR, deaths, net and origin × destination migration, fiscal autonomy, GRDP and
+employment) with ``scipy.optimize.least_squares`` (trust-region reflective, bounded),
+in a space where each parameter runs from 0 to 1 over its range. The Jacobian is taken
+by forward differences, all perturbed members run as one ensemble of the fast engine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import tomllib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import least_squares
+
+from kbalance import data
+from kbalance.engine import compile_model, run_ensemble
+from kbalance.errors import InvalidValueError, MissingFileError
+from kbalance.paths import calibration_dir
+from kbalance.regions import load_regions
+from kbalance.run import data_hash, model_hash, parameter_definitions
+
+FIRST_YEAR = 2001
+
+
+# ---------------------------------------------------------------------------
+# Targets
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """One observed series and the model variable it is compared with.
+
+    observed : array (year, region) or (year, origin, destination) [model units], NaN where missing
+    years : array  calendar years of the observations
+    offset : int  model Time = year + offset
+    """
+
+    name: str
+    series: str
+    variable: str
+    years: np.ndarray
+    observed: np.ndarray
+    offset: int
+    weight: float
+    scale: float  # normalisation of residuals
+
+    @property
+    def times(self) -> np.ndarray:
+        return self.years + self.offset
+
+
+def read_targets(path: Path | None = None, until: int = 2024, root: Path | None = None) -> list[Target]:
+    """The calibration targets with their observations up to ``until`` (calendar year).
+
+    A target with no observation in the window is left out.
+    """
+    path = Path(path) if path else calibration_dir() / "targets.toml"
+    if not path.is_file():
+        raise MissingFileError(path, "targets", "calibration/targets.toml")
+    with open(path, "rb") as f:
+        specs = tomllib.load(f)
+    codes = list(load_regions().index)
+    targets = []
+    for name, spec in specs.items():
+        for key in ("series", "variable"):
+            if key not in spec:
+                raise InvalidValueError(path, f"{name}.{key}", "missing", "a series and a model variable")
+        first = max(FIRST_YEAR, int(spec.get("first_year", FIRST_YEAR)))
+        offset = int(spec.get("offset", 0))
+        last = until  # a year-end stock of `until` is compared at model Time until + offset
+        scale_unit = float(spec.get("scale", 1.0))
+        if spec["series"] == data.OD_SERIES:
+            od = data.load_od(root).sel(year=slice(first, last))
+            values = od.values.astype(float) * scale_unit
+            for i in range(values.shape[1]):
+                values[:, i, i] = np.nan  # moves within a region are not modelled
+            years = od.year.values.astype(int)
+        else:
+            rows = data.load_series(spec["series"], root)
+            rows = rows[(rows["year"] >= first) & (rows["year"] <= last) & rows["region_code"].isin(codes)]
+            table = rows.pivot(index="year", columns="region_code", values="value").reindex(columns=codes)
+            years = table.index.to_numpy(int)
+            values = table.to_numpy(float) * scale_unit
+        finite = values[np.isfinite(values)]
+        if finite.size == 0:  # nothing observed in the window (e.g. age groups before 2011): not fitted
+            continue
+        norm = np.sqrt(np.mean(finite ** 2)) if spec.get("normalise") == "rms" else np.mean(np.abs(finite))
+        targets.append(Target(name, spec["series"], spec["variable"], years, values, offset,
+                              float(spec.get("weight", 1.0)), float(norm * np.sqrt(finite.size))))
+    return targets
+
+
+# ---------------------------------------------------------------------------
+# Parameters in the unit cube
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FreeParameter:
+    key: str       # parameters.toml key
+    column: str    # engine column: "name" or "name[element]"
+    low: float
+    high: float
+    default: float
+
+
+def free_parameters(definitions: dict | None = None) -> list[FreeParameter]:
+    """The fitted parameters, one per element for subscripted ones."""
+    definitions = definitions or parameter_definitions()
+    model = compile_model()
+    out = []
+    for key, spec in definitions.items():
+        if not spec.get("calibrate", False):
+            continue
+        low, high = (float(x) for x in spec["range"])
+        dims = spec.get("dims")
+        if dims:
+            elements = model.subscripts[dims[0]]
+            defaults = np.broadcast_to(np.asarray(spec["default"], float), (len(elements),))
+            out += [FreeParameter(key, f"{spec['model']}[{e}]", low, high, float(d)) for e, d in zip(elements, defaults)]
+        else:
+            out.append(FreeParameter(key, spec["model"], low, high, float(spec["default"])))
+    return out
+
+
+def to_table(params: Sequence[FreeParameter], unit_rows: np.ndarray) -> pd.DataFrame:
+    """Rows of unit-cube coordinates → a members × parameter-columns table."""
+    rows = np.atleast_2d(unit_rows)
+    low = np.array([p.low for p in params])
+    high = np.array([p.high for p in params])
+    return pd.DataFrame(low + rows * (high - low), columns=[p.column for p in params])
+
+
+# ---------------------------------------------------------------------------
+# Model against targets
+# ---------------------------------------------------------------------------
+
+
+def simulate_targets(table: pd.DataFrame, targets: Sequence[Target], workers: int = 1,
+                     chunk_size: int = 100) -> dict[str, np.ndarray]:
+    """Model values at the targets' times: name → (member, year, …)."""
+    until = int(max(t.times.max() for t in targets))
+    variables = sorted({t.variable for t in targets})
+    result = run_ensemble(table, None, until, variables, chunk_size=chunk_size, workers=workers)
+    out = {}
+    for t in targets:
+        values = result[t.variable].sel(year=t.times).values
+        out[t.name] = values
+    return out
+
+
+def residuals(model: dict[str, np.ndarray], targets: Sequence[Target]) -> np.ndarray:
+    """Weighted, normalised residuals (member, n) with observations' NaN cells dropped."""
+    parts = []
+    for t in targets:
+        mask = np.isfinite(t.observed)
+        diff = (model[t.name] - t.observed[None, ...])[:, mask]
+        parts.append(diff * np.sqrt(t.weight) / t.scale)
+    return np.concatenate(parts, axis=1)
+
+
+@dataclass
+class FitResult:
+    """A fitted parameter set and how it was reached."""
+
+    values: dict[str, float]          # engine column → value
+    unit: np.ndarray
+    cost: float
+    initial_cost: float
+    iterations: int
+    status: str
+    until: int
+
+
+def fit(until: int = 2024, max_iterations: int = 30, workers: int = 1,
+        progress: bool = True) -> FitResult:
+    """Fit the free parameters to the targets observed up to ``until``.
+
+    Each evaluation runs the base point and one member per parameter as one ensemble;
+    ``workers`` > 1 spreads it over local processes (worth it only for long histories).
+    """
+    import sys
+
+    targets = read_targets(until=until)
+    params = free_parameters()
+    x0 = np.array([(p.default - p.low) / (p.high - p.low) for p in params])
+    step = 1e-4
+    cache: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+
+    def evaluate(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        key = x.tobytes()
+        if key not in cache:
+            rows = [x]
+            for i in range(len(x)):
+                y = x.copy()
+                y[i] = y[i] + step if y[i] + step <= 1 else y[i] - step
+                rows.append(y)
+            rows = np.array(rows)
+            r = residuals(simulate_targets(to_table(params, rows), targets, workers,
+                                           chunk_size=int(np.ceil(len(rows) / workers))), targets)
+            jac = (r[1:] - r[0]).T / (rows[1:] - x).sum(axis=1)
+            cache.clear()
+            cache[key] = (r[0], jac)
+            if progress:
+                print(f"calibrate: cost {0.5 * float(r[0] @ r[0]):.6g}", file=sys.stderr, flush=True)
+        return cache[key]
+
+    initial = evaluate(x0)[0]
+    result = least_squares(lambda x: evaluate(x)[0], x0, jac=lambda x: evaluate(x)[1], bounds=(0.0, 1.0),
+                           method="trf", x_scale=1.0, max_nfev=max_iterations)
+    table = to_table(params, result.x)
+    return FitResult(values={c: float(v) for c, v in table.iloc[0].items()}, unit=result.x,
+                     cost=float(result.cost), initial_cost=0.5 * float(initial @ initial),
+                     iterations=int(result.nfev), status=str(result.message), until=until)
+
+
+# ---------------------------------------------------------------------------
+# Statistics and report
+# ---------------------------------------------------------------------------
+
+
+def fit_statistics(model: np.ndarray, observed: np.ndarray) -> dict[str, float]:
+    """RMSE, MAPE [%], R² and Theil's decomposition of the mean squared error.
+
+    U^M (bias), U^S (unequal variation) and U^C (unequal covariation) sum to 1
+    (Sterman 1984); NaN observations are ignored.
+    """
+    mask = np.isfinite(observed) & np.isfinite(model)
+    m, o = np.asarray(model, float)[mask], np.asarray(observed, float)[mask]
+    n = m.size
+    if n == 0:
+        return {"n": 0, "rmse": np.nan, "mape": np.nan, "r2": np.nan, "um": np.nan, "us": np.nan, "uc": np.nan}
+    mse = float(np.mean((m - o) ** 2))
+    nonzero = o != 0
+    mape = float(np.mean(np.abs((m[nonzero] - o[nonzero]) / o[nonzero])) * 100) if nonzero.any() else np.nan
+    ss_tot = float(np.sum((o - o.mean()) ** 2))
+    r2 = 1 - float(np.sum((m - o) ** 2)) / ss_tot if ss_tot > 0 else np.nan
+    sm, so = m.std(), o.std()
+    r = float(np.corrcoef(m, o)[0, 1]) if sm > 0 and so > 0 else 0.0
+    if mse > 0:
+        um, us, uc = (m.mean() - o.mean()) ** 2 / mse, (sm - so) ** 2 / mse, 2 * (1 - r) * sm * so / mse
+    else:
+        um = us = uc = 0.0
+    return {"n": int(n), "rmse": float(np.sqrt(mse)), "mape": mape, "r2": r2,
+            "um": float(um), "us": float(us), "uc": float(uc)}
+
+
+def fit_report(model: dict[str, np.ndarray], targets: Sequence[Target]) -> pd.DataFrame:
+    """Statistics per target and region (and over all region-years): one row each."""
+    names = dict(zip(load_regions().index, load_regions()["name_en"]))
+    codes = list(names)
+    rows = []
+    for t in targets:
+        m = model[t.name]
+        if t.observed.ndim == 3:  # origin × destination: by origin region
+            for i, code in enumerate(codes):
+                rows.append({"target": t.name, "series": t.series, "region": code, **fit_statistics(m[:, i], t.observed[:, i])})
+        else:
+            for i, code in enumerate(codes):
+                rows.append({"target": t.name, "series": t.series, "region": code, **fit_statistics(m[:, i], t.observed[:, i])})
+        rows.append({"target": t.name, "series": t.series, "region": "all", **fit_statistics(m, t.observed)})
+    return pd.DataFrame(rows)
+
+
+def plot_fit(model: dict[str, np.ndarray], targets: Sequence[Target], folder: Path) -> list[Path]:
+    """One figure per target: model (line) against observations (dots) for each region."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    table = load_regions()
+    written = []
+    for t in targets:
+        if t.observed.ndim != 2:
+            continue
+        fig, axes = plt.subplots(3, 6, figsize=(16, 8), sharex=True)
+        for i, ax in enumerate(axes.flat):
+            if i >= len(table):
+                ax.axis("off")
+                continue
+            ax.plot(t.years, model[t.name][:, i], color="#1f5fa8", lw=1.5, label="model")
+            ax.plot(t.years, t.observed[:, i], "o", ms=2.5, color="#d1495b", label="observed")
+            ax.set_title(table.iloc[i]["name_en"], fontsize=9)
+            ax.tick_params(labelsize=7)
+        axes.flat[0].legend(fontsize=7, frameon=False)
+        fig.suptitle(f"{t.variable} against {t.series} (calibration fit)", fontsize=11)
+        fig.tight_layout()
+        path = folder / f"fit_{t.name}.png"
+        fig.savefig(path, dpi=150)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def next_version(folder: Path) -> str:
+    """calibration/fitted/v<N>: the next free version name."""
+    taken = [int(p.stem[1:]) for p in folder.glob("v*.toml") if p.stem[1:].isdigit()]
+    return f"v{max(taken, default=0) + 1}"
+
+
+def write_fitted_set(result: FitResult, path: Path) -> Path:
+    """The fitted values as a parameter set (a [values] table keyed by parameters.toml keys)."""
+    definitions = parameter_definitions()
+    model = compile_model()
+    grouped: dict[str, list | float] = {}
+    for key, spec in definitions.items():
+        if not spec.get("calibrate", False):
+            continue
+        dims = spec.get("dims")
+        if dims:
+            grouped[key] = [result.values[f"{spec['model']}[{e}]"] for e in model.subscripts[dims[0]]]
+        else:
+            grouped[key] = result.values[spec["model"]]
+    lines = [f"# Parameter set fitted by `kbalance calibrate --until {result.until}`.",
+             f"# created {datetime.now(timezone.utc).isoformat(timespec='seconds')}",
+             "[meta]", f"until = {result.until}", f"cost = {result.cost!r}",
+             f"initial_cost = {result.initial_cost!r}", f"evaluations = {result.iterations}",
+             f"status = {json.dumps(result.status)}", f'model_sha256 = "{model_hash()}"',
+             f'data_sha256 = "{data_hash()}"', "", "[values]"]
+    for key, value in grouped.items():
+        lines.append(f"{key} = {json.dumps(value)}")
+    text = "\n".join(lines) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".toml.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def calibrate(until: int = 2024, out: Path | None = None, version: str | None = None,
+              max_iterations: int = 30) -> tuple[Path, Path]:
+    """Fit, write calibration/fitted/<version>.toml and a report folder; returns both paths."""
+    fitted_dir = calibration_dir() / "fitted"
+    version = version or next_version(fitted_dir)
+    target_path = fitted_dir / f"{version}.toml"
+    if target_path.exists():
+        raise InvalidValueError(target_path, "--version", "exists", "a new version name")
+    out = Path(out) if out else calibration_dir() / "reports" / version
+    if out.exists():
+        raise InvalidValueError(out, "--out", "folder exists", "a folder that does not exist yet")
+    result = fit(until=until, max_iterations=max_iterations)
+    targets = read_targets(until=until)
+    params = free_parameters()
+    model = {k: v[0] for k, v in simulate_targets(to_table(params, result.unit), targets).items()}
+    prior = {k: v[0] for k, v in simulate_targets(to_table(params, np.array(
+        [(p.default - p.low) / (p.high - p.low) for p in params])), targets).items()}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    try:
+        report = fit_report(model, targets)
+        report.to_csv(tmp / "fit_statistics.csv", index=False, float_format="%.6g")
+        fit_report(prior, targets).to_csv(tmp / "fit_statistics_prior.csv", index=False, float_format="%.6g")
+        plot_fit(model, targets, tmp)
+        os.rename(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    write_fitted_set(result, target_path)
+    return target_path, out

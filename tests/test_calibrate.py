@@ -1,0 +1,93 @@
+"""Calibration: fit statistics, targets, fitted parameter sets and the least-squares loop."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kbalance.calibrate import (FitResult, fit, fit_statistics, free_parameters, read_targets, residuals,
+                                to_table, write_fitted_set)
+from kbalance.errors import InvalidValueError, MissingFileError
+from kbalance.run import read_parameter_set
+
+
+def test_statistics_of_a_perfect_model():
+    observed = np.array([3.0, 5.0, 4.0, 8.0])
+    stats = fit_statistics(observed, observed)
+    assert stats["rmse"] == 0 and stats["mape"] == 0 and stats["r2"] == 1
+
+
+def test_a_pure_bias_is_all_um():
+    observed = np.array([1.0, 2.0, 3.0, 4.0])
+    stats = fit_statistics(observed + 1, observed)
+    assert stats["rmse"] == pytest.approx(1.0)
+    assert stats["mape"] == pytest.approx(100 * np.mean(1 / observed))
+    assert stats["um"] == pytest.approx(1.0) and stats["us"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_a_stretched_model_with_the_right_mean_is_all_us():
+    observed = np.array([1.0, 2.0, 3.0, 4.0])
+    stats = fit_statistics(2 * observed - observed.mean(), observed)
+    assert stats["um"] == pytest.approx(0.0, abs=1e-12)
+    assert stats["us"] == pytest.approx(1.0)
+    assert stats["uc"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_theil_components_sum_to_one_and_nan_cells_are_ignored():
+    rng = np.random.default_rng(0)
+    observed = rng.normal(10, 2, 50)
+    model = observed + rng.normal(0.5, 1, 50)
+    observed[3] = np.nan
+    stats = fit_statistics(model, observed)
+    assert stats["n"] == 49
+    assert stats["um"] + stats["us"] + stats["uc"] == pytest.approx(1.0)
+
+
+def test_targets_pair_observations_with_model_times():
+    targets = {t.name: t for t in read_targets(until=2010)}
+    population = targets["population"]
+    assert population.offset == 1 and population.times[0] == population.years[0] + 1
+    assert population.years.max() == 2010 and population.times.max() == 2011  # end of 2010 = 1 January 2011
+    fiscal = targets["fiscal_autonomy"] if "fiscal_autonomy" in targets else None
+    assert fiscal is None  # first_year 2014 leaves nothing before 2010 ... and the target is dropped
+    od = targets["migration_od"]
+    assert np.isnan(od.observed[:, 0, 0]).all()  # moves within a region are not fitted
+
+
+def test_residuals_vanish_when_the_model_equals_the_data():
+    targets = read_targets(until=2006)
+    model = {t.name: np.nan_to_num(t.observed)[None, ...] for t in targets}
+    assert np.abs(residuals(model, targets)).max() == 0
+
+
+def test_bad_targets_files(tmp_path):
+    with pytest.raises(MissingFileError, match="targets.toml"):
+        read_targets(tmp_path / "targets.toml")
+    path = tmp_path / "bad.toml"
+    path.write_text('[births]\nvariable = "births"\n', encoding="utf-8")
+    with pytest.raises(InvalidValueError, match="bad.toml.*'births.series'"):
+        read_targets(path)
+
+
+def test_fitted_sets_round_trip_and_are_range_checked(tmp_path):
+    params = free_parameters()
+    unit = np.array([(p.default - p.low) / (p.high - p.low) for p in params])
+    table = to_table(params, unit)
+    result = FitResult(values={c: float(v) for c, v in table.iloc[0].items()}, unit=unit, cost=1.0,
+                       initial_cost=2.0, iterations=1, status="test", until=2010)
+    path = write_fitted_set(result, tmp_path / "v9.toml")
+    fitted, prior = read_parameter_set(path).values, read_parameter_set().values
+    assert fitted.keys() == prior.keys()
+    for key in prior:
+        np.testing.assert_allclose(fitted[key], prior[key], rtol=1e-12, err_msg=key)
+    text = path.read_text().replace("gompertz_slope = 0.095", "gompertz_slope = 5.0")
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text)
+    with pytest.raises(InvalidValueError, match="bad.toml.*'values.gompertz_slope'.*0.07, 0.12"):
+        read_parameter_set(bad)
+
+
+def test_a_short_fit_lowers_the_cost():
+    result = fit(until=2004, max_iterations=3, progress=False)
+    assert result.cost < result.initial_cost
+    assert all(0 <= u <= 1 for u in result.unit)
