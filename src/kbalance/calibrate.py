@@ -300,7 +300,7 @@ def plot_fit(model: dict[str, np.ndarray], targets: Sequence[Target], folder: Pa
         fig.suptitle(f"{t.variable} against {t.series} (calibration fit)", fontsize=11)
         fig.tight_layout()
         path = folder / f"fit_{t.name}.png"
-        fig.savefig(path, dpi=150)
+        fig.savefig(path, dpi=110)
         plt.close(fig)
         written.append(path)
     return written
