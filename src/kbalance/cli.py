@@ -175,6 +175,16 @@ def _calibrate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _backtest(args: argparse.Namespace) -> int:
+    from kbalance.calibrate import backtest
+
+    summary = backtest(args.until, Path(args.out), max_iterations=args.max_evaluations)
+    with pd.option_context("display.width", 200, "display.max_columns", None):
+        print(summary.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
+    print(f"wrote {args.out}/backtest.csv, summary.csv and fitted.toml")
+    return EXIT_OK
+
+
 def _add_calibration_commands(subparsers: argparse._SubParsersAction) -> None:
     cal = subparsers.add_parser("calibrate", help="fit the free parameters to history")
     cal.add_argument("--until", type=int, default=2024, help="last observed year used (default 2024)")
@@ -184,6 +194,13 @@ def _add_calibration_commands(subparsers: argparse._SubParsersAction) -> None:
                      help="least-squares evaluations, each one ensemble of the fast engine (default 120)")
     cal.set_defaults(command=("calibrate", "calibrate"))
     DISPATCH[("calibrate", "calibrate")] = _calibrate
+
+    back = subparsers.add_parser("backtest", help="calibrate to a year, forecast the rest, compare with naive forecasts")
+    back.add_argument("--until", type=int, required=True, help="last observed year used for fitting")
+    back.add_argument("--out", metavar="DIR", required=True, help="new folder for backtest.csv and summary.csv")
+    back.add_argument("--max-evaluations", type=int, default=60, help="least-squares evaluations (default 60)")
+    back.set_defaults(command=("backtest", "backtest"))
+    DISPATCH[("backtest", "backtest")] = _backtest
 
 
 # --- entry point ------------------------------------------------------------------------

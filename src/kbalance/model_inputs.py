@@ -362,12 +362,11 @@ def build_model_inputs(root: Path | None = None, dest: Path | None = None) -> li
     boys = float(reg_age.sel(region="00", sex="male", age_group="00_04").sum())
     girls = float(reg_age.sel(region="00", sex="female", age_group="00_04").sum())
     last_deaths_year = int(obs.deaths.dropna(how="all").index.max())
-    tables["scalars.csv"] = pd.DataFrame(
-        {"value": [boys / (boys + girls), float(last_deaths_year + 1)]},
-        index=["male_share_of_births", "history_end_year"])
-
     tfr = data.load_series("tfr", root)
     tfr = tfr[tfr["region_code"] == "00"][["year", "value"]]
+    tables["scalars.csv"] = pd.DataFrame(
+        {"value": [boys / (boys + girls), float(last_deaths_year + 1), float(tfr["year"].max())]},
+        index=["male_share_of_births", "history_end_year", "last_observed_fertility_year"])
     tables["national_tfr.csv"] = tfr.set_index("year")
 
     tables["fertility_schedule.csv"] = _fertility_schedule(root)
