@@ -172,6 +172,21 @@ def residuals(model: dict[str, np.ndarray], targets: Sequence[Target]) -> np.nda
     return np.concatenate(parts, axis=1)
 
 
+def _residuals_and_jacobian(x: np.ndarray, params: Sequence[FreeParameter], targets: Sequence[Target],
+                            workers: int = 1, step: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
+    """Residuals at ``x`` and their forward-difference Jacobian (stepping inwards at a bound),
+    all members run as one ensemble."""
+    rows = [x]
+    for i in range(len(x)):
+        y = x.copy()
+        y[i] = y[i] + step if y[i] + step <= 1 else y[i] - step
+        rows.append(y)
+    rows = np.array(rows)
+    r = residuals(simulate_targets(to_table(params, rows), targets, workers,
+                                   chunk_size=int(np.ceil(len(rows) / workers))), targets)
+    return r[0], (r[1:] - r[0]).T / (rows[1:] - x).sum(axis=1)
+
+
 @dataclass
 class FitResult:
     """A fitted parameter set and how it was reached."""
@@ -197,25 +212,16 @@ def fit(until: int = 2024, max_iterations: int = 30, workers: int = 1,
     targets = read_targets(until=until)
     params = free_parameters()
     x0 = np.array([(p.default - p.low) / (p.high - p.low) for p in params])
-    step = 1e-4
     cache: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
 
     def evaluate(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         key = x.tobytes()
         if key not in cache:
-            rows = [x]
-            for i in range(len(x)):
-                y = x.copy()
-                y[i] = y[i] + step if y[i] + step <= 1 else y[i] - step
-                rows.append(y)
-            rows = np.array(rows)
-            r = residuals(simulate_targets(to_table(params, rows), targets, workers,
-                                           chunk_size=int(np.ceil(len(rows) / workers))), targets)
-            jac = (r[1:] - r[0]).T / (rows[1:] - x).sum(axis=1)
+            r, jac = _residuals_and_jacobian(x, params, targets, workers)
             cache.clear()
-            cache[key] = (r[0], jac)
+            cache[key] = (r, jac)
             if progress:
-                print(f"calibrate: cost {0.5 * float(r[0] @ r[0]):.6g}", file=sys.stderr, flush=True)
+                print(f"calibrate: cost {0.5 * float(r @ r):.6g}", file=sys.stderr, flush=True)
         return cache[key]
 
     initial = evaluate(x0)[0]
@@ -487,3 +493,128 @@ def backtest_summary(table: pd.DataFrame) -> pd.DataFrame:
                                                                                 row["mape_last_naive_share"]))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------
+# Calibrated, constrained ensemble
+# ---------------------------------------------------------------------------
+
+#: Confidence level of the constraint on the objective.
+CONFIDENCE = 0.95
+
+
+def _chunk_costs(result, targets: Sequence[Target]) -> np.ndarray:
+    """Objective (half the sum of squared weighted residuals) of each member of a chunk."""
+    model = {t.name: result[t.variable].sel(year=t.times).values for t in targets}
+    r = residuals(model, targets)
+    return 0.5 * np.einsum("ij,ij->i", r, r)
+
+
+def lag_one_autocorrelation(model: dict[str, np.ndarray], targets: Sequence[Target]) -> float:
+    """Pooled lag-one autocorrelation over time of the residuals (model − observed),
+    each series normalised like the objective."""
+    pairs = []
+    for t in targets:
+        diff = (model[t.name] - t.observed) / t.scale
+        a, b = diff[:-1].ravel(), diff[1:].ravel()
+        ok = np.isfinite(a) & np.isfinite(b)
+        pairs.append((a[ok] - np.nanmean(diff), b[ok] - np.nanmean(diff)))
+    a = np.concatenate([x for x, _ in pairs])
+    b = np.concatenate([y for _, y in pairs])
+    return float(np.clip(np.sum(a * b) / np.sqrt(np.sum(a * a) * np.sum(b * b)), 0.0, 0.99))
+
+
+def read_fitted_unit(path: Path, params: Sequence[FreeParameter]) -> tuple[np.ndarray, int]:
+    """A fitted set's values in unit-cube coordinates, and the year it was fitted to."""
+    with open(path, "rb") as f:
+        raw = tomllib.load(f)
+    definitions = parameter_definitions()
+    model = compile_model()
+    columns = {}
+    for key, value in raw.get("values", {}).items():
+        spec = definitions[key]
+        if spec.get("dims"):
+            for element, v in zip(model.subscripts[spec["dims"][0]], value):
+                columns[f"{spec['model']}[{element}]"] = v
+        else:
+            columns[spec["model"]] = value
+    x = np.array([(columns.get(p.column, p.default) - p.low) / (p.high - p.low) for p in params])
+    return x, int(raw.get("meta", {}).get("until", 2024))
+
+
+def constrained_ensemble(fitted: Path, members: int = 100_000, keep: int = 200, seed: int = 20261129,
+                         workers: int | None = None, chunk_size: int = 1000,
+                         progress: bool = True, scheduler: str | None = None) -> tuple[pd.DataFrame, dict]:
+    """Sample around a fitted set and keep the members whose fit passes the constraint.
+
+    Members are drawn from the linearised posterior of the least-squares fit,
+    N(x*, (JᵀJ/s² + 12 I)⁻¹) in unit-cube coordinates, with s² = 2 S*/(n − p) and
+    the precision of the uniform prior (variance 1/12 over each range), clipped to the
+    parameter ranges. A member is kept when its objective S satisfies Beale's
+    (1960) confidence-region bound S ≤ S* (1 + p/(n − p) F(p, n − p; 0.95)).
+
+    Returns the accepted members (one row each: member, cost, parameter columns) and a
+    description of the threshold and counts.
+    """
+    from functools import partial
+
+    from scipy.stats import f as f_dist
+
+    params = free_parameters()
+    x_star, until = read_fitted_unit(Path(fitted), params)
+    targets = read_targets(until=until)
+    last_time = int(max(t.times.max() for t in targets))
+    variables = sorted({t.variable for t in targets})
+    r0, jac = _residuals_and_jacobian(x_star, params, targets)
+    best = {k: v[0] for k, v in simulate_targets(to_table(params, x_star), targets).items()}
+    rho = lag_one_autocorrelation(best, targets)
+    n, p = r0.size, len(x_star)
+    n_eff = max(p + 1.0, n * (1 - rho) / (1 + rho))
+    cost_star = 0.5 * float(r0 @ r0)
+    s2 = 2 * cost_star / (n_eff - p)
+    # posterior precision: the data's J'J / s² plus the precision of the uniform prior
+    # over each range (variance 1/12 in unit coordinates), which bounds unidentified directions
+    cov = np.linalg.inv(jac.T @ jac / s2 + 12.0 * np.eye(p))
+    values, vectors = np.linalg.eigh((cov + cov.T) / 2)
+    root = vectors * np.sqrt(np.clip(values, 0, None))
+    rng = np.random.default_rng(seed)
+    unit = np.clip(x_star + rng.standard_normal((members, p)) @ root.T, 0.0, 1.0)
+    threshold = cost_star * (1 + p / (n_eff - p) * float(f_dist.ppf(CONFIDENCE, p, n_eff - p)))
+    costs = np.concatenate(run_ensemble(to_table(params, unit), None, last_time, variables,
+                                        chunk_size=chunk_size, workers=workers, progress=progress,
+                                        scheduler=scheduler, reduce=partial(_chunk_costs, targets=targets)))
+    accepted = np.flatnonzero(costs <= threshold)
+    table = to_table(params, unit[accepted])
+    table.insert(0, "cost", costs[accepted])
+    table.insert(0, "member", accepted)
+    info = {
+        "fitted_set": Path(fitted).name, "until": until, "seed": seed, "members_sampled": members,
+        "members_accepted": int(accepted.size), "acceptance_rate": float(accepted.size / members),
+        "cost_best_fit": cost_star, "threshold": threshold, "residuals": n, "parameters": p,
+        "lag1_autocorrelation": rho, "effective_residuals": n_eff,
+        "confidence": CONFIDENCE,
+        "method": ("members drawn from N(x*, (J'J/s^2 + 12 I)^-1) in unit-cube coordinates around the fitted set "
+                   "(linearised posterior with the uniform priors' precision, s^2 = 2 S*/(n_eff - p)), clipped to "
+                   "the parameter ranges; kept when the objective S <= S* (1 + p/(n_eff-p) F(p, n_eff-p; 0.95)), "
+                   "Beale's (1960) confidence region for nonlinear least squares with the effective number of "
+                   "residuals n_eff = n (1 - rho)/(1 + rho) for lag-one autocorrelation rho"),
+        "justification": ("The bound is the objective level reached by the 95 % confidence region of the "
+                          "least-squares fit. Residuals of annual series are strongly autocorrelated, so the number "
+                          "of independent residuals is far below their count; n_eff corrects for that (Bretherton "
+                          "et al. 1999). Members within the bound fit history as well as the best fit does, within "
+                          "sampling error."),
+    }
+    if accepted.size < keep:
+        info["warning"] = f"fewer than {keep} members passed the constraint"
+    return table, info
+
+
+def write_ensemble(table: pd.DataFrame, info: dict, version: str) -> Path:
+    """calibration/fitted/<version>-ensemble.csv and its description <version>-ensemble.json."""
+    folder = calibration_dir() / "fitted"
+    path = folder / f"{version}-ensemble.csv"
+    tmp = path.with_suffix(".csv.tmp")
+    table.to_csv(tmp, index=False, float_format="%.10g")
+    os.replace(tmp, path)
+    (folder / f"{version}-ensemble.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    return path

@@ -175,6 +175,20 @@ def _calibrate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _ensemble(args: argparse.Namespace) -> int:
+    from kbalance.calibrate import constrained_ensemble, write_ensemble
+    from kbalance.run import latest_fitted_set
+
+    fitted = Path(args.fitted) if args.fitted else latest_fitted_set()
+    if fitted is None:
+        raise InvalidValueError("calibration/fitted", "--fitted", "no fitted set", "run kbalance calibrate first")
+    table, info = constrained_ensemble(fitted, members=args.members, seed=args.seed, scheduler=args.scheduler)
+    path = write_ensemble(table, info, fitted.stem)
+    print(f"{info['members_accepted']:,} of {info['members_sampled']:,} members passed "
+          f"(objective <= {info['threshold']:.6g}; best fit {info['cost_best_fit']:.6g}); wrote {path}")
+    return EXIT_OK if info["members_accepted"] >= 200 else EXIT_CHECK_FAILED
+
+
 def _backtest(args: argparse.Namespace) -> int:
     from kbalance.calibrate import backtest
 
@@ -194,6 +208,14 @@ def _add_calibration_commands(subparsers: argparse._SubParsersAction) -> None:
                      help="least-squares evaluations, each one ensemble of the fast engine (default 120)")
     cal.set_defaults(command=("calibrate", "calibrate"))
     DISPATCH[("calibrate", "calibrate")] = _calibrate
+
+    ens = subparsers.add_parser("ensemble", help="sample around a fitted set and keep the members that fit history")
+    ens.add_argument("--fitted", metavar="FILE", help="fitted set (default: the latest calibration/fitted/v<N>.toml)")
+    ens.add_argument("--members", type=int, default=100_000, help="members to sample (default 100000)")
+    ens.add_argument("--seed", type=int, default=20261129, help="random seed (default 20261129)")
+    ens.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address (default: local processes)")
+    ens.set_defaults(command=("ensemble", "ensemble"))
+    DISPATCH[("ensemble", "ensemble")] = _ensemble
 
     back = subparsers.add_parser("backtest", help="calibrate to a year, forecast the rest, compare with naive forecasts")
     back.add_argument("--until", type=int, required=True, help="last observed year used for fitting")

@@ -637,9 +637,10 @@ __all__ = ["CompiledModel", "EngineError", "compile_model", "run_ensemble", "run
 # ---------------------------------------------------------------------------
 
 
-def _run_chunk(job: tuple) -> xr.Dataset:
-    parameters, constants, until, variables = job
-    return run_fast(parameters, constants, until, variables)
+def _run_chunk(job: tuple):
+    parameters, constants, until, variables, reduce = job
+    result = run_fast(parameters, constants, until, variables)
+    return result if reduce is None else reduce(result)
 
 
 def _chunks(parameters: pd.DataFrame | None, chunk_size: int) -> list[pd.DataFrame | None]:
@@ -651,7 +652,7 @@ def _chunks(parameters: pd.DataFrame | None, chunk_size: int) -> list[pd.DataFra
 def run_ensemble(parameters: pd.DataFrame | None, scenario=None, until: int = 2070,
                  variables: Sequence[str] = ("national population",), chunk_size: int = 250,
                  workers: int | None = None, scheduler: str | None = None,
-                 progress: bool = False) -> xr.Dataset:
+                 progress: bool = False, reduce: Callable | None = None):
     """Run an ensemble with the fast engine.
 
     parameters : DataFrame, optional  members × parameter values; columns are model
@@ -666,9 +667,12 @@ def run_ensemble(parameters: pd.DataFrame | None, scenario=None, until: int = 20
     scheduler : str, optional  address of a Dask scheduler ("tcp://host:8786"); chunks
         then run on that cluster
     progress : bool  print progress to standard error
+    reduce : callable, optional  applied to each chunk's Dataset where the chunk ran
+        (a picklable top-level function); keeps memory small for large ensembles
 
-    Returns a Dataset over (member, year, subscripts…). Members are independent, so
-    the numbers do not depend on where a chunk runs.
+    Returns a Dataset over (member, year, subscripts…), or with ``reduce`` the list of
+    reduced chunks in member order. Members are independent, so the numbers do not
+    depend on where a chunk runs.
     """
     import os
     import sys
@@ -685,7 +689,7 @@ def run_ensemble(parameters: pd.DataFrame | None, scenario=None, until: int = 20
         parameters = parameters.reset_index(drop=True)
     if chunk_size < 1:
         raise InvalidValueError("run_ensemble", "chunk_size", chunk_size, "a positive integer")
-    jobs = [(chunk, constants, until, tuple(variables)) for chunk in _chunks(parameters, chunk_size)]
+    jobs = [(chunk, constants, until, tuple(variables), reduce) for chunk in _chunks(parameters, chunk_size)]
     total = 1 if parameters is None else len(parameters)
     done = 0
 
@@ -724,5 +728,7 @@ def run_ensemble(parameters: pd.DataFrame | None, scenario=None, until: int = 20
                 for job, result in zip(jobs, pool.map(_run_chunk, jobs)):
                     results.append(result)
                     report(size(job))
+    if reduce is not None:
+        return results
     merged = xr.concat(results, dim="member") if len(results) > 1 else results[0]
     return merged.assign_coords(member=np.arange(merged.sizes["member"]))

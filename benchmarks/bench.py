@@ -1,0 +1,435 @@
+"""Speed and memory of the two engines, measured in one process.
+
+    python benchmarks/bench.py [--quick] [--json FILE] [--workers N] [--seed N]
+
+Measures PySD's translation and load of model/kbalance.mdl, one PySD run, the fast
+engine's compile time, one fast deterministic run, and the fast engine's time per member
+for ensembles of 1, 100, 1,000 and 10,000 members (random parameter tables, run with
+``kbalance.engine.run_ensemble``), with the peak memory of each step. The ratios to PySD
+use the PySD run of this same process. Prints a plain table, then the same figures as
+JSON (also written to FILE with --json). Progress goes to standard error.
+
+--quick runs PySD to 2030 only and ensembles of 1 and 100 members on one process; it
+finishes in well under a minute and is meant as a smoke check, not as the reference
+figures. See benchmarks/README.md for what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import resource
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+START = time.perf_counter()
+
+#: Parameters drawn for the ensembles: model constant → uniform range.
+SAMPLED = {
+    "gompertz slope": (0.07, 0.12),
+    "push elasticity": (0.0, 2.0),
+    "regional fertility factor": (0.8, 1.2),
+    "productivity trend": (0.0, 0.05),
+}
+VARIABLES = ["national population"]
+FULL_UNTIL = 2070
+QUICK_UNTIL = 2030
+CHUNK_SIZE = 250  # run_ensemble's default
+
+#: Targets: (key, description, measured figure key, comparison, limit, unit)
+TARGETS = [
+    ("single_run_seconds", "one deterministic projection 2001-2070 (fast)", "fast_single_seconds", "<=", 0.5, "s"),
+    ("single_run_speedup", "one projection, speed-up over PySD", "single_run_speedup", ">=", 20.0, "x"),
+    ("ensemble_10000_seconds", "10,000 members 2001-2070, wall time", "ensemble_10000_seconds", "<=", 60.0, "s"),
+    ("ensemble_10000_peak", "10,000 members, peak memory", "ensemble_10000_peak_gb", "<=", 4.0, "GB"),
+]
+
+GB = 1024 ** 3
+MB = 1024 ** 2
+
+
+def progress(message: str) -> None:
+    print(f"[{time.perf_counter() - START:7.1f} s] {message}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------
+# Memory
+# ---------------------------------------------------------------------------
+
+
+def _maxrss_bytes(who: int) -> int:
+    value = resource.getrusage(who).ru_maxrss
+    return value if sys.platform == "darwin" else value * 1024  # kilobytes on Linux
+
+
+def reset_peak() -> bool:
+    """Reset this process's peak resident set size (Linux: /proc/self/clear_refs), so
+    that ru_maxrss afterwards is the peak of the step that follows. False when the
+    platform does not allow it (the figure is then the peak since the process began)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+class TreeSampler:
+    """Samples the resident memory of this process and all its descendants (needs psutil;
+    otherwise records nothing). Gives the concurrent total that ru_maxrss cannot."""
+
+    def __init__(self, interval: float = 0.05):
+        self.interval, self.peak, self._stop = interval, None, threading.Event()
+        try:
+            import psutil
+        except ImportError:
+            self._psutil = None
+        else:
+            self._psutil = psutil
+            self._me = psutil.Process()
+
+    def __enter__(self):
+        if self._psutil is not None:
+            self.peak = 0
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+        return self
+
+    def _sample(self) -> int:
+        total = 0
+        for proc in [self._me, *self._me.children(recursive=True)]:
+            try:
+                total += proc.memory_info().rss
+            except self._psutil.Error:
+                pass
+        return total
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._sample())
+            self._stop.wait(self.interval)
+
+    def __exit__(self, *exc):
+        if self._psutil is not None:
+            self._stop.set()
+            self._thread.join()
+            self.peak = max(self.peak, self._sample())
+
+
+def traced_peak(fn) -> int:
+    """tracemalloc's peak of Python and numpy allocations during fn() [bytes]. Run apart
+    from the timed runs, since tracing slows allocation."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+# ---------------------------------------------------------------------------
+# Steps
+# ---------------------------------------------------------------------------
+
+
+def timed(fn):
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process and of its finished children [s]."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def load_average() -> float | None:
+    """The 1-minute load average of the machine (other work competing for the cores)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
+def pysd_translation() -> dict:
+    """Translate and load a copy of the model (PySD writes the .py beside the .mdl, so the
+    copy keeps model/kbalance.py untouched), then load the translated file alone."""
+    import pysd
+
+    from kbalance.paths import model_dir
+    from kbalance.run import model_path, quiet_pysd
+
+    folder = Path(tempfile.mkdtemp(prefix="kbalance-bench-"))
+    try:
+        shutil.copy(model_path(), folder / "kbalance.mdl")
+        shutil.copytree(model_dir() / "inputs", folder / "inputs")
+        with quiet_pysd():
+            translate, model = timed(lambda: pysd.read_vensim(str(folder / "kbalance.mdl")))
+            del model
+            gc.collect()
+            load, model = timed(lambda: pysd.load(str(folder / "kbalance.py")))
+            del model
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    gc.collect()
+    return {"pysd_translate_load_seconds": translate, "pysd_load_seconds": load}
+
+
+def ensemble_table(members: int, rng: np.random.Generator) -> pd.DataFrame:
+    return pd.DataFrame({name: rng.uniform(low, high, members) for name, (low, high) in SAMPLED.items()})
+
+
+def run(quick: bool, workers: int, seed: int) -> dict:
+    import numpy
+    import pysd
+    import xarray
+
+    import kbalance
+    from kbalance.engine import compile_model, run_ensemble, run_fast
+    from kbalance.run import load_model, read_parameter_set, run_pysd
+    from kbalance.scenarios import Scenario
+
+    until = QUICK_UNTIL if quick else FULL_UNTIL
+    member_counts = [1, 100] if quick else [1, 100, 1_000, 10_000]
+    peak_resettable = reset_peak()
+    load_start = load_average()
+    figures: dict = {}
+    steps: list[dict] = []
+
+    def step(name: str, seconds: float, peak_self: int | None = None, **extra) -> dict:
+        row = {"step": name, "seconds": seconds,
+               "peak_rss_self_mb": None if peak_self is None else peak_self / MB, **extra}
+        steps.append(row)
+        return row
+
+    # -- PySD ---------------------------------------------------------------------
+    progress("PySD: translating and loading a copy of model/kbalance.mdl ...")
+    reset_peak()
+    figures.update(pysd_translation())
+    step("PySD translate + load (read_vensim)", figures["pysd_translate_load_seconds"], _maxrss_bytes(resource.RUSAGE_SELF))
+    step("PySD load of the translated .py", figures["pysd_load_seconds"])
+
+    progress("PySD: warm-up load of the project model ...")
+    figures["pysd_project_load_seconds"], _ = timed(load_model)
+    step("PySD load of the project model (warm-up)", figures["pysd_project_load_seconds"])
+
+    progress(f"PySD: one run 2001-{until} ...")
+    params = read_parameter_set()
+    reset_peak()
+    seconds, reference = timed(lambda: run_pysd(Scenario("baseline", ""), params, until, variables=VARIABLES))
+    figures["pysd_run_seconds"] = seconds
+    figures["pysd_run_until"] = until
+    step(f"PySD run 2001-{until}", seconds, _maxrss_bytes(resource.RUSAGE_SELF))
+
+    # -- fast engine: compile and one run -------------------------------------------
+    progress("fast engine: compiling ...")
+    reset_peak()
+    figures["fast_compile_seconds"], _ = timed(compile_model)
+    step("fast compile (parse + generate + exec)", figures["fast_compile_seconds"], _maxrss_bytes(resource.RUSAGE_SELF))
+
+    def best_of(n: int, horizon: int) -> tuple[float, object]:
+        run_fast(None, None, horizon, VARIABLES)  # warm-up
+        times, out = [], None
+        for _ in range(n):
+            seconds, out = timed(lambda: run_fast(None, None, horizon, VARIABLES))
+            times.append(seconds)
+        return min(times), out
+
+    progress(f"fast engine: one run 2001-{FULL_UNTIL}, best of 3 ...")
+    reset_peak()
+    figures["fast_single_seconds"], _ = best_of(3, FULL_UNTIL)
+    peak = _maxrss_bytes(resource.RUSAGE_SELF)
+    figures["fast_single_tracemalloc_mb"] = traced_peak(lambda: run_fast(None, None, FULL_UNTIL, VARIABLES)) / MB
+    step(f"fast single run 2001-{FULL_UNTIL} (best of 3)", figures["fast_single_seconds"], peak,
+         tracemalloc_peak_mb=figures["fast_single_tracemalloc_mb"])
+    if until != FULL_UNTIL:
+        progress(f"fast engine: one run 2001-{until}, best of 3 (same span as the PySD run) ...")
+        figures["fast_single_same_span_seconds"], fast = best_of(3, until)
+        step(f"fast single run 2001-{until} (best of 3)", figures["fast_single_same_span_seconds"])
+    else:
+        figures["fast_single_same_span_seconds"] = figures["fast_single_seconds"]
+        fast = run_fast(None, None, until, VARIABLES)
+    figures["single_run_speedup"] = figures["pysd_run_seconds"] / figures["fast_single_same_span_seconds"]
+    a = np.asarray(reference["national population"].values, float)
+    b = np.asarray(fast["national population"].isel(member=0).values, float)
+    figures["max_relative_difference_to_pysd"] = float(np.max(np.abs(b - a) / np.abs(a)))
+
+    # -- fast engine: ensembles -----------------------------------------------------
+    rng = np.random.default_rng(seed)
+    ensembles = []
+    for members in member_counts:
+        table = ensemble_table(members, rng)
+        chunks = -(-members // CHUNK_SIZE)
+        processes = 1 if workers == 1 or chunks == 1 else min(workers, chunks)
+        where = "this process" if processes == 1 else f"{processes} processes"
+        progress(f"fast engine: {members:,} member{'s' if members > 1 else ''} 2001-{until} ({chunks} chunk(s) of <= {CHUNK_SIZE}, {where}) ...")
+        gc.collect()
+        reset_peak()
+        load_before, cpu_before = load_average(), cpu_seconds()
+        with TreeSampler() as sampler:
+            seconds, result = timed(lambda: run_ensemble(table, until=until, variables=VARIABLES,
+                                                         chunk_size=CHUNK_SIZE, workers=workers))
+        cpu = cpu_seconds() - cpu_before  # the pool's workers are joined by now
+        load_after = load_average()
+        assert result.sizes["member"] == members
+        del result
+        peak_self = _maxrss_bytes(resource.RUSAGE_SELF)
+        peak_children = _maxrss_bytes(resource.RUSAGE_CHILDREN) if processes > 1 else 0
+        row = {
+            "members": members, "seconds": seconds, "seconds_per_member": seconds / members,
+            "per_member_speedup": figures["pysd_run_seconds"] / (seconds / members),
+            "cpu_seconds": cpu, "cpu_seconds_per_member": cpu / members,
+            "load_average_before": load_before, "load_average_after": load_after,
+            "chunks": chunks, "processes": processes,
+            "peak_rss_self_mb": peak_self / MB,
+            "peak_rss_largest_worker_mb": peak_children / MB if processes > 1 else None,
+            "peak_bound_mb": (peak_self + processes * peak_children) / MB if processes > 1 else peak_self / MB,
+            "peak_sampled_total_mb": None if sampler.peak is None else sampler.peak / MB,
+            "tracemalloc_peak_mb": None,
+        }
+        if processes == 1 and members <= (1 if quick else 100):
+            progress(f"fast engine: the same {members:,} member{'s' if members > 1 else ''} again under tracemalloc ...")
+            row["tracemalloc_peak_mb"] = traced_peak(
+                lambda: run_ensemble(table, until=until, variables=VARIABLES, chunk_size=CHUNK_SIZE, workers=1)) / MB
+        ensembles.append(row)
+        step(f"fast ensemble, {members:,} member{'s' if members > 1 else ''} 2001-{until}", seconds, peak_self,
+             per_member_seconds=seconds / members)
+    figures["ensembles"] = ensembles
+    for row in ensembles:
+        if row["members"] == 10_000:
+            figures["ensemble_10000_seconds"] = row["seconds"]
+            figures["ensemble_10000_peak_gb"] = row["peak_bound_mb"] * MB / GB
+
+    targets = []
+    for key, text, figure, op, limit, unit in TARGETS:
+        value = figures.get(figure)
+        met = None if value is None else (value <= limit if op == "<=" else value >= limit)
+        note = ""
+        if key == "single_run_speedup" and until != FULL_UNTIL:
+            note = f"quick: measured on 2001-{until} for both engines"
+        if value is None:
+            note = "not measured in the quick variant"
+        targets.append({"target": key, "description": text, "limit": f"{op} {limit:g} {unit}",
+                        "measured": value, "unit": unit, "met": met, "note": note})
+
+    return {
+        "variant": "quick" if quick else "full",
+        "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+                    "cpu_count": os.cpu_count(), "python": platform.python_version()},
+        "versions": {"kbalance": kbalance.__version__, "pysd": pysd.__version__, "numpy": numpy.__version__,
+                     "xarray": xarray.__version__, "pandas": pd.__version__},
+        "settings": {"pysd_until": until, "fast_single_until": FULL_UNTIL, "ensemble_until": until,
+                     "members": member_counts, "workers": workers, "chunk_size": CHUNK_SIZE, "seed": seed,
+                     "sampled_parameters": {k: list(v) for k, v in SAMPLED.items()}, "variables": VARIABLES,
+                     "peak_reset_per_step": peak_resettable,
+                     "thread_environment": {k: os.environ.get(k) for k in
+                                            ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}},
+        "load_average_start": load_start,
+        "figures": figures,
+        "steps": steps,
+        "targets": targets,
+        "load_average_end": load_average(),
+        "total_seconds": time.perf_counter() - START,
+    }
+
+
+# ---------------------------------------------------------------------------
+# Output
+# ---------------------------------------------------------------------------
+
+
+def _num(value, fmt: str = "{:.3f}") -> str:
+    return "-" if value is None else fmt.format(value)
+
+
+def table(report: dict) -> str:
+    f, s = report["figures"], report["settings"]
+    until = s["pysd_until"]
+    lines = []
+    title = "kbalance benchmark" + (" - QUICK VARIANT (PySD to %d, members 1 and 100; not the reference figures)"
+                                    % until if report["variant"] == "quick" else " - full")
+    lines += [title, "=" * len(title),
+              f"date {report['date_utc']}   {report['machine']['platform']}   {report['machine']['cpu_count']} cores   "
+              f"load average {_num(report['load_average_start'], '{:.1f}')} at start, "
+              f"{_num(report['load_average_end'], '{:.1f}')} at end",
+              "versions " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()),
+              f"ensembles: workers={s['workers']}, chunk_size={s['chunk_size']}, seed={s['seed']}, "
+              f"until={s['ensemble_until']}; sampled " + ", ".join(f"{k} U({a:g},{b:g})" for k, (a, b)
+                                                                  in s["sampled_parameters"].items()),
+              ""]
+    lines.append(f"{'step':<46} {'seconds':>10} {'peak RSS MB':>12} {'tracemalloc MB':>15}")
+    lines.append("-" * 86)
+    for row in report["steps"]:
+        lines.append(f"{row['step']:<46} {row['seconds']:>10.3f} {_num(row.get('peak_rss_self_mb'), '{:.0f}'):>12} "
+                     f"{_num(row.get('tracemalloc_peak_mb'), '{:.1f}'):>15}")
+    lines.append("")
+    lines.append(f"{'members':>8} {'wall s':>9} {'s/member':>10} {'x PySD':>8} {'cpu s/mbr':>10} {'load':>5} "
+                 f"{'chunks':>7} {'procs':>6} "
+                 f"{'parent MB':>10} {'worker MB':>10} {'bound MB':>9} {'sampled MB':>11} {'traced MB':>10}")
+    lines.append("-" * 125)
+    for r in f["ensembles"]:
+        lines.append(f"{r['members']:>8,} {r['seconds']:>9.2f} {r['seconds_per_member']:>10.4f} "
+                     f"{r['per_member_speedup']:>8.1f} {r['cpu_seconds_per_member']:>10.4f} "
+                     f"{_num(r['load_average_after'], '{:.1f}'):>5} {r['chunks']:>7} {r['processes']:>6} "
+                     f"{r['peak_rss_self_mb']:>10.0f} {_num(r['peak_rss_largest_worker_mb'], '{:.0f}'):>10} "
+                     f"{r['peak_bound_mb']:>9.0f} {_num(r['peak_sampled_total_mb'], '{:.0f}'):>11} "
+                     f"{_num(r['tracemalloc_peak_mb'], '{:.1f}'):>10}")
+    lines.append("")
+    lines.append(f"single-run speed-up over PySD (2001-{until}): {f['single_run_speedup']:.1f}x "
+                 f"(PySD {f['pysd_run_seconds']:.2f} s / fast {f['fast_single_same_span_seconds']:.3f} s)")
+    lines.append(f"fast vs PySD, national population 2001-{until}: max relative difference "
+                 f"{f['max_relative_difference_to_pysd']:.1e}")
+    lines.append("")
+    lines.append(f"{'target':<48} {'limit':>10} {'measured':>12}  result")
+    lines.append("-" * 86)
+    for t in report["targets"]:
+        measured = "-" if t["measured"] is None else f"{t['measured']:.3g} {t['unit']}"
+        result = "not measured" if t["met"] is None else ("met" if t["met"] else "NOT MET")
+        note = f"  ({t['note']})" if t["note"] and t["met"] is not None else ""
+        lines.append(f"{t['description']:<48} {t['limit']:>10} {measured:>12}  {result}{note}")
+    lines.append("")
+    lines.append(f"total {report['total_seconds']:.1f} s")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Time and memory of the PySD and fast engines (one process).")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"PySD run to {QUICK_UNTIL}, ensembles of 1 and 100 members on one process (< 1 minute)")
+    parser.add_argument("--json", metavar="FILE", type=Path, help="also write the figures as JSON to FILE")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="local processes for the ensembles (default: 2; 1 with --quick)")
+    parser.add_argument("--seed", type=int, default=20260101, help="seed of the random parameter tables")
+    args = parser.parse_args(argv)
+    workers = args.workers if args.workers is not None else (1 if args.quick else 2)
+    if workers < 1:
+        parser.error("--workers must be at least 1")
+
+    report = run(args.quick, workers, args.seed)
+    print(table(report))
+    text = json.dumps(report, indent=2)
+    print()
+    print(text)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
