@@ -126,3 +126,30 @@ def test_backtest_summary_compares_the_last_year():
     row = backtest_summary(table).iloc[0]
     assert row["mape_last_model"] == pytest.approx(2.0) and row["mape_model"] == pytest.approx(1.5)
     assert row["mape_last_naive_share"] == pytest.approx(5.0) and bool(row["model_beats_both_last_year"])
+
+
+def test_lag_one_autocorrelation_of_smooth_and_alternating_residuals():
+    from kbalance.calibrate import Target, lag_one_autocorrelation
+
+    years = np.arange(2001, 2021)
+    observed = np.ones((20, 17))
+    target = Target("t", "s", "v", years, observed, 0, 1.0, 1.0)
+    smooth = observed + np.linspace(0, 1, 20)[:, None] * np.linspace(0.5, 1.5, 17)[None, :]
+    alternating = observed + np.where(np.arange(20) % 2 == 0, 1.0, -1.0)[:, None] * np.ones((1, 17))
+    assert lag_one_autocorrelation({"t": smooth}, [target]) > 0.8
+    assert lag_one_autocorrelation({"t": alternating}, [target]) == 0.0  # negative correlation is floored
+
+
+def test_a_small_constrained_ensemble_is_reproducible_and_within_its_threshold(tmp_path):
+    from kbalance.calibrate import constrained_ensemble
+    from kbalance.run import latest_fitted_set
+
+    fitted = latest_fitted_set()
+    if fitted is None:
+        pytest.skip("no fitted set shipped")
+    first, info = constrained_ensemble(fitted, members=60, workers=1, chunk_size=60, progress=False)
+    again, _ = constrained_ensemble(fitted, members=60, workers=1, chunk_size=60, progress=False)
+    pd.testing.assert_frame_equal(first, again)
+    assert info["threshold"] > info["cost_best_fit"] and 0 < info["lag1_autocorrelation"] < 1
+    assert (first["cost"] <= info["threshold"]).all()
+    assert info["members_sampled"] == 60
