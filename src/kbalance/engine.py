@@ -109,6 +109,10 @@ class CompiledModel:
     subscripts : dict  subscript range → elements
     names : dict  model name ("Real Name") → py-name
     units : dict  py-name → units
+    constants : dict  py-name → value with a member axis of 1 (and index tables of the code)
+    data, lookups : dict  py-name → (times or x values, values), from PySD's loaders
+    initial_time, time_step : float  [year]
+    functions : dict  the namespace of the executed source
     """
 
     source: str
@@ -126,6 +130,13 @@ class CompiledModel:
 
 
 class _Compiler:
+    """Turns PySD's abstract model into Python source, one function per variable.
+
+    Each expression compiles to code and the subscripts of its axes; subscript
+    algebra (ranges, subranges, mapped ranges, single elements, bang sums) is resolved
+    here, so the generated code is plain numpy indexing and broadcasting.
+    """
+
     def __init__(self, abstract, pysd_model):
         section = abstract.sections[0]
         self.model = pysd_model
