@@ -418,13 +418,14 @@ def naive_forecasts(observed: pd.DataFrame, until: int, years: Sequence[int]) ->
     total extrapolated by its own five-year growth.
     """
     base, start = observed.loc[until], observed.loc[until - NAIVE_YEARS]
-    growth = (base / start.where(start > 0)) ** (1 / NAIVE_YEARS)
     national = observed.sum(axis=1)
-    national_growth = (national.loc[until] / national.loc[until - NAIVE_YEARS]) ** (1 / NAIVE_YEARS)
     steps = np.array([y - until for y in years], dtype=float)[:, None]
-    trend = pd.DataFrame(base.to_numpy() * growth.to_numpy() ** steps, index=years, columns=observed.columns)
-    share = pd.DataFrame((base / base.sum()).to_numpy() * national.loc[until] * national_growth ** steps,
-                         index=years, columns=observed.columns)
+    with np.errstate(divide="ignore", invalid="ignore"):  # undefined (NaN) for series crossing zero
+        growth = (base / start.where(start > 0)) ** (1 / NAIVE_YEARS)
+        national_growth = (national.loc[until] / national.loc[until - NAIVE_YEARS]) ** (1 / NAIVE_YEARS)
+        trend = pd.DataFrame(base.to_numpy() * growth.to_numpy() ** steps, index=years, columns=observed.columns)
+        share = pd.DataFrame((base / base.sum()).to_numpy() * national.loc[until] * national_growth ** steps,
+                             index=years, columns=observed.columns)
     return trend, share
 
 
