@@ -36,11 +36,20 @@ def test_initial_population_sums_to_registered_population_by_sex(rebuilt):
         assert (table.to_numpy() >= 0).all()
 
 
-def test_fertility_schedule_sums_to_one_and_covers_ages_15_to_49(rebuilt):
-    schedule = pd.read_csv(rebuilt / "fertility_schedule.csv", index_col=0)
+@pytest.mark.parametrize("which", ["early", "late"])
+def test_fertility_schedules_sum_to_one_and_cover_ages_15_to_49(rebuilt, which):
+    schedule = pd.read_csv(rebuilt / f"fertility_schedule_{which}.csv", index_col=0)
     np.testing.assert_allclose(schedule.sum(axis=1), 1.0, rtol=1e-8)
     outside = schedule.drop(columns=[f"A{a}" for a in range(15, 50)])
     assert (outside.to_numpy() == 0).all()
+
+
+def test_childbearing_moved_to_older_ages(rebuilt):
+    ages = np.arange(86)
+    early = pd.read_csv(rebuilt / "fertility_schedule_early.csv", index_col=0)
+    late = pd.read_csv(rebuilt / "fertility_schedule_late.csv", index_col=0)
+    mean_age = lambda table: (table.to_numpy() * ages).sum(axis=1)  # noqa: E731
+    assert (mean_age(late) > mean_age(early)).sum() >= 16  # Sejong has no early pattern and takes the late one
 
 
 def test_boundary_transfers_move_people_between_regions(rebuilt):

@@ -42,8 +42,12 @@ START_YEAR = 2001
 #: Years whose balancing residual sets the projected rate of other change:
 #: after the 2010 registration change and the 2012 Sejong transfer, before 2020.
 OTHER_CHANGE_RATE_YEARS = range(2013, 2020)
-#: Years whose age-specific fertility shapes the fertility schedule.
+#: Years whose age-specific fertility shapes the late fertility schedule (women by age
+#: from resident registration) ...
 FERTILITY_SCHEDULE_YEARS = range(2019, 2024)
+#: ... and the early one (births around the 2005 census, women by age from that census).
+EARLY_FERTILITY_YEARS = range(2004, 2007)
+EARLY_FERTILITY_CENSUS = 2005
 
 
 @dataclass(frozen=True)
@@ -220,21 +224,47 @@ def _by_name(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.rename(index=names, columns=names)
 
 
-def _fertility_schedule(root: Path | None) -> pd.DataFrame:
-    births = data.births_by_mother_age(root)
-    women = data.age_structure("pop_registered", root).sel(sex="female")
-    years = [y for y in FERTILITY_SCHEDULE_YEARS if y in births.year.values and y in women.year.values]
-    groups = [f"{a}_{a + 4}" for a in range(15, 50, 5)]
-    codes = list(load_regions().index)
-    schedule = pd.DataFrame(0.0, index=codes, columns=AGES)
-    for g in groups:
+def _schedule(births: pd.DataFrame, women: pd.DataFrame) -> pd.DataFrame:
+    """Single-age fertility schedule (rows sum to 1) from births and women by 5-year group.
+
+    births, women : region × group tables (groups "15_19" … "45_49"), each group's rate
+    spread evenly over its five ages [1/year].
+    """
+    schedule = pd.DataFrame(0.0, index=births.index, columns=AGES)
+    for g in births.columns:
         low = int(g.split("_")[0])
-        b = births.sel(age_group=g, year=years, region=codes).sum("year").to_series()
-        w = women.sel(age_group=f"{low:02d}_{low + 4:02d}", year=years, region=codes).sum("year").to_series()
         for a in range(low, low + 5):
-            schedule[f"A{a}"] = (b / w) / 5
-    schedule = schedule.div(schedule.sum(axis=1), axis=0)
-    return _by_name(schedule)
+            schedule[f"A{a}"] = (births[g] / women[g]) / 5
+    return schedule.div(schedule.sum(axis=1), axis=0)
+
+
+def fertility_schedules(root: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Early and late fertility schedules by region × single age.
+
+    Late: births by mother's age (DT_1B81A12) over registered women by age, summed over
+    :data:`FERTILITY_SCHEDULE_YEARS`. Early: births over :data:`EARLY_FERTILITY_YEARS`
+    over three times the women of the :data:`EARLY_FERTILITY_CENSUS` census. A region
+    without early data (Sejong) takes its late schedule.
+    """
+    births = data.births_by_mother_age(root)
+    codes = list(load_regions().index)
+    groups = [f"{a}_{a + 4}" for a in range(15, 50, 5)]
+
+    def table(array, years, key=lambda g: g) -> pd.DataFrame:
+        cut = array.sel(year=[y for y in years if y in array.year.values]).sum("year")
+        return pd.DataFrame({g: cut.sel(age_group=key(g)).to_series().reindex(codes) for g in groups})
+
+    def padded(g: str) -> str:
+        low, high = g.split("_")
+        return f"{int(low):02d}_{int(high):02d}"
+
+    registered = data.age_structure("pop_registered", root).sel(sex="female")
+    late = _schedule(table(births, FERTILITY_SCHEDULE_YEARS), table(registered, FERTILITY_SCHEDULE_YEARS, padded))
+    census = data.age_structure("pop_census", root).sel(sex="female", year=[EARLY_FERTILITY_CENSUS])
+    women = table(census, [EARLY_FERTILITY_CENSUS], padded) * len(EARLY_FERTILITY_YEARS)
+    early = _schedule(table(births, EARLY_FERTILITY_YEARS), women)
+    early = early.where(early.notna(), late)
+    return _by_name(early), _by_name(late)
 
 
 def _first_year(code: str) -> int:
@@ -282,6 +312,7 @@ def _region_constants(root: Path | None, obs: Observations) -> pd.DataFrame:
             "base_labour_productivity": grdp.loc[gy, code] / employed.loc[gy, code],
             "initial_innovation_concentration": tech_share,
             "graduate_enrolment_rate": grad.loc[sy, code] / _age_group_population(root, code, sy - 1, 20, 39),
+            "new_city_flag": int(int(regions.loc[code, "began"]) >= START_YEAR),
         }
     table = pd.DataFrame.from_dict(rows, orient="index")
     if table.isna().any().any():
@@ -365,11 +396,15 @@ def build_model_inputs(root: Path | None = None, dest: Path | None = None) -> li
     tfr = data.load_series("tfr", root)
     tfr = tfr[tfr["region_code"] == "00"][["year", "value"]]
     tables["scalars.csv"] = pd.DataFrame(
-        {"value": [boys / (boys + girls), float(last_deaths_year + 1), float(tfr["year"].max())]},
-        index=["male_share_of_births", "history_end_year", "last_observed_fertility_year"])
+        {"value": [boys / (boys + girls), float(last_deaths_year + 1), float(tfr["year"].max()),
+                   float(np.mean(EARLY_FERTILITY_YEARS)), float(np.mean(FERTILITY_SCHEDULE_YEARS))]},
+        index=["male_share_of_births", "history_end_year", "last_observed_fertility_year",
+               "early_fertility_schedule_year", "late_fertility_schedule_year"])
     tables["national_tfr.csv"] = tfr.set_index("year")
 
-    tables["fertility_schedule.csv"] = _fertility_schedule(root)
+    early, late = fertility_schedules(root)
+    tables["fertility_schedule_early.csv"] = early
+    tables["fertility_schedule_late.csv"] = late
     tables["region_constants.csv"] = _region_constants(root, obs)
 
     transfers, donors = boundary_transfers(obs)
@@ -401,4 +436,6 @@ def build_model_inputs(root: Path | None = None, dest: Path | None = None) -> li
         for file in tables:
             os.replace(Path(tmp) / file, dest / file)
             written.append(dest / file)
+    for stale in set(p.name for p in dest.glob("*.csv")) - set(tables):  # tables the model no longer reads
+        (dest / stale).unlink()
     return written
