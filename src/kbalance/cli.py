@@ -100,13 +100,10 @@ def _run(args: argparse.Namespace) -> int:
     from kbalance.run import run_to_folder
 
     out = Path(args.out) if args.out else outputs_dir() / f"run-{Path(args.scenario).stem}-{_stamp()}"
-    if out.exists():
-        raise InvalidValueError(out, "--out", "folder exists", "a folder that does not exist yet (runs are never overwritten)")
     print(f"running scenario {args.scenario} to {args.until} on the {args.engine} engine ...", flush=True)
     folder = run_to_folder(args.scenario, out, until=args.until,
                            parameters=Path(args.parameters) if args.parameters else None,
-                           command=["kbalance", *sys.argv[1:]] if args.command_line is None else args.command_line,
-                           engine=args.engine)
+                           command=["kbalance", *args.argv], engine=args.engine)
     print(f"wrote {folder}/results.csv, results.nc and manifest.json")
     return EXIT_OK
 
@@ -147,7 +144,7 @@ def _add_model_commands(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--parameters", metavar="FILE", help="parameter set (default: the latest calibration/fitted/v<N>.toml, else the priors)")
     run.add_argument("--engine", choices=("fast", "pysd"), default="fast",
                      help="fast: numpy code generated from the model file (default); pysd: the PySD reference run")
-    run.set_defaults(command=("run", "run"), command_line=None)
+    run.set_defaults(command=("run", "run"))
     DISPATCH[("run", "run")] = _run
 
     scen = subparsers.add_parser("scenarios", help="list or check scenario files")
@@ -247,6 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # usage errors and --help
         return int(exc.code or 0)
+    args.argv = list(argv) if argv is not None else sys.argv[1:]
     handler = DISPATCH[args.command]
     try:
         return handler(args)
