@@ -230,7 +230,10 @@ COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [_add_data_
 
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser with every registered command group."""
-    parser = argparse.ArgumentParser(prog="kbalance", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="kbalance",
+        description="Projections of population, innovation and fiscal autonomy in Korea's 17 regions "
+                    "under balanced-development and decentralization policy.")
     subparsers = parser.add_subparsers(dest="group", required=True, metavar="GROUP")
     for add in COMMAND_GROUPS:
         add(subparsers)
