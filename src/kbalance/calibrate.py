@@ -502,6 +502,11 @@ def backtest_summary(table: pd.DataFrame) -> pd.DataFrame:
 
 #: Confidence level of the constraint on the objective.
 CONFIDENCE = 0.95
+#: Standard deviations of the proposal relative to the linearised posterior: below 1 the
+#: samples stay nearer the fit, so more of them pass the same constraint.
+PROPOSAL_SCALE = 0.5
+#: Accepted members written (the first in sampling order, itself random).
+STORED_MEMBERS = 1000
 
 
 def _chunk_costs(result, targets: Sequence[Target]) -> np.ndarray:
@@ -549,13 +554,13 @@ def constrained_ensemble(fitted: Path, members: int = 100_000, keep: int = 200, 
     """Sample around a fitted set and keep the members whose fit passes the constraint.
 
     Members are drawn from the linearised posterior of the least-squares fit,
-    N(x*, (JᵀJ/s² + 12 I)⁻¹) in unit-cube coordinates, with s² = 2 S*/(n − p) and
-    the precision of the uniform prior (variance 1/12 over each range), clipped to the
-    parameter ranges. A member is kept when its objective S satisfies Beale's
+    N(x*, c² (JᵀJ/s² + 12 I)⁻¹) in unit-cube coordinates, with s² = 2 S*/(n_eff − p),
+    the precision of the uniform prior (variance 1/12 over each range) and the proposal
+    scale c (:data:`PROPOSAL_SCALE`), clipped to the parameter ranges. A member is kept when its objective S satisfies Beale's
     (1960) confidence-region bound S ≤ S* (1 + p/(n − p) F(p, n − p; 0.95)).
 
-    Returns the accepted members (one row each: member, cost, parameter columns) and a
-    description of the threshold and counts.
+    Returns the accepted members (at most :data:`STORED_MEMBERS`; one row each: member,
+    cost, parameter columns) and a description of the threshold and counts.
     """
     from functools import partial
 
@@ -579,22 +584,24 @@ def constrained_ensemble(fitted: Path, members: int = 100_000, keep: int = 200, 
     values, vectors = np.linalg.eigh((cov + cov.T) / 2)
     root = vectors * np.sqrt(np.clip(values, 0, None))
     rng = np.random.default_rng(seed)
-    unit = np.clip(x_star + rng.standard_normal((members, p)) @ root.T, 0.0, 1.0)
+    unit = np.clip(x_star + PROPOSAL_SCALE * rng.standard_normal((members, p)) @ root.T, 0.0, 1.0)
     threshold = cost_star * (1 + p / (n_eff - p) * float(f_dist.ppf(CONFIDENCE, p, n_eff - p)))
     costs = np.concatenate(run_ensemble(to_table(params, unit), None, last_time, variables,
                                         chunk_size=chunk_size, workers=workers, progress=progress,
                                         scheduler=scheduler, reduce=partial(_chunk_costs, targets=targets)))
-    accepted = np.flatnonzero(costs <= threshold)
+    passed = np.flatnonzero(costs <= threshold)
+    accepted = passed[:STORED_MEMBERS]
     table = to_table(params, unit[accepted])
     table.insert(0, "cost", costs[accepted])
     table.insert(0, "member", accepted)
     info = {
         "fitted_set": Path(fitted).name, "until": until, "seed": seed, "members_sampled": members,
-        "members_accepted": int(accepted.size), "acceptance_rate": float(accepted.size / members),
+        "members_accepted": int(passed.size), "acceptance_rate": float(passed.size / members),
+        "members_stored": int(accepted.size), "proposal_scale": PROPOSAL_SCALE,
         "cost_best_fit": cost_star, "threshold": threshold, "residuals": n, "parameters": p,
         "lag1_autocorrelation": rho, "effective_residuals": n_eff,
         "confidence": CONFIDENCE,
-        "method": ("members drawn from N(x*, (J'J/s^2 + 12 I)^-1) in unit-cube coordinates around the fitted set "
+        "method": ("members drawn from N(x*, c^2 (J'J/s^2 + 12 I)^-1), c = proposal_scale, in unit-cube coordinates around the fitted set "
                    "(linearised posterior with the uniform priors' precision, s^2 = 2 S*/(n_eff - p)), clipped to "
                    "the parameter ranges; kept when the objective S <= S* (1 + p/(n_eff-p) F(p, n_eff-p; 0.95)), "
                    "Beale's (1960) confidence region for nonlinear least squares with the effective number of "
@@ -605,7 +612,7 @@ def constrained_ensemble(fitted: Path, members: int = 100_000, keep: int = 200, 
                           "et al. 1999). Members within the bound fit history as well as the best fit does, within "
                           "sampling error."),
     }
-    if accepted.size < keep:
+    if passed.size < keep:
         info["warning"] = f"fewer than {keep} members passed the constraint"
     return table, info
 

@@ -182,7 +182,8 @@ def _ensemble(args: argparse.Namespace) -> int:
     table, info = constrained_ensemble(fitted, members=args.members, seed=args.seed, scheduler=args.scheduler)
     path = write_ensemble(table, info, fitted.stem)
     print(f"{info['members_accepted']:,} of {info['members_sampled']:,} members passed "
-          f"(objective <= {info['threshold']:.6g}; best fit {info['cost_best_fit']:.6g}); wrote {path}")
+          f"(objective <= {info['threshold']:.6g}; best fit {info['cost_best_fit']:.6g}); "
+          f"wrote {info['members_stored']:,} to {path}")
     return EXIT_OK if info["members_accepted"] >= 200 else EXIT_CHECK_FAILED
 
 
