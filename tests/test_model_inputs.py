@@ -67,3 +67,13 @@ def test_model_file_translates_without_warnings():
         pysd.read_vensim(str(model_dir() / "kbalance.mdl"), initialize=False)
     own = [w for w in caught if "chardet" not in str(w.message)]
     assert not own, [str(w.message) for w in own]
+
+
+def test_bad_levers_files(tmp_path):
+    from kbalance.errors import InvalidValueError, MissingFileError
+    from kbalance.model_inputs import _relocation_allocation, read_levers
+
+    with pytest.raises(MissingFileError, match="levers.toml"):
+        read_levers(tmp_path / "levers.toml")
+    with pytest.raises(InvalidValueError, match="'first_relocation_staff.allocation'.*Atlantis.*Seoul"):
+        _relocation_allocation({"first_relocation_staff": {"allocation": {"Atlantis": [100, "R31"]}}})
