@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import tempfile
-import tomllib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,8 +25,8 @@ from scipy.optimize import least_squares
 
 from kbalance import data
 from kbalance.engine import compile_model, run_ensemble
-from kbalance.errors import InvalidValueError, MissingFileError
-from kbalance.paths import calibration_dir
+from kbalance.errors import InvalidValueError
+from kbalance.paths import calibration_dir, read_toml
 from kbalance.regions import load_regions
 from kbalance.run import data_hash, model_hash, parameter_definitions
 
@@ -68,10 +67,7 @@ def read_targets(path: Path | None = None, until: int = 2024, root: Path | None 
     A target with no observation in the window is left out.
     """
     path = Path(path) if path else calibration_dir() / "targets.toml"
-    if not path.is_file():
-        raise MissingFileError(path, "targets", "calibration/targets.toml")
-    with open(path, "rb") as f:
-        specs = tomllib.load(f)
+    specs = read_toml(path, "targets", "calibration/targets.toml")
     codes = list(load_regions().index)
     targets = []
     for name, spec in specs.items():
@@ -396,13 +392,12 @@ def forecast_constants(until: int) -> dict[str, object]:
     fertility is held at its ``until`` level, and the projected rate of other change is
     the mean observed rate over the five years to ``until`` without break years.
     """
-    from kbalance.model_inputs import _observations, balancing_residual, boundary_transfers
+    from kbalance.model_inputs import mean_rate, observations, other_change
 
-    obs = _observations(None)
-    transfers, _ = boundary_transfers(obs)
-    other = balancing_residual(obs) - transfers.reindex(index=balancing_residual(obs).index).fillna(0.0)
+    obs = observations()
+    other = other_change(obs)
     years = [y for y in range(until - NAIVE_YEARS + 1, until + 1) if y not in BREAK_YEARS and y in other.index]
-    rate = (other.loc[years] / obs.population.shift(1).loc[years]).mean().fillna(0.0)
+    rate = mean_rate(other, obs, years).fillna(0.0)
     names = dict(zip(load_regions().index, load_regions()["name_en"]))
     constants: dict[str, object] = {"history end year": float(until + 1), "last observed fertility year": float(until)}
     for code, value in rate.items():
@@ -532,8 +527,7 @@ def lag_one_autocorrelation(model: dict[str, np.ndarray], targets: Sequence[Targ
 
 def read_fitted_unit(path: Path, params: Sequence[FreeParameter]) -> tuple[np.ndarray, int]:
     """A fitted set's values in unit-cube coordinates, and the year it was fitted to."""
-    with open(path, "rb") as f:
-        raw = tomllib.load(f)
+    raw = read_toml(path, "fitted set", "a TOML file with [meta] and [values]")
     definitions = parameter_definitions()
     model = compile_model()
     columns = {}

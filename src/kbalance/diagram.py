@@ -19,7 +19,6 @@ import functools
 import os
 import shutil
 import tempfile
-import tomllib
 import warnings
 from pathlib import Path
 
@@ -31,6 +30,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.artist import Artist  # noqa: E402
 from pysd.translators.structures import abstract_expressions as ae  # noqa: E402
 
+from kbalance.model_inputs import read_levers  # noqa: E402
 from kbalance.paths import model_dir, project_root  # noqa: E402
 
 BEGIN, END = "<!-- BEGIN GENERATED TABLES -->", "<!-- END GENERATED TABLES -->"
@@ -115,7 +115,7 @@ def model_graph(mdl_path=None, levers_path=None) -> dict:
     """
     model, abstract = translate(mdl_path)
     doc = model.doc.set_index("Real Name")
-    levers = tomllib.loads(Path(levers_path or model_dir() / "levers.toml").read_text("utf-8"))
+    levers = read_levers(levers_path)
     stocks = [n for n in doc.index if doc.at[n, "Subtype"] == "Integ"]
     place = dict(LAYOUT)
     stacked = [v["model"] for v in levers.values() if v["model"] not in place]
@@ -293,7 +293,7 @@ def parameter_table_markdown(mdl_path=None, levers_path=None) -> str:
     """Markdown tables of the levers (model/levers.toml) and of every constant of the model."""
     model, abstract = translate(mdl_path)
     doc = model.doc.set_index("Real Name")
-    levers = tomllib.loads(Path(levers_path or model_dir() / "levers.toml").read_text("utf-8"))
+    levers = read_levers(levers_path)
     out = ["### Policy levers", "",
            "Each lever follows its history until a scenario's start year, then moves linearly to the "
            "scenario's target over the ramp. References are keys of [references.md](references.md); "

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,8 +29,8 @@ import pandas as pd
 import xarray as xr
 
 from kbalance import data
-from kbalance.errors import InvalidValueError, MissingFileError
-from kbalance.paths import model_dir
+from kbalance.errors import InvalidValueError
+from kbalance.paths import model_dir, read_toml
 from kbalance.regions import distance_km, load_regions
 
 #: Single ages of the model, 0..84 and the open group 85+.
@@ -67,7 +66,8 @@ def _wide(name: str, root: Path | None) -> pd.DataFrame:
     return table.reindex(columns=codes)
 
 
-def _observations(root: Path | None) -> Observations:
+def observations(root: Path | None = None) -> Observations:
+    """Registered population, births, deaths and net migration by year × region."""
     return Observations(
         population=_wide("pop_registered", root),
         births=_wide("births", root),
@@ -174,6 +174,20 @@ def balancing_residual(obs: Observations) -> pd.DataFrame:
     return residual.where(obs.population.loc[years].notna(), 0.0).fillna(0.0)
 
 
+def mean_rate(change: pd.DataFrame, obs: Observations, years) -> pd.Series:
+    """Mean over ``years`` of a change per resident of 1 January, by region [1/year]."""
+    years = list(years)
+    return (change.loc[years] / obs.population.shift(1).loc[years]).mean()
+
+
+def other_change(obs: Observations) -> pd.DataFrame:
+    """The balancing residual less boundary transfers: international migration of nationals
+    and statistical adjustments, by year and region [persons/year]."""
+    residual = balancing_residual(obs)
+    transfers, _ = boundary_transfers(obs)
+    return residual - transfers.reindex(index=residual.index).fillna(0.0)
+
+
 def boundary_transfers(obs: Observations) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Boundary transfers by year and region [persons/year] and the donor-share matrix.
 
@@ -187,7 +201,7 @@ def boundary_transfers(obs: Observations) -> tuple[pd.DataFrame, pd.DataFrame]:
     regions = load_regions()
     codes = list(regions.index)
     residual = balancing_residual(obs)
-    rate = (residual.loc[list(OTHER_CHANGE_RATE_YEARS)] / obs.population.shift(1).loc[list(OTHER_CHANGE_RATE_YEARS)]).mean()
+    rate = mean_rate(residual, obs, OTHER_CHANGE_RATE_YEARS)
     transfers = pd.DataFrame(0.0, index=range(START_YEAR, int(obs.population.index.max()) + 1), columns=codes)
     donors = pd.DataFrame(0.0, index=codes, columns=codes)
     for code, row in regions.iterrows():
@@ -280,11 +294,7 @@ def _region_constants(root: Path | None, obs: Observations) -> pd.DataFrame:
     gva_total = _wide("gva_nominal_total_basic_prices", root)
     gva_tech = _wide("gva_nominal_electrical_electronic_precision_mfg", root) + _wide("gva_nominal_information_communication", root)
     grad = _wide("gradschool_students_enrolled", root)
-    residual = balancing_residual(obs)
-    transfers, _ = boundary_transfers(obs)
-    other = residual - transfers.reindex(index=residual.index).fillna(0.0)
-    years = list(OTHER_CHANGE_RATE_YEARS)
-    other_rate = (other.loc[years] / obs.population.shift(1).loc[years]).mean()
+    other_rate = mean_rate(other_change(obs), obs, OTHER_CHANGE_RATE_YEARS)
     rows = {}
     for code in codes:
         y = _first_year(code)  # first year of flows; the stock is the end of y - 1
@@ -347,11 +357,7 @@ def _lever_histories(root: Path | None, levers_path: Path) -> dict[str, pd.DataF
 
 def read_levers(path: Path | None = None) -> dict[str, dict]:
     """The lever definitions of model/levers.toml (name → table)."""
-    path = Path(path) if path else model_dir() / "levers.toml"
-    if not path.is_file():
-        raise MissingFileError(path, "levers", "model/levers.toml")
-    with open(path, "rb") as f:
-        return tomllib.load(f)
+    return read_toml(path or model_dir() / "levers.toml", "levers", "model/levers.toml")
 
 
 def _relocation_allocation(levers: dict[str, dict]) -> pd.DataFrame:
@@ -375,7 +381,7 @@ def build_model_inputs(root: Path | None = None, dest: Path | None = None) -> li
     every table has been computed, so a failure leaves the old inputs untouched.
     """
     dest = Path(dest) if dest else model_dir() / "inputs"
-    obs = _observations(root)
+    obs = observations(root)
     regions = load_regions()
     names = _region_names()
     levers_path = model_dir() / "levers.toml"
@@ -408,9 +414,7 @@ def build_model_inputs(root: Path | None = None, dest: Path | None = None) -> li
     tables["region_constants.csv"] = _region_constants(root, obs)
 
     transfers, donors = boundary_transfers(obs)
-    residual = balancing_residual(obs)
-    other = (residual - transfers.reindex(index=residual.index).fillna(0.0)).loc[START_YEAR:]
-    tables["other_change.csv"] = _by_name(other)
+    tables["other_change.csv"] = _by_name(other_change(obs).loc[START_YEAR:])
     transfers = transfers.loc[START_YEAR:]
     transfers.loc[transfers.index.max() + 1] = 0.0  # held after the data: no further transfers
     tables["boundary_transfer.csv"] = _by_name(transfers)

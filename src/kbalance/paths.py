@@ -8,6 +8,7 @@ checkout this package was installed from (editable install).
 from __future__ import annotations
 
 import os
+import tomllib
 from functools import lru_cache
 from pathlib import Path
 
@@ -38,6 +39,23 @@ def model_dir() -> Path:
 def calibration_dir() -> Path:
     """calibration/: observations, sources, parameters and fitted sets."""
     return project_root() / "calibration"
+
+
+def read_toml(path: str | Path, what: str, expected: str) -> dict:
+    """A TOML file as a dict; MissingFileError or InvalidValueError (naming the file) otherwise.
+
+    what : the kind of file, for the message; expected : what should be there
+    """
+    from kbalance.errors import InvalidValueError, MissingFileError
+
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(path, what, expected)
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidValueError(path, "(file)", str(exc), "valid TOML") from exc
 
 
 def outputs_dir() -> Path:

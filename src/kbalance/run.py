@@ -16,7 +16,6 @@ import platform
 import shutil
 import sys
 import tempfile
-import tomllib
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ import xarray as xr
 
 import kbalance
 from kbalance.errors import InvalidValueError, MissingFileError
-from kbalance.paths import calibration_dir, model_dir
+from kbalance.paths import calibration_dir, model_dir, read_toml
 from kbalance.regions import load_regions
 from kbalance.scenarios import Scenario, read_scenario
 
@@ -104,11 +103,7 @@ class ParameterSet:
 
 def parameter_definitions(path: Path | None = None) -> dict[str, dict]:
     """The parameter table of calibration/parameters.toml (key → definition)."""
-    path = Path(path) if path else calibration_dir() / "parameters.toml"
-    if not path.is_file():
-        raise MissingFileError(path, "parameters", "calibration/parameters.toml")
-    with open(path, "rb") as f:
-        return tomllib.load(f)
+    return read_toml(path or calibration_dir() / "parameters.toml", "parameters", "calibration/parameters.toml")
 
 
 def latest_fitted_set() -> Path | None:
@@ -133,10 +128,7 @@ def read_parameter_set(path: Path | None = None) -> ParameterSet:
         path = calibration_dir() / "parameters.toml"
         return ParameterSet("parameters", {d["model"]: d["default"] for d in definitions.values()}, path)
     path = Path(path)
-    if not path.is_file():
-        raise MissingFileError(path, "parameter set", "a TOML file with a [values] table")
-    with open(path, "rb") as f:
-        fitted = tomllib.load(f).get("values", {})
+    fitted = read_toml(path, "parameter set", "a TOML file with a [values] table").get("values", {})
     values = {d["model"]: d["default"] for d in definitions.values()}
     for key, value in fitted.items():
         if key not in definitions:

@@ -18,13 +18,12 @@ Levers a scenario does not name follow their history (model/levers.toml).
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kbalance.errors import InvalidValueError, MissingFileError
+from kbalance.errors import InvalidValueError
 from kbalance.model_inputs import read_levers
-from kbalance.paths import model_dir
+from kbalance.paths import model_dir, read_toml
 
 LEVER_KEYS = ("target", "start", "ramp", "ref")
 START_RANGE = (2025, 2100)
@@ -74,13 +73,7 @@ def read_scenario(name_or_path: str | Path) -> Scenario:
     path = Path(name_or_path)
     if path.suffix != ".toml":
         path = scenario_dir() / f"{name_or_path}.toml"
-    if not path.is_file():
-        raise MissingFileError(path, "scenario", "a scenario TOML file; shipped: " + ", ".join(list_scenarios()))
-    try:
-        with open(path, "rb") as f:
-            raw = tomllib.load(f)
-    except tomllib.TOMLDecodeError as exc:
-        raise InvalidValueError(path, "(file)", str(exc), "valid TOML") from exc
+    raw = read_toml(path, "scenario", "a scenario TOML file; shipped: " + ", ".join(list_scenarios()))
     levers = read_levers()
     unknown_tables = sorted(set(raw) - {"scenario", "levers"})
     if unknown_tables:
