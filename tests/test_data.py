@@ -299,13 +299,19 @@ def _snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-@needs_shared
-def test_build_missing_harmonized_file_leaves_dest_untouched(tmp_path):
+def _harmonized_without(tmp_path: Path, name: str) -> Path:
+    """A harmonized folder linking every shared file but ``name``."""
     src = tmp_path / "harmonized"
     src.mkdir()
     for p in HARMONIZED.glob("*.csv"):
-        if p.name != "vital.csv":
+        if p.name != name:
             os.symlink(p, src / p.name)
+    return src
+
+
+@needs_shared
+def test_build_missing_harmonized_file_leaves_dest_untouched(tmp_path):
+    src = _harmonized_without(tmp_path, "vital.csv")
     dest = copy_observation_set(tmp_path / "calibration")
     before = _snapshot(dest)
     with pytest.raises(MissingFileError) as info:
@@ -325,11 +331,7 @@ def test_build_missing_source_folder_raises(tmp_path):
 @needs_shared
 def test_build_failing_validation_leaves_dest_untouched(tmp_path):
     """A bad harmonized row fails validation of the temporary set; dest keeps the old files."""
-    src = tmp_path / "harmonized"
-    src.mkdir()
-    for p in HARMONIZED.glob("*.csv"):
-        if p.name != "national.csv":
-            os.symlink(p, src / p.name)
+    src = _harmonized_without(tmp_path, "national.csv")
     text = (HARMONIZED / "national.csv").read_text(encoding="utf-8").splitlines(keepends=True)
     text[1] = re.sub(r"^00,", "98,", text[1])
     (src / "national.csv").write_text("".join(text), encoding="utf-8")
