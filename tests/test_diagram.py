@@ -135,8 +135,8 @@ def test_update_model_doc_needs_its_markers(tmp_path):
 def test_references_list_every_key_the_model_uses():
     used = set()
     for path in (model_dir() / "levers.toml", model_dir() / "kbalance.mdl", *SRC.glob("*.py"),
-                 project_root() / "calibration" / "parameters.toml"):
-        used |= set(re.findall(r'["\[](R\d+)["\]]', path.read_text("utf-8")))
+                 project_root() / "calibration" / "parameters.toml", *(model_dir() / "scenarios").glob("*.toml")):
+        used |= set(re.findall(r'\b(R\d+)\b', path.read_text("utf-8")))
     listed = set(re.findall(r'<a id="r(\d+)"></a>', (DOCS / "references.md").read_text("utf-8")))
     assert used and {k[1:] for k in used} <= listed
 

@@ -126,7 +126,7 @@ def _scenarios_check(args: argparse.Namespace) -> int:
     from kbalance.scenarios import read_scenario
 
     scenario = read_scenario(Path(args.file))
-    print(f"{args.file}: scenario {scenario.name!r} is valid ({len(scenario.constants)} lever settings)")
+    print(f"{args.file}: scenario {scenario.name!r} is valid ({len(scenario.steps)} lever steps)")
     return EXIT_OK
 
 
