@@ -194,12 +194,15 @@ class FitResult:
     iterations: int
     status: str
     until: int
+    start: str = "parameters.toml"
 
 
 def fit(until: int = 2024, max_iterations: int = 30, workers: int = 1,
-        progress: bool = True) -> FitResult:
+        progress: bool = True, start: Path | None = None) -> FitResult:
     """Fit the free parameters to the targets observed up to ``until``.
 
+    The search starts from the defaults of calibration/parameters.toml, or from the
+    values of a fitted set ``start`` (parameters it lacks keep their defaults).
     Each evaluation runs the base point and one member per parameter as one ensemble;
     ``workers`` > 1 spreads it over local processes (worth it only for long histories).
     """
@@ -207,7 +210,10 @@ def fit(until: int = 2024, max_iterations: int = 30, workers: int = 1,
 
     targets = read_targets(until=until)
     params = free_parameters()
-    x0 = np.array([(p.default - p.low) / (p.high - p.low) for p in params])
+    if start is None:
+        x0 = np.array([(p.default - p.low) / (p.high - p.low) for p in params])
+    else:
+        x0 = np.clip(read_fitted_unit(Path(start), params)[0], 0.0, 1.0)
     cache: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
 
     def evaluate(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -226,7 +232,8 @@ def fit(until: int = 2024, max_iterations: int = 30, workers: int = 1,
     table = to_table(params, result.x)
     return FitResult(values={c: float(v) for c, v in table.iloc[0].items()}, unit=result.x,
                      cost=float(result.cost), initial_cost=0.5 * float(initial @ initial),
-                     iterations=int(result.nfev), status=str(result.message), until=until)
+                     iterations=int(result.nfev), status=str(result.message), until=until,
+                     start=Path(start).name if start else "parameters.toml")
 
 
 # ---------------------------------------------------------------------------
@@ -331,7 +338,7 @@ def write_fitted_set(result: FitResult, path: Path) -> Path:
              f"# created {datetime.now(timezone.utc).isoformat(timespec='seconds')}",
              "[meta]", f"until = {result.until}", f"cost = {result.cost!r}",
              f"initial_cost = {result.initial_cost!r}", f"evaluations = {result.iterations}",
-             f"status = {json.dumps(result.status)}", f'model_sha256 = "{model_hash()}"',
+             f"status = {json.dumps(result.status)}", f'start = "{result.start}"', f'model_sha256 = "{model_hash()}"',
              f'data_sha256 = "{data_hash()}"', "", "[values]"]
     for key, value in grouped.items():
         lines.append(f"{key} = {json.dumps(value)}")
@@ -344,7 +351,7 @@ def write_fitted_set(result: FitResult, path: Path) -> Path:
 
 
 def calibrate(until: int = 2024, out: Path | None = None, version: str | None = None,
-              max_iterations: int = 30) -> tuple[Path, Path]:
+              max_iterations: int = 30, start: Path | None = None) -> tuple[Path, Path]:
     """Fit, write calibration/fitted/<version>.toml and a report folder; returns both paths."""
     fitted_dir = calibration_dir() / "fitted"
     version = version or next_version(fitted_dir)
@@ -354,7 +361,7 @@ def calibrate(until: int = 2024, out: Path | None = None, version: str | None = 
     out = Path(out) if out else calibration_dir() / "reports" / version
     if out.exists():
         raise InvalidValueError(out, "--out", "folder exists", "a folder that does not exist yet")
-    result = fit(until=until, max_iterations=max_iterations)
+    result = fit(until=until, max_iterations=max_iterations, start=start)
     targets = read_targets(until=until)
     params = free_parameters()
     model = {k: v[0] for k, v in simulate_targets(to_table(params, result.unit), targets).items()}
@@ -526,12 +533,19 @@ def lag_one_autocorrelation(model: dict[str, np.ndarray], targets: Sequence[Targ
 
 
 def read_fitted_unit(path: Path, params: Sequence[FreeParameter]) -> tuple[np.ndarray, int]:
-    """A fitted set's values in unit-cube coordinates, and the year it was fitted to."""
+    """A fitted set's values in unit-cube coordinates, and the year it was fitted to.
+
+    Parameters the set lacks take their defaults; values of parameters that
+    calibration/parameters.toml no longer defines (a set fitted to an earlier model)
+    are ignored, so an older set can start a new fit.
+    """
     raw = read_toml(path, "fitted set", "a TOML file with [meta] and [values]")
     definitions = parameter_definitions()
     model = compile_model()
     columns = {}
     for key, value in raw.get("values", {}).items():
+        if key not in definitions:
+            continue
         spec = definitions[key]
         if spec.get("dims"):
             for element, v in zip(model.subscripts[spec["dims"][0]], value):

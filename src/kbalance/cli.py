@@ -167,7 +167,8 @@ def _calibrate(args: argparse.Namespace) -> int:
     print(f"calibrating against observations up to {args.until} (at most {args.max_evaluations} evaluations) ...",
           flush=True)
     fitted, report = calibrate(until=args.until, out=Path(args.out) if args.out else None,
-                               version=args.version, max_iterations=args.max_evaluations)
+                               version=args.version, max_iterations=args.max_evaluations,
+                               start=Path(args.start) if args.start else None)
     print(f"wrote {fitted} and the fit report in {report}")
     return EXIT_OK
 
@@ -202,6 +203,7 @@ def _add_calibration_commands(subparsers: argparse._SubParsersAction) -> None:
     cal.add_argument("--until", type=int, default=2024, help="last observed year used (default 2024)")
     cal.add_argument("--out", metavar="DIR", help="report folder (default calibration/reports/<version>)")
     cal.add_argument("--version", help="name of the fitted set (default the next v<N>)")
+    cal.add_argument("--start", metavar="FILE", help="start from this fitted set (default: the parameter defaults)")
     cal.add_argument("--max-evaluations", type=int, default=120,
                      help="least-squares evaluations, each one ensemble of the fast engine (default 120)")
     cal.set_defaults(command=("calibrate", "calibrate"))
