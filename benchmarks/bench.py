@@ -1,11 +1,13 @@
 """Speed and memory of the two engines, measured in one process.
 
-    python benchmarks/bench.py [--quick] [--json FILE] [--workers N] [--seed N]
+    python benchmarks/bench.py [--quick] [--json FILE] [--workers N] [--seed N] [--sobol-full]
 
 Measures PySD's translation and load of model/kbalance.mdl, one PySD run, the fast
 engine's compile time, one fast deterministic run, and the fast engine's time per member
-for ensembles of 1, 100, 1,000 and 10,000 members (random parameter tables, run with
-``kbalance.engine.run_ensemble``), with the peak memory of each step. The ratios to PySD
+for ensembles of 1, 100, 1,000, 4,096 and 10,000 members (random parameter tables, run with
+``kbalance.engine.run_ensemble``), with the peak memory of each step, and the time of a
+Sobol-sized ensemble (43,008 members, extrapolated from the 4,096-member run unless
+--sobol-full runs it). The ratios to PySD
 use the PySD run of this same process. Prints a plain table, then the same figures as
 JSON (also written to FILE with --json). Progress goes to standard error.
 
@@ -28,7 +30,7 @@ import tempfile
 import threading
 import time
 import tracemalloc
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +49,12 @@ VARIABLES = ["national population"]
 FULL_UNTIL = 2070
 QUICK_UNTIL = 2030
 CHUNK_SIZE = 250  # run_ensemble's default
+#: A Sobol analysis with N = 1024 base samples over 20 factor groups and second-order
+#: indices: N * (2 * 20 + 2) = 43,008 model runs. Timed on SOBOL_SAMPLE members and
+#: extrapolated (same chunking and workers), or run in full with --sobol-full.
+SOBOL_MEMBERS = 43_008
+SOBOL_SAMPLE = 4_096
+SOBOL_LIMIT_SECONDS = 300.0
 
 #: Targets: (key, description, measured figure key, comparison, limit, unit)
 TARGETS = [
@@ -54,6 +62,7 @@ TARGETS = [
     ("single_run_speedup", "one projection, speed-up over PySD", "single_run_speedup", ">=", 20.0, "x"),
     ("ensemble_10000_seconds", "10,000 members 2001-2070, wall time", "ensemble_10000_seconds", "<=", 60.0, "s"),
     ("ensemble_10000_peak", "10,000 members, peak memory", "ensemble_10000_peak_gb", "<=", 4.0, "GB"),
+    ("sobol_seconds", "Sobol-sized ensemble (43,008 members), wall", "sobol_seconds", "<=", SOBOL_LIMIT_SECONDS, "s"),
 ]
 
 GB = 1024 ** 3
@@ -193,7 +202,24 @@ def ensemble_table(members: int, rng: np.random.Generator) -> pd.DataFrame:
     return pd.DataFrame({name: rng.uniform(low, high, members) for name, (low, high) in SAMPLED.items()})
 
 
-def run(quick: bool, workers: int, seed: int) -> dict:
+def sobol_estimate(ensembles: list[dict]) -> dict | None:
+    """The Sobol-sized figure: the 43,008-member run if it was measured, else the
+    4,096-member run scaled by 43,008 / 4,096 (marked extrapolated). None in the quick
+    variant, which runs neither."""
+    rows = {row["members"]: row for row in ensembles}
+    if SOBOL_MEMBERS in rows:
+        row, extrapolated = rows[SOBOL_MEMBERS], False
+    elif SOBOL_SAMPLE in rows:
+        row, extrapolated = rows[SOBOL_SAMPLE], True
+    else:
+        return None
+    seconds = row["seconds_per_member"] * SOBOL_MEMBERS
+    return {"members": SOBOL_MEMBERS, "seconds": seconds, "ms_per_member": 1000 * row["seconds_per_member"],
+            "extrapolated": extrapolated, "from_members": row["members"],
+            "ratio_to_limit": seconds / SOBOL_LIMIT_SECONDS, "limit_seconds": SOBOL_LIMIT_SECONDS}
+
+
+def run(quick: bool, workers: int, seed: int, sobol_full: bool = False) -> dict:
     import numpy
     import pysd
     import xarray
@@ -204,7 +230,9 @@ def run(quick: bool, workers: int, seed: int) -> dict:
     from kbalance.scenarios import Scenario
 
     until = QUICK_UNTIL if quick else FULL_UNTIL
-    member_counts = [1, 100] if quick else [1, 100, 1_000, 10_000]
+    member_counts = [1, 100] if quick else [1, 100, 1_000, SOBOL_SAMPLE, 10_000]
+    if sobol_full and not quick:
+        member_counts.append(SOBOL_MEMBERS)
     peak_resettable = reset_peak()
     load_start = load_average()
     figures: dict = {}
@@ -281,8 +309,8 @@ def run(quick: bool, workers: int, seed: int) -> dict:
         reset_peak()
         load_before, cpu_before = load_average(), cpu_seconds()
         with TreeSampler() as sampler:
-            seconds, result = timed(lambda: run_ensemble(table, until=until, variables=VARIABLES,
-                                                         chunk_size=CHUNK_SIZE, workers=workers))
+            seconds, result = timed(lambda table=table: run_ensemble(table, until=until, variables=VARIABLES,
+                                                                     chunk_size=CHUNK_SIZE, workers=workers))
         cpu = cpu_seconds() - cpu_before  # the pool's workers are joined by now
         load_after = load_average()
         assert result.sizes["member"] == members
@@ -304,7 +332,8 @@ def run(quick: bool, workers: int, seed: int) -> dict:
         if processes == 1 and members <= (1 if quick else 100):
             progress(f"fast engine: the same {members:,} member{'s' if members > 1 else ''} again under tracemalloc ...")
             row["tracemalloc_peak_mb"] = traced_peak(
-                lambda: run_ensemble(table, until=until, variables=VARIABLES, chunk_size=CHUNK_SIZE, workers=1)) / MB
+                lambda table=table: run_ensemble(table, until=until, variables=VARIABLES, chunk_size=CHUNK_SIZE,
+                                                 workers=1)) / MB
         ensembles.append(row)
         step(f"fast ensemble, {members:,} member{'s' if members > 1 else ''} 2001-{until}", seconds, peak_self,
              per_member_seconds=seconds / members)
@@ -313,6 +342,9 @@ def run(quick: bool, workers: int, seed: int) -> dict:
         if row["members"] == 10_000:
             figures["ensemble_10000_seconds"] = row["seconds"]
             figures["ensemble_10000_peak_gb"] = row["peak_bound_mb"] * MB / GB
+    figures["sobol"] = sobol_estimate(ensembles)
+    if figures["sobol"] is not None:
+        figures["sobol_seconds"] = figures["sobol"]["seconds"]
 
     targets = []
     for key, text, figure, op, limit, unit in TARGETS:
@@ -321,6 +353,8 @@ def run(quick: bool, workers: int, seed: int) -> dict:
         note = ""
         if key == "single_run_speedup" and until != FULL_UNTIL:
             note = f"quick: measured on 2001-{until} for both engines"
+        if key == "sobol_seconds" and value is not None and figures["sobol"]["extrapolated"]:
+            note = f"extrapolated from {SOBOL_SAMPLE:,} members"
         if value is None:
             note = "not measured in the quick variant"
         targets.append({"target": key, "description": text, "limit": f"{op} {limit:g} {unit}",
@@ -328,13 +362,14 @@ def run(quick: bool, workers: int, seed: int) -> dict:
 
     return {
         "variant": "quick" if quick else "full",
-        "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
                     "cpu_count": os.cpu_count(), "python": platform.python_version()},
         "versions": {"kbalance": kbalance.__version__, "pysd": pysd.__version__, "numpy": numpy.__version__,
                      "xarray": xarray.__version__, "pandas": pd.__version__},
         "settings": {"pysd_until": until, "fast_single_until": FULL_UNTIL, "ensemble_until": until,
                      "members": member_counts, "workers": workers, "chunk_size": CHUNK_SIZE, "seed": seed,
+                     "sobol_members": SOBOL_MEMBERS, "sobol_sample": SOBOL_SAMPLE,
                      "sampled_parameters": {k: list(v) for k, v in SAMPLED.items()}, "variables": VARIABLES,
                      "peak_reset_per_step": peak_resettable,
                      "thread_environment": {k: os.environ.get(k) for k in
@@ -361,12 +396,12 @@ def table(report: dict) -> str:
     f, s = report["figures"], report["settings"]
     until = s["pysd_until"]
     lines = []
-    title = "kbalance benchmark" + (" - QUICK VARIANT (PySD to %d, members 1 and 100; not the reference figures)"
-                                    % until if report["variant"] == "quick" else " - full")
+    title = "kbalance benchmark" + (f" - QUICK VARIANT (PySD to {until}, members 1 and 100; not the reference "
+                                    "figures)" if report["variant"] == "quick" else " - full")
     lines += [title, "=" * len(title),
-              f"date {report['date_utc']}   {report['machine']['platform']}   {report['machine']['cpu_count']} cores   "
-              f"load average {_num(report['load_average_start'], '{:.1f}')} at start, "
-              f"{_num(report['load_average_end'], '{:.1f}')} at end",
+              (f"date {report['date_utc']}   {report['machine']['platform']}   {report['machine']['cpu_count']} cores   "
+               f"load average {_num(report['load_average_start'], '{:.1f}')} at start, "
+               f"{_num(report['load_average_end'], '{:.1f}')} at end"),
               "versions " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()),
               f"ensembles: workers={s['workers']}, chunk_size={s['chunk_size']}, seed={s['seed']}, "
               f"until={s['ensemble_until']}; sampled " + ", ".join(f"{k} U({a:g},{b:g})" for k, (a, b)
@@ -394,6 +429,14 @@ def table(report: dict) -> str:
                  f"(PySD {f['pysd_run_seconds']:.2f} s / fast {f['fast_single_same_span_seconds']:.3f} s)")
     lines.append(f"fast vs PySD, national population 2001-{until}: max relative difference "
                  f"{f['max_relative_difference_to_pysd']:.1e}")
+    sobol = f.get("sobol")
+    if sobol is not None:
+        how = (f"EXTRAPOLATED from the {sobol['from_members']:,}-member run" if sobol["extrapolated"]
+               else "measured")
+        lines.append(f"Sobol-sized ensemble, {sobol['members']:,} members 2001-{FULL_UNTIL} ({how}, "
+                     f"workers={s['workers']}, chunk_size={s['chunk_size']}): {sobol['seconds']:.0f} s, "
+                     f"{sobol['ms_per_member']:.2f} ms/member, {sobol['ratio_to_limit']:.2f}x the "
+                     f"{sobol['limit_seconds']:.0f} s target")
     lines.append("")
     lines.append(f"{'target':<48} {'limit':>10} {'measured':>12}  result")
     lines.append("-" * 86)
@@ -415,12 +458,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None,
                         help="local processes for the ensembles (default: 2; 1 with --quick)")
     parser.add_argument("--seed", type=int, default=20260101, help="seed of the random parameter tables")
+    parser.add_argument("--sobol-full", action="store_true",
+                        help=f"also run the Sobol-sized ensemble of {SOBOL_MEMBERS:,} members instead of "
+                             f"extrapolating it from {SOBOL_SAMPLE:,} (adds several minutes)")
     args = parser.parse_args(argv)
     workers = args.workers if args.workers is not None else (1 if args.quick else 2)
     if workers < 1:
         parser.error("--workers must be at least 1")
 
-    report = run(args.quick, workers, args.seed)
+    report = run(args.quick, workers, args.seed, args.sobol_full)
     print(table(report))
     text = json.dumps(report, indent=2)
     print()

@@ -12,7 +12,13 @@ import pytest
 
 from kbalance.engine import EngineError, compile_model, run_ensemble, run_fast
 from kbalance.errors import InvalidValueError
-from kbalance.run import ParameterSet, load_model, parameter_definitions, read_parameter_set, run_pysd
+from kbalance.run import (
+    ParameterSet,
+    load_model,
+    parameter_definitions,
+    read_parameter_set,
+    run_pysd,
+)
 from kbalance.scenarios import Scenario
 
 PARITY_UNTIL = 2035
@@ -119,3 +125,28 @@ def test_the_engine_refuses_constructs_it_does_not_compile(tmp_path):
     compiler = _Compiler.__new__(_Compiler)
     with pytest.raises(EngineError, match="SmoothStructure"):
         compiler.expr(ae.SmoothStructure(1.0, 1.0, 1.0, 1))
+
+
+@pytest.mark.parametrize("spec, shapes", [
+    ("...abc,...ad->...dbc", [(3, 17, 2, 86), (3, 17, 17)]),  # arrivals: out-movers by destination share
+    ("...ab,...bcd->...acd", [(1, 17, 17), (3, 17, 2, 86)]),  # boundary transfer: member axis broadcast
+    ("...abc,...ad->...bcd", [(3, 4, 2, 5), (3, 4, 6)]),  # a result that needs a transpose
+    ("...ab,...ab->...a", [(3, 17, 86), (3, 17, 86)]),  # a weighted sum: numpy's C loop
+    ("...a,...a->...", [(3, 17), (1, 17)]),
+])
+def test_contractions_equal_numpy_einsum(spec, shapes):
+    from kbalance.engine import _esum
+
+    rng = np.random.default_rng(5)
+    operands = [rng.uniform(0.5, 1.5, shape) for shape in shapes]
+    got = _esum(spec, *operands)
+    np.testing.assert_allclose(got, np.einsum(spec, *operands), rtol=1e-13)
+    assert got.flags.c_contiguous
+
+
+def test_static_expressions_are_computed_once_per_run():
+    source = compile_model().source
+    # the age profile of mortality reads constants only: one function, kept for the run
+    assert "def _static_" in source and "s.static[" in source
+    mortality = next(line for line in source.splitlines() if "s.cache['mortality_rate'] =" in line)
+    assert "_static_" in mortality and "np.transpose" not in mortality

@@ -16,15 +16,14 @@ same for all members.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 import xarray as xr
-
 from pysd.translators.structures import abstract_expressions as ae
 from pysd.translators.vensim.vensim_file import VensimFile
 
@@ -72,16 +71,88 @@ def _data(times: np.ndarray, values: np.ndarray, t: float):
     return values[i] * (1 - w) + values[i + 1] * w
 
 
-_PATHS: dict[tuple, list] = {}
+@dataclass(frozen=True)
+class _MatrixProduct:
+    """A two-operand contraction done as one batched ``np.matmul`` (BLAS).
+
+    ``SUM(out migration[Region!,Sex,Age] * destination share[Region!,To Region])`` is, for
+    each member, the (To Region × Region) matrix times the (Region × Sex·Age) matrix. The
+    operands are only transposed and reshaped (views where their layout allows), the
+    member axis is matmul's batch axis (broadcast when one operand has a member axis of
+    1), and the operand order is chosen so that the result comes out in the order of the
+    output subscripts, C-contiguous. numpy's own einsum path for the same product copies
+    its operands and, with a broadcast member axis, is up to ten times slower.
+    """
+
+    left: int  # which operand is the left matrix (0 or 1)
+    left_axes: tuple[int, ...]  # its axes after the member axis: kept, then summed
+    right_axes: tuple[int, ...]  # the right one's: summed, then kept
+    rows: int  # size of the left operand's kept axes [elements]
+    inner: int  # size of the summed axes [elements]
+    cols: int  # size of the right operand's kept axes [elements]
+    shape: tuple[int, ...]  # the result's subscript sizes, in (left kept, right kept) order
+    order: tuple[int, ...] | None  # axes of the result to reach the output order, if not already
+
+    def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        left, right = (a, b) if self.left == 0 else (b, a)
+        left = np.transpose(left, (0, *(1 + i for i in self.left_axes))).reshape(-1, self.rows, self.inner)
+        right = np.transpose(right, (0, *(1 + i for i in self.right_axes))).reshape(-1, self.inner, self.cols)
+        out = np.matmul(left, right)
+        out = out.reshape(out.shape[0], *self.shape)
+        return out if self.order is None else np.ascontiguousarray(np.transpose(out, self.order))
+
+
+def _matrix_product(spec: str, operands: Sequence[np.ndarray]) -> _MatrixProduct | None:
+    """The matmul plan of a two-operand ``spec`` ("...abc,...ad->...dbc"), or None when it
+    is not a plain matrix product: each operand keeps subscripts of its own, they share
+    only summed ones, and nothing is summed within a single operand."""
+    inputs, output = spec.replace("...", "").split("->")
+    terms = inputs.split(",")
+    if len(terms) != 2 or any(o.ndim != len(t) + 1 for o, t in zip(operands, terms)):
+        return None
+    x, y = terms
+    summed = [c for c in x if c in y]
+    if any(c in output for c in summed) or not summed:
+        return None
+    kept = ([c for c in x if c not in summed], [c for c in y if c not in summed])
+    if not kept[0] or not kept[1] or sorted(kept[0] + kept[1]) != sorted(output):
+        return None
+    left = 1 if "".join(kept[1] + kept[0]) == output else 0  # the order that needs no transpose
+    (lt, lk), (rt, rk) = ((x, kept[0]), (y, kept[1])) if left == 0 else ((y, kept[1]), (x, kept[0]))
+    sizes = {c: n for t, o in zip(terms, operands) for c, n in zip(t, o.shape[1:])}
+    result = lk + rk
+    order = None if "".join(result) == output else (0, *(1 + result.index(c) for c in output))
+    return _MatrixProduct(left=left, left_axes=tuple(lt.index(c) for c in lk + summed),
+                          right_axes=tuple(rt.index(c) for c in summed + rk),
+                          rows=int(np.prod([sizes[c] for c in lk])), inner=int(np.prod([sizes[c] for c in summed])),
+                          cols=int(np.prod([sizes[c] for c in rk])), shape=tuple(sizes[c] for c in result), order=order)
+
+
+def _contraction_plan(spec: str, operands: Sequence[np.ndarray]) -> _MatrixProduct | list | bool:
+    """How :func:`_esum` contracts ``spec``: a batched matmul for a plain matrix product
+    (:class:`_MatrixProduct`); numpy's greedy einsum path for three or more operands;
+    otherwise ``False``, numpy's single C loop, which for a product summed over a shared
+    axis (a weighted sum) is several times cheaper than the path machinery. The choice
+    depends only on the spec and the shapes, so a chunk's numbers do not depend on where
+    it runs."""
+    if spec.count(",") >= 2:
+        return np.einsum_path(spec, *operands, optimize="greedy")[0]
+    return _matrix_product(spec, operands) or False
+
+
+_PLANS: dict[tuple, _MatrixProduct | list | bool] = {}
 
 
 def _esum(spec: str, *operands):
-    """einsum with its contraction path computed once per spec and operand shapes."""
+    """``SUM`` of a product: einsum with its contraction plan chosen once per spec and
+    operand shapes (see :func:`_contraction_plan`)."""
     key = (spec, *(o.shape for o in operands))
-    path = _PATHS.get(key)
-    if path is None:
-        path = _PATHS[key] = np.einsum_path(spec, *operands, optimize="greedy")[0]
-    return np.einsum(spec, *operands, optimize=path)
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _PLANS[key] = _contraction_plan(spec, operands)
+    if isinstance(plan, _MatrixProduct):
+        return plan(*operands)
+    return np.einsum(spec, *operands, optimize=plan)
 
 
 _RUNTIME = {"np": np, "_zidz": _zidz, "_xidz": _xidz, "_full": _full, "_data": _data, "_esum": _esum}
@@ -90,6 +161,15 @@ _RUNTIME = {"np": np, "_zidz": _zidz, "_xidz": _xidz, "_full": _full, "_data": _
 # ---------------------------------------------------------------------------
 # Compiler
 # ---------------------------------------------------------------------------
+
+
+def _index_tuple(index: list[list[int]]) -> tuple:
+    """Index of a piece of an array (one list of positions per axis): a slice for each
+    run of consecutive positions, else the open mesh of ``np.ix_``. Slices give a view,
+    so assigning through them copies once instead of gathering element by element."""
+    if all(i == list(range(i[0], i[-1] + 1)) for i in index):
+        return tuple(slice(i[0], i[-1] + 1) for i in index)
+    return np.ix_(*[np.array(i) for i in index])
 
 
 @dataclass
@@ -183,6 +263,9 @@ class _Compiler:
                 self.kind[py] = {"Constant": "constant", "Lookup": "lookup", "Data": "data"}.get(row_type, "aux")
         self.initial_count = 0
         self.functions: list[str] = []
+        self.static: dict[str, bool] = {}  # py-name → same value at every step of a run
+        self.hoisting = False  # compiling inside a hoisted expression (hoist no deeper)
+        self.hoisted_keys: dict[tuple, str] = {}  # (code, dims) → its _static_ function
 
     # -- subscripts -------------------------------------------------------------
     def _root_of(self, sub: str) -> str:
@@ -214,15 +297,78 @@ class _Compiler:
         return f"({code})[:, {index}]"
 
     def union(self, exprs: Iterable[_Expr]) -> tuple[str, ...]:
+        """The subscripts of an elementwise combination of ``exprs``.
+
+        Ordered like the variable being compiled (``self.preferred``), then in order of
+        appearance: the result then needs no transpose when it is stored, so every stored
+        array is C-contiguous in its own subscript order (numpy's elementwise loops run
+        several times faster on contiguous operands than on transposed ones).
+        """
         dims: list[str] = []
         for e in exprs:
             for d in e.dims:
                 if d not in dims:
                     dims.append(d)
-        return tuple(dims)
+        preferred = getattr(self, "preferred", ())
+        rank = {d: i for i, d in enumerate(preferred)}
+        return tuple(sorted(dims, key=lambda d: (rank.get(d, len(rank)), dims.index(d))))
 
     # -- expressions ------------------------------------------------------------
+    # -- hoisting: what does not change during a run is computed once ----------
+    def is_static(self, node) -> bool:
+        """True when ``node`` has the same value at every step of a run: it reads only
+        constants, lookups, ``INITIAL`` values and other such expressions, never ``Time``,
+        data series or stocks."""
+        if isinstance(node, (bool, int, float)):
+            return True
+        if isinstance(node, ae.ReferenceStructure):
+            if node.reference == "time":
+                return False
+            return node.reference not in self.dims or self.static_variable(node.reference)
+        if isinstance(node, (ae.ArithmeticStructure, ae.LogicStructure)):
+            return all(self.is_static(a) for a in node.arguments)
+        if isinstance(node, ae.CallStructure):
+            return all(self.is_static(a) for a in node.arguments)
+        return isinstance(node, ae.InitialStructure)
+
+    def static_variable(self, py: str) -> bool:
+        """True for a constant, a lookup, or an auxiliary built only from static expressions."""
+        if py not in self.static:
+            kind = self.kind[py]
+            self.static[py] = kind in ("constant", "lookup")
+            if kind == "aux":
+                self.static[py] = all(self.is_static(c.ast) for c in self.elements[py].components)
+        return self.static[py]
+
+    def hoisted(self, node) -> _Expr:
+        """A static compound expression inside a step's equation, as a function computed on
+        its first use in a run and kept in ``s.static`` (identical code shares one)."""
+        self.hoisting = True
+        try:
+            inner = self.compound(node)
+        finally:
+            self.hoisting = False
+        if inner.literal:
+            return inner
+        key = self.hoisted_keys.get((inner.code, inner.dims))
+        if key is None:
+            key = self.hoisted_keys[(inner.code, inner.dims)] = f"_static_{len(self.hoisted_keys)}"
+            self.functions.append(
+                f"def {key}(s):\n"
+                f"    v = s.static.get({key!r})\n"
+                f"    if v is None:\n"
+                f"        v = s.static[{key!r}] = {inner.code}\n"
+                f"    return v\n")
+        return _Expr(f"{key}(s)", inner.dims)
+
     def expr(self, node) -> _Expr:
+        """Code and subscripts of an expression; static compound parts are hoisted."""
+        compound = isinstance(node, (ae.ArithmeticStructure, ae.LogicStructure, ae.CallStructure))
+        if compound and not self.hoisting and self.is_static(node):
+            return self.hoisted(node)
+        return self.compound(node)
+
+    def compound(self, node) -> _Expr:
         if isinstance(node, bool):
             return _Expr(repr(float(node)), (), literal=True)
         if isinstance(node, (int, float)):
@@ -277,13 +423,25 @@ class _Compiler:
         return _Expr(code, tuple(out_dims))
 
     def arithmetic(self, node: ae.ArithmeticStructure) -> _Expr:
-        args = [self.expr(a) for a in node.arguments]
-        if node.operators == ["negative"]:
-            return _Expr(f"(-{args[0].code})", args[0].dims, args[0].literal)
+        operators, nodes = list(node.operators), list(node.arguments)
+        if operators == ["negative"]:
+            arg = self.expr(nodes[0])
+            return _Expr(f"(-{arg.code})", arg.dims, arg.literal)
+        # a chain a * b * c * d is evaluated left to right: when its first terms are
+        # static (a * b * c), they form one hoisted term, with the same rounding
+        prefix = 0
+        while not self.hoisting and prefix < len(nodes) and self.is_static(nodes[prefix]):
+            prefix += 1
+        if 2 <= prefix < len(nodes):
+            first = self.hoisted(ae.ArithmeticStructure(operators[:prefix - 1], nodes[:prefix]))
+            args = [first] + [self.expr(a) for a in nodes[prefix:]]
+            operators = operators[prefix - 1:]
+        else:
+            args = [self.expr(a) for a in nodes]
         dims = self.union(args)
         literal = all(a.literal for a in args)
         code = f"({self.align(args[0], dims)})"
-        for op, arg in zip(node.operators, args[1:]):
+        for op, arg in zip(operators, args[1:]):
             op = {"^": "**"}.get(op, op)
             if op not in ("+", "-", "*", "/", "**"):
                 raise EngineError(f"operator {op!r} is not compiled")
@@ -387,7 +545,7 @@ class _Compiler:
             placed = [t if t is not None else f"_one{i}" for i, t in enumerate(target)]
             code = self.align(_Expr(e.code, tuple(renamed), e.literal), placed)
             const = f"_ix_{len(self.positions)}"
-            self.positions[const] = np.ix_(*[np.array(i) for i in index])
+            self.positions[const] = _index_tuple(index)
             lines.append(f"out[(slice(None),) + s.c[{const!r}]] = {code}")
         return "\n".join(lines + ["return out"])
 
@@ -397,6 +555,7 @@ class _Compiler:
         stocks, defs = [], []
         for py, el in self.elements.items():
             kind = self.kind[py]
+            self.preferred = self.dims[py]
             if kind == "constant":
                 defs.append(f"def v_{py}(s):\n    return s.c[{py!r}]\n")
                 continue
@@ -418,14 +577,18 @@ class _Compiler:
                     f"def flow_{py}(s):\n    return _full({self.align(flow, dims)}, {sizes})\n\n"
                     f"def init_{py}(s):\n    return _full({self.align(init, dims)}, {sizes})\n")
                 continue
+            static = self.static_variable(py)
+            cache = "s.static" if static else "s.cache"  # static: computed once per run
+            self.hoisting = static
             body = self.assign(py, comps)
+            self.hoisting = False
             if "\n" in body:
                 inner = "\n".join("        " + line for line in body.splitlines()).replace("return out", "c = out")
-                defs.append(f"def v_{py}(s):\n    c = s.cache.get({py!r})\n    if c is None:\n{inner}\n"
-                            f"        s.cache[{py!r}] = c\n    return c\n")
+                defs.append(f"def v_{py}(s):\n    c = {cache}.get({py!r})\n    if c is None:\n{inner}\n"
+                            f"        {cache}[{py!r}] = c\n    return c\n")
             else:
-                defs.append(f"def v_{py}(s):\n    c = s.cache.get({py!r})\n    if c is None:\n"
-                            f"        c = s.cache[{py!r}] = {body}\n    return c\n")
+                defs.append(f"def v_{py}(s):\n    c = {cache}.get({py!r})\n    if c is None:\n"
+                            f"        c = {cache}[{py!r}] = {body}\n    return c\n")
         source = "\n".join(defs + self.functions)
         source += "\nINITIALS = " + repr(self.initial_keys) + "\n"
         constants = dict(self.positions)
@@ -475,15 +638,15 @@ def _compiled(mdl: str, stamp: float) -> CompiledModel:
         pysd_model.reload()
         compiled = _Compiler(abstract, pysd_model).compile()
     namespace = dict(_RUNTIME)
-    exec(compile(compiled.source, f"<kbalance engine {Path(mdl).name}>", "exec"), namespace)
+    exec(compile(compiled.source, f"<kbalance engine {Path(mdl).name}>", "exec"), namespace)  # noqa: S102 (generated)
     compiled.functions = namespace
     return compiled
 
 
 def compile_model() -> CompiledModel:
     """The model file compiled for the fast engine (cached per process)."""
-    from kbalance.run import model_path
     from kbalance.paths import model_dir
+    from kbalance.run import model_path
 
     path = model_path()
     newest = max(p.stat().st_mtime for p in [path, *(model_dir() / "inputs").glob("*.csv")])
@@ -501,7 +664,8 @@ class _State:
         self.m = members
         self.model = model
         self.time = model.initial_time
-        self.cache: dict[str, np.ndarray] = {}
+        self.cache: dict[str, np.ndarray] = {}  # values of the current step
+        self.static: dict[str, np.ndarray] = {}  # values that do not change during the run
         self.initials: dict[str, np.ndarray] = {}
         self.state: dict[str, np.ndarray] = {}
         self.lookups = model.lookups
@@ -576,7 +740,27 @@ def _py_name(model: CompiledModel, name: str) -> str:
 
 def simulate(model: CompiledModel, constants: dict[str, np.ndarray], members: int, until: float,
              variables: Sequence[str]) -> dict[str, np.ndarray]:
-    """Run the compiled model; returns py-name → array (time, member, *dims)."""
+    """Run the compiled model; returns py-name → array (time, member, *dims).
+
+    BLAS runs on one thread here: the contractions are small matrix products, for which
+    OpenBLAS's extra threads cost more CPU time than they save (about half as much again
+    on the 2-core benchmark machine), and an ensemble already keeps every core busy
+    with one process per core.
+    """
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        return _integrate(model, constants, members, until, variables)
+
+
+@lru_cache(maxsize=1)
+def _blas_controller():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _integrate(model: CompiledModel, constants: dict[str, np.ndarray], members: int, until: float,
+               variables: Sequence[str]) -> dict[str, np.ndarray]:
+    """Euler integration from the model's initial time to ``until`` [year] (see :func:`simulate`)."""
     s = _State(model, constants, members)
     f = model.functions
     s.state = _LazyStocks(model, s)
@@ -639,8 +823,16 @@ def source_hash() -> str:
     return hashlib.sha256(compile_model().source.encode()).hexdigest()
 
 
-__all__ = ["CompiledModel", "EngineError", "compile_model", "run_ensemble", "run_fast", "parameter_arrays", "simulate",
-           "source_hash"]
+__all__ = [
+    "CompiledModel",
+    "EngineError",
+    "compile_model",
+    "parameter_arrays",
+    "run_ensemble",
+    "run_fast",
+    "simulate",
+    "source_hash",
+]
 
 
 # ---------------------------------------------------------------------------
