@@ -231,6 +231,52 @@ def _add_calibration_commands(subparsers: argparse._SubParsersAction) -> None:
 COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [_add_data_commands, _add_model_commands, _add_calibration_commands]
 
 
+# --- sensitivity ------------------------------------------------------------------------
+
+
+def _sensitivity(args: argparse.Namespace) -> int:
+    from kbalance.paths import outputs_dir
+    from kbalance.sensitivity import format_summary, sensitivity_to_folder
+
+    out = Path(args.out) if args.out else outputs_dir() / f"sensitivity-{args.method}-{_stamp()}"
+    folder, summary = sensitivity_to_folder(
+        out, method=args.method, n=args.n, scenario=args.scenario, outcomes=args.outputs, until=args.until,
+        seed=args.seed, second_order=args.second_order, workers=args.workers, scheduler=args.scheduler,
+        chunk_size=args.chunk_size, fan_members=args.fan_members,
+        ensemble=Path(args.ensemble) if args.ensemble else None, command=["kbalance", *args.argv])
+    print(format_summary(summary))
+    print(f"wrote {folder}/manifest.json, summary.json, indices.csv, indices.nc, fan.csv and figures/")
+    return EXIT_OK
+
+
+def _add_sensitivity_commands(subparsers: argparse._SubParsersAction) -> None:
+    sens = subparsers.add_parser("sensitivity", help="global sensitivity analysis (Sobol or Morris, SALib) "
+                                                     "of calibrated parameters and lever targets")
+    sens.add_argument("--method", default="sobol", help="sobol (S1, ST with confidence intervals) or morris "
+                                                        "(screening: mu*, sigma); default sobol")
+    sens.add_argument("--n", type=int, help="Sobol base samples N, a power of two (default 1024; runs N (D+2) "
+                                            "for D groups) or Morris trajectories (default 40)")
+    sens.add_argument("--scenario", default="baseline", help="shipped scenario name or .toml file (default baseline)")
+    sens.add_argument("--outputs", nargs="+", metavar="NAME",
+                      help="outcomes to analyse (default all): population capital_share extinction_regions "
+                           "extinction_index fiscal_disparity innovation_disparity grdp_disparity")
+    sens.add_argument("--until", type=int, default=2070, help="last year (default 2070)")
+    sens.add_argument("--seed", type=int, default=20261129, help="seed of the sample and bootstrap (default 20261129)")
+    sens.add_argument("--second-order", action="store_true", help="Sobol second-order indices too (doubles the runs)")
+    sens.add_argument("--workers", type=int, help="local processes (default: the number of cores)")
+    sens.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address (default: local processes)")
+    sens.add_argument("--chunk-size", type=int, default=250, help="runs per engine chunk (default 250)")
+    sens.add_argument("--fan-members", type=int, help="constrained-ensemble members for the fan charts (default all)")
+    sens.add_argument("--ensemble", metavar="FILE", help="fitted set whose constrained ensemble gives the parameter "
+                                                       "ranges (default: the newest v<N>.toml with a v<N>-ensemble.csv)")
+    sens.add_argument("--out", metavar="DIR", help="new folder to write (default outputs/sensitivity-<method>-<time>)")
+    sens.set_defaults(command=("sensitivity", "sensitivity"))
+    DISPATCH[("sensitivity", "sensitivity")] = _sensitivity
+
+
+COMMAND_GROUPS.append(_add_sensitivity_commands)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser with every registered command group."""
     parser = argparse.ArgumentParser(
