@@ -99,6 +99,18 @@ def test_an_output_that_does_not_vary_has_no_indices_and_no_crash():
     assert result.convergence["flat"]["converged"] and result.convergence["flat"]["note"]
 
 
+def test_a_saturated_count_has_no_indices_but_a_varying_output_has():
+    design = sa.sample_design(ISHIGAMI, "sobol", 64, seed=1)
+
+    def evaluate(X):
+        count = np.where(X[:, 0] > 3.0, 16.0, 17.0)  # 17 in about 98 % of runs
+        return np.stack([count, Ishigami.evaluate(X)], axis=1)[:, :, None]
+
+    result = sa.run_pipeline(ISHIGAMI, design, evaluate, ["count", "ishigami"], [2050])
+    values = result.indices.set_index("outcome")["value"]
+    assert values.loc["count"].isna().all() and values.loc["ishigami"].notna().all()
+
+
 # --- (b) factors and outcomes of the model -------------------------------------------------
 
 

@@ -233,11 +233,24 @@ def half_design(problem: dict, design: Design) -> Design:
     return Design(design.method, n, design.seed, design.second_order, design.X[:rows])
 
 
+#: An output that takes one value in more than this share of the runs (a count of regions
+#: that has saturated, say) gives no usable variance-based indices.
+MAX_MODE_SHARE = 0.95
+
+
+def _degenerate(y: np.ndarray) -> bool:
+    """True when ``y`` is not finite, does not vary, or mostly takes a single value."""
+    if not np.all(np.isfinite(y)) or np.ptp(y) <= 1e-12 * max(1.0, float(np.abs(y).max())):
+        return True
+    _, counts = np.unique(y, return_counts=True)
+    return counts.max() > MAX_MODE_SHARE * y.size
+
+
 def _analyze_one(problem: dict, design: Design, y: np.ndarray) -> dict[str, np.ndarray]:
-    """SALib indices of one output vector; NaN when the output does not vary."""
+    """SALib indices of one output vector; NaN when the output does not (usefully) vary."""
     names = group_names(problem)
     nan = np.full(len(names), np.nan)
-    if not np.all(np.isfinite(y)) or np.ptp(y) <= 1e-12 * max(1.0, float(np.abs(y).max())):
+    if _degenerate(y):
         keys = ("S1", "S1_conf", "ST", "ST_conf") if design.method == "sobol" else ("mu_star", "mu_star_conf",
                                                                                    "sigma", "mu")
         return {k: nan for k in keys}
@@ -356,7 +369,8 @@ def convergence(problem: dict, design: Design, Y: np.ndarray, outcomes: Sequence
             "check_years": [int(y) for y in checked],
             "max_abs_change": at,
             "converged": bool(all(v <= tolerance for v in values)),
-            "note": "" if values else "the outcome does not vary at the check years: no indices",
+            "note": "" if values else ("the outcome does not vary, or takes one value in over "
+                                        f"{MAX_MODE_SHARE:.0%} of the runs, at the check years: no indices"),
         }
     return out
 
@@ -721,37 +735,14 @@ def indices_dataset(indices: pd.DataFrame, checks: dict[str, dict], attrs: dict[
 
 
 def _korean_font() -> str | None:
-    """Family name of a Hangul font from kbalance.report's helper, if there is one; else None."""
+    """Family name of a font that renders Hangul (kbalance.report.use_korean_font), or None
+    when there is none: titles are then English only."""
+    from kbalance.report import use_korean_font
+
     try:
-        from kbalance import report
-    except Exception:  # noqa: BLE001 - the helper is optional
+        return use_korean_font()
+    except RuntimeError:
         return None
-    for name in ("use_korean_font", "korean_font", "hangul_font", "setup_korean_font", "find_korean_font"):
-        helper = getattr(report, name, None)
-        if not callable(helper):
-            continue
-        try:
-            value = helper()
-        except Exception:  # noqa: BLE001 - fall back to English labels
-            return None
-        return _font_family(value)
-    return None
-
-
-def _font_family(value: object) -> str | None:
-    from matplotlib import font_manager
-
-    if value is None or value is False:
-        return None
-    if isinstance(value, font_manager.FontProperties):
-        return value.get_name()
-    if isinstance(value, (str, Path)):
-        path = Path(value)
-        if path.suffix.lower() in (".ttf", ".otf", ".ttc") and path.is_file():
-            font_manager.fontManager.addfont(str(path))
-            return font_manager.FontProperties(fname=str(path)).get_name()
-        return str(value)
-    return None
 
 
 def _title(outcome: str, text: str, korean: str | None) -> tuple[str, dict]:
