@@ -277,6 +277,36 @@ def _add_sensitivity_commands(subparsers: argparse._SubParsersAction) -> None:
 COMMAND_GROUPS.append(_add_sensitivity_commands)
 
 
+# --- white paper --------------------------------------------------------------------------
+
+
+def _whitepaper(args: argparse.Namespace) -> int:
+    from kbalance.report import run_whitepaper
+
+    folder = run_whitepaper(Path(args.out) if args.out else None, lang=args.lang, until=args.until,
+                            members=args.members, sensitivity=Path(args.sensitivity) if args.sensitivity else None,
+                            command=["kbalance", *args.argv])
+    print(f"wrote {folder}/report.html, manifest.json, results/, tables/ and figures/")
+    return EXIT_OK
+
+
+def _add_whitepaper_commands(subparsers: argparse._SubParsersAction) -> None:
+    wp = subparsers.add_parser("whitepaper", help="run every shipped scenario on the constrained ensemble and write "
+                                                  "tables, figures and a self-contained report.html")
+    wp.add_argument("--lang", choices=("ko", "en"), default="ko", help="language of figures and report (default ko)")
+    wp.add_argument("--until", type=int, default=2070, help="last year to project (default 2070)")
+    wp.add_argument("--out", metavar="DIR", help="new folder to write (default outputs/whitepaper-<UTC time>)")
+    wp.add_argument("--members", type=int, metavar="M",
+                    help="use the first M members of the constrained ensemble (default all)")
+    wp.add_argument("--sensitivity", metavar="DIR", help="kbalance sensitivity folder to include (default the newest "
+                                                         "outputs/sensitivity*/ with summary.json, if any)")
+    wp.set_defaults(command=("whitepaper", "whitepaper"))
+    DISPATCH[("whitepaper", "whitepaper")] = _whitepaper
+
+
+COMMAND_GROUPS.append(_add_whitepaper_commands)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser with every registered command group."""
     parser = argparse.ArgumentParser(
