@@ -14,6 +14,7 @@ from SALib.test_functions import Ishigami
 
 from kbalance import cli
 from kbalance import sensitivity as sa
+from kbalance.calibrate import read_ensemble
 from kbalance.errors import InvalidValueError, MissingFileError
 from kbalance.model_inputs import read_levers
 from kbalance.paths import model_dir
@@ -135,7 +136,7 @@ def test_every_factor_is_in_exactly_one_group_and_groups_are_about_twenty(factor
 
 def test_factors_cover_calibrated_parameters_and_levers_within_their_ranges(factors):
     definitions = parameter_definitions()
-    ensemble = sa.read_ensemble()
+    ensemble = read_ensemble()
     by_name = {f.name: f for f in factors}
     parameters = [f for f in factors if f.kind == "parameter"]
     calibrated = {s["model"] for s in definitions.values() if s.get("calibrate")}

@@ -25,7 +25,7 @@ from scipy.optimize import least_squares
 
 from kbalance import data
 from kbalance.engine import compile_model, run_ensemble
-from kbalance.errors import InvalidValueError
+from kbalance.errors import InvalidValueError, MissingFileError
 from kbalance.paths import calibration_dir, read_toml
 from kbalance.regions import load_regions
 from kbalance.run import data_hash, model_hash, parameter_definitions
@@ -623,6 +623,31 @@ def constrained_ensemble(fitted: Path, members: int = 100_000, keep: int = 200, 
     if passed.size < keep:
         info["warning"] = f"fewer than {keep} members passed the constraint"
     return table, info
+
+
+def ensemble_path(fitted: Path) -> Path:
+    """calibration/fitted/<version>-ensemble.csv for a fitted set <version>.toml."""
+    fitted = Path(fitted)
+    return fitted.with_name(f"{fitted.stem}-ensemble.csv")
+
+
+def latest_ensemble_set() -> Path | None:
+    """The fitted set calibration/fitted/v<N>.toml with the highest N that has a constrained
+    ensemble beside it (a newer set without one is not used), or None."""
+    folder = calibration_dir() / "fitted"
+    versions = [(int(p.stem[1:]), p) for p in folder.glob("v*.toml")
+                if p.stem[1:].isdigit() and ensemble_path(p).is_file()]
+    return max(versions)[1] if versions else None
+
+
+def read_ensemble(fitted: Path | None = None) -> pd.DataFrame:
+    """The constrained ensemble of a fitted set (default: :func:`latest_ensemble_set`):
+    members × engine parameter columns, indexed by ``member``, without ``cost``."""
+    fitted = Path(fitted) if fitted is not None else latest_ensemble_set()
+    path = ensemble_path(fitted) if fitted is not None else calibration_dir() / "fitted" / "v<N>-ensemble.csv"
+    if not path.is_file():
+        raise MissingFileError(path, "constrained ensemble", "run kbalance calibrate, then kbalance ensemble")
+    return pd.read_csv(path).set_index("member").drop(columns=["cost"], errors="ignore")
 
 
 def write_ensemble(table: pd.DataFrame, info: dict, version: str) -> Path:

@@ -42,6 +42,7 @@ import pandas as pd
 import xarray as xr
 
 import kbalance
+from kbalance.calibrate import ensemble_path, latest_ensemble_set, read_ensemble
 from kbalance.errors import InvalidValueError, MissingFileError
 from kbalance.paths import (
     calibration_dir,
@@ -261,36 +262,15 @@ class Progress:
 # ---------------------------------------------------------------------------
 
 
-def ensemble_path(fitted: Path) -> Path:
-    """calibration/fitted/<version>-ensemble.csv for a fitted set <version>.toml."""
-    return fitted.with_name(f"{fitted.stem}-ensemble.csv")
-
-
-def latest_ensemble_set() -> Path | None:
-    """The fitted set calibration/fitted/v<N>.toml with the highest N that has a constrained
-    ensemble beside it (a newer set without one is not used), or None."""
-    folder = calibration_dir() / "fitted"
-    versions = [(int(p.stem[1:]), p) for p in folder.glob("v*.toml")
-                if p.stem[1:].isdigit() and ensemble_path(p).is_file()]
-    return max(versions)[1] if versions else None
-
-
-def read_ensemble(fitted: Path, members: int | None = None) -> pd.DataFrame:
-    """The constrained ensemble of a fitted set: members × parameter columns.
-
-    fitted : Path  the fitted set whose ensemble to read
-    members : int, optional  keep the first ``members`` rows (sampling order is random)
-    Returns the table with column ``member`` as index, ``cost`` dropped.
-    """
-    path = ensemble_path(fitted)
-    if not path.is_file():
-        raise MissingFileError(path, "constrained ensemble", "run kbalance ensemble first")
-    table = pd.read_csv(path)
+def ensemble_members(fitted: Path, members: int | None = None) -> pd.DataFrame:
+    """The first ``members`` rows (all by default; sampling order is random) of the
+    constrained ensemble of ``fitted``: members × parameter columns."""
+    table = read_ensemble(fitted)
     if members is not None:
         if members < 1 or members > len(table):
             raise InvalidValueError("kbalance whitepaper", "--members", members, f"1 to {len(table)}")
         table = table.iloc[:members]
-    return table.set_index("member").drop(columns=["cost"], errors="ignore")
+    return table
 
 
 def combined_scenario(first: Scenario, second: Scenario, name: str = PURE) -> tuple[Scenario, list[str]]:
@@ -867,7 +847,7 @@ def prepare_whitepaper(lang: str = "ko", until: int = 2070, members: int | None 
     if fitted is None:
         raise MissingFileError(calibration_dir() / "fitted" / "v<N>-ensemble.csv", "constrained ensemble",
                                "run kbalance calibrate, then kbalance ensemble")
-    table = read_ensemble(fitted, members)
+    table = ensemble_members(fitted, members)
     params = read_parameter_set(fitted)
     scenarios, derived = whitepaper_scenarios()
     sens = find_sensitivity(sensitivity)

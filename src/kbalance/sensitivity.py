@@ -41,7 +41,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from kbalance.errors import InvalidValueError
+from kbalance.calibrate import ensemble_path, latest_ensemble_set, read_ensemble
+from kbalance.errors import InvalidValueError, MissingFileError
+from kbalance.paths import calibration_dir
 
 # ---------------------------------------------------------------------------
 # Configuration (data)
@@ -455,32 +457,6 @@ class Factor:
     high: float
     kind: str
     source: str
-
-
-def ensemble_path(fitted: Path | None = None) -> Path:
-    """The constrained ensemble: calibration/fitted/<version>-ensemble.csv of ``fitted``, or by
-    default of the newest fitted set that has one (a newer fit may not have its ensemble yet)."""
-    from kbalance.errors import MissingFileError
-    from kbalance.paths import calibration_dir
-
-    if fitted is not None:
-        path = Path(fitted).with_name(f"{Path(fitted).stem}-ensemble.csv")
-        if not path.is_file():
-            raise MissingFileError(path, "ensemble", "the constrained ensemble written by kbalance ensemble")
-        return path
-    found = [(int(p.name[1:-len("-ensemble.csv")]), p) for p in (calibration_dir() / "fitted").glob("v*-ensemble.csv")
-             if p.name[1:-len("-ensemble.csv")].isdigit()]
-    if not found:
-        raise MissingFileError(calibration_dir() / "fitted", "ensemble",
-                               "calibration/fitted/v<N>-ensemble.csv: run kbalance calibrate and kbalance ensemble first")
-    return max(found)[1]
-
-
-def read_ensemble(path: Path | None = None) -> pd.DataFrame:
-    """Members × engine parameter columns of the constrained ensemble (without member and cost)."""
-    path = Path(path) if path else ensemble_path()
-    table = pd.read_csv(path)
-    return table.drop(columns=[c for c in ("member", "cost") if c in table.columns])
 
 
 def _group_of(key: str) -> str:
@@ -995,12 +971,16 @@ def sensitivity_to_folder(out: Path, method: str = "sobol", n: int | None = None
     seconds: dict[str, float] = {}
 
     t = time.perf_counter()
-    path = ensemble_path(ensemble)
+    fitted = Path(ensemble) if ensemble is not None else latest_ensemble_set()
+    if fitted is None:
+        raise MissingFileError(calibration_dir() / "fitted" / "v<N>-ensemble.csv", "constrained ensemble",
+                               "run kbalance calibrate, then kbalance ensemble")
+    path = ensemble_path(fitted)
     shipped = shipped_parameter_set()
     if not path.name.startswith(f"{shipped.name}-"):
         _log(f"note: the shipped parameter set is {shipped.name} but the newest ensemble is {path.name}; "
              "parameters it lacks keep their shipped values")
-    ensemble = read_ensemble(path)
+    ensemble = read_ensemble(fitted)
     factors = define_factors(ensemble, ensemble_name=path.name)
     problem = salib_problem(factors)
     constants = base_constants(chosen, factors)
