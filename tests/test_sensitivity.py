@@ -17,7 +17,7 @@ from kbalance import sensitivity as sa
 from kbalance.calibrate import read_ensemble
 from kbalance.errors import InvalidValueError, MissingFileError
 from kbalance.model_inputs import read_levers
-from kbalance.paths import model_dir
+from kbalance.paths import model_dir, write_new_folder
 from kbalance.run import parameter_definitions
 
 ISHIGAMI = {"num_vars": 3, "names": ["x1", "x2", "x3"], "bounds": [[-np.pi, np.pi]] * 3}
@@ -287,7 +287,7 @@ def test_a_failure_while_writing_leaves_nothing(tmp_path):
         raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError):
-        sa.write_folder(tmp_path / "out", files)
+        write_new_folder(tmp_path / "out", files)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -26,11 +26,9 @@ import io
 import json
 import math
 import os
-import platform
 import re
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -46,10 +44,12 @@ from kbalance.calibrate import ensemble_path, latest_ensemble_set, read_ensemble
 from kbalance.errors import InvalidValueError, MissingFileError
 from kbalance.paths import (
     calibration_dir,
+    check_new_folder,
     model_dir,
     outputs_dir,
     project_root,
     read_toml,
+    write_new_folder,
 )
 from kbalance.regions import BLOCS, load_regions, region_name
 from kbalance.run import (
@@ -57,6 +57,8 @@ from kbalance.run import (
     data_hash,
     file_hash,
     model_hash,
+    netcdf_ready,
+    package_versions,
     read_parameter_set,
     results_long,
 )
@@ -717,25 +719,9 @@ def model_caveats() -> list[str]:
 # ---------------------------------------------------------------------------
 
 
-def new_folder_guard(out: Path) -> None:
-    """Refuse an existing non-empty folder (runs are never overwritten)."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise InvalidValueError(out, "--out", "folder exists and is not empty",
-                                "a new or empty folder (runs are never overwritten)")
-
-
-def _netcdf_ready(ds: xr.Dataset) -> xr.Dataset:
-    ds = ds.rename({d: d.replace(" ", "_") for d in ds.dims if " " in d})
-    ds = ds.rename({v: v.replace(" ", "_") for v in ds.data_vars})
-    for name in ds.variables:
-        if ds[name].dtype == object:
-            ds[name] = ds[name].astype(str)
-    return ds
-
-
 def write_netcdf(ds: xr.Dataset, path: Path) -> Path:
     """Write a Dataset compressed (zlib) with netCDF-safe names."""
-    ready = _netcdf_ready(ds)
+    ready = netcdf_ready(ds)
     encoding = {v: {"zlib": True, "complevel": 4} for v in ready.data_vars}
     ready.to_netcdf(path, encoding=encoding)
     return path
@@ -767,9 +753,6 @@ def build_whitepaper_manifest(command: Sequence[str], scenarios: Sequence[Scenar
                               fitted: Path, members: int, until: int, lang: str,
                               sensitivity: Path | None, timings: dict) -> dict:
     """What reproduces the white paper: command, inputs with hashes, versions, settings."""
-    import matplotlib
-    import openpyxl
-    import pysd
 
     from kbalance.engine import source_hash
 
@@ -792,9 +775,7 @@ def build_whitepaper_manifest(command: Sequence[str], scenarios: Sequence[Scenar
                      "info_sha256": file_hash([info]) if info.is_file() else None},
         "model_sha256": model_hash(), "data_sha256": data_hash(), "engine_source_sha256": source_hash(),
         "sensitivity": str(sensitivity) if sensitivity else None,
-        "versions": {"python": platform.python_version(), "pysd": pysd.__version__, "numpy": np.__version__,
-                     "pandas": pd.__version__, "xarray": xr.__version__, "matplotlib": matplotlib.__version__,
-                     "openpyxl": openpyxl.__version__},
+        "versions": package_versions("matplotlib", "openpyxl", "koreanize-matplotlib"),
         "timings_s": timings,
     }
 
@@ -889,28 +870,22 @@ def run_whitepaper(out: Path | None = None, lang: str = "ko", until: int = 2070,
     workers : int, optional  local processes for the ensemble (default: cores)
     Returns the folder written.
     """
-    out = Path(out) if out else default_out()
-    new_folder_guard(out)
+    out = check_new_folder(Path(out) if out else default_out())
     log = Progress(progress)
     wp, inputs = prepare_whitepaper(lang, until, members, sensitivity, workers, log)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
-    try:
+    timings: dict[str, float] = {}
+
+    def write(tmp: Path) -> None:
         write_contents(wp, tmp, log)
         log.stage("manifest")
-        timings = log.done()
+        timings.update(log.done())
         manifest = build_whitepaper_manifest(command or ["kbalance", *sys.argv[1:]], inputs["scenarios"],
                                              inputs["derived"], inputs["fitted"], inputs["members"], until, lang,
                                              wp.sensitivity, timings)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
                                            encoding="utf-8")
-        new_folder_guard(out)
-        if out.exists():
-            out.rmdir()
-        os.rename(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    write_new_folder(out, write)
     if progress:
         print(f"[whitepaper {timings['total']:7.1f} s] wrote {out}", file=sys.stderr, flush=True)
     return out

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
-import shutil
 import sys
-import tempfile
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,7 +27,7 @@ import xarray as xr
 
 import kbalance
 from kbalance.errors import InvalidValueError, MissingFileError
-from kbalance.paths import calibration_dir, model_dir, read_toml
+from kbalance.paths import calibration_dir, model_dir, read_toml, write_new_folder
 from kbalance.regions import load_regions
 from kbalance.scenarios import Scenario, read_scenario
 
@@ -263,10 +260,30 @@ def results_long(results: xr.Dataset) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _netcdf_ready(results: xr.Dataset) -> xr.Dataset:
-    # netCDF dimension names must not hold spaces; attributes must be strings
-    ds = results.rename({d: d.replace(" ", "_") for d in results.dims if " " in d})
-    return ds.rename({v: v.replace(" ", "_") for v in ds.data_vars})
+def netcdf_ready(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` with netCDF-safe names (no spaces in dimensions and variables) and text
+    instead of Python objects."""
+    ds = ds.rename({d: d.replace(" ", "_") for d in ds.dims if " " in d})
+    ds = ds.rename({v: v.replace(" ", "_") for v in ds.data_vars})
+    for name in ds.variables:
+        if ds[name].dtype == object:
+            ds[name] = ds[name].astype(str)
+    return ds
+
+
+def package_versions(*extra: str) -> dict[str, str]:
+    """Versions of Python, kbalance and the packages a result depends on (plus ``extra``)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import kbalance
+
+    out = {"python": platform.python_version(), "kbalance": kbalance.__version__}
+    for package in ("pysd", "numpy", "pandas", "xarray", "scipy", *extra):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            out[package] = "not installed"
+    return out
 
 
 def write_run(out: Path, results: xr.Dataset, manifest: dict) -> Path:
@@ -278,24 +295,18 @@ def write_run(out: Path, results: xr.Dataset, manifest: dict) -> Path:
     out = Path(out)
     if out.exists():
         raise InvalidValueError(out, "--out", "folder exists", "a folder that does not exist yet (runs are never overwritten)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
-    try:
+
+    def write(tmp: Path) -> None:
         results_long(results).to_csv(tmp / "results.csv", index=False, float_format="%.10g")
-        _netcdf_ready(results).to_netcdf(tmp / "results.nc")
+        netcdf_ready(results).to_netcdf(tmp / "results.nc")
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        os.rename(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+
+    return write_new_folder(out, write)
 
 
 def build_manifest(scenario: Scenario, parameters: ParameterSet, until: int, engine: str,
                    command: Sequence[str] | None = None, seed: int | None = None) -> dict:
     """What a run needs to be reproduced: hashes, versions, settings and command."""
-    import pysd
-
     return {
         "kbalance_version": kbalance.__version__,
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -309,8 +320,7 @@ def build_manifest(scenario: Scenario, parameters: ParameterSet, until: int, eng
         "parameter_set": {"name": parameters.name, "file": parameters.path.name, "sha256": parameters.sha256()},
         "model_sha256": model_hash(),
         "data_sha256": data_hash(),
-        "versions": {"python": platform.python_version(), "pysd": pysd.__version__, "numpy": np.__version__,
-                     "pandas": pd.__version__, "xarray": xr.__version__},
+        "versions": package_versions(),
     }
 
 

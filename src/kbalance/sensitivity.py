@@ -24,11 +24,7 @@ place at the end.
 from __future__ import annotations
 
 import json
-import os
-import platform
-import shutil
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -43,7 +39,7 @@ import xarray as xr
 
 from kbalance.calibrate import ensemble_path, latest_ensemble_set, read_ensemble
 from kbalance.errors import InvalidValueError, MissingFileError
-from kbalance.paths import calibration_dir
+from kbalance.paths import calibration_dir, check_new_folder, write_new_folder
 
 # ---------------------------------------------------------------------------
 # Configuration (data)
@@ -889,46 +885,6 @@ def build_summary(result: PipelineResult, outcomes: Sequence[str], years: Sequen
     }
 
 
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    import kbalance
-
-    out = {"python": platform.python_version(), "kbalance": kbalance.__version__}
-    for package in ("SALib", "numpy", "pandas", "xarray", "pysd", "matplotlib", "scipy"):
-        try:
-            out[package] = version(package)
-        except PackageNotFoundError:
-            out[package] = "not installed"
-    return out
-
-
-def check_out(out: Path) -> Path:
-    """The output folder must be new (or an empty folder)."""
-    out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise InvalidValueError(out, "--out", "folder exists and is not empty",
-                                "a folder that does not exist yet or is empty (results are never overwritten)")
-    return out
-
-
-def write_folder(out: Path, files: Callable[[Path], None]) -> Path:
-    """Write into a temporary sibling of ``out`` with ``files(tmp)``, then rename it into place."""
-    out = check_out(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
-    try:
-        files(tmp)
-        check_out(out)
-        if out.exists():
-            out.rmdir()
-        os.rename(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
-
-
 def _log(message: str) -> None:
     print(f"kbalance sensitivity: {message}", file=sys.stderr, flush=True)
 
@@ -956,7 +912,7 @@ def sensitivity_to_folder(out: Path, method: str = "sobol", n: int | None = None
 
     Returns the folder and the summary.
     """
-    from kbalance.run import model_hash, shipped_parameter_set
+    from kbalance.run import model_hash, package_versions, shipped_parameter_set
     from kbalance.scenarios import read_scenario
 
     started = time.perf_counter()
@@ -966,7 +922,7 @@ def sensitivity_to_folder(out: Path, method: str = "sobol", n: int | None = None
     years = projection_years(until)
     if fan_members is not None and fan_members < 1:
         raise InvalidValueError("kbalance sensitivity", "--fan-members", fan_members, "a positive number of members")
-    out = check_out(Path(out))
+    out = check_new_folder(out)
     chosen = read_scenario(scenario)
     seconds: dict[str, float] = {}
 
@@ -1027,7 +983,7 @@ def sensitivity_to_folder(out: Path, method: str = "sobol", n: int | None = None
         "ensemble": path.name,
         "parameter_set": {"name": shipped.name, "file": shipped.path.name, "sha256": shipped.sha256()},
         "model_sha256": model_hash(),
-        "versions": _versions(),
+        "versions": package_versions("SALib", "matplotlib"),
     }
 
     def files(tmp: Path) -> None:
@@ -1047,7 +1003,7 @@ def sensitivity_to_folder(out: Path, method: str = "sobol", n: int | None = None
                                            encoding="utf-8")
         files.summary = summary  # type: ignore[attr-defined]
 
-    folder = write_folder(out, files)
+    folder = write_new_folder(out, files)
     return folder, files.summary  # type: ignore[attr-defined]
 
 
