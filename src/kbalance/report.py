@@ -1070,10 +1070,6 @@ def h(key: str, lang: str, **kwargs) -> str:
     return text.format(**kwargs) if kwargs else text
 
 
-def _num(value: float, digits: int) -> str:
-    return f"{value:,.{digits}f}"
-
-
 def _median(wp: Whitepaper, key: str, scenario: str, year: int) -> float:
     return float(wp.summary[key].sel(scenario=scenario, year=year, quantile="q50"))
 
