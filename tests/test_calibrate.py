@@ -153,3 +153,26 @@ def test_a_small_constrained_ensemble_is_reproducible_and_within_its_threshold(t
     assert info["threshold"] > info["cost_best_fit"] and 0 < info["lag1_autocorrelation"] < 1
     assert (first["cost"] <= info["threshold"]).all()
     assert info["members_sampled"] == 60
+
+
+@pytest.mark.parametrize("text, field, allowed", [
+    ("[births]\ngoal_mape = \"five\"\n", "births.goal_mape", "non-negative number"),
+    ("[births]\ngoal_mape = -1\n", "births.goal_mape", "non-negative number"),
+    ("[births]\ngoal_mape = 5\ngoal_r2 = 0.6\n", "births.goal_r2", "not both"),
+])
+def test_bad_goals_name_file_field_and_allowed(tmp_path, text, field, allowed):
+    from kbalance.calibrate import target_goals
+
+    path = tmp_path / "targets.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InvalidValueError) as info:
+        target_goals(path)
+    message = str(info.value)
+    assert "targets.toml" in message and f"'{field}'" in message and allowed in message
+
+
+def test_shipped_goals():
+    from kbalance.calibrate import target_goals
+
+    goals = target_goals()
+    assert goals["population"] == ("mape", 1.0) and goals["net_migration"] == ("r2", 0.6)

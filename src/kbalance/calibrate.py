@@ -99,6 +99,23 @@ def read_targets(path: Path | None = None, until: int = 2024, root: Path | None 
     return targets
 
 
+def target_goals(path: Path | None = None) -> dict[str, tuple[str, float]]:
+    """The accuracy goals of calibration/targets.toml: target → ("r2" or "mape", value),
+    from ``goal_r2`` or ``goal_mape`` [%]; a target may have none, not both."""
+    path = Path(path) if path else calibration_dir() / "targets.toml"
+    goals = {}
+    for name, spec in read_toml(path, "targets", "calibration/targets.toml").items():
+        found = [k for k in ("goal_r2", "goal_mape") if k in spec]
+        if len(found) > 1:
+            raise InvalidValueError(path, f"{name}.goal_r2", "both goals given", "goal_r2 or goal_mape, not both")
+        for key in found:
+            value = spec[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise InvalidValueError(path, f"{name}.{key}", value, "a non-negative number")
+            goals[name] = (key.removeprefix("goal_"), float(value))
+    return goals
+
+
 # ---------------------------------------------------------------------------
 # Parameters in the unit cube
 # ---------------------------------------------------------------------------

@@ -40,7 +40,12 @@ import pandas as pd
 import xarray as xr
 
 import kbalance
-from kbalance.calibrate import ensemble_path, latest_ensemble_set, read_ensemble
+from kbalance.calibrate import (
+    ensemble_path,
+    latest_ensemble_set,
+    read_ensemble,
+    target_goals,
+)
 from kbalance.errors import InvalidValueError, MissingFileError
 from kbalance.paths import (
     calibration_dir,
@@ -48,7 +53,6 @@ from kbalance.paths import (
     model_dir,
     outputs_dir,
     project_root,
-    read_toml,
     write_new_folder,
 )
 from kbalance.regions import BLOCS, load_regions, region_name
@@ -647,18 +651,18 @@ def fit_summary(report: Path, targets: Path | None = None) -> pd.DataFrame:
     path = report / "fit_statistics.csv"
     if not path.is_file():
         raise MissingFileError(path, "fit statistics", "run kbalance calibrate first")
-    specs = read_toml(targets or calibration_dir() / "targets.toml", "targets", "calibration/targets.toml")
+    goals = target_goals(targets)
     stats = pd.read_csv(path, dtype={"region": str})
     rows = stats[stats["region"] == "all"].drop(columns=["region"]).reset_index(drop=True)
     criteria, met = [], []
     for row in rows.itertuples():
-        spec = specs.get(row.target, {})
-        if "goal_r2" in spec:
-            criteria.append(f"R² ≥ {spec['goal_r2']:g}")
-            met.append(bool(row.r2 >= spec["goal_r2"]))
-        elif "goal_mape" in spec:
-            criteria.append(f"MAPE ≤ {spec['goal_mape']:g} %")
-            met.append(bool(row.mape <= spec["goal_mape"]))
+        kind, goal = goals.get(row.target, (None, None))
+        if kind == "r2":
+            criteria.append(f"R² ≥ {goal:g}")
+            met.append(bool(row.r2 >= goal))
+        elif kind == "mape":
+            criteria.append(f"MAPE ≤ {goal:g} %")
+            met.append(bool(row.mape <= goal))
         else:
             criteria.append("")
             met.append(pd.NA)
