@@ -146,8 +146,8 @@ def model_graph(mdl_path=None, levers_path=None) -> dict:
                 continue
             seen.add(dep)
             sign = signs.get(dep, sign)  # a direct term of the stock's flow keeps its own sign
-            if dep in nodes:
-                kind = "link" if sign is None else "inflow" if sign > 0 else "outflow"
+            if dep in nodes:  # a stock read by another stock's flow is information, not material
+                kind = "link" if sign is None or nodes[dep]["kind"] == "stock" else "inflow" if sign > 0 else "outflow"
                 if edges.get((dep, target), "link") == "link":
                     edges[(dep, target)] = kind
             elif sign is not None or dep not in aggregate:
