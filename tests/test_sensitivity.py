@@ -131,6 +131,7 @@ def test_every_factor_is_in_exactly_one_group_and_groups_are_about_twenty(factor
     assert [g for i, g in enumerate(problem["groups"]) if i == 0 or problem["groups"][i - 1] != g] == groups
     keys = [k for keys in sa.PARAMETER_GROUPS.values() for k in keys]
     assert len(keys) == len(set(keys))
+    assert set(keys) <= set(parameter_definitions())  # no group names a parameter that is gone
     assert sa.OTHER_GROUP not in groups  # every calibrated parameter has a named group
 
 

@@ -91,7 +91,7 @@ PARAMETER_GROUPS: dict[str, tuple[str, ...]] = {
                   "profile_labour_peak_age", "profile_constant"),
     "attractiveness": ("region_attractiveness_constant", "region_attractiveness_trend", "income_weight", "jobs_weight", "innovation_weight",
                        "services_weight", "congestion_weight", "regulation_weight", "new_city_bonus",
-                       "new_city_decay_time"),
+                       "new_city_build_out_time"),
     "innovation_productivity": ("jobs_elasticity_of_innovation", "productivity_trend",
                                 "productivity_elasticity_of_innovation", "innovation_lifetime", "rd_intensity",
                                 "government_rd_fraction", "agglomeration_elasticity", "knowledge_per_student",
