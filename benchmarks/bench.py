@@ -1,13 +1,15 @@
 """Speed and memory of the two engines, measured in one process.
 
     python benchmarks/bench.py [--quick] [--json FILE] [--workers N] [--seed N] [--sobol-full]
+                               [--dtype float64|float32|both]
 
 Measures PySD's translation and load of model/kbalance.mdl, one PySD run, the fast
 engine's compile time, one fast deterministic run, and the fast engine's time per member
 for ensembles of 1, 100, 1,000, 4,096 and 10,000 members (random parameter tables, run with
-``kbalance.engine.run_ensemble``), with the peak memory of each step, and the time of a
-Sobol-sized ensemble (43,008 members, extrapolated from the 4,096-member run unless
---sobol-full runs it). The ratios to PySD
+``kbalance.engine.run_ensemble``) in each floating type (float64, the default of the
+engine, and float32, the default of the sensitivity analysis), with the peak memory of
+each step, and the time of a Sobol-sized ensemble (43,008 members, extrapolated from the
+4,096-member run unless --sobol-full runs it). The ratios to PySD
 use the PySD run of this same process. Prints a plain table, then the same figures as
 JSON (also written to FILE with --json). Progress goes to standard error.
 
@@ -56,13 +58,21 @@ SOBOL_MEMBERS = 43_008
 SOBOL_SAMPLE = 4_096
 SOBOL_LIMIT_SECONDS = 300.0
 
-#: Targets: (key, description, measured figure key, comparison, limit, unit)
+#: Floating types the ensembles are timed in (kbalance.engine.DTYPES): float64, the
+#: engine's default, and float32, the sensitivity analysis's.
+DTYPES = ("float64", "float32")
+#: Targets: (key, description, measured figure key, comparison, limit, unit); the ensemble
+#: targets are checked for each floating type measured.
 TARGETS = [
     ("single_run_seconds", "one deterministic projection 2001-2070 (fast)", "fast_single_seconds", "<=", 0.5, "s"),
     ("single_run_speedup", "one projection, speed-up over PySD", "single_run_speedup", ">=", 20.0, "x"),
-    ("ensemble_10000_seconds", "10,000 members 2001-2070, wall time", "ensemble_10000_seconds", "<=", 60.0, "s"),
-    ("ensemble_10000_peak", "10,000 members, peak memory", "ensemble_10000_peak_gb", "<=", 4.0, "GB"),
-    ("sobol_seconds", "Sobol-sized ensemble (43,008 members), wall", "sobol_seconds", "<=", SOBOL_LIMIT_SECONDS, "s"),
+    *[target for dtype in DTYPES for target in (
+        (f"ensemble_10000_seconds_{dtype}", f"10,000 members 2001-2070, wall ({dtype})",
+         f"ensemble_10000_seconds_{dtype}", "<=", 60.0, "s"),
+        (f"ensemble_10000_peak_{dtype}", f"10,000 members, peak memory ({dtype})",
+         f"ensemble_10000_peak_gb_{dtype}", "<=", 4.0, "GB"),
+        (f"sobol_seconds_{dtype}", f"Sobol-sized ensemble, 43,008 members ({dtype})",
+         f"sobol_seconds_{dtype}", "<=", SOBOL_LIMIT_SECONDS, "s"))],
 ]
 
 GB = 1024 ** 3
@@ -202,11 +212,11 @@ def ensemble_table(members: int, rng: np.random.Generator) -> pd.DataFrame:
     return pd.DataFrame({name: rng.uniform(low, high, members) for name, (low, high) in SAMPLED.items()})
 
 
-def sobol_estimate(ensembles: list[dict]) -> dict | None:
-    """The Sobol-sized figure: the 43,008-member run if it was measured, else the
-    4,096-member run scaled by 43,008 / 4,096 (marked extrapolated). None in the quick
+def sobol_estimate(ensembles: list[dict], dtype: str) -> dict | None:
+    """The Sobol-sized figure in ``dtype``: the 43,008-member run if it was measured, else
+    the 4,096-member run scaled by 43,008 / 4,096 (marked extrapolated). None in the quick
     variant, which runs neither."""
-    rows = {row["members"]: row for row in ensembles}
+    rows = {row["members"]: row for row in ensembles if row["dtype"] == dtype}
     if SOBOL_MEMBERS in rows:
         row, extrapolated = rows[SOBOL_MEMBERS], False
     elif SOBOL_SAMPLE in rows:
@@ -214,12 +224,13 @@ def sobol_estimate(ensembles: list[dict]) -> dict | None:
     else:
         return None
     seconds = row["seconds_per_member"] * SOBOL_MEMBERS
-    return {"members": SOBOL_MEMBERS, "seconds": seconds, "ms_per_member": 1000 * row["seconds_per_member"],
+    return {"members": SOBOL_MEMBERS, "dtype": dtype, "seconds": seconds,
+            "ms_per_member": 1000 * row["seconds_per_member"],
             "extrapolated": extrapolated, "from_members": row["members"],
             "ratio_to_limit": seconds / SOBOL_LIMIT_SECONDS, "limit_seconds": SOBOL_LIMIT_SECONDS}
 
 
-def run(quick: bool, workers: int, seed: int, sobol_full: bool = False) -> dict:
+def run(quick: bool, workers: int, seed: int, sobol_full: bool = False, dtypes: tuple[str, ...] = DTYPES) -> dict:
     import numpy
     import pysd
     import xarray
@@ -296,21 +307,20 @@ def run(quick: bool, workers: int, seed: int, sobol_full: bool = False) -> dict:
     b = np.asarray(fast["national population"].isel(member=0).values, float)
     figures["max_relative_difference_to_pysd"] = float(np.max(np.abs(b - a) / np.abs(a)))
 
-    # -- fast engine: ensembles -----------------------------------------------------
-    rng = np.random.default_rng(seed)
+    # -- fast engine: ensembles, in each floating type -------------------------------
     ensembles = []
-    for members in member_counts:
-        table = ensemble_table(members, rng)
+    for dtype, members in [(d, m) for d in dtypes for m in member_counts]:
+        table = ensemble_table(members, np.random.default_rng([seed, members]))  # same tables for each type
         chunks = -(-members // CHUNK_SIZE)
         processes = 1 if workers == 1 or chunks == 1 else min(workers, chunks)
         where = "this process" if processes == 1 else f"{processes} processes"
-        progress(f"fast engine: {members:,} member{'s' if members > 1 else ''} 2001-{until} ({chunks} chunk(s) of <= {CHUNK_SIZE}, {where}) ...")
+        progress(f"fast engine, {dtype}: {members:,} member{'s' if members > 1 else ''} 2001-{until} ({chunks} chunk(s) of <= {CHUNK_SIZE}, {where}) ...")
         gc.collect()
         reset_peak()
         load_before, cpu_before = load_average(), cpu_seconds()
         with TreeSampler() as sampler:
-            seconds, result = timed(lambda table=table: run_ensemble(table, until=until, variables=VARIABLES,
-                                                                     chunk_size=CHUNK_SIZE, workers=workers))
+            seconds, result = timed(lambda table=table, dtype=dtype: run_ensemble(
+                table, until=until, variables=VARIABLES, chunk_size=CHUNK_SIZE, workers=workers, dtype=dtype))
         cpu = cpu_seconds() - cpu_before  # the pool's workers are joined by now
         load_after = load_average()
         assert result.sizes["member"] == members
@@ -318,7 +328,7 @@ def run(quick: bool, workers: int, seed: int, sobol_full: bool = False) -> dict:
         peak_self = _maxrss_bytes(resource.RUSAGE_SELF)
         peak_children = _maxrss_bytes(resource.RUSAGE_CHILDREN) if processes > 1 else 0
         row = {
-            "members": members, "seconds": seconds, "seconds_per_member": seconds / members,
+            "dtype": dtype, "members": members, "seconds": seconds, "seconds_per_member": seconds / members,
             "per_member_speedup": figures["pysd_run_seconds"] / (seconds / members),
             "cpu_seconds": cpu, "cpu_seconds_per_member": cpu / members,
             "load_average_before": load_before, "load_average_after": load_after,
@@ -332,19 +342,20 @@ def run(quick: bool, workers: int, seed: int, sobol_full: bool = False) -> dict:
         if processes == 1 and members <= (1 if quick else 100):
             progress(f"fast engine: the same {members:,} member{'s' if members > 1 else ''} again under tracemalloc ...")
             row["tracemalloc_peak_mb"] = traced_peak(
-                lambda table=table: run_ensemble(table, until=until, variables=VARIABLES, chunk_size=CHUNK_SIZE,
-                                                 workers=1)) / MB
+                lambda table=table, dtype=dtype: run_ensemble(table, until=until, variables=VARIABLES,
+                                                              chunk_size=CHUNK_SIZE, workers=1, dtype=dtype)) / MB
         ensembles.append(row)
-        step(f"fast ensemble, {members:,} member{'s' if members > 1 else ''} 2001-{until}", seconds, peak_self,
-             per_member_seconds=seconds / members)
+        step(f"fast ensemble {dtype}, {members:,} member{'s' if members > 1 else ''} 2001-{until}", seconds,
+             peak_self, per_member_seconds=seconds / members)
     figures["ensembles"] = ensembles
     for row in ensembles:
         if row["members"] == 10_000:
-            figures["ensemble_10000_seconds"] = row["seconds"]
-            figures["ensemble_10000_peak_gb"] = row["peak_bound_mb"] * MB / GB
-    figures["sobol"] = sobol_estimate(ensembles)
-    if figures["sobol"] is not None:
-        figures["sobol_seconds"] = figures["sobol"]["seconds"]
+            figures[f"ensemble_10000_seconds_{row['dtype']}"] = row["seconds"]
+            figures[f"ensemble_10000_peak_gb_{row['dtype']}"] = row["peak_bound_mb"] * MB / GB
+    figures["sobol"] = {dtype: sobol_estimate(ensembles, dtype) for dtype in dtypes}
+    for dtype, sobol in figures["sobol"].items():
+        if sobol is not None:
+            figures[f"sobol_seconds_{dtype}"] = sobol["seconds"]
 
     targets = []
     for key, text, figure, op, limit, unit in TARGETS:
@@ -353,9 +364,12 @@ def run(quick: bool, workers: int, seed: int, sobol_full: bool = False) -> dict:
         note = ""
         if key == "single_run_speedup" and until != FULL_UNTIL:
             note = f"quick: measured on 2001-{until} for both engines"
-        if key == "sobol_seconds" and value is not None and figures["sobol"]["extrapolated"]:
+        dtype = next((d for d in DTYPES if key.endswith(d)), None)
+        if key.startswith("sobol_seconds") and value is not None and figures["sobol"][dtype]["extrapolated"]:
             note = f"extrapolated from {SOBOL_SAMPLE:,} members"
         if value is None:
+            if dtype is not None and dtype not in dtypes:
+                continue
             note = "not measured in the quick variant"
         targets.append({"target": key, "description": text, "limit": f"{op} {limit:g} {unit}",
                         "measured": value, "unit": unit, "met": met, "note": note})
@@ -368,7 +382,8 @@ def run(quick: bool, workers: int, seed: int, sobol_full: bool = False) -> dict:
         "versions": {"kbalance": kbalance.__version__, "pysd": pysd.__version__, "numpy": numpy.__version__,
                      "xarray": xarray.__version__, "pandas": pd.__version__},
         "settings": {"pysd_until": until, "fast_single_until": FULL_UNTIL, "ensemble_until": until,
-                     "members": member_counts, "workers": workers, "chunk_size": CHUNK_SIZE, "seed": seed,
+                     "members": member_counts, "dtypes": list(dtypes), "workers": workers,
+                     "chunk_size": CHUNK_SIZE, "seed": seed,
                      "sobol_members": SOBOL_MEMBERS, "sobol_sample": SOBOL_SAMPLE,
                      "sampled_parameters": {k: list(v) for k, v in SAMPLED.items()}, "variables": VARIABLES,
                      "peak_reset_per_step": peak_resettable,
@@ -413,12 +428,12 @@ def table(report: dict) -> str:
         lines.append(f"{row['step']:<46} {row['seconds']:>10.3f} {_num(row.get('peak_rss_self_mb'), '{:.0f}'):>12} "
                      f"{_num(row.get('tracemalloc_peak_mb'), '{:.1f}'):>15}")
     lines.append("")
-    lines.append(f"{'members':>8} {'wall s':>9} {'s/member':>10} {'x PySD':>8} {'cpu s/mbr':>10} {'load':>5} "
-                 f"{'chunks':>7} {'procs':>6} "
+    lines.append(f"{'dtype':<8} {'members':>8} {'wall s':>9} {'s/member':>10} {'x PySD':>8} {'cpu s/mbr':>10} "
+                 f"{'load':>5} {'chunks':>7} {'procs':>6} "
                  f"{'parent MB':>10} {'worker MB':>10} {'bound MB':>9} {'sampled MB':>11} {'traced MB':>10}")
-    lines.append("-" * 125)
+    lines.append("-" * 134)
     for r in f["ensembles"]:
-        lines.append(f"{r['members']:>8,} {r['seconds']:>9.2f} {r['seconds_per_member']:>10.4f} "
+        lines.append(f"{r['dtype']:<8} {r['members']:>8,} {r['seconds']:>9.2f} {r['seconds_per_member']:>10.4f} "
                      f"{r['per_member_speedup']:>8.1f} {r['cpu_seconds_per_member']:>10.4f} "
                      f"{_num(r['load_average_after'], '{:.1f}'):>5} {r['chunks']:>7} {r['processes']:>6} "
                      f"{r['peak_rss_self_mb']:>10.0f} {_num(r['peak_rss_largest_worker_mb'], '{:.0f}'):>10} "
@@ -429,11 +444,12 @@ def table(report: dict) -> str:
                  f"(PySD {f['pysd_run_seconds']:.2f} s / fast {f['fast_single_same_span_seconds']:.3f} s)")
     lines.append(f"fast vs PySD, national population 2001-{until}: max relative difference "
                  f"{f['max_relative_difference_to_pysd']:.1e}")
-    sobol = f.get("sobol")
-    if sobol is not None:
+    for sobol in (f.get("sobol") or {}).values():
+        if sobol is None:
+            continue
         how = (f"EXTRAPOLATED from the {sobol['from_members']:,}-member run" if sobol["extrapolated"]
                else "measured")
-        lines.append(f"Sobol-sized ensemble, {sobol['members']:,} members 2001-{FULL_UNTIL} ({how}, "
+        lines.append(f"Sobol-sized ensemble, {sobol['members']:,} members 2001-{FULL_UNTIL}, {sobol['dtype']} ({how}, "
                      f"workers={s['workers']}, chunk_size={s['chunk_size']}): {sobol['seconds']:.0f} s, "
                      f"{sobol['ms_per_member']:.2f} ms/member, {sobol['ratio_to_limit']:.2f}x the "
                      f"{sobol['limit_seconds']:.0f} s target")
@@ -461,12 +477,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sobol-full", action="store_true",
                         help=f"also run the Sobol-sized ensemble of {SOBOL_MEMBERS:,} members instead of "
                              f"extrapolating it from {SOBOL_SAMPLE:,} (adds several minutes)")
+    parser.add_argument("--dtype", choices=[*DTYPES, "both"], default="both",
+                        help="floating type(s) of the ensembles (default both: float64, then float32)")
     args = parser.parse_args(argv)
     workers = args.workers if args.workers is not None else (1 if args.quick else 2)
     if workers < 1:
         parser.error("--workers must be at least 1")
 
-    report = run(args.quick, workers, args.seed, args.sobol_full)
+    dtypes = DTYPES if args.dtype == "both" else (args.dtype,)
+    report = run(args.quick, workers, args.seed, args.sobol_full, dtypes)
     print(table(report))
     text = json.dumps(report, indent=2)
     print()

@@ -39,21 +39,47 @@ class EngineError(RuntimeError):
 # ---------------------------------------------------------------------------
 
 
+def _float_type(*values) -> np.dtype:
+    """The floating type numpy gives an operation on ``values`` (a Python number takes
+    the type of the arrays it meets), float64 when none of them is floating."""
+    dtype = np.result_type(*values)
+    return dtype if dtype.kind == "f" else np.dtype(float)
+
+
 def _zidz(a, b):
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    out = np.zeros(np.broadcast_shapes(a.shape, b.shape))
+    dtype = _float_type(a, b)
+    a, b = np.asarray(a, dtype), np.asarray(b, dtype)
+    out = np.zeros(np.broadcast(a, b).shape, dtype)
     return np.divide(a, b, out=out, where=b != 0)
 
 
 def _xidz(a, b, x):
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    out = np.empty(np.broadcast_shapes(a.shape, b.shape, np.shape(x)))
+    dtype = _float_type(a, b, x)
+    a, b = np.asarray(a, dtype), np.asarray(b, dtype)
+    out = np.empty(np.broadcast(a, b, x).shape, dtype)
     out[...] = x
     return np.divide(a, b, out=out, where=b != 0)
 
 
-def _full(x, sizes: tuple[int, ...]):
-    x = np.asarray(x, dtype=float)
+def _if(condition: np.ndarray, then: Callable, otherwise: Callable, sizes: tuple[int, ...]):
+    """IF THEN ELSE of arrays aligned to subscripts of ``sizes``: ``np.where`` of both
+    branches where the condition varies, else only the branch taken (same values; the
+    other is not computed). That branch keeps its own member axis (1 or all members)."""
+    if condition.all():
+        value = then()
+    elif not condition.any():
+        value = otherwise()
+    else:
+        return np.where(condition, then(), otherwise())
+    return np.broadcast_to(value, (value.shape[0], *sizes))
+
+
+_FLOAT64 = np.dtype(float)
+
+
+def _full(x, sizes: tuple[int, ...], dtype: np.dtype = _FLOAT64):
+    """``x`` as a variable's value: of the run's floating type, with a member axis."""
+    x = np.asarray(x, dtype=dtype)
     if x.ndim == 0:
         x = x.reshape(1)
     shape = (x.shape[0], *sizes)
@@ -69,6 +95,13 @@ def _data(times: np.ndarray, values: np.ndarray, t: float):
     i = int(np.searchsorted(times, t, side="right")) - 1
     w = (t - times[i]) / (times[i + 1] - times[i])
     return values[i] * (1 - w) + values[i + 1] * w
+
+
+def _lookup(x, xs: np.ndarray, ys: np.ndarray):
+    """A lookup table at ``x``: ``np.interp`` (which computes in float64), returned in the
+    type of the table's values."""
+    y = np.interp(x, xs, ys)
+    return y if y.dtype == ys.dtype else np.asarray(y, ys.dtype)
 
 
 @dataclass(frozen=True)
@@ -155,7 +188,8 @@ def _esum(spec: str, *operands):
     return np.einsum(spec, *operands, optimize=plan)
 
 
-_RUNTIME = {"np": np, "_zidz": _zidz, "_xidz": _xidz, "_full": _full, "_data": _data, "_esum": _esum}
+_RUNTIME = {"np": np, "_zidz": _zidz, "_xidz": _xidz, "_full": _full, "_data": _data, "_lookup": _lookup,
+            "_esum": _esum, "_if": _if}
 
 
 # ---------------------------------------------------------------------------
@@ -466,7 +500,7 @@ class _Compiler:
         fn = node.function.reference
         if fn in self.dims and self.kind.get(fn) == "lookup":
             arg = self.expr(node.arguments[0])
-            return _Expr(f"np.interp({arg.code}, *s.lookups[{fn!r}])", arg.dims, arg.literal)
+            return _Expr(f"_lookup({arg.code}, *s.lookups[{fn!r}])", arg.dims, arg.literal)
         args = [self.expr(a) for a in node.arguments]
         if fn == "sum":
             return self.sum(node.arguments[0], args[0])
@@ -479,7 +513,10 @@ class _Compiler:
         if fn in ("min", "max"):
             return _Expr(f"np.{fn}imum({aligned[0]}, {aligned[1]})", dims, literal)
         if fn == "if_then_else":
-            return _Expr(f"np.where({aligned[0]}, {aligned[1]}, {aligned[2]})", dims, literal)
+            if any(a.literal for a in args):
+                return _Expr(f"np.where({aligned[0]}, {aligned[1]}, {aligned[2]})", dims, literal)
+            sizes = tuple(self._size(d) for d in dims)
+            return _Expr(f"_if({aligned[0]}, lambda: {aligned[1]}, lambda: {aligned[2]}, {sizes})", dims)
         if fn == "zidz":
             return _Expr(f"_zidz({aligned[0]}, {aligned[1]})", dims, literal)
         if fn == "xidz":
@@ -523,8 +560,8 @@ class _Compiler:
         dims = self.dims[py]
         sizes = tuple(self._size(d) for d in dims)
         if len(components) == 1 and list(components[0][0]) == list(dims):
-            return f"_full({self.align(self.expr(components[0][1]), dims)}, {sizes})"
-        lines = [f"out = np.zeros((s.m, {', '.join(map(str, sizes))}))"]
+            return f"_full({self.align(self.expr(components[0][1]), dims)}, {sizes}, s.dtype)"
+        lines = [f"out = np.zeros((s.m, {', '.join(map(str, sizes))}), s.dtype)"]
         for subs, ast in components:
             e = self.expr(ast)
             target = [sub if sub in self.subscripts else None for sub in subs]
@@ -574,8 +611,8 @@ class _Compiler:
                 stocks.append(py)
                 defs.append(
                     f"def v_{py}(s):\n    return s.state[{py!r}]\n\n"
-                    f"def flow_{py}(s):\n    return _full({self.align(flow, dims)}, {sizes})\n\n"
-                    f"def init_{py}(s):\n    return _full({self.align(init, dims)}, {sizes})\n")
+                    f"def flow_{py}(s):\n    return _full({self.align(flow, dims)}, {sizes}, s.dtype)\n\n"
+                    f"def init_{py}(s):\n    return _full({self.align(init, dims)}, {sizes}, s.dtype)\n")
                 continue
             static = self.static_variable(py)
             cache = "s.static" if static else "s.cache"  # static: computed once per run
@@ -658,9 +695,35 @@ def compile_model() -> CompiledModel:
 # ---------------------------------------------------------------------------
 
 
+#: Floating types the engine computes in: float64 (the default; PySD's, for parity) or
+#: float32 (half the memory traffic and vectorised ``exp``; see docs/engine.md).
+DTYPES = ("float64", "float32")
+
+
+def check_dtype(dtype: object, where: str = "run_fast", field: str = "dtype") -> np.dtype:
+    """``dtype`` as a numpy type if it is one of :data:`DTYPES`, else InvalidValueError
+    naming ``where``, the argument ``field`` and the allowed values."""
+    try:
+        name = None if dtype is None else np.dtype(dtype).name
+    except TypeError:
+        name = None
+    if name not in DTYPES:
+        raise InvalidValueError(where, field, dtype, DTYPES)
+    return np.dtype(name)
+
+
+def _as_type(value, dtype: np.dtype):
+    """A floating array in ``dtype``; index arrays and tuples unchanged."""
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.dtype != dtype:
+        return value.astype(dtype)
+    return value
+
+
 class _State:
-    def __init__(self, model: CompiledModel, constants: dict[str, np.ndarray], members: int):
-        self.c = constants
+    def __init__(self, model: CompiledModel, constants: dict[str, np.ndarray], members: int,
+                 dtype: np.dtype = _FLOAT64):
+        self.dtype = dtype
+        self.c = {k: _as_type(v, dtype) for k, v in constants.items()}
         self.m = members
         self.model = model
         self.time = model.initial_time
@@ -668,10 +731,11 @@ class _State:
         self.static: dict[str, np.ndarray] = {}  # values that do not change during the run
         self.initials: dict[str, np.ndarray] = {}
         self.state: dict[str, np.ndarray] = {}
-        self.lookups = model.lookups
+        self.lookups = {k: (x, _as_type(y, dtype)) for k, (x, y) in model.lookups.items()}
+        self.data = {k: (t, _as_type(v, dtype)) for k, (t, v) in model.data.items()}
 
     def data_at(self, py: str):
-        times, values = self.model.data[py]
+        times, values = self.data[py]
         return _data(times, values, self.time)
 
 
@@ -686,7 +750,7 @@ class _LazyStocks(dict):
         if key in self.busy:
             raise EngineError(f"circular initialization through stock {key!r}")
         self.busy.add(key)
-        value = np.array(self.f[f"init_{key}"](self.s), dtype=float)
+        value = np.array(self.f[f"init_{key}"](self.s), dtype=self.s.dtype)
         self[key] = value
         return value
 
@@ -739,8 +803,11 @@ def _py_name(model: CompiledModel, name: str) -> str:
 
 
 def simulate(model: CompiledModel, constants: dict[str, np.ndarray], members: int, until: float,
-             variables: Sequence[str]) -> dict[str, np.ndarray]:
-    """Run the compiled model; returns py-name → array (time, member, *dims).
+             variables: Sequence[str], dtype: str | np.dtype = "float64") -> dict[str, np.ndarray]:
+    """Run the compiled model; returns py-name → float64 array (time, member, *dims).
+
+    dtype : "float64" or "float32"  the type every value is computed in (see
+        :data:`DTYPES`); the results are returned as float64 either way
 
     BLAS runs on one thread here: the contractions are small matrix products, for which
     OpenBLAS's extra threads cost more CPU time than they save (about half as much again
@@ -748,7 +815,7 @@ def simulate(model: CompiledModel, constants: dict[str, np.ndarray], members: in
     with one process per core.
     """
     with _blas_controller().limit(limits=1, user_api="blas"):
-        return _integrate(model, constants, members, until, variables)
+        return _integrate(model, constants, members, until, variables, check_dtype(dtype, "simulate"))
 
 
 @lru_cache(maxsize=1)
@@ -759,9 +826,9 @@ def _blas_controller():
 
 
 def _integrate(model: CompiledModel, constants: dict[str, np.ndarray], members: int, until: float,
-               variables: Sequence[str]) -> dict[str, np.ndarray]:
+               variables: Sequence[str], dtype: np.dtype) -> dict[str, np.ndarray]:
     """Euler integration from the model's initial time to ``until`` [year] (see :func:`simulate`)."""
-    s = _State(model, constants, members)
+    s = _State(model, constants, members, dtype)
     f = model.functions
     s.state = _LazyStocks(model, s)
     for stock in model.stocks:
@@ -770,17 +837,17 @@ def _integrate(model: CompiledModel, constants: dict[str, np.ndarray], members: 
         f[key](s)
     s.state = dict(s.state)
     times = np.arange(model.initial_time, until + model.time_step / 2, model.time_step)
-    records = {v: [] for v in variables}
+    records = {v: np.empty((len(times), members, *_sizes(model, v))) for v in variables}
     for i, t in enumerate(times):
         s.time = float(t)
         for v in variables:
-            records[v].append(np.broadcast_to(f[f"v_{v}"](s), (members, *_sizes(model, v))).copy())
+            records[v][i] = f[f"v_{v}"](s)
         if i == len(times) - 1:
             break
         flows = {k: f[f"flow_{k}"](s) for k in model.stocks}
         s.state = {k: s.state[k] + model.time_step * flows[k] for k in model.stocks}
         s.cache = {}
-    return {v: np.stack(r) for v, r in records.items()}
+    return records
 
 
 def _sizes(model: CompiledModel, py: str) -> tuple[int, ...]:
@@ -788,15 +855,18 @@ def _sizes(model: CompiledModel, py: str) -> tuple[int, ...]:
 
 
 def run_fast(parameters: pd.DataFrame | None, constants: dict[str, float] | None, until: int,
-             variables: Sequence[str]) -> xr.Dataset:
+             variables: Sequence[str], dtype: str | np.dtype = "float64") -> xr.Dataset:
     """Run members of the model with the fast engine (one chunk, in this process).
 
     parameters : DataFrame, optional  members × parameter values (see :func:`parameter_arrays`)
     constants : dict, optional  model constant → value for all members (scenario levers)
     until : int  last year [year]
     variables : model variable names ("Real Name")
-    Returns a Dataset over (member, year, subscripts…).
+    dtype : "float64" (default, PySD's arithmetic) or "float32" (faster, for large
+        ensembles; see docs/engine.md for its accuracy)
+    Returns a Dataset over (member, year, subscripts…), float64 whatever ``dtype``.
     """
+    dtype = check_dtype(dtype, "run_fast")
     model = compile_model()
     pys = []
     for name in variables:
@@ -805,7 +875,7 @@ def run_fast(parameters: pd.DataFrame | None, constants: dict[str, float] | None
         pys.append(model.names[name])
     values, members = parameter_arrays(model, parameters, constants)
     values["final_time"] = np.array([float(until)])
-    raw = simulate(model, values, members, until, pys)
+    raw = simulate(model, values, members, until, pys, dtype)
     years = np.arange(model.initial_time, until + model.time_step / 2, model.time_step).astype(int)
     out = {}
     for name, py in zip(variables, pys):
@@ -824,8 +894,10 @@ def source_hash() -> str:
 
 
 __all__ = [
+    "DTYPES",
     "CompiledModel",
     "EngineError",
+    "check_dtype",
     "compile_model",
     "parameter_arrays",
     "run_ensemble",
@@ -840,9 +912,46 @@ __all__ = [
 # ---------------------------------------------------------------------------
 
 
+#: glibc's malloc settings (mallopt): serve allocations below this size from the heap
+#: [bytes] (32 MiB, glibc's largest), and give the heap's free top back to the system only
+#: beyond this size [bytes].
+_MMAP_THRESHOLD, _TRIM_THRESHOLD = 32 * 2**20, 2**30
+
+
+def _keep_freed_memory() -> None:
+    """Let this process reuse the memory numpy frees instead of returning it to the system
+    (glibc; elsewhere nothing changes).
+
+    A step allocates and frees dozens of arrays of a few MB each. By default glibc gives
+    such arrays fresh pages, or returns the heap's free top to the system, so the next
+    step faults every page in and zeroes it again, 10-20 % of a worker's time. Set in the
+    ensemble's worker processes only, which run nothing else; their resident memory then
+    stays at the peak of a chunk.
+    """
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's malloc.h
+    # set both: setting either one stops glibc adjusting the other to the sizes in use
+    mallopt(m_mmap_threshold, _MMAP_THRESHOLD)
+    mallopt(m_trim_threshold, _TRIM_THRESHOLD)
+
+
+def _start_worker() -> None:
+    """Initializer of a local worker process: malloc settings, then the compiled model."""
+    _keep_freed_memory()
+    compile_model()
+
+
 def _run_chunk(job: tuple):
-    parameters, constants, until, variables, reduce = job
-    result = run_fast(parameters, constants, until, variables)
+    parameters, constants, until, variables, reduce, dtype = job
+    result = run_fast(parameters, constants, until, variables, dtype)
     return result if reduce is None else reduce(result)
 
 
@@ -855,7 +964,7 @@ def _chunks(parameters: pd.DataFrame | None, chunk_size: int) -> list[pd.DataFra
 def run_ensemble(parameters: pd.DataFrame | None, scenario=None, until: int = 2070,
                  variables: Sequence[str] = ("national population",), chunk_size: int = 250,
                  workers: int | None = None, scheduler: str | None = None,
-                 progress: bool = False, reduce: Callable | None = None):
+                 progress: bool = False, reduce: Callable | None = None, dtype: str | np.dtype = "float64"):
     """Run an ensemble with the fast engine.
 
     parameters : DataFrame, optional  members × parameter values; columns are model
@@ -872,6 +981,8 @@ def run_ensemble(parameters: pd.DataFrame | None, scenario=None, until: int = 20
     progress : bool  print progress to standard error
     reduce : callable, optional  applied to each chunk's Dataset where the chunk ran
         (a picklable top-level function); keeps memory small for large ensembles
+    dtype : "float64" (default) or "float32": the type the members are computed in
+        (see :func:`run_fast`)
 
     Returns a Dataset over (member, year, subscripts…), or with ``reduce`` the list of
     reduced chunks in member order. Members are independent, so the numbers do not
@@ -892,7 +1003,8 @@ def run_ensemble(parameters: pd.DataFrame | None, scenario=None, until: int = 20
         parameters = parameters.reset_index(drop=True)
     if chunk_size < 1:
         raise InvalidValueError("run_ensemble", "chunk_size", chunk_size, "a positive integer")
-    jobs = [(chunk, constants, until, tuple(variables), reduce) for chunk in _chunks(parameters, chunk_size)]
+    dtype = check_dtype(dtype, "run_ensemble").name
+    jobs = [(chunk, constants, until, tuple(variables), reduce, dtype) for chunk in _chunks(parameters, chunk_size)]
     total = 1 if parameters is None else len(parameters)
     done = 0
 
@@ -926,7 +1038,7 @@ def run_ensemble(parameters: pd.DataFrame | None, scenario=None, until: int = 20
         else:
             from concurrent.futures import ProcessPoolExecutor
 
-            with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), initializer=compile_model) as pool:
+            with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), initializer=_start_worker) as pool:
                 results = []
                 for job, result in zip(jobs, pool.map(_run_chunk, jobs)):
                     results.append(result)
