@@ -82,6 +82,24 @@ def test_sobol_samples_are_nested_with_and_without_second_order_and_groups():
             np.testing.assert_array_equal(sa.half_design(problem, full).X, half.X)
 
 
+def test_second_order_indices_at_the_report_years_and_the_same_first_order_indices_elsewhere():
+    # the same estimator on the same rows; SALib centres the outputs on the rows it is given, hence 1e-3
+    design = sa.sample_design(ISHIGAMI, "sobol", 256, seed=5, second_order=True)
+    Y = ishigami_outputs(design.X)[:, :, [0, 0, 1, 1]]  # b = 0.1 in 2040 and 2050, 0.05 in 2060 and 2070
+    years = [2040, 2050, 2060, 2070]
+    fast = sa.analyze(ISHIGAMI, design, Y, ["ishigami"], years)
+    every = sa.analyze(ISHIGAMI, design, Y, ["ishigami"], years, second_order_years=years)
+    assert sorted(fast.loc[fast["index"] == "S2", "year"].unique()) == [2050, 2070]
+    assert sorted(every.loc[every["index"] == "S2", "year"].unique()) == years
+    first = ["S1", "ST"]
+    np.testing.assert_allclose(fast[fast["index"].isin(first)][["value", "conf"]].to_numpy(),
+                               every[every["index"].isin(first)][["value", "conf"]].to_numpy(), atol=1e-3)
+    s2 = fast[(fast["index"] == "S2") & (fast["year"] == 2050)].set_index("factor")["value"]
+    v13 = 8 * 0.1 ** 2 * np.pi ** 8 / 225 / (0.5 * (1 + 0.1 * np.pi ** 4 / 5) ** 2 + 49 / 8 + 8 * 0.1 ** 2 * np.pi ** 8 / 225)
+    assert s2["x1 & x3"] == pytest.approx(v13, abs=0.1)  # the only interaction of the Ishigami function
+    assert abs(s2["x1 & x2"]) < 0.1 and abs(s2["x2 & x3"]) < 0.1
+
+
 def test_morris_pipeline_ranks_the_ishigami_factors():
     design = sa.sample_design(ISHIGAMI, "morris", 40, seed=7)
     assert design.runs == 40 * 4
@@ -220,12 +238,14 @@ def test_tiny_sobol_run_writes_every_file_of_the_contract(tmp_path, capsys):
             assert f"{kind}_{outcome}.png" in figures and f"{kind}_{outcome}.svg" in figures
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["seed"] == 5 and manifest["n"] == 8 and manifest["method"] == "sobol"
+    assert manifest["dtype"] == sa.DEFAULT_DTYPE == "float32"
     assert manifest["runs"] == 8 * (len(manifest["groups"]) + 2)
     assert manifest["scenario"]["name"] == "baseline" and len(manifest["model_sha256"]) == 64
     assert "SALib" in manifest["versions"] and manifest["timings_seconds"]["runs"] > 0
     assert all({"name", "group", "low", "high", "source"} <= set(f) for f in manifest["factors"])
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["runs"] == manifest["runs"] and set(summary["convergence"]) == {"population", "fiscal_disparity"}
+    assert summary["dtype"] == "float32" and "(float32)" in stdout
     assert set(summary["top_factors"]["population"]) == {"2030"}
     indices = pd.read_csv(out / "indices.csv")
     assert list(indices.columns) == ["method", "outcome", "year", "factor", "index", "value", "conf"]
@@ -263,6 +283,7 @@ def test_tiny_morris_screening_of_the_model(factors):
     (["--method", "fast99"], "--method", "sobol, morris"),
     (["--n", "100"], "--n", "power of two"),
     (["--until", "2024"], "--until", "[2026, 2100]"),
+    (["--dtype", "float16"], "--dtype", "float64, float32"),
 ])
 def test_bad_arguments_exit_2_naming_the_field(tmp_path, capsys, args, field, allowed):
     assert cli.main(["sensitivity", *args, "--out", str(tmp_path / "x")]) == 2
@@ -309,6 +330,25 @@ def test_same_seed_gives_the_same_indices_on_the_model(factors):
     assert np.isfinite(runs[0].Y).all() and runs[0].Y.shape == (4 * 23, 2, 3)
     other = sa.sample_design(problem, "sobol", 4, seed=12)
     assert not np.array_equal(other.X, runs[0].design.X)
+
+
+def test_float32_runs_give_the_indices_of_float64_runs(factors):
+    """The default float32 runs change no index beyond rounding (a larger check, N = 128 to
+    2070: at most 5e-7, docs/engine.md)."""
+    from kbalance.scenarios import read_scenario
+
+    problem = sa.salib_problem(factors)
+    constants = sa.base_constants(read_scenario("baseline"), factors)
+    design = sa.sample_design(problem, "sobol", 8, seed=2)
+    outcomes, years = ["population", "capital_share", "extinction_index"], sa.projection_years(2030)
+    results = {dtype: sa.run_pipeline(problem, design, sa.model_evaluator(factors, constants, 2030, outcomes,
+                                                                          workers=1, dtype=dtype), outcomes, years)
+               for dtype in ("float32", "float64")}
+    np.testing.assert_allclose(results["float32"].Y, results["float64"].Y, rtol=1e-5)
+    a, b = (results[d].indices.set_index(["outcome", "year", "factor", "index"]) for d in ("float32", "float64"))
+    assert a["value"].isna().equals(b["value"].isna())
+    change = (a["value"] - b["value"]).abs().dropna()
+    assert (change <= 1e-5 + 0.01 * b["conf"].reindex(change.index).fillna(0.0)).all()  # 1 % of a CI half-width
 
 
 @pytest.mark.slow
