@@ -89,6 +89,7 @@ def test_second_order_indices_at_the_report_years_and_the_same_first_order_indic
     years = [2040, 2050, 2060, 2070]
     fast = sa.analyze(ISHIGAMI, design, Y, ["ishigami"], years)
     every = sa.analyze(ISHIGAMI, design, Y, ["ishigami"], years, second_order_years=years)
+    pd.testing.assert_frame_equal(sa.analyze(ISHIGAMI, design, Y, ["ishigami"], years, workers=2), fast)
     assert sorted(fast.loc[fast["index"] == "S2", "year"].unique()) == [2050, 2070]
     assert sorted(every.loc[every["index"] == "S2", "year"].unique()) == years
     first = ["S1", "ST"]

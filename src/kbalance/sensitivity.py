@@ -24,11 +24,12 @@ place at the end.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -297,8 +298,13 @@ INDEX_CONF = {"sobol": {"S1": "S1_conf", "ST": "ST_conf"},
               "morris": {"mu_star": "mu_star_conf", "sigma": None, "mu": None}}
 
 
+def _analyze_task(task: tuple) -> dict[str, np.ndarray]:
+    return _analyze_one(*task)
+
+
 def analyze(problem: dict, design: Design, Y: np.ndarray, outcomes: Sequence[str],
-            years: Sequence[int], second_order_years: Sequence[int] | None = None) -> pd.DataFrame:
+            years: Sequence[int], second_order_years: Sequence[int] | None = None,
+            workers: int = 1) -> pd.DataFrame:
     """Indices of every outcome at every year (SALib analyses one output at a time).
 
     problem : dict  SALib problem
@@ -309,6 +315,8 @@ def analyze(problem: dict, design: Design, Y: np.ndarray, outcomes: Sequence[str
         report years, :data:`REPORT_YEARS`): SALib's bootstrap of S2 takes seconds per
         outcome and year, so the other years get S1 and ST only (from
         :func:`first_order_design`)
+    workers : int  local processes for the analyses (1: in this process); the numbers do
+        not depend on it
 
     Returns a long table: method, outcome, year, factor, index, value, conf (conf is the
     half-width of the bootstrap confidence interval at :data:`CONFIDENCE`; NaN for
@@ -320,25 +328,39 @@ def analyze(problem: dict, design: Design, Y: np.ndarray, outcomes: Sequence[str
         raise InvalidValueError("sensitivity.analyze", "Y", Y.shape,
                                 f"shape (runs, outcomes, years) = ({design.runs}, {len(outcomes)}, {len(years)})")
     names = group_names(problem)
+    without_sample = replace(design, X=design.X[:0])  # SALib's Sobol analysis reads only the outputs
     if design.second_order:
         with_s2 = set(_report_years(years) if second_order_years is None else map(int, second_order_years))
         first, first_rows = first_order_design(problem, design)
+        first = replace(first, X=first.X[:0])
+
+    def task(i: int, j: int) -> tuple:
+        if design.method == "morris":
+            return problem, design, Y[:, i, j]
+        if design.second_order and int(years[j]) not in with_s2:
+            return problem, first, Y[first_rows, i, j]
+        return problem, without_sample, Y[:, i, j]
+
+    tasks = [task(i, j) for i in range(len(outcomes)) for j in range(len(years))]
+    if workers > 1 and len(tasks) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
+            results = list(pool.map(_analyze_task, tasks, chunksize=max(1, len(tasks) // (4 * workers))))
+    else:
+        results = [_analyze_task(task) for task in tasks]
     rows: list[tuple] = []
-    for i, outcome in enumerate(outcomes):
-        for j, year in enumerate(years):
-            if design.second_order and int(year) not in with_s2:
-                result = _analyze_one(problem, first, Y[first_rows, i, j])
-            else:
-                result = _analyze_one(problem, design, Y[:, i, j])
-            for index, conf in INDEX_CONF[design.method].items():
-                conf_values = result[conf] if conf else np.full(len(names), np.nan)
-                rows.extend((design.method, outcome, int(year), name, index, float(v), float(c))
-                            for name, v, c in zip(names, result[index], conf_values))
-            if "S2" in result:
-                for a in range(len(names)):
-                    for b in range(a + 1, len(names)):
-                        rows.append((design.method, outcome, int(year), f"{names[a]} & {names[b]}", "S2",
-                                     float(result["S2"][a, b]), float(result["S2_conf"][a, b])))
+    for k, result in enumerate(results):
+        outcome, year = outcomes[k // len(years)], years[k % len(years)]
+        for index, conf in INDEX_CONF[design.method].items():
+            conf_values = result[conf] if conf else np.full(len(names), np.nan)
+            rows.extend((design.method, outcome, int(year), name, index, float(v), float(c))
+                        for name, v, c in zip(names, result[index], conf_values))
+        if "S2" in result:
+            for a in range(len(names)):
+                for b in range(a + 1, len(names)):
+                    rows.append((design.method, outcome, int(year), f"{names[a]} & {names[b]}", "S2",
+                                 float(result["S2"][a, b]), float(result["S2_conf"][a, b])))
     return pd.DataFrame(rows, columns=["method", "outcome", "year", "factor", "index", "value", "conf"])
 
 
@@ -435,7 +457,7 @@ class PipelineResult:
 
 def run_pipeline(problem: dict, design: Design, evaluate: Callable[[np.ndarray], np.ndarray],
                  outcomes: Sequence[str], years: Sequence[int], tolerance: float = CONVERGENCE_TOLERANCE,
-                 log: Callable[[str], None] | None = None) -> PipelineResult:
+                 log: Callable[[str], None] | None = None, workers: int = 1) -> PipelineResult:
     """Evaluate a design and analyse every outcome at every year.
 
     problem : dict  SALib problem
@@ -444,6 +466,7 @@ def run_pipeline(problem: dict, design: Design, evaluate: Callable[[np.ndarray],
     outcomes, years : labels of the output axes
     tolerance : convergence tolerance (see :func:`convergence`)
     log : callable, optional  progress messages
+    workers : int  local processes for the analysis (see :func:`analyze`)
     """
     say = log or (lambda message: None)
     seconds: dict[str, float] = {}
@@ -455,7 +478,7 @@ def run_pipeline(problem: dict, design: Design, evaluate: Callable[[np.ndarray],
     seconds["runs"] = time.perf_counter() - start
     start = time.perf_counter()
     say(f"analysing {len(outcomes)} outcomes x {len(years)} years ...")
-    indices = analyze(problem, design, Y, outcomes, years)
+    indices = analyze(problem, design, Y, outcomes, years, workers=workers)
     seconds["analysis"] = time.perf_counter() - start
     start = time.perf_counter()
     checks = convergence(problem, design, Y, outcomes, years, full=indices, tolerance=tolerance)
@@ -985,7 +1008,8 @@ def sensitivity_to_folder(out: Path, method: str = "sobol", n: int | None = None
     _log(f"{method}: {len(factors)} factors in {len(group_names(problem))} groups, N = {n}, "
          f"{design.runs:,} runs to {until} in {dtype} (scenario {chosen.name}, seed {seed})")
     evaluate = model_evaluator(factors, constants, until, outcomes, workers, scheduler, chunk_size, progress, dtype)
-    result = run_pipeline(problem, design, evaluate, outcomes, years, log=_log)
+    result = run_pipeline(problem, design, evaluate, outcomes, years, log=_log,
+                          workers=workers or os.cpu_count() or 1)
     seconds.update(result.seconds)
 
     t = time.perf_counter()
