@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from kbalance import cli, figures, report
+from kbalance import cli, figures, report, report_html
 from kbalance.scenarios import list_scenarios
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -329,4 +329,4 @@ def test_report_renders_in_headless_chromium(whitepaper_folder, tmp_path):
 def test_report_without_sensitivity_folder_says_how_to_add_one(small_whitepaper):
     small_whitepaper.lang = "en"
     wp = report.Whitepaper(**{**small_whitepaper.__dict__, "sensitivity": None})
-    assert "kbalance sensitivity" in report.sensitivity_html(wp, {})
+    assert "kbalance sensitivity" in report_html.sensitivity_html(wp, {})

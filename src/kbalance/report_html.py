@@ -1,0 +1,502 @@
+"""The white paper's report.html: one self-contained page (text in English or Korean,
+figures and fonts embedded) assembled from a :class:`kbalance.report.Whitepaper` after its
+tables and figures are written."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import kbalance
+from kbalance.paths import calibration_dir
+from kbalance.report import (
+    BASE,
+    NATIONAL,
+    PURE,
+    Whitepaper,
+    _bundled_hangul_fonts,
+    _q,
+    band_text,
+    history_end_year,
+    indicator_of,
+    model_caveats,
+    scenario_label,
+)
+from kbalance.run import data_hash, model_hash
+
+#: Text of the report page: key → (English, Korean).
+H = {
+    "title": ("kbalance white paper: regional balance and decentralization in Korea's 17 regions to {until}",
+              "kbalance 백서: 17개 시도의 지역균형과 분권 전망 ({until}년까지)"),
+    "generated": ("Generated {time} UTC by <code>{command}</code>; {members:,} ensemble members, fitted set {fitted}.",
+                  "{time} UTC 생성, 명령 <code>{command}</code>; 앙상블 {members:,}개, 적합 모수 {fitted}."),
+    "toc": ("Contents", "목차"),
+    "summary": ("Key findings", "주요 결과"), "method": ("Method", "방법"), "data": ("Data sources", "자료 출처"),
+    "fit": ("Calibration fit and backtest", "보정 적합도와 백테스트"), "scenarios": ("Scenarios", "시나리오"),
+    "results": ("Results", "결과"), "complementarity": ("Complementarity of decentralization and balance",
+                                                       "분권과 균형발전의 보완성"),
+    "sensitivity": ("Sensitivity", "민감도 분석"), "caveats": ("Caveats", "유의사항"),
+    "comparison": ("Scenario comparison: median [5–95 %] of the ensemble",
+                   "시나리오 비교: 앙상블 중앙값 [5–95 % 구간]"),
+    "differences": ("Paired difference from the baseline in {y}: median [5–95 %]",
+                    "{y}년 기준 시나리오 대비 차이 (동일 구성원 대응): 중앙값 [5–95 %]"),
+    "hypothetical": ("hypothetical", "가상 설정"),
+    "no_levers": ("changes no lever (every lever follows its history)", "정책수단 변경 없음 (과거 경로 유지)"),
+    "derived": ("derived: the union of the lever settings of decentralization and balance",
+                "파생: 분권과 균형 시나리오 정책수단 설정의 합집합"),
+    "no_sensitivity": (("No sensitivity analysis was found (no outputs/sensitivity*/ folder with summary.json); "
+                        "run <code>kbalance sensitivity</code> and then this command again, or pass --sensitivity DIR."),
+                       ("민감도 분석 결과가 없습니다 (summary.json이 있는 outputs/sensitivity*/ 폴더 없음). "
+                        "<code>kbalance sensitivity</code>를 실행한 뒤 다시 실행하거나 --sensitivity DIR을 지정하십시오.")),
+    "sens_from": ("From <code>{path}</code>.", "출처: <code>{path}</code>."),
+    "top_factors": ("Top factors (latest year, main index)", "주요 요인 (최종 연도, 주 지수)"),
+    "no_comp": (("The complementarity analysis needs the scenarios baseline, decentralization, balance and "
+                 "integrated; shipped now: {names}."),
+                "보완성 분석에는 기준, 분권, 균형, 통합 시나리오가 모두 필요합니다. 현재 제공: {names}."),
+}
+
+CLASS_NAMES = {"complementary": ("complementary", "보완적"), "substitutive": ("substitutive", "대체적"),
+               "additive": ("additive (band includes 0)", "가산적 (구간이 0 포함)")}
+ANSWERS = {"confirmed": ("confirmed", "지지됨"), "refuted": ("refuted", "기각됨"),
+           "not supported": ("not supported (the effects are mostly additive)", "지지되지 않음 (효과가 대체로 가산적)")}
+
+CSS = """
+body{font-family:KbalanceHangul,'Noto Sans KR','Malgun Gothic','Apple SD Gothic Neo',NanumGothic,sans-serif;max-width:1100px;
+margin:0 auto;padding:24px 32px;color:#222;line-height:1.55;font-size:15px}
+h1{font-size:26px;border-bottom:3px solid #1f6fb4;padding-bottom:8px}h2{font-size:21px;margin-top:42px;
+border-bottom:1px solid #ccc;padding-bottom:4px}h3{font-size:17px;margin-top:26px}
+figure{margin:18px 0}figure img{width:100%;height:auto;border:1px solid #eee}
+figcaption{font-size:13px;color:#555}table{border-collapse:collapse;font-size:12.5px;margin:10px 0;width:100%}
+th,td{border-bottom:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top}th{background:#f3f5f8}
+.meta{color:#555;font-size:13px}.verdict{background:#f6f0fb;border-left:4px solid #8a5cb8;padding:10px 14px}
+.met{color:#2e7d32;font-weight:bold}.notmet{color:#c62828;font-weight:bold}nav ol{columns:2}
+code{background:#f4f4f4;padding:1px 4px;border-radius:3px;font-size:13px}.scroll{overflow-x:auto}
+"""
+
+
+def h(key: str, lang: str, **kwargs) -> str:
+    """Report text ``key`` in ``lang``, formatted."""
+    text = H[key][lang == "ko"]
+    return text.format(**kwargs) if kwargs else text
+
+
+def _median(wp: Whitepaper, key: str, scenario: str, year: int) -> float:
+    return float(wp.summary[key].sel(scenario=scenario, year=year, quantile="q50"))
+
+
+def _band(wp: Whitepaper, key: str, scenario: str, year: int) -> str:
+    q = wp.summary[key].sel(scenario=scenario, year=year)
+    return band_text(*(float(q.sel(quantile=n)) for n in ("q50", "q05", "q95")), indicator_of(key).digits)
+
+
+def _diff(wp: Whitepaper, key: str, scenario: str, year: int) -> dict[str, float]:
+    x = wp.members[key].sel(year=year)
+    return _q(x.sel(scenario=scenario) - x.sel(scenario=BASE))
+
+
+def first_year_at_least(wp: Whitepaper, key: str, scenario: str, level: float) -> int | None:
+    """First projected year whose median reaches ``level``, or None."""
+    q = wp.summary[key].sel(scenario=scenario, quantile="q50")
+    years = q["year"].values[(q.values >= level - 1e-9) & (q["year"].values >= history_end_year())]
+    return int(years[0]) if len(years) else None
+
+
+def findings(wp: Whitepaper) -> list[str]:
+    """Key findings as sentences (HTML), computed from the ensemble summaries."""
+    ko, end, start = wp.lang == "ko", wp.until, 2024
+    names = [str(s) for s in wp.summary["scenario"].values]
+    others = [n for n in names if n != BASE]
+    out = []
+    p0, p1 = _median(wp, "population", BASE, start), _median(wp, "population", BASE, end)
+    out.append(f"기준 시나리오에서 전국 인구는 {start}년 {p0:.2f}백만 명에서 {end}년 {_band(wp, 'population', BASE, end)}백만 명으로 "
+                f"{(p1 / p0 - 1) * 100:+.1f} % 변합니다 (중앙값 [5–95 %])." if ko else
+                f"In the baseline the national population goes from {p0:.2f} million in {start} to "
+                f"{_band(wp, 'population', BASE, end)} million in {end} ({(p1 / p0 - 1) * 100:+.1f} %; median [5–95 %]).")
+    c0 = _median(wp, "capital_share", BASE, start)
+    out.append(f"수도권 인구 비중은 {start}년 {c0:.1f} %에서 {end}년 {_band(wp, 'capital_share', BASE, end)} %가 됩니다 (기준)."
+                if ko else f"The capital region holds {c0:.1f} % of the population in {start} and "
+                f"{_band(wp, 'capital_share', BASE, end)} % in {end} (baseline).")
+    if others:
+        diffs = {n: _diff(wp, "capital_share", n, end) for n in others}
+        low = min(diffs, key=lambda n: diffs[n]["q50"])
+        high = max(diffs, key=lambda n: diffs[n]["q50"])
+        d_lo, d_hi = diffs[low], diffs[high]
+        out.append(f"{end}년 수도권 비중을 가장 많이 낮추는 시나리오는 {scenario_label(low, 'ko')} "
+                    f"({d_lo['q50']:+.2f}%p [{d_lo['q05']:+.2f}, {d_lo['q95']:+.2f}]), 가장 높이는 시나리오는 "
+                    f"{scenario_label(high, 'ko')} ({d_hi['q50']:+.2f}%p [{d_hi['q05']:+.2f}, {d_hi['q95']:+.2f}])입니다 "
+                    f"(기준 대비, 동일 앙상블 구성원 대응 차이)." if ko else
+                    f"In {end} the {scenario_label(low, 'en')} scenario lowers the capital-region share most "
+                    f"({d_lo['q50']:+.2f} pp [{d_lo['q05']:+.2f}, {d_lo['q95']:+.2f}] against the baseline, paired by "
+                    f"member) and {scenario_label(high, 'en')} raises it most ({d_hi['q50']:+.2f} pp "
+                    f"[{d_hi['q05']:+.2f}, {d_hi['q95']:+.2f}]).")
+    out.append(f"합계출산율은 {end}년 {_band(wp, 'tfr', BASE, end)}, 출생아 수는 {_band(wp, 'births', BASE, end)}천 명입니다 (기준)."
+                if ko else f"The national TFR is {_band(wp, 'tfr', BASE, end)} and births "
+                f"{_band(wp, 'births', BASE, end)} thousand in {end} (baseline).")
+    r0, r1 = _median(wp, "regions_at_risk", BASE, start), _median(wp, "regions_at_risk", BASE, end)
+    out.append(f"소멸위험지수가 0.5 미만인 시도는 {start}년 {r0:.0f}곳에서 {end}년 {r1:.0f}곳(중앙값)이 되며, 전국 지수는 "
+                f"{_band(wp, 'extinction_index', BASE, end)}입니다." if ko else
+                f"Regions with an extinction risk index below 0.5: {r0:.0f} in {start}, {r1:.0f} in {end} (median); "
+                f"the national index is {_band(wp, 'extinction_index', BASE, end)} in {end}.")
+    for target in (30.0, 40.0):
+        reach = {n: first_year_at_least(wp, "local_tax_share", n, target) for n in names}
+        hit = [f"{scenario_label(n, wp.lang)} ({y})" for n, y in reach.items() if y]
+        ratio = f"{100 - target:.0f}:{target:.0f}"
+        out.append(f"국세:지방세 {ratio} 목표(지방 {target:.0f} %)에 도달하는 시나리오: "
+                    f"{', '.join(hit) if hit else '없음'}." if ko else
+                    f"Scenarios reaching the {ratio} national:local tax target (local {target:.0f} %): "
+                    f"{', '.join(hit) if hit else 'none'}.")
+    for key in ("fiscal_autonomy_cv", "grdp_pc_cv"):
+        ind = NATIONAL[key]
+        parts = []
+        for n in others:
+            d = _diff(wp, key, n, end)
+            parts.append(f"{scenario_label(n, wp.lang)} {d['q50']:+.{ind.digits}f} [{d['q05']:+.{ind.digits}f}, "
+                         f"{d['q95']:+.{ind.digits}f}]")
+        out.append((f"{html.escape(ind.ko)}: 기준 {end}년 {_band(wp, key, BASE, end)}; 기준 대비 차이 — " if ko else
+                    f"{html.escape(ind.en)}: baseline {_band(wp, key, BASE, end)} in {end}; difference from baseline — ")
+                   + ("; ".join(parts) if parts else ("없음" if ko else "none")) + ".")
+    if wp.complementarity:
+        out.append(verdict_sentence(wp))
+    return out
+
+
+def verdict_sentence(wp: Whitepaper) -> str:
+    """One sentence: the model's verdict on complementarity."""
+    v = wp.complementarity["verdict"]
+    ko = wp.lang == "ko"
+    label = {k: html.escape(NATIONAL[k].label(wp.lang)) for k in NATIONAL}
+    lists = {c: ", ".join(label[k] for k in v[c]) or ("없음" if ko else "none") for c in CLASS_NAMES}
+    answer = ANSWERS[v["answer"]][ko]
+    if ko:
+        return (f"<b>\"분권과 균형발전 정책은 상호보완적이다\"라는 주장은 {v['year']}년 지표 기준으로 {answer}.</b> "
+                f"보완적: {lists['complementary']}; 대체적: {lists['substitutive']}; 가산적: {lists['additive']}.")
+    return (f"<b>The claim \"decentralization and balance policies are complementary\" is {answer} by the "
+            f"{v['year']} indicators.</b> Complementary: {lists['complementary']}; substitutive: "
+            f"{lists['substitutive']}; additive: {lists['additive']}.")
+
+
+def complementarity_html(wp: Whitepaper, images: dict[str, str]) -> str:
+    """The complementarity section: method, verdict paragraph, table and figure."""
+    ko = wp.lang == "ko"
+    if not wp.complementarity:
+        return f"<p>{h('no_comp', wp.lang, names=', '.join(wp.scenarios))}</p>"
+    table = wp.tables["complementarity"]
+    v = wp.complementarity["verdict"]
+    extra = ", ".join(f"<code>{x}</code>" for x in wp.complementarity["extra_levers"]) or ("없음" if ko else "none")
+    if ko:
+        method = ("각 지표와 연도마다 통합 시나리오의 효과(통합 − 기준)를 분권 효과(분권 − 기준)와 균형 효과(균형 − 기준)의 합과 "
+                  "비교합니다. 상호작용 = 통합 − 분권 − 균형 + 기준을 앙상블 구성원마다 (같은 모수로) 계산하므로 구간이 있습니다. "
+                  "5–95 % 구간이 0을 포함하면 <i>가산적</i>, 상호작용이 지표의 바람직한 방향(인구·출산율·재정자립도·혁신은 증가, "
+                  "수도권 비중·격차·소멸위험 시도 수는 감소)이면 <i>보완적</i>, 반대면 <i>대체적</i>으로 분류합니다. "
+                  f"주의: 통합 시나리오는 분권과 균형 정책수단 외에 {extra}도 바꿉니다. 따라서 통합 시나리오의 상호작용에는 "
+                  "이 추가 수단(초광역 통합, 균등화 등)의 효과가 포함됩니다.")
+        if PURE in wp.scenarios:
+            method += (" 이를 분리하기 위해 분권과 균형 시나리오 설정의 합집합인 파생 시나리오 '분권+균형 결합'도 실행했으며, "
+                       "그 상호작용은 순수한 정책 간 상호작용입니다.")
+    else:
+        method = ("For each indicator and year the effect of the integrated scenario (integrated − baseline) is compared "
+                  "with the sum of the decentralization effect (decentralization − baseline) and the balance effect "
+                  "(balance − baseline). The interaction = integrated − decentralization − balance + baseline is computed "
+                  "per ensemble member (the same parameters in every scenario), so it has a band. It is <i>additive</i> "
+                  "when its 5–95 % band includes 0, <i>complementary</i> when it moves the indicator in its better "
+                  "direction (higher population, fertility, fiscal autonomy, innovation; lower capital-region share, "
+                  "disparity and regions at risk), <i>substitutive</i> otherwise. Note: the integrated scenario also "
+                  f"changes {extra} beyond the decentralization and balance levers, so its interaction includes the "
+                  "effect of those extra levers (mega-region integration, equalization).")
+        if PURE in wp.scenarios:
+            method += (" To separate them, the derived scenario 'decentralization + balance' (the union of the two "
+                       "scenarios' settings) was run too; its interaction is the pure policy interaction.")
+    parts = [f"<p>{method}</p>", f"<p class='verdict'>{verdict_sentence(wp)} {verdict_detail(wp)}</p>"]
+    for combined in table["combined"].unique():
+        rows = table[(table["combined"] == combined) & (table["year"] == v["year"])]
+        parts.append(f"<h3>{html.escape(scenario_label(combined, wp.lang))} ({v['year']})</h3>")
+        parts.append(_table_html(_complementarity_display(rows, wp.lang)))
+    if "complementarity" in images:
+        parts.append(images["complementarity"])
+    return "\n".join(parts)
+
+
+def verdict_detail(wp: Whitepaper) -> str:
+    """The pure-union verdict, when the derived scenario ran."""
+    pure = wp.complementarity.get("verdict_pure")
+    if not pure:
+        return ""
+    ko = wp.lang == "ko"
+    answer = ANSWERS[pure["answer"]][ko]
+    names = {c: ", ".join(html.escape(NATIONAL[k].label(wp.lang)) for k in pure[c]) or ("없음" if ko else "none")
+             for c in CLASS_NAMES}
+    if ko:
+        return (f"순수 결합(분권 ∪ 균형, 초광역·균등화 제외)만 보면 주장은 {answer}. 보완적: {names['complementary']}; "
+                f"대체적: {names['substitutive']}; 가산적: {names['additive']}. 두 결과의 차이는 통합 시나리오가 추가로 "
+                f"바꾸는 정책수단의 효과입니다.")
+    return (f"For the pure union of the two scenarios (without the extra mega-region and equalization levers) the "
+            f"claim is {answer}. Complementary: {names['complementary']}; substitutive: {names['substitutive']}; "
+            f"additive: {names['additive']}. The difference between the two is the effect of the levers only the "
+            f"integrated scenario moves.")
+
+
+def _complementarity_display(rows: pd.DataFrame, lang: str) -> pd.DataFrame:
+    ko = lang == "ko"
+    out = []
+    for r in rows.itertuples():
+        d = NATIONAL[r.indicator].digits + 1
+        out.append({
+            ("지표" if ko else "indicator"): NATIONAL[r.indicator].label(lang),
+            ("단위" if ko else "unit"): NATIONAL[r.indicator].unit(lang),
+            ("분권 효과" if ko else "decentralization effect"): f"{r.effect_first_q50:+.{d}f}",
+            ("균형 효과" if ko else "balance effect"): f"{r.effect_second_q50:+.{d}f}",
+            ("효과 합" if ko else "sum of effects"): f"{r.sum_of_effects_q50:+.{d}f}",
+            ("결합 효과" if ko else "combined effect"): f"{r.effect_combined_q50:+.{d}f} "
+                                                      f"[{r.effect_combined_q05:+.{d}f}, {r.effect_combined_q95:+.{d}f}]",
+            ("상호작용" if ko else "interaction"): f"{r.interaction_q50:+.{d}f} [{r.interaction_q05:+.{d}f}, "
+                                                 f"{r.interaction_q95:+.{d}f}]",
+            ("효과 합 대비 상호작용" if ko else "interaction / |sum|"):
+                "" if not np.isfinite(r.interaction_share_of_sum) else f"{r.interaction_share_of_sum * 100:+.0f} %",
+            ("분류" if ko else "class"): CLASS_NAMES[r.classification][ko],
+        })
+    return pd.DataFrame(out)
+
+
+def _table_html(table: pd.DataFrame) -> str:
+    return "<div class='scroll'>" + table.to_html(index=False, border=0, escape=True, na_rep="") + "</div>"
+
+
+def _img(path: Path, caption: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    alt = html.escape(caption, quote=True)
+    return (f"<figure><img src=\"data:image/png;base64,{data}\" alt=\"{alt}\">"
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+
+FIGURE_CAPTIONS = {
+    "capital_share": ("Capital-region share of the population by scenario", "시나리오별 수도권 인구 비중"),
+    "population_change": ("Population change by region and bloc", "시도·권역별 인구 변화"),
+    "age_pyramids": ("Age pyramids of selected regions", "주요 시도의 인구 피라미드"),
+    "extinction_risk_tiles": ("Extinction risk index, tile map of the 17 regions", "17개 시도 소멸위험지수 타일 지도"),
+    "births_tfr": ("Births and total fertility rate", "출생아 수와 합계출산율"),
+    "fiscal_autonomy": ("Fiscal autonomy by region", "시도별 재정자립도"),
+    "tax_ratio": ("National:local tax ratio against its targets", "국세:지방세 비율과 목표"),
+    "innovation_grdp": ("Innovation base and GRDP per capita", "혁신역량과 1인당 GRDP"),
+    "disparity": ("Disparity indices", "격차 지수"),
+    "complementarity": ("Complementarity: interaction effects", "보완성: 상호작용 효과"),
+    "calibration_fit": ("Calibration fit statistics", "보정 적합도 통계"),
+    "backtest": ("Backtest against naive forecasts", "단순 예측과 비교한 백테스트"),
+}
+
+
+def _caption(name: str, lang: str) -> str:
+    if name in FIGURE_CAPTIONS:
+        return FIGURE_CAPTIONS[name][lang == "ko"]
+    if name.startswith("calibration_fit_"):
+        return ("Calibration fit by region: " if lang == "en" else "시도별 보정 적합: ") + name.removeprefix("calibration_fit_")
+    return ("Sensitivity: " if lang == "en" else "민감도: ") + name.removeprefix("sensitivity_")
+
+
+def method_html(wp: Whitepaper) -> str:
+    """The method section."""
+    n = wp.members.sizes["member"]
+    if wp.lang == "ko":
+        return (f"<p>kbalance는 17개 시도의 인구(성·단일연령), 혁신역량, 재정을 연결한 시스템 다이내믹스 모형입니다. 방정식은 "
+                f"<code>model/kbalance.mdl</code>(Vensim 형식) 한 곳에만 있으며, PySD가 기준 엔진이고 같은 모형 파일에서 "
+                f"생성된 numpy 엔진으로 앙상블을 실행합니다. 시점은 매년 1월 1일 기준이며, {history_end_year()}년부터 흐름을 "
+                f"전망합니다.</p><p>불확실성은 제약 앙상블로 나타냅니다: 보정된 모수 주변에서 표본을 추출하고 과거 적합이 "
+                f"신뢰영역 기준을 통과한 구성원만 남긴 것({wp.fit_report.name}-ensemble, 이 보고서는 {n:,}개 사용)입니다. "
+                f"모든 시나리오는 같은 구성원으로 실행되므로 시나리오 간 차이는 구성원별 대응 차이이며, 구간(5–95 %)은 "
+                f"모수 불확실성을 나타냅니다. 인구 피라미드처럼 세부 변수는 최적 적합 모수 실행에서 가져옵니다.</p>")
+    return (f"<p>kbalance is a system-dynamics model linking population (by sex and single year of age), the "
+            f"innovation base and local public finance in the 17 regions. The equations live only in "
+            f"<code>model/kbalance.mdl</code> (Vensim format); PySD is the reference engine and a numpy engine "
+            f"generated from the same model file runs the ensembles. Stocks are 1 January values; flows are "
+            f"projected from {history_end_year()}.</p><p>Uncertainty comes from the constrained ensemble: parameter "
+            f"sets sampled around the fitted set and kept only when their fit to history passes the confidence-region "
+            f"threshold ({wp.fit_report.name}-ensemble; {n:,} members used here). Every scenario runs with the same "
+            f"members, so differences between scenarios are paired per member; bands (5–95 %) show parameter "
+            f"uncertainty. Full-detail variables such as the age pyramids come from the best-fit run.</p>")
+
+
+def data_html(lang: str) -> str:
+    """The data-source section: the original tables of calibration/sources.csv."""
+    sources = pd.read_csv(calibration_dir() / "sources.csv")
+    grouped = (sources.groupby(["table_id", "table_name"], sort=False)["series"]
+               .apply(lambda s: ", ".join(s.head(6)) + (f" … (+{len(s) - 6})" if len(s) > 6 else ""))
+               .reset_index())
+    head = ("관측 자료는 calibration/observations에 있으며 각 계열의 원 통계표는 calibration/sources.csv에 있습니다 "
+            f"({len(sources)}개 계열)." if lang == "ko" else
+            f"The observations are in calibration/observations; calibration/sources.csv names the original "
+            f"statistical table of each of its {len(sources)} series.")
+    cols = {"table_id": "table" if lang == "en" else "통계표", "table_name": "name" if lang == "en" else "이름",
+            "series": "series" if lang == "en" else "계열"}
+    return f"<p>{head}</p>" + _table_html(grouped.rename(columns=cols))
+
+
+def fit_html(wp: Whitepaper, images: dict[str, str]) -> str:
+    """The fit section: statistics, which targets are (not) met, figures and backtest."""
+    ko = wp.lang == "ko"
+    goals = wp.fit[wp.fit["met"].notna()]
+    met = ", ".join(f"{r.target} ({r.criterion})" for r in goals[goals["met"].astype(bool)].itertuples()) or "-"
+    missed = ", ".join(f"{r.target} ({r.criterion})" for r in goals[~goals["met"].astype(bool)].itertuples()) or "-"
+    text = (f"<p>보정 통계 (calibration/reports/{wp.fit_report.name}/fit_statistics.csv, 전체 시도·연도). 목표는 "
+            f"calibration/targets.toml에 있습니다. <span class='met'>충족</span>: {met}. "
+            f"<span class='notmet'>미충족</span>: {missed}.</p>" if ko else
+            f"<p>Fit statistics (calibration/reports/{wp.fit_report.name}/fit_statistics.csv, all region-years); "
+            f"the goals are set in calibration/targets.toml. <span class='met'>Met</span>: {met}. "
+            f"<span class='notmet'>Not met</span>: {missed}.</p>")
+    parts = [text, _table_html(wp.fit.round(4)), images.get("calibration_fit", "")]
+    parts += [v for k, v in images.items() if k.startswith("calibration_fit_")]
+    if wp.backtest is not None:
+        beats = ", ".join(wp.backtest.loc[wp.backtest["model_beats_both_last_year"], "series"]) or ("없음" if ko else "none")
+        parts.append(f"<p>{'백테스트: 마지막 연도에 두 단순 예측보다 나은 계열' if ko else 'Backtest: series where the model beats both naive forecasts in the last year'}: {beats}.</p>")
+        parts += [_table_html(wp.backtest.round(2)), images.get("backtest", "")]
+    return "\n".join(parts)
+
+
+def scenarios_html(wp: Whitepaper) -> str:
+    """Every scenario with its description and lever settings (reference or 'hypothetical')."""
+    ko = wp.lang == "ko"
+    parts = ["<ul>"]
+    for name, s in wp.scenarios.items():
+        levers = wp.levers[wp.levers["scenario"] == name]
+        note = h("derived", wp.lang) if s.path is None else html.escape(s.description)
+        if levers.empty:
+            note += " — " + h("no_levers", wp.lang)
+        parts.append(f"<li><b>{html.escape(scenario_label(name, wp.lang))}</b> (<code>{html.escape(name)}</code>): {note}</li>")
+    parts.append("</ul>")
+    table = wp.levers.copy()
+    table["ref"] = table["ref"].replace({"hypothetical": h("hypothetical", wp.lang), "": h("hypothetical", wp.lang)})
+    if ko:
+        table = table.rename(columns={"scenario": "시나리오", "lever": "정책수단", "description": "설명", "unit": "단위",
+                                      "step": "단계", "target": "목표값", "start": "시작 연도", "ramp": "도달 기간(년)",
+                                      "ref": "근거"})
+    parts.append(_table_html(table))
+    return "\n".join(parts)
+
+
+def results_html(wp: Whitepaper, images: dict[str, str]) -> str:
+    """Figures, the comparison table and the paired differences."""
+    parts = []
+    for name in ("capital_share", "population_change", "age_pyramids", "extinction_risk_tiles", "births_tfr",
+                 "fiscal_autonomy", "tax_ratio", "innovation_grdp", "disparity"):
+        parts.append(images.get(name, ""))
+    parts.append(f"<h3>{h('comparison', wp.lang)}</h3>")
+    comp = wp.tables["scenario_comparison"].drop(columns=["indicator", "scenario"])
+    parts.append(_table_html(comp))
+    diffs = wp.tables["scenario_differences"]
+    year = int(diffs["year"].max()) if not diffs.empty else wp.until
+    if not diffs.empty:
+        rows = diffs[diffs["year"] == year]
+        shown = pd.DataFrame({
+            "indicator": [NATIONAL[k].label(wp.lang) for k in rows["indicator"]],
+            "scenario": [scenario_label(s, wp.lang) for s in rows["scenario"]],
+            "difference": [f"{r.q50:+.{NATIONAL[r.indicator].digits + 1}f} [{r.q05:+.{NATIONAL[r.indicator].digits + 1}f}, "
+                           f"{r.q95:+.{NATIONAL[r.indicator].digits + 1}f}]" for r in rows.itertuples()],
+            "unit": [NATIONAL[k].unit(wp.lang) for k in rows["indicator"]],
+        })
+        parts.append(f"<h3>{h('differences', wp.lang, y=year)}</h3>" + _table_html(shown))
+    return "\n".join(parts)
+
+
+def sensitivity_html(wp: Whitepaper, images: dict[str, str]) -> str:
+    """The sensitivity section: summary facts, top factors and the figures of the folder."""
+    if wp.sensitivity is None:
+        return f"<p>{h('no_sensitivity', wp.lang)}</p>"
+    summary = json.loads((wp.sensitivity / "summary.json").read_text(encoding="utf-8"))
+    facts = {k: v for k, v in summary.items() if isinstance(v, (str, int, float, bool)) or
+             (isinstance(v, list) and all(isinstance(x, (str, int, float)) for x in v))}
+    parts = [f"<p>{h('sens_from', wp.lang, path=html.escape(str(wp.sensitivity)))}</p>"]
+    if facts:
+        parts.append(_table_html(pd.DataFrame({"key": list(facts), "value": [
+            ", ".join(map(str, v)) if isinstance(v, list) else str(v) for v in facts.values()]})))
+    if "sensitivity_top_factors" in wp.tables:
+        parts.append(f"<h3>{h('top_factors', wp.lang)}</h3>" + _table_html(wp.tables["sensitivity_top_factors"].round(4)))
+    parts += [v for k, v in images.items() if k.startswith("sensitivity_")]
+    return "\n".join(parts)
+
+
+def caveats_html(wp: Whitepaper) -> str:
+    """Model limits (docs/model.md), targets not met and what the bands do not cover."""
+    ko = wp.lang == "ko"
+    items = []
+    missed = wp.fit.loc[wp.fit["met"].notna() & ~wp.fit["met"].fillna(True).astype(bool)]
+    for r in missed.itertuples():
+        items.append(f"보정 목표 미충족: {r.target} (MAPE {r.mape:.1f} %, R² {r.r2:.2f})" if ko else
+                     f"Calibration target not met: {r.target} (MAPE {r.mape:.1f} %, R² {r.r2:.2f})")
+    items.append("구간은 모수 불확실성만 나타냅니다. 모형 구조, 외생 가정(출산 추세, 사망률 개선, 생산성 추세)과 정책 경로는 "
+                 "구성원 간에 같습니다." if ko else
+                 "Bands show parameter uncertainty only: the model structure, the exogenous assumptions (fertility trend, "
+                 "mortality improvement, productivity trend) and the lever paths are the same for every member.")
+    items.append("정책수단의 크기 중 근거가 'hypothetical'(가상 설정)인 것은 출처가 없는 가정입니다." if ko else
+                 "Lever settings marked 'hypothetical' are assumptions without a source.")
+    limits = model_caveats()
+    if limits:
+        items.append(("모형의 경계 (docs/model.md, 원문):" if ko else "Model boundary (docs/model.md):")
+                     + "<ul>" + "".join(f"<li>{html.escape(c)}</li>" for c in limits) + "</ul>")
+    return "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
+
+
+def font_face_css(text: str) -> str:
+    """@font-face rules embedding NanumGothic (koreanize-matplotlib's copy, SIL OFL),
+    subset to the characters of ``text``, as WOFF data URLs: Hangul then renders on a
+    machine without Korean fonts. Empty when the font is not installed."""
+    import logging
+
+    from fontTools import subset
+
+    logging.getLogger("fontTools.subset").setLevel(logging.ERROR)  # notes on dropped hinting tables
+    rules = []
+    unicodes = sorted({ord(c) for c in text if ord(c) > 127} | set(range(32, 127)))
+    for path in _bundled_hangul_fonts():
+        if path.stem not in ("NanumGothic", "NanumGothicBold"):
+            continue
+        options = subset.Options()
+        options.flavor = "woff"
+        font = subset.load_font(str(path), options)
+        subsetter = subset.Subsetter(options)
+        subsetter.populate(unicodes=unicodes)
+        subsetter.subset(font)
+        buffer = io.BytesIO()
+        subset.save_font(font, buffer, options)
+        data = base64.b64encode(buffer.getvalue()).decode("ascii")
+        weight = "bold" if path.stem.endswith("Bold") else "normal"
+        rules.append(f"@font-face{{font-family:'KbalanceHangul';font-weight:{weight};"
+                     f"src:url(data:font/woff;base64,{data}) format('woff')}}")
+    return "".join(rules)
+
+
+def render_html(wp: Whitepaper, folder: Path) -> str:
+    """The self-contained report page: CSS inline, figures as base64 PNG, no external URLs."""
+    lang = wp.lang
+    images = {name: _img(path, _caption(name, lang)) for name, path in wp.figures.items()}
+    sections = [
+        ("summary", "<ul>" + "".join(f"<li>{f}</li>" for f in findings(wp)) + "</ul>"),
+        ("method", method_html(wp)),
+        ("data", data_html(lang)),
+        ("fit", fit_html(wp, images)),
+        ("scenarios", scenarios_html(wp)),
+        ("results", results_html(wp, images)),
+        ("complementarity", complementarity_html(wp, images)),
+        ("sensitivity", sensitivity_html(wp, images)),
+        ("caveats", caveats_html(wp)),
+    ]
+    command = html.escape(" ".join(["kbalance", *sys.argv[1:]]))
+    meta = h("generated", lang, time=datetime.now(UTC).strftime("%Y-%m-%d %H:%M"), command=command,
+             members=wp.members.sizes["member"], fitted=wp.fit_report.name)
+    toc = "".join(f"<li><a href='#{key}'>{h(key, lang)}</a></li>" for key, _ in sections)
+    body = "\n".join(f"<section id='{key}'><h2>{h(key, lang)}</h2>\n{content}</section>" for key, content in sections)
+    footer = (f"<p class='meta'>model {model_hash()[:12]} · data {data_hash()[:12]} · kbalance {kbalance.__version__} · "
+              f"{html.escape(folder.name if not folder.name.startswith('.') else '')}</p>")
+    return (f"<!DOCTYPE html>\n<html lang='{lang}'><head><meta charset='utf-8'>"
+            f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>{h('title', lang, until=wp.until)}</title><style>{font_face_css(body + toc + meta + h('title', lang, until=wp.until))}{CSS}</style></head><body>"
+            f"<h1>{h('title', lang, until=wp.until)}</h1><p class='meta'>{meta}</p>"
+            f"<nav><h2>{h('toc', lang)}</h2><ol>{toc}</ol></nav>{body}<footer>{footer}</footer></body></html>\n")
+
+
+__all__ = ["render_html", "sensitivity_html"]
