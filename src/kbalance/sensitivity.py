@@ -238,8 +238,8 @@ def half_design(problem: dict, design: Design) -> Design:
     return Design(design.method, n, design.seed, design.second_order, design.X[:rows])
 
 
-def first_order_design(problem: dict, design: Design) -> tuple[Design, np.ndarray]:
-    """The first-order design inside a second-order Sobol design, and its rows.
+def first_order_rows(problem: dict, runs: int) -> np.ndarray:
+    """Rows of a second-order Sobol sample of ``runs`` rows that form a first-order one.
 
     A second-order sample holds, per base sample, the rows A, AB_1 … AB_D, BA_1 … BA_D, B;
     S1 and ST (and their bootstrap intervals) use A, AB_j and B only, so analysing those
@@ -249,8 +249,7 @@ def first_order_design(problem: dict, design: Design) -> tuple[Design, np.ndarra
     """
     d = len(group_names(problem))
     per_base = rows_per_base_sample(problem, True)
-    rows = (np.arange(design.runs // per_base)[:, None] * per_base + np.r_[0:d + 1, 2 * d + 1]).ravel()
-    return Design(design.method, design.n, design.seed, False, design.X[rows]), rows
+    return (np.arange(runs // per_base)[:, None] * per_base + np.r_[0:d + 1, 2 * d + 1]).ravel()
 
 
 #: An output that takes one value in more than this share of the runs (a count of regions
@@ -314,7 +313,7 @@ def analyze(problem: dict, design: Design, Y: np.ndarray, outcomes: Sequence[str
     second_order_years : years with S2 when the design has second order (default the
         report years, :data:`REPORT_YEARS`): SALib's bootstrap of S2 takes seconds per
         outcome and year, so the other years get S1 and ST only (from
-        :func:`first_order_design`)
+        :func:`first_order_rows`)
     workers : int  local processes for the analyses (1: in this process); the numbers do
         not depend on it
 
@@ -331,8 +330,7 @@ def analyze(problem: dict, design: Design, Y: np.ndarray, outcomes: Sequence[str
     without_sample = replace(design, X=design.X[:0])  # SALib's Sobol analysis reads only the outputs
     if design.second_order:
         with_s2 = set(_report_years(years) if second_order_years is None else map(int, second_order_years))
-        first, first_rows = first_order_design(problem, design)
-        first = replace(first, X=first.X[:0])
+        first, first_rows = replace(without_sample, second_order=False), first_order_rows(problem, design.runs)
 
     def task(i: int, j: int) -> tuple:
         if design.method == "morris":
