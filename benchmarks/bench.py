@@ -6,7 +6,7 @@
 Measures PySD's translation and load of model/kbalance.mdl, one PySD run, the fast
 engine's compile time, one fast deterministic run, and the fast engine's time per member
 for ensembles of 1, 100, 1,000, 4,096 and 10,000 members (random parameter tables, run with
-``kbalance.engine.run_ensemble``) in each floating type (float64, the default of the
+``kbalance.engine.fast.run_ensemble``) in each floating type (float64, the default of the
 engine, and float32, the default of the sensitivity analysis), with the peak memory of
 each step, and the time of a Sobol-sized ensemble (43,008 members, extrapolated from the
 4,096-member run unless --sobol-full runs it). The ratios to PySD
@@ -190,11 +190,12 @@ def pysd_translation() -> dict:
     import pysd
 
     from kbalance.paths import model_dir
-    from kbalance.run import model_path, quiet_pysd
+    from kbalance.paths import model_file
+    from kbalance.engine.reference import quiet_pysd
 
     folder = Path(tempfile.mkdtemp(prefix="kbalance-bench-"))
     try:
-        shutil.copy(model_path(), folder / "kbalance.mdl")
+        shutil.copy(model_file(), folder / "kbalance.mdl")
         shutil.copytree(model_dir() / "inputs", folder / "inputs")
         with quiet_pysd():
             translate, model = timed(lambda: pysd.read_vensim(str(folder / "kbalance.mdl")))
@@ -236,9 +237,10 @@ def run(quick: bool, workers: int, seed: int, sobol_full: bool = False, dtypes: 
     import xarray
 
     import kbalance
-    from kbalance.engine import compile_model, run_ensemble, run_fast
-    from kbalance.run import load_model, read_parameter_set, run_pysd
-    from kbalance.scenarios import Scenario
+    from kbalance.engine.fast import compile_model, run_ensemble, run_fast
+    from kbalance.engine.reference import load_model, run_pysd
+    from kbalance.model.parameters import read_parameter_set
+    from kbalance.model.scenarios import Scenario
 
     until = QUICK_UNTIL if quick else FULL_UNTIL
     member_counts = [1, 100] if quick else [1, 100, 1_000, SOBOL_SAMPLE, 10_000]

@@ -6,10 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kbalance.calibrate import (FitResult, fit, fit_statistics, free_parameters, read_targets, residuals,
-                                to_table, write_fitted_set)
+from kbalance.calibration.calibrate import FitResult, fit, fit_statistics, free_parameters, read_targets, residuals, to_table, write_fitted_set
 from kbalance.errors import InvalidValueError, MissingFileError
-from kbalance.run import read_parameter_set
+from kbalance.model.parameters import read_parameter_set
 
 
 def test_statistics_of_a_perfect_model():
@@ -95,7 +94,7 @@ def test_a_short_fit_lowers_the_cost():
 
 
 def test_naive_forecasts_extrapolate_growth_and_shares():
-    from kbalance.calibrate import naive_forecasts
+    from kbalance.calibration.calibrate import naive_forecasts
 
     years = list(range(2010, 2016))
     observed = pd.DataFrame({"a": [100 * 1.1 ** i for i in range(6)], "b": [50.0] * 6}, index=years)
@@ -109,7 +108,7 @@ def test_naive_forecasts_extrapolate_growth_and_shares():
 
 
 def test_forecast_constants_hide_the_years_after_the_cut():
-    from kbalance.calibrate import forecast_constants
+    from kbalance.calibration.calibrate import forecast_constants
 
     constants = forecast_constants(2015)
     assert constants["history end year"] == 2016 and constants["last observed fertility year"] == 2015
@@ -118,7 +117,7 @@ def test_forecast_constants_hide_the_years_after_the_cut():
 
 
 def test_backtest_summary_compares_the_last_year():
-    from kbalance.calibrate import backtest_summary
+    from kbalance.calibration.calibrate import backtest_summary
 
     table = pd.DataFrame({"series": "s", "target": "t", "region": ["11", "21"] * 2, "year": [2023, 2023, 2024, 2024],
                           "observed": [100.0] * 4, "model": [101.0, 99.0, 102.0, 98.0],
@@ -129,7 +128,7 @@ def test_backtest_summary_compares_the_last_year():
 
 
 def test_lag_one_autocorrelation_of_smooth_and_alternating_residuals():
-    from kbalance.calibrate import Target, lag_one_autocorrelation
+    from kbalance.calibration.calibrate import Target, lag_one_autocorrelation
 
     years = np.arange(2001, 2021)
     observed = np.ones((20, 17))
@@ -141,8 +140,8 @@ def test_lag_one_autocorrelation_of_smooth_and_alternating_residuals():
 
 
 def test_a_small_constrained_ensemble_is_reproducible_and_within_its_threshold(tmp_path):
-    from kbalance.calibrate import constrained_ensemble
-    from kbalance.run import latest_fitted_set
+    from kbalance.calibration.calibrate import constrained_ensemble
+    from kbalance.model.parameters import latest_fitted_set
 
     fitted = latest_fitted_set()
     if fitted is None:
@@ -161,7 +160,7 @@ def test_a_small_constrained_ensemble_is_reproducible_and_within_its_threshold(t
     ("[births]\ngoal_mape = 5\ngoal_r2 = 0.6\n", "births.goal_r2", "not both"),
 ])
 def test_bad_goals_name_file_field_and_allowed(tmp_path, text, field, allowed):
-    from kbalance.calibrate import target_goals
+    from kbalance.calibration.calibrate import target_goals
 
     path = tmp_path / "targets.toml"
     path.write_text(text, encoding="utf-8")
@@ -172,7 +171,7 @@ def test_bad_goals_name_file_field_and_allowed(tmp_path, text, field, allowed):
 
 
 def test_shipped_goals():
-    from kbalance.calibrate import target_goals
+    from kbalance.calibration.calibrate import target_goals
 
     goals = target_goals()
     assert goals["population"] == ("mape", 1.0) and goals["net_migration"] == ("r2", 0.6)

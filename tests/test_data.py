@@ -12,16 +12,8 @@ import pandas as pd
 import pytest
 
 from conftest import SHARED_DATA, copy_observation_set, needs_shared
-from kbalance import data
-from kbalance.errors import (
-    DuplicateCellError,
-    InvalidValueError,
-    MissingColumnError,
-    MissingFileError,
-    MissingValueError,
-    UnitMismatchError,
-    UnknownRegionError,
-)
+from kbalance.observations import dataset as data
+from kbalance.errors import DuplicateCellError, InvalidValueError, MissingColumnError, MissingFileError, MissingValueError, UnitMismatchError, UnknownRegionError
 from kbalance.paths import calibration_dir
 from kbalance.regions import region_codes
 

@@ -8,7 +8,7 @@ import tomllib
 
 import pytest
 
-from kbalance import diagram
+from kbalance.model import diagram
 from kbalance.paths import model_dir, project_root
 
 SRC = project_root() / "src" / "kbalance"

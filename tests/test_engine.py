@@ -10,16 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kbalance.engine import EngineError, compile_model, run_ensemble, run_fast
+from kbalance.engine.fast import EngineError, compile_model, run_ensemble, run_fast
 from kbalance.errors import InvalidValueError
-from kbalance.run import (
-    ParameterSet,
-    load_model,
-    parameter_definitions,
-    read_parameter_set,
-    run_pysd,
-)
-from kbalance.scenarios import Scenario
+from kbalance.model.parameters import ParameterSet, parameter_definitions, read_parameter_set
+from kbalance.engine.reference import load_model, run_pysd
+from kbalance.model.scenarios import Scenario
 
 PARITY_UNTIL = 2035
 
@@ -129,7 +124,7 @@ def test_an_invalid_dtype_is_refused_naming_the_argument_and_the_allowed_values(
 
 
 def test_if_then_else_computes_only_the_branch_taken_where_the_condition_is_uniform():
-    from kbalance.engine import _if
+    from kbalance.engine.fast import _if
 
     def fail():
         raise AssertionError("branch computed")
@@ -166,7 +161,7 @@ def test_bad_parameter_tables_name_the_column_and_what_is_allowed():
 def test_the_engine_refuses_constructs_it_does_not_compile(tmp_path):
     from pysd.translators.structures import abstract_expressions as ae
 
-    from kbalance.engine import _Compiler
+    from kbalance.engine.fast import _Compiler
 
     compiler = _Compiler.__new__(_Compiler)
     with pytest.raises(EngineError, match="SmoothStructure"):
@@ -181,7 +176,7 @@ def test_the_engine_refuses_constructs_it_does_not_compile(tmp_path):
     ("...a,...a->...", [(3, 17), (1, 17)]),
 ])
 def test_contractions_equal_numpy_einsum(spec, shapes):
-    from kbalance.engine import _esum
+    from kbalance.engine.fast import _esum
 
     rng = np.random.default_rng(5)
     operands = [rng.uniform(0.5, 1.5, shape) for shape in shapes]

@@ -12,10 +12,11 @@ import tomllib
 import numpy as np
 import pytest
 
-from kbalance.model_inputs import read_levers
+from kbalance.model.inputs import read_levers
 from kbalance.paths import calibration_dir
-from kbalance.run import DEFAULT_VARIABLES, load_model, read_parameter_set, run_pysd
-from kbalance.scenarios import Scenario
+from kbalance.engine.reference import DEFAULT_VARIABLES, load_model, run_pysd
+from kbalance.model.parameters import read_parameter_set
+from kbalance.model.scenarios import Scenario
 
 BALANCE_VARIABLES = ("total population", "births", "total deaths", "net migration", "other change total",
                      "boundary transfer total", "national population", "Population", "Innovation Base",

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kbalance import data
-from kbalance.model_inputs import START_YEAR, build_model_inputs
+from kbalance.observations import dataset as data
+from kbalance.model.inputs import START_YEAR, build_model_inputs
 from kbalance.paths import model_dir
 
 
@@ -71,7 +71,7 @@ def test_model_file_translates_without_warnings():
 
 def test_bad_levers_files(tmp_path):
     from kbalance.errors import InvalidValueError, MissingFileError
-    from kbalance.model_inputs import _relocation_allocation, read_levers
+    from kbalance.model.inputs import _relocation_allocation, read_levers
 
     with pytest.raises(MissingFileError, match="levers.toml"):
         read_levers(tmp_path / "levers.toml")

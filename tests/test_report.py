@@ -15,8 +15,11 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from kbalance import cli, figures, report, report_html
-from kbalance.scenarios import list_scenarios
+from kbalance.whitepaper import figures
+from kbalance.whitepaper import report
+from kbalance.whitepaper import page as report_html
+from kbalance import cli
+from kbalance.model.scenarios import list_scenarios
 
 CHROMIUM = Path("/usr/bin/chromium")
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
@@ -89,7 +92,7 @@ def test_verdict_counts_classes():
 
 
 def test_combined_scenario_is_the_union_of_lever_paths():
-    from kbalance.scenarios import read_scenario
+    from kbalance.model.scenarios import read_scenario
 
     if not {"decentralization", "balance"} <= set(list_scenarios()):
         pytest.skip("decentralization and balance scenarios not shipped")

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from kbalance.cli import main
-from kbalance.engine import run_fast
+from kbalance.engine.fast import run_fast
 from kbalance.errors import InvalidValueError, MissingFileError
 from kbalance.paths import project_root
-from kbalance.scenarios import list_scenarios, read_scenario
+from kbalance.model.scenarios import list_scenarios, read_scenario
 
 
 def test_baseline_ships_and_sets_nothing():

@@ -13,12 +13,13 @@ import xarray as xr
 from SALib.test_functions import Ishigami
 
 from kbalance import cli
-from kbalance import sensitivity as sa
-from kbalance.calibrate import read_ensemble
+from kbalance.sensitivity import analysis as sa
+from kbalance.calibration.calibrate import read_ensemble
 from kbalance.errors import InvalidValueError, MissingFileError
-from kbalance.model_inputs import read_levers
-from kbalance.paths import model_dir, write_new_folder
-from kbalance.run import parameter_definitions
+from kbalance.model.inputs import read_levers
+from kbalance.paths import model_dir
+from kbalance.outputs import write_new_folder
+from kbalance.model.parameters import parameter_definitions
 
 ISHIGAMI = {"num_vars": 3, "names": ["x1", "x2", "x3"], "bounds": [[-np.pi, np.pi]] * 3}
 
@@ -179,7 +180,7 @@ def test_factors_cover_calibrated_parameters_and_levers_within_their_ranges(fact
 
 
 def test_varied_levers_start_in_2027_with_the_model_ramp(factors):
-    from kbalance.scenarios import Scenario
+    from kbalance.model.scenarios import Scenario
 
     scenario = Scenario(name="test", description="", constants={"gov rd start year": 2030.0})
     timing = sa.lever_timing(scenario)
@@ -260,7 +261,7 @@ def test_tiny_sobol_run_writes_every_file_of_the_contract(tmp_path, capsys):
 
 
 def test_tiny_morris_screening_of_the_model(factors):
-    from kbalance.scenarios import read_scenario
+    from kbalance.model.scenarios import read_scenario
 
     problem = sa.salib_problem(factors)
     constants = sa.base_constants(read_scenario("baseline"), factors)
@@ -318,7 +319,7 @@ def test_a_failure_while_writing_leaves_nothing(tmp_path):
 
 
 def test_same_seed_gives_the_same_indices_on_the_model(factors):
-    from kbalance.scenarios import read_scenario
+    from kbalance.model.scenarios import read_scenario
 
     problem = sa.salib_problem(factors)
     constants = sa.base_constants(read_scenario("baseline"), factors)
@@ -336,7 +337,7 @@ def test_same_seed_gives_the_same_indices_on_the_model(factors):
 def test_float32_runs_give_the_indices_of_float64_runs(factors):
     """The default float32 runs change no index beyond rounding (a larger check, N = 128 to
     2070: at most 5e-7, docs/engine.md)."""
-    from kbalance.scenarios import read_scenario
+    from kbalance.model.scenarios import read_scenario
 
     problem = sa.salib_problem(factors)
     constants = sa.base_constants(read_scenario("baseline"), factors)
@@ -355,7 +356,7 @@ def test_float32_runs_give_the_indices_of_float64_runs(factors):
 @pytest.mark.slow
 def test_a_larger_sobol_run_gives_consistent_indices(factors):
     """Reduced form: test_tiny_sobol_run_writes_every_file_of_the_contract."""
-    from kbalance.scenarios import read_scenario
+    from kbalance.model.scenarios import read_scenario
 
     problem = sa.salib_problem(factors)
     constants = sa.base_constants(read_scenario("baseline"), factors)

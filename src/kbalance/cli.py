@@ -36,7 +36,7 @@ def _default_shared_data() -> Path:
 
 
 def _data_build(args: argparse.Namespace) -> int:
-    from kbalance import data
+    from kbalance.observations import dataset as data
     from kbalance.paths import calibration_dir
 
     source = Path(args.source) if args.source else _default_shared_data()
@@ -49,7 +49,7 @@ def _data_build(args: argparse.Namespace) -> int:
 
 
 def _data_check(args: argparse.Namespace) -> int:
-    from kbalance import data
+    from kbalance.observations import dataset as data
 
     report = data.check(Path(args.root) if args.root else None)
     with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 250,
@@ -88,7 +88,7 @@ def _add_data_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _model_inputs(args: argparse.Namespace) -> int:
-    from kbalance.model_inputs import build_model_inputs
+    from kbalance.model.inputs import build_model_inputs
 
     written = build_model_inputs()
     print(f"wrote {len(written)} model input tables into {written[0].parent}")
@@ -97,7 +97,7 @@ def _model_inputs(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from kbalance.paths import outputs_dir
-    from kbalance.run import run_to_folder
+    from kbalance.runs import run_to_folder
 
     out = Path(args.out) if args.out else outputs_dir() / f"run-{Path(args.scenario).stem}-{_stamp()}"
     print(f"running scenario {args.scenario} to {args.until} on the {args.engine} engine ...", flush=True)
@@ -115,7 +115,7 @@ def _stamp() -> str:
 
 
 def _scenarios_list(args: argparse.Namespace) -> int:
-    from kbalance.scenarios import list_scenarios, read_scenario
+    from kbalance.model.scenarios import list_scenarios, read_scenario
 
     for name in list_scenarios():
         print(f"{name:20s} {read_scenario(name).description}")
@@ -123,7 +123,7 @@ def _scenarios_list(args: argparse.Namespace) -> int:
 
 
 def _scenarios_check(args: argparse.Namespace) -> int:
-    from kbalance.scenarios import read_scenario
+    from kbalance.model.scenarios import read_scenario
 
     scenario = read_scenario(Path(args.file))
     print(f"{args.file}: scenario {scenario.name!r} is valid ({len(scenario.steps)} lever steps)")
@@ -162,7 +162,7 @@ def _add_model_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from kbalance.calibrate import calibrate
+    from kbalance.calibration.calibrate import calibrate
 
     print(f"calibrating against observations up to {args.until} (at most {args.max_evaluations} evaluations) ...",
           flush=True)
@@ -174,8 +174,8 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def _ensemble(args: argparse.Namespace) -> int:
-    from kbalance.calibrate import constrained_ensemble, write_ensemble
-    from kbalance.run import latest_fitted_set
+    from kbalance.calibration.calibrate import constrained_ensemble, write_ensemble
+    from kbalance.model.parameters import latest_fitted_set
 
     fitted = Path(args.fitted) if args.fitted else latest_fitted_set()
     if fitted is None:
@@ -189,7 +189,7 @@ def _ensemble(args: argparse.Namespace) -> int:
 
 
 def _backtest(args: argparse.Namespace) -> int:
-    from kbalance.calibrate import backtest
+    from kbalance.calibration.calibrate import backtest
 
     summary = backtest(args.until, Path(args.out), max_iterations=args.max_evaluations)
     with pd.option_context("display.width", 200, "display.max_columns", None):
@@ -236,7 +236,7 @@ COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [_add_data_
 
 def _sensitivity(args: argparse.Namespace) -> int:
     from kbalance.paths import outputs_dir
-    from kbalance.sensitivity import format_summary, sensitivity_to_folder
+    from kbalance.sensitivity.analysis import format_summary, sensitivity_to_folder
 
     out = Path(args.out) if args.out else outputs_dir() / f"sensitivity-{args.method}-{_stamp()}"
     folder, summary = sensitivity_to_folder(
@@ -283,7 +283,7 @@ COMMAND_GROUPS.append(_add_sensitivity_commands)
 
 
 def _whitepaper(args: argparse.Namespace) -> int:
-    from kbalance.report import run_whitepaper
+    from kbalance.whitepaper.report import run_whitepaper
 
     folder = run_whitepaper(Path(args.out) if args.out else None, lang=args.lang, until=args.until,
                             members=args.members, sensitivity=Path(args.sensitivity) if args.sensitivity else None,

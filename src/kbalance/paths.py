@@ -8,10 +8,7 @@ checkout this package was installed from (editable install).
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import tomllib
-from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -39,6 +36,11 @@ def model_dir() -> Path:
     return project_root() / "model"
 
 
+def model_file() -> Path:
+    """model/kbalance.mdl: the model's equations."""
+    return model_dir() / "kbalance.mdl"
+
+
 def calibration_dir() -> Path:
     """calibration/: observations, sources, parameters and fitted sets."""
     return project_root() / "calibration"
@@ -64,34 +66,3 @@ def read_toml(path: str | Path, what: str, expected: str) -> dict:
 def outputs_dir() -> Path:
     """outputs/: one folder per run."""
     return project_root() / "outputs"
-
-
-def check_new_folder(out: Path) -> Path:
-    """``out`` as a Path; raises InvalidValueError when it exists and is not an empty folder
-    (output folders are never overwritten)."""
-    from kbalance.errors import InvalidValueError
-
-    out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise InvalidValueError(out, "--out", "folder exists and is not empty",
-                                "a folder that does not exist yet or is empty (runs are never overwritten)")
-    return out
-
-
-def write_new_folder(out: Path, write: Callable[[Path], None]) -> Path:
-    """Create the output folder ``out`` atomically: ``write(tmp)`` fills a temporary
-    sibling, which is renamed to ``out`` at the end; on any failure it is removed, so
-    nothing half-written is left. Refuses an existing non-empty ``out``."""
-    out = check_new_folder(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
-    try:
-        write(tmp)
-        check_new_folder(out)
-        if out.exists():
-            out.rmdir()
-        os.rename(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out

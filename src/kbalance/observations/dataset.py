@@ -30,16 +30,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from kbalance.errors import (
-    DuplicateCellError,
-    InvalidValueError,
-    KbalanceInputError,
-    MissingColumnError,
-    MissingFileError,
-    MissingValueError,
-    UnitMismatchError,
-    UnknownRegionError,
-)
+from kbalance.errors import DuplicateCellError, InvalidValueError, KbalanceInputError, MissingColumnError, MissingFileError, MissingValueError, UnitMismatchError, UnknownRegionError
 from kbalance.paths import calibration_dir
 from kbalance.regions import NATIONAL_CODE, load_regions, region_codes
 

@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 from kbalance.regions import BLOCS, load_regions, region_name
 
 if TYPE_CHECKING:
-    from kbalance.report import Whitepaper
+    from kbalance.whitepaper.report import Whitepaper
 
 SCENARIO_COLOURS = {
     "baseline": "#4d4d4d", "decentralization": "#1f6fb4", "balance": "#2e9e44", "integrated": "#c7302a",
@@ -120,7 +120,7 @@ def scenario_colour(name: str, order: Sequence[str]) -> str:
 
 
 def _style() -> None:
-    from kbalance.report import use_korean_font
+    from kbalance.whitepaper.report import use_korean_font
 
     use_korean_font()
     matplotlib.rcParams.update({
@@ -181,7 +181,7 @@ def band(ax, q: xr.DataArray, colour: str, label: str | None = None, inner: bool
 
 
 def _history_line(ax, wp: Whitepaper) -> None:
-    from kbalance.report import history_end_year
+    from kbalance.whitepaper.report import history_end_year
 
     ax.axvline(history_end_year(), color="#999999", lw=0.8, ls=":")
 
@@ -191,13 +191,13 @@ def _scenarios(wp: Whitepaper) -> list[str]:
 
 
 def _label(wp: Whitepaper, name: str) -> str:
-    from kbalance.report import scenario_label
+    from kbalance.whitepaper.report import scenario_label
 
     return scenario_label(name, wp.lang)
 
 
 def _ylabel(key: str, lang: str) -> str:
-    from kbalance.report import indicator_of
+    from kbalance.whitepaper.report import indicator_of
 
     ind = indicator_of(key)
     return f"{ind.label(lang)} [{ind.unit(lang)}]"
@@ -210,7 +210,7 @@ def _ylabel(key: str, lang: str) -> str:
 
 def fig_capital_share(wp: Whitepaper) -> Figure:
     """Capital-region share of the population, observed and projected, one panel per scenario."""
-    from kbalance.report import observed_history
+    from kbalance.whitepaper.report import observed_history
 
     names = _scenarios(wp)
     cols = min(3, len(names))
@@ -270,7 +270,7 @@ def fig_population_change(wp: Whitepaper) -> Figure:
 def fig_age_pyramids(wp: Whitepaper) -> Figure:
     """Age pyramids (single years 0–84) of selected regions, baseline best-fit run, for the
     pyramid years; the open group 85+ is written as a number (it is not one year wide)."""
-    from kbalance.report import PYRAMID_REGIONS, pyramid_years
+    from kbalance.whitepaper.report import PYRAMID_REGIONS, pyramid_years
 
     pop = wp.bestfit["Population"].sel(scenario="baseline")
     names = dict(zip(load_regions().index, load_regions()["name_en"]))
@@ -329,7 +329,7 @@ def _tile_map(ax, values: xr.DataArray, lang: str, title: str) -> None:
 def fig_extinction_tiles(wp: Whitepaper) -> Figure:
     """Tile maps of the extinction risk index (ensemble median): the baseline in the tile
     years (top row), every other scenario in the last year (bottom row)."""
-    from kbalance.report import TILE_YEARS
+    from kbalance.whitepaper.report import TILE_YEARS
 
     names = _scenarios(wp)
     years = [y for y in TILE_YEARS if y <= wp.until]
@@ -362,7 +362,7 @@ def _scenario_bands(ax, wp: Whitepaper, key: str, inner: bool = False) -> None:
 
 def fig_births_tfr(wp: Whitepaper) -> Figure:
     """National births and total fertility rate, observed and projected by scenario."""
-    from kbalance.report import observed_history
+    from kbalance.whitepaper.report import observed_history
 
     obs = observed_history()
     fig, axes = _figure(1, 2, (11, 4.4))
@@ -378,7 +378,7 @@ def fig_births_tfr(wp: Whitepaper) -> Figure:
 def fig_fiscal_autonomy(wp: Whitepaper) -> Figure:
     """Fiscal autonomy ratio by region in the last comparison year, by scenario, with the
     latest observation."""
-    from kbalance.report import observed_history, table_years
+    from kbalance.whitepaper.report import observed_history, table_years
 
     year = table_years(wp.until)[-1]
     names = _scenarios(wp)
@@ -406,7 +406,7 @@ def fig_fiscal_autonomy(wp: Whitepaper) -> Figure:
 
 def fig_tax_ratio(wp: Whitepaper) -> Figure:
     """Local share of total tax by scenario against the 7:3 and 6:4 targets."""
-    from kbalance.report import lever_history
+    from kbalance.whitepaper.report import lever_history
 
     fig, axes = _figure(1, 1, (9, 4.6))
     ax = axes[0, 0]
@@ -502,12 +502,7 @@ COMPLEMENTARITY_KEYS = ("population", "capital_share", "tfr", "extinction_index"
 
 def fig_complementarity(wp: Whitepaper) -> Figure | None:
     """Summed separate effects, the integrated effect and the interaction with its band."""
-    from kbalance.report import (
-        COMBINED,
-        PURE,
-        complementarity_available,
-        complementarity_paths,
-    )
+    from kbalance.whitepaper.report import COMBINED, PURE, complementarity_available, complementarity_paths
 
     if not complementarity_available(_scenarios(wp)):
         return None

@@ -665,7 +665,7 @@ def _externals(model, kind: dict[str, str]):
 
 @lru_cache(maxsize=2)
 def _compiled(mdl: str, stamp: float) -> CompiledModel:
-    from kbalance.run import load_model, quiet_pysd
+    from kbalance.engine.reference import load_model, quiet_pysd
 
     with quiet_pysd():
         vensim = VensimFile(mdl)
@@ -683,9 +683,9 @@ def _compiled(mdl: str, stamp: float) -> CompiledModel:
 def compile_model() -> CompiledModel:
     """The model file compiled for the fast engine (cached per process)."""
     from kbalance.paths import model_dir
-    from kbalance.run import model_path
+    from kbalance.paths import model_file
 
-    path = model_path()
+    path = model_file()
     newest = max(p.stat().st_mtime for p in [path, *(model_dir() / "inputs").glob("*.csv")])
     return _compiled(str(path), newest)
 
@@ -991,7 +991,7 @@ def run_ensemble(parameters: pd.DataFrame | None, scenario=None, until: int = 20
     import os
     import sys
 
-    from kbalance.scenarios import Scenario, read_scenario
+    from kbalance.model.scenarios import Scenario, read_scenario
 
     if scenario is None:
         constants: dict[str, float] = {}

@@ -23,12 +23,13 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares
 
-from kbalance import data
-from kbalance.engine import compile_model, run_ensemble
+from kbalance.observations import dataset as data
+from kbalance.engine.fast import compile_model, run_ensemble
 from kbalance.errors import InvalidValueError, MissingFileError
 from kbalance.paths import calibration_dir, read_toml
 from kbalance.regions import load_regions
-from kbalance.run import data_hash, model_hash, parameter_definitions
+from kbalance.outputs import data_hash, model_hash
+from kbalance.model.parameters import parameter_definitions
 
 FIRST_YEAR = 2001
 
@@ -416,7 +417,7 @@ def forecast_constants(until: int) -> dict[str, object]:
     fertility is held at its ``until`` level, and the projected rate of other change is
     the mean observed rate over the five years to ``until`` without break years.
     """
-    from kbalance.model_inputs import mean_rate, observations, other_change
+    from kbalance.model.inputs import mean_rate, observations, other_change
 
     obs = observations()
     other = other_change(obs)

@@ -35,7 +35,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from kbalance.errors import InvalidValueError
-from kbalance.model_inputs import read_levers
+from kbalance.model.inputs import read_levers
 from kbalance.paths import model_dir, read_toml
 
 STEP_KEYS = ("target", "start", "ramp", "ref")

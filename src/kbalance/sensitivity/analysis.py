@@ -38,9 +38,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from kbalance.calibrate import ensemble_path, latest_ensemble_set, read_ensemble
+from kbalance.calibration.calibrate import ensemble_path, latest_ensemble_set, read_ensemble
 from kbalance.errors import InvalidValueError, MissingFileError
-from kbalance.paths import calibration_dir, check_new_folder, write_new_folder
+from kbalance.paths import calibration_dir
+from kbalance.outputs import check_new_folder, write_new_folder
 
 # ---------------------------------------------------------------------------
 # Configuration (data)
@@ -517,7 +518,7 @@ def _group_of(key: str) -> str:
 
 def settable_levers(levers: dict[str, dict] | None = None) -> dict[str, dict]:
     """Levers of model/levers.toml a scenario can set (those with a target), in file order."""
-    from kbalance.model_inputs import read_levers
+    from kbalance.model.inputs import read_levers
 
     levers = read_levers() if levers is None else levers
     return {k: v for k, v in levers.items() if isinstance(v, dict) and "target" in v}
@@ -534,8 +535,8 @@ def define_factors(ensemble: pd.DataFrame | None = None, definitions: dict[str, 
     drawn) is not a factor: it keeps the shipped value (see :func:`held_parameters`).
     Each settable lever's target is sampled over its documented range (model/levers.toml).
     """
-    from kbalance.engine import compile_model
-    from kbalance.run import parameter_definitions
+    from kbalance.engine.fast import compile_model
+    from kbalance.model.parameters import parameter_definitions
 
     definitions = parameter_definitions() if definitions is None else definitions
     ensemble = read_ensemble() if ensemble is None else ensemble
@@ -569,7 +570,7 @@ def define_factors(ensemble: pd.DataFrame | None = None, definitions: dict[str, 
 
 def held_parameters(factors: Sequence[Factor], definitions: dict[str, dict] | None = None) -> list[str]:
     """Calibrated parameters (model names) that are not factors because the ensemble does not hold them."""
-    from kbalance.run import parameter_definitions
+    from kbalance.model.parameters import parameter_definitions
 
     definitions = parameter_definitions() if definitions is None else definitions
     sampled = {f.name.partition("[")[0] for f in factors}
@@ -585,7 +586,7 @@ def salib_problem(factors: Sequence[Factor]) -> dict:
 def lever_timing(scenario, levers: dict[str, dict] | None = None) -> dict[str, dict[str, float]]:
     """Start year and ramp of each varied lever: the scenario's first step if it sets the lever,
     else :data:`LEVER_START_YEAR` and the model's default ramp [year]."""
-    from kbalance.engine import compile_model
+    from kbalance.engine.fast import compile_model
 
     model = compile_model()
     timing = {}
@@ -603,7 +604,7 @@ def lever_timing(scenario, levers: dict[str, dict] | None = None) -> dict[str, d
 def base_constants(scenario, factors: Sequence[Factor], levers: dict[str, dict] | None = None) -> dict[str, object]:
     """Constants for every run: the shipped parameter set, the scenario, and the varied levers'
     timing (a varied lever's second step, if the scenario has one, is dropped: its target is the sample's)."""
-    from kbalance.run import shipped_parameter_set
+    from kbalance.model.parameters import shipped_parameter_set
 
     constants: dict[str, object] = dict(shipped_parameter_set().values)
     varied = {f.group for f in factors if f.kind == "lever"}
@@ -702,8 +703,8 @@ def run_outcomes(parameters: pd.DataFrame, constants: dict[str, object], until: 
                  progress: bool = False, dtype: str = DEFAULT_DTYPE) -> np.ndarray:
     """Outcomes (members, outcomes, years) of members run on the fast engine in chunks
     (``dtype``: see :func:`kbalance.engine.run_fast`)."""
-    from kbalance.engine import run_ensemble
-    from kbalance.scenarios import Scenario
+    from kbalance.engine.fast import run_ensemble
+    from kbalance.model.scenarios import Scenario
 
     years = projection_years(until)
     reduce = partial(outcome_series, outcomes=tuple(outcomes), years=tuple(years))
@@ -764,7 +765,7 @@ def indices_dataset(indices: pd.DataFrame, checks: dict[str, dict], attrs: dict[
 def _korean_font() -> str | None:
     """Family name of a font that renders Hangul (kbalance.report.use_korean_font), or None
     when there is none: titles are then English only."""
-    from kbalance.report import use_korean_font
+    from kbalance.whitepaper.report import use_korean_font
 
     try:
         return use_korean_font()
@@ -971,9 +972,10 @@ def sensitivity_to_folder(out: Path, method: str = "sobol", n: int | None = None
 
     Returns the folder and the summary.
     """
-    from kbalance.engine import check_dtype
-    from kbalance.run import model_hash, package_versions, shipped_parameter_set
-    from kbalance.scenarios import read_scenario
+    from kbalance.engine.fast import check_dtype
+    from kbalance.outputs import model_hash, package_versions
+    from kbalance.model.parameters import shipped_parameter_set
+    from kbalance.model.scenarios import read_scenario
 
     started = time.perf_counter()
     dtype = check_dtype(DEFAULT_DTYPE if dtype is None else dtype, "kbalance sensitivity", "--dtype").name

@@ -30,7 +30,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.artist import Artist  # noqa: E402
 from pysd.translators.structures import abstract_expressions as ae  # noqa: E402
 
-from kbalance.model_inputs import read_levers  # noqa: E402
+from kbalance.model.inputs import read_levers  # noqa: E402
 from kbalance.paths import model_dir, project_root  # noqa: E402
 
 BEGIN, END = "<!-- BEGIN GENERATED TABLES -->", "<!-- END GENERATED TABLES -->"

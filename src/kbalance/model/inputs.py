@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from kbalance import data
+from kbalance.observations import dataset as data
 from kbalance.errors import InvalidValueError
 from kbalance.paths import model_dir, read_toml
 from kbalance.regions import distance_km, load_regions

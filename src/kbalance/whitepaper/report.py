@@ -37,33 +37,15 @@ import pandas as pd
 import xarray as xr
 
 import kbalance
-from kbalance.calibrate import (
-    ensemble_path,
-    latest_ensemble_set,
-    read_ensemble,
-    target_goals,
-)
+from kbalance.calibration.calibrate import ensemble_path, latest_ensemble_set, read_ensemble, target_goals
 from kbalance.errors import InvalidValueError, MissingFileError
-from kbalance.paths import (
-    calibration_dir,
-    check_new_folder,
-    model_dir,
-    outputs_dir,
-    project_root,
-    write_new_folder,
-)
+from kbalance.paths import calibration_dir, model_dir, outputs_dir, project_root
+from kbalance.outputs import check_new_folder, write_new_folder
 from kbalance.regions import BLOCS, load_regions, region_name
-from kbalance.run import (
-    ParameterSet,
-    data_hash,
-    file_hash,
-    model_hash,
-    netcdf_ready,
-    package_versions,
-    read_parameter_set,
-    results_long,
-)
-from kbalance.scenarios import Scenario, list_scenarios, read_scenario
+from kbalance.model.parameters import ParameterSet, read_parameter_set
+from kbalance.outputs import data_hash, file_hash, model_hash, netcdf_ready, package_versions
+from kbalance.runs import results_long
+from kbalance.model.scenarios import Scenario, list_scenarios, read_scenario
 
 # ---------------------------------------------------------------------------
 # Settings
@@ -309,7 +291,7 @@ def whitepaper_scenarios() -> tuple[list[Scenario], dict]:
 def lever_settings(scenarios: Sequence[Scenario]) -> pd.DataFrame:
     """Every lever step of the scenarios (included scenarios resolved): scenario, lever,
     description, unit, step, target, start, ramp, ref (reference keys or "hypothetical")."""
-    from kbalance.model_inputs import read_levers
+    from kbalance.model.inputs import read_levers
 
     levers = read_levers()
     rows = []
@@ -386,7 +368,7 @@ def run_scenario_members(scenario: Scenario, parameters: pd.DataFrame, until: in
     workers : int, optional  local processes (default: cores; 1 for small ensembles)
     Returns :func:`member_indicators` over all members, ``member`` holding the member ids.
     """
-    from kbalance.engine import run_ensemble
+    from kbalance.engine.fast import run_ensemble
 
     n = len(parameters)
     workers = workers or (1 if n < 64 else (os.cpu_count() or 1))
@@ -399,7 +381,7 @@ def run_scenario_members(scenario: Scenario, parameters: pd.DataFrame, until: in
 
 def run_bestfit(scenario: Scenario, fitted: ParameterSet, until: int) -> xr.Dataset:
     """The best-fit run of one scenario with full detail (Population by sex and age)."""
-    from kbalance.run import run_model
+    from kbalance.runs import run_model
 
     return run_model(scenario, fitted, until, BESTFIT_VARIABLES, engine="fast")
 
@@ -579,7 +561,7 @@ def complementarity_available(names: Sequence[str]) -> bool:
 def extra_levers(scenarios: dict[str, Scenario]) -> list[str]:
     """Levers the integrated scenario sets beyond (or differently from) the union of
     decentralization and balance: lever names of model/levers.toml."""
-    from kbalance.model_inputs import read_levers
+    from kbalance.model.inputs import read_levers
 
     union = {**scenarios[FIRST].constants, **scenarios[SECOND].constants}
     changed = {k for k, v in scenarios[COMBINED].constants.items() if union.get(k) != v}
@@ -635,7 +617,7 @@ def observed_history() -> dict[str, pd.Series]:
 
 def lever_history(lever: str) -> pd.Series:
     """History points of a lever of model/levers.toml: year → value."""
-    from kbalance.model_inputs import read_levers
+    from kbalance.model.inputs import read_levers
 
     points = read_levers()[lever].get("history", [])
     return pd.Series({int(p[0]): float(p[1]) for p in points}, dtype=float)
@@ -755,7 +737,7 @@ def build_whitepaper_manifest(command: Sequence[str], scenarios: Sequence[Scenar
                               sensitivity: Path | None, timings: dict) -> dict:
     """What reproduces the white paper: command, inputs with hashes, versions, settings."""
 
-    from kbalance.engine import source_hash
+    from kbalance.engine.fast import source_hash
 
     ens = ensemble_path(fitted)
     info = ens.with_suffix(".json")
@@ -835,7 +817,7 @@ def prepare_whitepaper(lang: str = "ko", until: int = 2070, members: int | None 
     sens = find_sensitivity(sensitivity)
     fit_dir = calibration_dir() / "reports" / fitted.stem
     backtests = sorted((calibration_dir() / "reports").glob("backtest-*/summary.csv"))
-    from kbalance.engine import compile_model
+    from kbalance.engine.fast import compile_model
 
     compile_model()  # once here: forked workers inherit it
     runs, best = [], []
@@ -903,7 +885,7 @@ def write_contents(wp: Whitepaper, folder: Path, log: Progress) -> None:
     for name, table in wp.tables.items():
         table.to_csv(folder / "tables" / f"{name}.csv", index=False, float_format="%.6g")
     write_workbook(wp.tables, folder / "tables" / "tables.xlsx")
-    from kbalance import figures
+    from kbalance.whitepaper import figures
 
     for name, make in figures.FIGURES.items():
         log.stage(f"figure {name}")
@@ -913,7 +895,7 @@ def write_contents(wp: Whitepaper, folder: Path, log: Progress) -> None:
     log.stage("copying calibration and sensitivity figures")
     wp.figures.update(copy_external_figures(wp, folder / "figures"))
     log.stage("report.html")
-    from kbalance.report_html import render_html
+    from kbalance.whitepaper.page import render_html
 
     (folder / "report.html").write_text(render_html(wp, folder), encoding="utf-8")
 

@@ -17,20 +17,8 @@ import pandas as pd
 
 import kbalance
 from kbalance.paths import calibration_dir
-from kbalance.report import (
-    BASE,
-    NATIONAL,
-    PURE,
-    Whitepaper,
-    _bundled_hangul_fonts,
-    _q,
-    band_text,
-    history_end_year,
-    indicator_of,
-    model_caveats,
-    scenario_label,
-)
-from kbalance.run import data_hash, model_hash
+from kbalance.whitepaper.report import BASE, NATIONAL, PURE, Whitepaper, _bundled_hangul_fonts, _q, band_text, history_end_year, indicator_of, model_caveats, scenario_label
+from kbalance.outputs import data_hash, model_hash
 
 #: Text of the report page: key → (English, Korean).
 H = {

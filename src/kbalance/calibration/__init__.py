@@ -1,0 +1,1 @@
+"""Calibration: fit to history, fit reports, backtests and the constrained ensemble."""

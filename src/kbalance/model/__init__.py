@@ -1,0 +1,1 @@
+"""The model layer: the model file, its levers, scenarios, inputs and parameter sets."""

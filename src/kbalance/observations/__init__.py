@@ -1,0 +1,1 @@
+"""Observations: compile the observation set from the harmonized statistics, load it, check it."""

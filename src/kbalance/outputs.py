@@ -1,0 +1,96 @@
+"""Output folders and manifests: atomic new folders, file hashes, package versions,
+netCDF-ready datasets."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Iterable
+
+import xarray as xr
+
+from kbalance.errors import InvalidValueError
+from kbalance.paths import calibration_dir, model_dir, model_file
+
+
+def file_hash(paths: Iterable[Path]) -> str:
+    """SHA-256 over the bytes of the given files, in sorted order of their names."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(p) for p in paths):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def model_hash() -> str:
+    """Hash of the model file, its inputs and the lever histories."""
+    folder = model_dir()
+    return file_hash([model_file(), folder / "levers.toml", *sorted((folder / "inputs").glob("*.csv"))])
+
+
+def data_hash() -> str:
+    """Hash of the observation set (calibration/observations, sources and breaks)."""
+    root = calibration_dir()
+    return file_hash([root / "sources.csv", root / "breaks.csv", *sorted((root / "observations").glob("*.csv"))])
+
+
+
+def netcdf_ready(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` with netCDF-safe names (no spaces in dimensions and variables) and text
+    instead of Python objects."""
+    ds = ds.rename({d: d.replace(" ", "_") for d in ds.dims if " " in d})
+    ds = ds.rename({v: v.replace(" ", "_") for v in ds.data_vars})
+    for name in ds.variables:
+        if ds[name].dtype == object:
+            ds[name] = ds[name].astype(str)
+    return ds
+
+
+def package_versions(*extra: str) -> dict[str, str]:
+    """Versions of Python, kbalance and the packages a result depends on (plus ``extra``)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import kbalance
+
+    out = {"python": platform.python_version(), "kbalance": kbalance.__version__}
+    for package in ("pysd", "numpy", "pandas", "xarray", "scipy", *extra):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            out[package] = "not installed"
+    return out
+
+
+
+def check_new_folder(out: Path) -> Path:
+    """``out`` as a Path; raises InvalidValueError when it exists and is not an empty folder
+    (output folders are never overwritten)."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InvalidValueError(out, "--out", "folder exists and is not empty",
+                                "a folder that does not exist yet or is empty (runs are never overwritten)")
+    return out
+
+
+def write_new_folder(out: Path, write: Callable[[Path], None]) -> Path:
+    """Create the output folder ``out`` atomically: ``write(tmp)`` fills a temporary
+    sibling, which is renamed to ``out`` at the end; on any failure it is removed, so
+    nothing half-written is left. Refuses an existing non-empty ``out``."""
+    out = check_new_folder(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    try:
+        write(tmp)
+        check_new_folder(out)
+        if out.exists():
+            out.rmdir()
+        os.rename(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out

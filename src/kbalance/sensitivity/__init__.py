@@ -1,0 +1,1 @@
+"""Global sensitivity analysis (Sobol, Morris) of parameters and lever targets."""
