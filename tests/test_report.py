@@ -18,7 +18,7 @@ import xarray as xr
 from kbalance.whitepaper import figures
 from kbalance.whitepaper import report
 from kbalance.whitepaper import page as report_html
-from kbalance import cli
+from kbalance import cli, fonts
 from kbalance.model.scenarios import list_scenarios
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -151,9 +151,9 @@ def test_korean_font_renders_hangul_without_missing_glyphs():
     import matplotlib.pyplot as plt
     from matplotlib import font_manager
 
-    family = report.use_korean_font()
+    family = fonts.use_korean_font()
     path = font_manager.findfont(font_manager.FontProperties(family=family), fallback_to_default=False)
-    assert report.font_has_glyphs(path, "수도권 인구 비중 소멸위험지수 합계출산율 재정자립도")
+    assert fonts.font_has_glyphs(path, "수도권 인구 비중 소멸위험지수 합계출산율 재정자립도")
     fig, ax = plt.subplots()
     ax.set_title("수도권 인구 비중 – 2070년 (5–95 %)")
     ax.set_xlabel("연도 (1월 1일 기준)")

@@ -765,7 +765,7 @@ def indices_dataset(indices: pd.DataFrame, checks: dict[str, dict], attrs: dict[
 def _korean_font() -> str | None:
     """Family name of a font that renders Hangul (kbalance.report.use_korean_font), or None
     when there is none: titles are then English only."""
-    from kbalance.whitepaper.report import use_korean_font
+    from kbalance.fonts import use_korean_font
 
     try:
         return use_korean_font()

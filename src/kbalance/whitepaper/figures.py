@@ -120,7 +120,7 @@ def scenario_colour(name: str, order: Sequence[str]) -> str:
 
 
 def _style() -> None:
-    from kbalance.whitepaper.report import use_korean_font
+    from kbalance.fonts import use_korean_font
 
     use_korean_font()
     matplotlib.rcParams.update({

@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 
 import kbalance
+from kbalance.fonts import bundled_hangul_fonts
 from kbalance.paths import calibration_dir
-from kbalance.whitepaper.report import BASE, NATIONAL, PURE, Whitepaper, _bundled_hangul_fonts, _q, band_text, history_end_year, indicator_of, model_caveats, scenario_label
+from kbalance.whitepaper.report import BASE, NATIONAL, PURE, Whitepaper, _q, band_text, history_end_year, indicator_of, model_caveats, scenario_label
 from kbalance.outputs import data_hash, model_hash
 
 #: Text of the report page: key → (English, Korean).
@@ -440,7 +441,7 @@ def font_face_css(text: str) -> str:
     logging.getLogger("fontTools.subset").setLevel(logging.ERROR)  # notes on dropped hinting tables
     rules = []
     unicodes = sorted({ord(c) for c in text if ord(c) > 127} | set(range(32, 127)))
-    for path in _bundled_hangul_fonts():
+    for path in bundled_hangul_fonts():
         if path.stem not in ("NanumGothic", "NanumGothicBold"):
             continue
         options = subset.Options()
