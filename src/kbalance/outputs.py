@@ -94,3 +94,19 @@ def write_new_folder(out: Path, write: Callable[[Path], None]) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def replace_file(path: Path, write: Callable[[Path], None]) -> Path:
+    """Write the file ``path`` atomically: ``write(tmp)`` writes a temporary sibling,
+    which then replaces ``path`` (an existing file is replaced whole, never half-written);
+    on any failure the temporary file is removed and ``path`` is left as it was."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")  # opened by write(), so the umask's permissions
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path

@@ -35,10 +35,16 @@ def parameter_definitions(path: Path | None = None) -> dict[str, dict]:
     return read_toml(path or calibration_dir() / "parameters.toml", "parameters", "calibration/parameters.toml")
 
 
+def fitted_versions() -> dict[int, Path]:
+    """The fitted sets calibration/fitted/v<N>.toml by version number N, in increasing N."""
+    found = {int(p.stem[1:]): p for p in (calibration_dir() / "fitted").glob("v*.toml") if p.stem[1:].isdigit()}
+    return dict(sorted(found.items()))
+
+
 def latest_fitted_set() -> Path | None:
     """calibration/fitted/v<N>.toml with the highest N, or None before any calibration."""
-    versions = [(int(p.stem[1:]), p) for p in (calibration_dir() / "fitted").glob("v*.toml") if p.stem[1:].isdigit()]
-    return max(versions)[1] if versions else None
+    versions = fitted_versions()
+    return versions[max(versions)] if versions else None
 
 
 def shipped_parameter_set() -> ParameterSet:
