@@ -14,7 +14,7 @@ from SALib.test_functions import Ishigami
 
 from kbalance import cli
 from kbalance.sensitivity import analysis as sa
-from kbalance.calibration.calibrate import read_ensemble
+from kbalance.calibration.ensemble import read_ensemble
 from kbalance.errors import InvalidValueError, MissingFileError
 from kbalance.model.inputs import read_levers
 from kbalance.paths import model_dir

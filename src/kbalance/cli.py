@@ -16,7 +16,11 @@ from typing import Callable, Sequence
 
 import pandas as pd
 
-from kbalance.errors import InvalidValueError, KbalanceInputError
+from kbalance.calibration.backtest import BACKTEST_EVALUATIONS, backtest
+from kbalance.calibration.ensemble import constrained_ensemble, write_ensemble
+from kbalance.calibration.fit import MAX_EVALUATIONS, calibrate
+from kbalance.errors import InvalidValueError, KbalanceInputError, MissingFileError
+from kbalance.model.parameters import latest_fitted_set
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -162,24 +166,21 @@ def _add_model_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from kbalance.calibration.calibrate import calibrate
-
     print(f"calibrating against observations up to {args.until} (at most {args.max_evaluations} evaluations) ...",
           flush=True)
     fitted, report = calibrate(until=args.until, out=Path(args.out) if args.out else None,
-                               version=args.version, max_iterations=args.max_evaluations,
+                               version=args.version, max_evaluations=args.max_evaluations,
                                start=Path(args.start) if args.start else None)
     print(f"wrote {fitted} and the fit report in {report}")
     return EXIT_OK
 
 
 def _ensemble(args: argparse.Namespace) -> int:
-    from kbalance.calibration.calibrate import constrained_ensemble, write_ensemble
-    from kbalance.model.parameters import latest_fitted_set
-
     fitted = Path(args.fitted) if args.fitted else latest_fitted_set()
     if fitted is None:
         raise InvalidValueError("calibration/fitted", "--fitted", "no fitted set", "run kbalance calibrate first")
+    if not fitted.is_file():
+        raise MissingFileError(fitted, "--fitted", "a fitted set calibration/fitted/v<N>.toml")
     table, info = constrained_ensemble(fitted, members=args.members, seed=args.seed, scheduler=args.scheduler)
     path = write_ensemble(table, info, fitted.stem)
     print(f"{info['members_accepted']:,} of {info['members_sampled']:,} members passed "
@@ -189,9 +190,7 @@ def _ensemble(args: argparse.Namespace) -> int:
 
 
 def _backtest(args: argparse.Namespace) -> int:
-    from kbalance.calibration.calibrate import backtest
-
-    summary = backtest(args.until, Path(args.out), max_iterations=args.max_evaluations)
+    summary = backtest(args.until, Path(args.out), max_evaluations=args.max_evaluations)
     with pd.option_context("display.width", 200, "display.max_columns", None):
         print(summary.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
     print(f"wrote {args.out}/backtest.csv, summary.csv and fitted.toml")
@@ -204,8 +203,8 @@ def _add_calibration_commands(subparsers: argparse._SubParsersAction) -> None:
     cal.add_argument("--out", metavar="DIR", help="report folder (default calibration/reports/<version>)")
     cal.add_argument("--version", help="name of the fitted set (default the next v<N>)")
     cal.add_argument("--start", metavar="FILE", help="start from this fitted set (default: the parameter defaults)")
-    cal.add_argument("--max-evaluations", type=int, default=120,
-                     help="least-squares evaluations, each one ensemble of the fast engine (default 120)")
+    cal.add_argument("--max-evaluations", type=int, default=MAX_EVALUATIONS,
+                     help=f"least-squares evaluations, each one ensemble of the fast engine (default {MAX_EVALUATIONS})")
     cal.set_defaults(command=("calibrate", "calibrate"))
     DISPATCH[("calibrate", "calibrate")] = _calibrate
 
@@ -220,7 +219,8 @@ def _add_calibration_commands(subparsers: argparse._SubParsersAction) -> None:
     back = subparsers.add_parser("backtest", help="calibrate to a year, forecast the rest, compare with naive forecasts")
     back.add_argument("--until", type=int, required=True, help="last observed year used for fitting")
     back.add_argument("--out", metavar="DIR", required=True, help="new folder for backtest.csv and summary.csv")
-    back.add_argument("--max-evaluations", type=int, default=60, help="least-squares evaluations (default 60)")
+    back.add_argument("--max-evaluations", type=int, default=BACKTEST_EVALUATIONS,
+                      help=f"least-squares evaluations (default {BACKTEST_EVALUATIONS})")
     back.set_defaults(command=("backtest", "backtest"))
     DISPATCH[("backtest", "backtest")] = _backtest
 

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from kbalance.calibration.calibrate import ensemble_path, latest_ensemble_set, read_ensemble
+from kbalance.calibration.ensemble import ensemble_path, latest_ensemble_set, read_ensemble
 from kbalance.errors import InvalidValueError, MissingFileError
 from kbalance.paths import calibration_dir
 from kbalance.outputs import check_new_folder, write_new_folder

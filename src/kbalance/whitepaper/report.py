@@ -37,7 +37,8 @@ import pandas as pd
 import xarray as xr
 
 import kbalance
-from kbalance.calibration.calibrate import ensemble_path, latest_ensemble_set, read_ensemble, target_goals
+from kbalance.calibration.ensemble import ensemble_path, latest_ensemble_set, read_ensemble
+from kbalance.calibration.targets import target_goals
 from kbalance.errors import InvalidValueError, MissingFileError
 from kbalance.paths import calibration_dir, model_dir, outputs_dir, project_root
 from kbalance.outputs import check_new_folder, write_new_folder

@@ -1,0 +1,149 @@
+"""The calibrated, constrained ensemble: parameter sets sampled around a fitted set,
+kept when they fit history as well as the fit does (within its confidence region)."""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.stats import f as f_dist
+
+from kbalance.calibration.fit import (free_parameters, read_fitted_unit, residuals, residuals_and_jacobian,
+                                      simulate_targets, to_table)
+from kbalance.calibration.targets import Target, last_time, read_targets, target_variables
+from kbalance.engine.fast import run_ensemble
+from kbalance.errors import MissingFileError
+from kbalance.model.parameters import fitted_versions
+from kbalance.outputs import replace_file
+from kbalance.paths import calibration_dir
+
+#: Confidence level of the constraint on the objective.
+CONFIDENCE = 0.95
+#: Standard deviations of the proposal relative to the linearised posterior: below 1 the
+#: samples stay nearer the fit, so more of them pass the same constraint.
+PROPOSAL_SCALE = 0.5
+#: Accepted members written (the first in sampling order, itself random).
+STORED_MEMBERS = 1000
+
+
+def chunk_costs(result, targets: Sequence[Target]) -> np.ndarray:
+    """Objective (half the sum of squared weighted residuals) [-] of each member of one
+    chunk's engine ``result``."""
+    model = {t.name: result[t.variable].sel(year=t.times).values for t in targets}
+    r = residuals(model, targets)
+    return 0.5 * np.einsum("ij,ij->i", r, r)
+
+
+def lag_one_autocorrelation(model: dict[str, np.ndarray], targets: Sequence[Target]) -> float:
+    """Pooled lag-one autocorrelation over time of the residuals (model − observed) [-],
+    each series normalised like the objective; floored at 0 and capped at 0.99."""
+    pairs = []
+    for t in targets:
+        diff = (model[t.name] - t.observed) / t.scale
+        a, b = diff[:-1].ravel(), diff[1:].ravel()
+        ok = np.isfinite(a) & np.isfinite(b)
+        pairs.append((a[ok] - np.nanmean(diff), b[ok] - np.nanmean(diff)))
+    a = np.concatenate([x for x, _ in pairs])
+    b = np.concatenate([y for _, y in pairs])
+    return float(np.clip(np.sum(a * b) / np.sqrt(np.sum(a * a) * np.sum(b * b)), 0.0, 0.99))
+
+
+def constrained_ensemble(fitted: Path, members: int = 100_000, keep: int = 200, seed: int = 20261129,
+                         workers: int | None = None, chunk_size: int = 1000,
+                         progress: bool = True, scheduler: str | None = None) -> tuple[pd.DataFrame, dict]:
+    """Sample around a fitted set and keep the members whose fit passes the constraint.
+
+    Members are drawn from the linearised posterior of the least-squares fit,
+    N(x*, c² (JᵀJ/s² + 12 I)⁻¹) in unit-cube coordinates, with s² = 2 S*/(n_eff − p),
+    the precision of the uniform prior (variance 1/12 over each range) and the proposal
+    scale c (:data:`PROPOSAL_SCALE`), clipped to the parameter ranges. A member is kept when its objective S satisfies Beale's
+    (1960) confidence-region bound S ≤ S* (1 + p/(n − p) F(p, n − p; 0.95)).
+
+    Returns the accepted members (at most :data:`STORED_MEMBERS`; one row each: member,
+    cost, parameter columns) and a description of the threshold and counts.
+    """
+    params = free_parameters()
+    x_star, until = read_fitted_unit(Path(fitted), params)
+    targets = read_targets(until=until)
+    r0, jac = residuals_and_jacobian(x_star, params, targets)
+    best = {k: v[0] for k, v in simulate_targets(to_table(params, x_star), targets).items()}
+    rho = lag_one_autocorrelation(best, targets)
+    n, p = r0.size, len(x_star)
+    n_eff = max(p + 1.0, n * (1 - rho) / (1 + rho))
+    cost_star = 0.5 * float(r0 @ r0)
+    s2 = 2 * cost_star / (n_eff - p)
+    # posterior precision: the data's J'J / s² plus the precision of the uniform prior
+    # over each range (variance 1/12 in unit coordinates), which bounds unidentified directions
+    cov = np.linalg.inv(jac.T @ jac / s2 + 12.0 * np.eye(p))
+    values, vectors = np.linalg.eigh((cov + cov.T) / 2)
+    root = vectors * np.sqrt(np.clip(values, 0, None))
+    rng = np.random.default_rng(seed)
+    unit = np.clip(x_star + PROPOSAL_SCALE * rng.standard_normal((members, p)) @ root.T, 0.0, 1.0)
+    threshold = cost_star * (1 + p / (n_eff - p) * float(f_dist.ppf(CONFIDENCE, p, n_eff - p)))
+    costs = np.concatenate(run_ensemble(to_table(params, unit), None, last_time(targets), target_variables(targets),
+                                        chunk_size=chunk_size, workers=workers, progress=progress,
+                                        scheduler=scheduler, reduce=partial(chunk_costs, targets=targets)))
+    passed = np.flatnonzero(costs <= threshold)
+    accepted = passed[:STORED_MEMBERS]
+    table = to_table(params, unit[accepted])
+    table.insert(0, "cost", costs[accepted])
+    table.insert(0, "member", accepted)
+    info = {
+        "fitted_set": Path(fitted).name, "until": until, "seed": seed, "members_sampled": members,
+        "members_accepted": int(passed.size), "acceptance_rate": float(passed.size / members),
+        "members_stored": int(accepted.size), "proposal_scale": PROPOSAL_SCALE,
+        "cost_best_fit": cost_star, "threshold": threshold, "residuals": n, "parameters": p,
+        "lag1_autocorrelation": rho, "effective_residuals": n_eff,
+        "confidence": CONFIDENCE,
+        "method": ("members drawn from N(x*, c^2 (J'J/s^2 + 12 I)^-1), c = proposal_scale, in unit-cube coordinates around the fitted set "
+                   "(linearised posterior with the uniform priors' precision, s^2 = 2 S*/(n_eff - p)), clipped to "
+                   "the parameter ranges; kept when the objective S <= S* (1 + p/(n_eff-p) F(p, n_eff-p; 0.95)), "
+                   "Beale's (1960) confidence region for nonlinear least squares with the effective number of "
+                   "residuals n_eff = n (1 - rho)/(1 + rho) for lag-one autocorrelation rho"),
+        "justification": ("The bound is the objective level reached by the 95 % confidence region of the "
+                          "least-squares fit. Residuals of annual series are strongly autocorrelated, so the number "
+                          "of independent residuals is far below their count; n_eff corrects for that (Bretherton "
+                          "et al. 1999). Members within the bound fit history as well as the best fit does, within "
+                          "sampling error."),
+    }
+    if passed.size < keep:
+        info["warning"] = f"fewer than {keep} members passed the constraint"
+    return table, info
+
+
+def ensemble_path(fitted: Path) -> Path:
+    """calibration/fitted/<version>-ensemble.csv for a fitted set <version>.toml."""
+    fitted = Path(fitted)
+    return fitted.with_name(f"{fitted.stem}-ensemble.csv")
+
+
+def latest_ensemble_set() -> Path | None:
+    """The fitted set calibration/fitted/v<N>.toml with the highest N that has a constrained
+    ensemble beside it (a newer set without one is not used), or None."""
+    with_ensemble = [p for p in fitted_versions().values() if ensemble_path(p).is_file()]
+    return with_ensemble[-1] if with_ensemble else None
+
+
+def read_ensemble(fitted: Path | None = None) -> pd.DataFrame:
+    """The constrained ensemble of a fitted set (default: :func:`latest_ensemble_set`):
+    members × engine parameter columns [model units], indexed by ``member``, without ``cost``."""
+    fitted = Path(fitted) if fitted is not None else latest_ensemble_set()
+    path = ensemble_path(fitted) if fitted is not None else calibration_dir() / "fitted" / "v<N>-ensemble.csv"
+    if not path.is_file():
+        raise MissingFileError(path, "constrained ensemble", "run kbalance calibrate, then kbalance ensemble")
+    return pd.read_csv(path).set_index("member").drop(columns=["cost"], errors="ignore")
+
+
+def write_ensemble(table: pd.DataFrame, info: dict, version: str) -> Path:
+    """calibration/fitted/<version>-ensemble.csv and its description <version>-ensemble.json,
+    each written atomically (an earlier ensemble of the version is replaced)."""
+    folder = calibration_dir() / "fitted"
+    path = replace_file(folder / f"{version}-ensemble.csv",
+                        lambda tmp: table.to_csv(tmp, index=False, float_format="%.10g"))
+    text = json.dumps(info, indent=2) + "\n"
+    replace_file(folder / f"{version}-ensemble.json", lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return path

@@ -1,0 +1,114 @@
+"""Calibration targets: the observed series of calibration/targets.toml and the model
+variables they are compared with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from kbalance.errors import InvalidValueError
+from kbalance.observations import dataset as data
+from kbalance.paths import calibration_dir, read_toml
+from kbalance.regions import region_codes
+
+#: First calendar year of any target.
+FIRST_YEAR = 2001
+
+
+@dataclass(frozen=True)
+class Target:
+    """One observed series and the model variable it is compared with.
+
+    name : str  the target's key in calibration/targets.toml
+    series : str  the observation series (calibration/observations)
+    variable : str  the model variable
+    years : array  calendar years of the observations
+    observed : array (year, region) or (year, origin, destination) [model units], NaN where missing
+    offset : int  model Time = year + offset
+    weight : float  weight of the target in the objective
+    scale : float  normalisation of its residuals [model units]
+    """
+
+    name: str
+    series: str
+    variable: str
+    years: np.ndarray
+    observed: np.ndarray
+    offset: int
+    weight: float
+    scale: float
+
+    @property
+    def times(self) -> np.ndarray:
+        """Model times of the observations [year]."""
+        return self.years + self.offset
+
+
+def last_time(targets: Sequence[Target]) -> int:
+    """The last model time any of ``targets`` is observed at [year]."""
+    return int(max(t.times.max() for t in targets))
+
+
+def target_variables(targets: Sequence[Target]) -> list[str]:
+    """The model variables ``targets`` compare with, sorted, each once."""
+    return sorted({t.variable for t in targets})
+
+
+def read_targets(path: Path | None = None, until: int = 2024, root: Path | None = None) -> list[Target]:
+    """The calibration targets with their observations up to ``until`` [calendar year].
+
+    A target with no observation in the window is left out.
+    path : calibration/targets.toml by default; root : the observation set's folder
+    (default calibration/).
+    """
+    path = Path(path) if path else calibration_dir() / "targets.toml"
+    specs = read_toml(path, "targets", "calibration/targets.toml")
+    codes = region_codes()
+    targets = []
+    for name, spec in specs.items():
+        for key in ("series", "variable"):
+            if key not in spec:
+                raise InvalidValueError(path, f"{name}.{key}", "missing", "a series and a model variable")
+        first = max(FIRST_YEAR, int(spec.get("first_year", FIRST_YEAR)))
+        offset = int(spec.get("offset", 0))
+        last = until  # a year-end stock of `until` is compared at model Time until + offset
+        scale_unit = float(spec.get("scale", 1.0))
+        if spec["series"] == data.OD_SERIES:
+            od = data.load_od(root).sel(year=slice(first, last))
+            values = od.values.astype(float) * scale_unit
+            for i in range(values.shape[1]):
+                values[:, i, i] = np.nan  # moves within a region are not modelled
+            years = od.year.values.astype(int)
+        else:
+            rows = data.load_series(spec["series"], root)
+            rows = rows[(rows["year"] >= first) & (rows["year"] <= last) & rows["region_code"].isin(codes)]
+            table = rows.pivot(index="year", columns="region_code", values="value").reindex(columns=codes)
+            years = table.index.to_numpy(int)
+            values = table.to_numpy(float) * scale_unit
+        finite = values[np.isfinite(values)]
+        if finite.size == 0:  # nothing observed in the window (e.g. age groups before 2011): not fitted
+            continue
+        norm = np.sqrt(np.mean(finite ** 2)) if spec.get("normalise") == "rms" else np.mean(np.abs(finite))
+        targets.append(Target(name, spec["series"], spec["variable"], years, values, offset,
+                              float(spec.get("weight", 1.0)), float(norm * np.sqrt(finite.size))))
+    return targets
+
+
+def target_goals(path: Path | None = None) -> dict[str, tuple[str, float]]:
+    """The accuracy goals of calibration/targets.toml: target → ("r2" or "mape", value),
+    from ``goal_r2`` [-] or ``goal_mape`` [%]; a target may have none, not both."""
+    path = Path(path) if path else calibration_dir() / "targets.toml"
+    goals = {}
+    for name, spec in read_toml(path, "targets", "calibration/targets.toml").items():
+        found = [k for k in ("goal_r2", "goal_mape") if k in spec]
+        if len(found) > 1:
+            raise InvalidValueError(path, f"{name}.goal_r2", "both goals given", "goal_r2 or goal_mape, not both")
+        for key in found:
+            value = spec[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise InvalidValueError(path, f"{name}.{key}", value, "a non-negative number")
+            goals[name] = (key.removeprefix("goal_"), float(value))
+    return goals

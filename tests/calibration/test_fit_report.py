@@ -1,0 +1,73 @@
+"""Fit statistics (RMSE, MAPE, R², Theil's decomposition), the per-region report and its figures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kbalance.calibration.report import fit_report, fit_statistics, plot_fit
+from kbalance.calibration.targets import Target
+from kbalance.regions import region_codes
+
+
+def test_statistics_of_a_perfect_model():
+    observed = np.array([3.0, 5.0, 4.0, 8.0])
+    stats = fit_statistics(observed, observed)
+    assert stats["rmse"] == 0 and stats["mape"] == 0 and stats["r2"] == 1
+
+
+def test_a_pure_bias_is_all_um():
+    observed = np.array([1.0, 2.0, 3.0, 4.0])
+    stats = fit_statistics(observed + 1, observed)
+    assert stats["rmse"] == pytest.approx(1.0)
+    assert stats["mape"] == pytest.approx(100 * np.mean(1 / observed))
+    assert stats["um"] == pytest.approx(1.0) and stats["us"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_a_stretched_model_with_the_right_mean_is_all_us():
+    observed = np.array([1.0, 2.0, 3.0, 4.0])
+    stats = fit_statistics(2 * observed - observed.mean(), observed)
+    assert stats["um"] == pytest.approx(0.0, abs=1e-12)
+    assert stats["us"] == pytest.approx(1.0)
+    assert stats["uc"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_theil_components_sum_to_one_and_nan_cells_are_ignored():
+    rng = np.random.default_rng(0)
+    observed = rng.normal(10, 2, 50)
+    model = observed + rng.normal(0.5, 1, 50)
+    observed[3] = np.nan
+    stats = fit_statistics(model, observed)
+    assert stats["n"] == 49
+    assert stats["um"] + stats["us"] + stats["uc"] == pytest.approx(1.0)
+
+
+def test_no_observation_gives_nan_statistics():
+    stats = fit_statistics(np.ones(3), np.full(3, np.nan))
+    assert stats["n"] == 0 and np.isnan(stats["rmse"]) and np.isnan(stats["r2"])
+
+
+def _targets():
+    years = np.arange(2001, 2006)
+    regional = Target("births", "births", "births", years, np.arange(1.0, 86.0).reshape(5, 17), 0, 1.0, 1.0)
+    od = Target("migration_od", "od", "moves", years, np.ones((5, 17, 17)), 0, 1.0, 1.0)
+    return [regional, od]
+
+
+def test_report_has_a_row_per_target_and_region_and_one_over_all():
+    targets = _targets()
+    model = {t.name: t.observed * 1.1 for t in targets}
+    report = fit_report(model, targets)
+    assert len(report) == 2 * (17 + 1)
+    births = report[report["target"] == "births"].set_index("region")
+    assert list(births.index) == [*region_codes(), "all"]
+    assert births.loc["all", "n"] == 85 and births.loc["all", "mape"] == pytest.approx(10.0)
+    od = report[report["target"] == "migration_od"].set_index("region")
+    assert od.loc[region_codes()[0], "n"] == 5 * 17  # by origin region: every year and destination
+
+
+def test_figures_only_for_regional_targets(tmp_path):
+    targets = _targets()
+    written = plot_fit({t.name: t.observed for t in targets}, targets, tmp_path)
+    assert written == [tmp_path / "fit_births.png"]
+    assert written[0].stat().st_size > 1000
