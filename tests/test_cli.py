@@ -1,7 +1,10 @@
-"""``kbalance data build`` and ``kbalance data check`` through :func:`kbalance.cli.main`."""
+"""The command line through :func:`kbalance.cli.main`: the data commands, and every command's help and
+bad-input exit code."""
 
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
 
 import pytest
 
@@ -70,6 +73,65 @@ def test_usage_errors_exit_2(capsys):
     assert "usage: kbalance" in capsys.readouterr().err
 
 
-def test_parser_has_dispatch_for_every_command():
-    cli.build_parser()
-    assert {("data", "build"), ("data", "check")} <= set(cli.DISPATCH)
+def parser_paths(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    """Every (sub)parser under ``parser`` with the words that reach it, ``parser`` first."""
+    found = [(path, parser)]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found += parser_paths(sub, (*path, name))
+    return found
+
+
+PARSERS = parser_paths(cli.build_parser())
+#: The commands (parsers without sub-commands) and their handlers' keys.
+COMMANDS = {path: sub.get_default("command") for path, sub in PARSERS
+            if not any(isinstance(a, argparse._SubParsersAction) for a in sub._actions)}
+
+
+@pytest.mark.parametrize("path", [path for path, _ in PARSERS], ids=lambda path: " ".join(path) or "kbalance")
+def test_every_command_prints_its_help(capsys, path):
+    assert cli.main([*path, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(" ".join(["usage: kbalance", *path]))
+
+
+def test_every_command_has_a_handler():
+    assert len(COMMANDS) >= 11
+    assert all(key in cli.DISPATCH for key in COMMANDS.values())
+    assert set(cli.DISPATCH) == set(COMMANDS.values())
+
+
+def _nonempty(tmp_path: Path) -> str:
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "old.csv").write_text("")
+    return str(tmp_path / "used")
+
+
+#: One bad input per command: its arguments (given a scratch folder) and the field the message names.
+BAD_INPUT = {
+    ("data", "build"): (lambda tmp: ["--from", str(tmp / "nowhere"), "--to", str(tmp / "c")], "'harmonized file'"),
+    ("data", "check"): (lambda tmp: ["--root", str(tmp)], "'sources table'"),
+    ("model", "inputs"): (lambda tmp: ["--until", "2030"], "unrecognized arguments: --until"),
+    ("run",): (lambda tmp: ["--scenario", "nosuch", "--out", str(tmp / "run")], "'scenario'"),
+    ("scenarios", "list"): (lambda tmp: ["--all"], "unrecognized arguments: --all"),
+    ("scenarios", "check"): (lambda tmp: [str(tmp / "nosuch.toml")], "'scenario'"),
+    ("calibrate",): (lambda tmp: ["--version", "vtest", "--out", _nonempty(tmp)], "'--out'"),
+    ("ensemble",): (lambda tmp: ["--fitted", str(tmp / "v1.toml")], "'--fitted'"),
+    ("backtest",): (lambda tmp: ["--until", "2015", "--out", _nonempty(tmp)], "'--out'"),
+    ("sensitivity",): (lambda tmp: ["--method", "bogus"], "'--method'"),
+    ("whitepaper",): (lambda tmp: ["--out", _nonempty(tmp)], "'--out'"),
+}
+
+
+def test_bad_input_cases_cover_every_command():
+    assert set(BAD_INPUT) == set(COMMANDS)
+
+
+@pytest.mark.parametrize("path", list(BAD_INPUT), ids=" ".join)
+def test_bad_input_exits_2_naming_the_field(tmp_path, capsys, path):
+    arguments, field = BAD_INPUT[path]
+    assert cli.main([*path, *arguments(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "kbalance: error: " in err and field in err
+    assert "Traceback" not in err
