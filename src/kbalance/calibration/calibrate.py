@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares
 
-from kbalance.observations import dataset as data
+from kbalance.observations import load as data
 from kbalance.engine.fast import compile_model, run_ensemble
 from kbalance.errors import InvalidValueError, MissingFileError
 from kbalance.paths import calibration_dir, read_toml
