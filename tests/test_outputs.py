@@ -1,10 +1,174 @@
-"""Atomic writes of kbalance.outputs."""
+"""Output folders and manifests: new folders, regenerated entries, hashes, versions, netCDF names."""
 
 from __future__ import annotations
 
-import pytest
+import os
 
-from kbalance.outputs import replace_file
+import numpy as np
+import pytest
+import xarray as xr
+
+import kbalance
+from kbalance import outputs
+from kbalance.errors import InvalidValueError
+from kbalance.paths import calibration_dir, model_file
+
+
+def _tree(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# --- hashes and versions ----------------------------------------------------------------
+
+
+def test_file_hash_depends_on_names_and_bytes_not_order(tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_bytes(b"1")
+    b.write_bytes(b"2")
+    first = outputs.file_hash([a, b])
+    assert first == outputs.file_hash([b, a]) and len(first) == 64
+    b.write_bytes(b"3")
+    assert outputs.file_hash([a, b]) != first
+    c = tmp_path / "c.csv"
+    c.write_bytes(b"3")
+    assert outputs.file_hash([a, c]) != outputs.file_hash([a, b])
+
+
+def test_model_and_data_hashes_cover_their_files():
+    root = calibration_dir()
+    observed = [root / "sources.csv", root / "breaks.csv", *sorted((root / "observations").glob("*.csv"))]
+    assert outputs.data_hash() == outputs.file_hash(observed)
+    folder = model_file().parent
+    assert outputs.model_hash() == outputs.file_hash([model_file(), folder / "levers.toml",
+                                                      *(folder / "inputs").glob("*.csv")])
+    assert outputs.model_hash() != outputs.data_hash()
+
+
+def test_package_versions():
+    versions = outputs.package_versions("surely-not-a-package")
+    assert versions["kbalance"] == kbalance.__version__ and versions["numpy"] == np.__version__
+    assert versions["surely-not-a-package"] == "not installed"
+
+
+def test_netcdf_ready_names_and_text(tmp_path):
+    ds = xr.Dataset({"total population": (("To Region",), [1.0, 2.0]),
+                     "label": (("To Region",), np.array(["a", "b"], dtype=object))})
+    ready = outputs.netcdf_ready(ds)
+    assert set(ready.data_vars) == {"total_population", "label"} and ready["label"].dtype.kind == "U"
+    assert ready["total_population"].dims == ("To_Region",)
+    ready.to_netcdf(tmp_path / "ready.nc")
+    with xr.open_dataset(tmp_path / "ready.nc") as back:
+        assert list(back["total_population"].values) == [1.0, 2.0]
+
+
+# --- new folders ----------------------------------------------------------------------
+
+
+def test_check_new_folder_accepts_absent_and_empty_folders(tmp_path):
+    assert outputs.check_new_folder(tmp_path / "new") == tmp_path / "new"
+    (tmp_path / "empty").mkdir()
+    assert outputs.check_new_folder(tmp_path / "empty") == tmp_path / "empty"
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "keep.txt").write_text("mine", encoding="utf-8")
+    (tmp_path / "file").write_text("a file", encoding="utf-8")
+    for taken in ("busy", "file"):
+        with pytest.raises(InvalidValueError, match="'--out'.*does not exist yet or is empty"):
+            outputs.check_new_folder(tmp_path / taken)
+
+
+def test_write_new_folder_renames_the_finished_folder_into_place(tmp_path):
+    (tmp_path / "empty").mkdir()
+    for name in ("out", "empty"):
+        assert outputs.write_new_folder(tmp_path / name, lambda tmp: (tmp / "a.csv").write_text("1")) == tmp_path / name
+        assert _tree(tmp_path / name) == {"a.csv": b"1"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "out"]
+    with pytest.raises(InvalidValueError):
+        outputs.write_new_folder(tmp_path / "out", lambda tmp: None)
+    assert _tree(tmp_path / "out") == {"a.csv": b"1"}
+
+
+def test_a_failure_while_writing_a_new_folder_leaves_nothing(tmp_path):
+    def files(tmp):
+        (tmp / "indices.csv").write_text("half", encoding="utf-8")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        outputs.write_new_folder(tmp_path / "out", files)
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- regenerated entries of an existing folder -----------------------------------------
+
+
+@pytest.fixture
+def calib(tmp_path):
+    """A folder with an observation set of two entries and one other file."""
+    folder = tmp_path / "calibration"
+    (folder / "observations").mkdir(parents=True)
+    (folder / "observations" / "old.csv").write_text("old", encoding="utf-8")
+    (folder / "sources.csv").write_text("old sources", encoding="utf-8")
+    (folder / "parameters.toml").write_text("not ours", encoding="utf-8")
+    return folder
+
+
+def _new_set(tmp):
+    (tmp / "observations").mkdir()
+    (tmp / "observations" / "new.csv").write_text("new", encoding="utf-8")
+    (tmp / "sources.csv").write_text("new sources", encoding="utf-8")
+
+
+ENTRIES = ("observations", "sources.csv")
+
+
+def test_replace_entries_swaps_the_entries_and_keeps_the_rest(calib):
+    written = outputs.replace_entries(calib, ENTRIES, _new_set)
+    assert written == [calib / "observations", calib / "sources.csv"]
+    assert _tree(calib) == {"observations/new.csv": b"new", "parameters.toml": b"not ours", "sources.csv": b"new sources"}
+    assert [p.name for p in calib.parent.iterdir()] == ["calibration"]  # no temporary folder left
+
+
+def test_replace_entries_creates_a_missing_folder(tmp_path):
+    outputs.replace_entries(tmp_path / "a" / "calibration", ENTRIES, _new_set)
+    assert _tree(tmp_path / "a" / "calibration") == {"observations/new.csv": b"new", "sources.csv": b"new sources"}
+
+
+def test_a_failure_while_writing_leaves_the_old_entries(calib):
+    before = _tree(calib)
+
+    def half(tmp):
+        _new_set(tmp)
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        outputs.replace_entries(calib, ENTRIES, half)
+    assert _tree(calib) == before
+    assert [p.name for p in calib.parent.iterdir()] == ["calibration"]
+
+
+def test_a_failure_in_the_middle_of_the_swap_puts_the_old_entries_back(calib, monkeypatch):
+    """The old observations/ is aside and the new one in place when the next rename fails."""
+    before = _tree(calib)
+    rename, calls = os.rename, []
+
+    def failing_third_rename(src, dst):
+        calls.append((src, dst))
+        if len(calls) == 3:  # 1: old observations aside, 2: new one in, 3: old sources.csv aside
+            raise OSError("device busy")
+        rename(src, dst)
+
+    monkeypatch.setattr(outputs.os, "rename", failing_third_rename)
+    with pytest.raises(OSError, match="device busy"):
+        outputs.replace_entries(calib, ENTRIES, _new_set)
+    assert len(calls) > 3  # the swapped entries were renamed back
+    assert _tree(calib) == before
+    assert [p.name for p in calib.parent.iterdir()] == ["calibration"]
+
+
+def test_write_must_create_exactly_the_entries(calib):
+    before = _tree(calib)
+    with pytest.raises(ValueError, match="expected the entries"):
+        outputs.replace_entries(calib, ENTRIES, lambda tmp: (tmp / "sources.csv").write_text("only this"))
+    assert _tree(calib) == before
 
 
 def test_replace_file_writes_and_replaces_whole(tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -56,19 +55,32 @@ def test_seat_coordinates_match_geonames():
         assert city["longitude"] == pytest.approx(row.seat_lon, abs=1e-4), code
 
 
-def test_unknown_region_code_is_a_typed_error():
-    with pytest.raises(UnknownRegionError, match="code"):
-        regions.region("99")
+def test_names_and_codes():
+    assert list(regions.names()) == regions.region_codes()
+    assert regions.names()["29"] == "Sejong" and regions.names("ko")["29"] == "세종특별자치시"
+    assert all(regions.code_of(name) == code for code, name in regions.names().items())
+    assert regions.region_name("29") == "Sejong" and regions.region_name("00", "ko") == "전국"
+    assert regions.region_name("daegyeong") == "Daegyeong" and regions.region_name("noncapital", "ko") == "비수도권"
+    assert regions.region_name(regions.GWANGJU_JEONNAM_CODE) == "Jeonnam-Gwangju"
+
+
+def test_unknown_region_is_a_typed_error():
+    with pytest.raises(UnknownRegionError, match="'code'.*'99'.*00, 11"):
+        regions.region_name("99")
+    with pytest.raises(UnknownRegionError, match="'name_en'.*'Atlantis'.*Seoul"):
+        regions.code_of("Atlantis")
+    with pytest.raises(ValueError, match="'county'"):
+        regions.membership("county")
 
 
 def test_bad_regions_files(tmp_path):
     with pytest.raises(MissingFileError, match="regions.csv"):
-        regions._read_regions(tmp_path / "regions.csv")
+        regions.load_regions(tmp_path / "regions.csv")
     table = pd.read_csv(model_dir() / "regions.csv", dtype=str)
     table.drop(columns="bloc").to_csv(tmp_path / "no_bloc.csv", index=False)
     with pytest.raises(MissingColumnError, match="no_bloc.csv.*'bloc'"):
-        regions._read_regions(tmp_path / "no_bloc.csv")
+        regions.load_regions(tmp_path / "no_bloc.csv")
     table.loc[0, "bloc"] = "atlantis"
     table.to_csv(tmp_path / "bad_bloc.csv", index=False)
     with pytest.raises(UnknownRegionError, match="bad_bloc.csv.*'bloc'.*atlantis.*capital"):
-        regions._read_regions(tmp_path / "bad_bloc.csv")
+        regions.load_regions(tmp_path / "bad_bloc.csv")

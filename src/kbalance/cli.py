@@ -40,22 +40,22 @@ def _default_shared_data() -> Path:
 
 
 def _data_build(args: argparse.Namespace) -> int:
-    from kbalance.observations import dataset as data
+    from kbalance.observations.build import build, harmonized_dir
     from kbalance.paths import calibration_dir
 
     source = Path(args.source) if args.source else _default_shared_data()
     dest = Path(args.dest) if args.dest else calibration_dir()
-    written = data.build(source, dest)
-    print(f"built {len(written)} files from {data._harmonized_dir(source)} into {dest}:")
+    written = build(source, dest)
+    print(f"built {len(written)} files from {harmonized_dir(source)} into {dest}:")
     for path in written:
         print(f"  {path.relative_to(dest).as_posix()}  ({path.stat().st_size:,} bytes)")
     return EXIT_OK
 
 
 def _data_check(args: argparse.Namespace) -> int:
-    from kbalance.observations import dataset as data
+    from kbalance.observations.check import check
 
-    report = data.check(Path(args.root) if args.root else None)
+    report = check(Path(args.root) if args.root else None)
     with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 250,
                            "display.max_colwidth", 60):
         table = report.summary_table()

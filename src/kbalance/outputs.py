@@ -1,5 +1,5 @@
-"""Output folders and manifests: atomic new folders, file hashes, package versions,
-netCDF-ready datasets."""
+"""Output folders and manifests: atomic new folders, atomic regeneration of the entries
+of an existing folder, file hashes, package versions, netCDF-ready datasets."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 import platform
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Iterable
 
@@ -39,7 +39,6 @@ def data_hash() -> str:
     return file_hash([root / "sources.csv", root / "breaks.csv", *sorted((root / "observations").glob("*.csv"))])
 
 
-
 def netcdf_ready(ds: xr.Dataset) -> xr.Dataset:
     """``ds`` with netCDF-safe names (no spaces in dimensions and variables) and text
     instead of Python objects."""
@@ -64,7 +63,6 @@ def package_versions(*extra: str) -> dict[str, str]:
         except PackageNotFoundError:
             out[package] = "not installed"
     return out
-
 
 
 def check_new_folder(out: Path) -> Path:
@@ -94,6 +92,50 @@ def write_new_folder(out: Path, write: Callable[[Path], None]) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def replace_entries(folder: Path, entries: Sequence[str], write: Callable[[Path], None]) -> list[Path]:
+    """Regenerate the entries ``entries`` (files or subfolders) of ``folder`` all at once.
+
+    ``write(tmp)`` creates exactly ``entries`` in a temporary sibling ``tmp`` of
+    ``folder``. Then each old entry is renamed aside and the new one renamed into its
+    place; if ``write`` or any rename fails, the entries already swapped are put back,
+    so ``folder`` holds either every old entry or every new one. A subfolder is
+    replaced as a whole (files the new one lacks are gone); other entries of
+    ``folder`` are not touched. ``folder`` is created if missing. Returns the paths
+    ``folder / entry``. Raises ValueError when ``write`` creates other entries.
+    """
+    folder = Path(folder)
+    created = not folder.exists()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.new-"))
+    aside = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.old-"))
+    moved: list[str] = []  # old entries renamed aside
+    placed: list[str] = []  # new entries renamed into place
+    try:
+        write(tmp)
+        made = sorted(p.name for p in tmp.iterdir())
+        if made != sorted(entries):
+            raise ValueError(f"{folder}: wrote {made}, expected the entries {sorted(entries)}")
+        folder.mkdir(exist_ok=True)
+        for name in entries:
+            if os.path.lexists(folder / name):
+                os.rename(folder / name, aside / name)
+                moved.append(name)
+            os.rename(tmp / name, folder / name)
+            placed.append(name)
+    except BaseException:
+        for name in reversed(placed):
+            os.rename(folder / name, tmp / name)
+        for name in reversed(moved):
+            os.rename(aside / name, folder / name)
+        if created and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+        raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(aside, ignore_errors=True)
+    return [folder / name for name in entries]
 
 
 def replace_file(path: Path, write: Callable[[Path], None]) -> Path:

@@ -8,7 +8,6 @@ docs/references.md [R192][R193]) for reporting.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -22,7 +21,7 @@ NATIONAL_CODE = "00"
 
 REGION_COLUMNS = (
     "code", "iso_code", "name_en", "name_ko", "short_ko", "capital_region", "bloc",
-    "began", "split_from", "seat_en", "seat_ko", "seat_lat", "seat_lon", "seat_geonameid",
+    "began", "split_from", "seat_en", "seat_ko", "seat_lat", "seat_lon", "seat_geonameid", "area_km2",
 )
 
 BLOCS = ("capital", "chungcheong", "honam", "daegyeong", "dongnam", "special")
@@ -41,30 +40,6 @@ GROUP_NAMES = {"capital": ("Capital region", "수도권"), "noncapital": ("Rest 
 GWANGJU_JEONNAM = ("24", "36")
 GWANGJU_JEONNAM_CODE = "36M"
 GWANGJU_JEONNAM_NAMES = ("Jeonnam-Gwangju", "전남광주통합특별시")
-
-
-@dataclass(frozen=True)
-class Region:
-    """One 시도.
-
-    code : str  KOSIS two-digit region code, e.g. ``"11"``
-    name_en, name_ko : str  English and Korean names
-    capital_region : bool  True for Seoul, Incheon and Gyeonggi (수도권)
-    bloc : str  one of :data:`BLOCS`
-    began : int  first year as a separate 시도 in the statistics [year]
-    split_from : tuple of str  codes of the regions it was carved from
-    seat_lat, seat_lon : float  coordinates of the seat of government [degrees]
-    """
-
-    code: str
-    name_en: str
-    name_ko: str
-    capital_region: bool
-    bloc: str
-    began: int
-    split_from: tuple[str, ...]
-    seat_lat: float
-    seat_lon: float
 
 
 def _read_regions(path: Path) -> pd.DataFrame:
@@ -96,22 +71,35 @@ def region_codes() -> list[str]:
     return list(load_regions().index)
 
 
-def region(code: str) -> Region:
-    """One region by KOSIS code; raises :class:`UnknownRegionError`."""
-    table = load_regions()
-    if code not in table.index:
-        raise UnknownRegionError("model/regions.csv", "code", code, tuple(table.index))
-    row = table.loc[code]
-    return Region(
-        code=code, name_en=row.name_en, name_ko=row.name_ko, capital_region=bool(row.capital_region),
-        bloc=row.bloc, began=int(row.began),
-        split_from=tuple(c for c in row.split_from.split(";") if c),
-        seat_lat=float(row.seat_lat), seat_lon=float(row.seat_lon),
-    )
+def names(lang: str = "en") -> dict[str, str]:
+    """Name of each of the 17 regions in ``lang`` ("en" or "ko"), keyed by KOSIS code, in KOSIS order.
+
+    The English names are the model's ``Region`` subscripts.
+    """
+    return dict(load_regions()["name_en" if lang == "en" else "name_ko"].items())
+
+
+@lru_cache(maxsize=1)
+def _codes_by_name() -> dict[str, str]:
+    return {name: code for code, name in names("en").items()}
+
+
+def code_of(name_en: str) -> str:
+    """KOSIS code of a region from its English name (a model ``Region`` subscript).
+
+    Raises :class:`UnknownRegionError` naming the allowed names.
+    """
+    codes = _codes_by_name()
+    if name_en not in codes:
+        raise UnknownRegionError("model/regions.csv", "name_en", name_en, tuple(codes))
+    return codes[name_en]
 
 
 def region_name(code: str, lang: str = "en") -> str:
-    """Name of a region, bloc, capital/non-capital group or the nation in ``lang`` ("en" or "ko")."""
+    """Name of a region, bloc, capital/non-capital group or the nation in ``lang`` ("en" or "ko").
+
+    Raises :class:`UnknownRegionError` for any other code.
+    """
     i = 0 if lang == "en" else 1
     if code == NATIONAL_CODE:
         return ("National", "전국")[i]
@@ -121,8 +109,11 @@ def region_name(code: str, lang: str = "en") -> str:
         return GROUP_NAMES[code][i]
     if code == GWANGJU_JEONNAM_CODE:
         return GWANGJU_JEONNAM_NAMES[i]
-    return str(load_regions().loc[code, "name_en" if lang == "en" else "name_ko"])
-
+    table = load_regions()
+    if code not in table.index:
+        allowed = dict.fromkeys((NATIONAL_CODE, *table.index, *BLOCS, *GROUP_NAMES, GWANGJU_JEONNAM_CODE))
+        raise UnknownRegionError("model/regions.csv", "code", code, tuple(allowed))
+    return str(table.loc[code, "name_en" if lang == "en" else "name_ko"])
 
 
 def membership(kind: str) -> dict[str, str]:

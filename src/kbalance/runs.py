@@ -23,8 +23,8 @@ from kbalance.engine.reference import DEFAULT_VARIABLES, run_pysd
 from kbalance.errors import InvalidValueError
 from kbalance.model.parameters import ParameterSet, read_parameter_set, shipped_parameter_set
 from kbalance.model.scenarios import Scenario, read_scenario
-from kbalance.outputs import data_hash, file_hash, model_hash, netcdf_ready, package_versions, write_new_folder
-from kbalance.regions import load_regions
+from kbalance.outputs import check_new_folder, data_hash, file_hash, model_hash, netcdf_ready, package_versions, write_new_folder
+from kbalance.regions import code_of
 
 # ---------------------------------------------------------------------------
 # Writing
@@ -43,13 +43,12 @@ def results_long(results: xr.Dataset) -> pd.DataFrame:
     variables is not written); age is 0..84 and 85+; empty where a dimension does
     not apply.
     """
-    codes = dict(zip(load_regions()["name_en"], load_regions().index))
     frames = []
     for name, array in results.data_vars.items():
         frame = array.to_dataframe(name="value").reset_index()
         rows = pd.DataFrame({
             "variable": name,
-            "region": frame["Region"].map(codes) if "Region" in frame else "",
+            "region": frame["Region"].map(code_of) if "Region" in frame else "",
             "sex": frame["Sex"].str.lower() if "Sex" in frame else "",
             "age": frame["Age"].map(_age_label) if "Age" in frame else "",
             "year": frame["year"],
@@ -64,13 +63,10 @@ def results_long(results: xr.Dataset) -> pd.DataFrame:
 def write_run(out: Path, results: xr.Dataset, manifest: dict) -> Path:
     """Write results.csv, results.nc and manifest.json into the new folder ``out``.
 
-    Refuses an existing ``out``; writes into a temporary sibling first and renames it
-    into place, so an interrupted run leaves no half-written folder.
+    Refuses an existing ``out`` unless it is an empty folder; writes into a temporary
+    sibling first and renames it into place, so an interrupted run leaves no
+    half-written folder.
     """
-    out = Path(out)
-    if out.exists():
-        raise InvalidValueError(out, "--out", "folder exists", "a folder that does not exist yet (runs are never overwritten)")
-
     def write(tmp: Path) -> None:
         results_long(results).to_csv(tmp / "results.csv", index=False, float_format="%.10g")
         netcdf_ready(results).to_netcdf(tmp / "results.nc")
@@ -120,9 +116,7 @@ def run_model(scenario: Scenario, parameters: ParameterSet, until: int = 2070,
 def run_to_folder(scenario: str | Path, out: Path, until: int = 2070, parameters: Path | None = None,
                   command: Sequence[str] | None = None, engine: str = "fast") -> Path:
     """Run one scenario and write a run folder; returns the folder."""
-    out = Path(out)
-    if out.exists():
-        raise InvalidValueError(out, "--out", "folder exists", "a folder that does not exist yet (runs are never overwritten)")
+    out = check_new_folder(out)
     chosen = read_scenario(scenario)
     params = read_parameter_set(parameters) if parameters else shipped_parameter_set()
     results = run_model(chosen, params, until, engine=engine)

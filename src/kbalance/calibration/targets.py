@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 
 from kbalance.errors import InvalidValueError
-from kbalance.observations import dataset as data
+from kbalance.observations import load as data
 from kbalance.paths import calibration_dir, read_toml
 from kbalance.regions import region_codes
 

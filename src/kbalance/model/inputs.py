@@ -12,15 +12,14 @@ Estimation choices, each documented where it is made:
 - single years of age are obtained by spreading each 5-year census group evenly;
 - the balancing residual ("other change") of year ``y`` is
   ``P[y] - P[y-1] - births[y] + deaths[y] - net internal migration[y] - transfers[y]``;
-- boundary transfers are the residual of the year of the change (Sejong 2012),
-  or, where deaths of that year are not yet observed (Gunwi 2023), the change of
-  ``P - P_prev - births - net migration`` against the year before.
+- boundary transfers (the ``boundary`` rows of calibration/breaks.csv) are the
+  residual of the year of the change where a new region is created (Sejong 2012), or,
+  where part of a region moves and deaths of that year are not yet observed (Gunwi
+  2023), the change of ``P - P_prev - births - net migration`` against the year before.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,10 +27,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from kbalance.observations import dataset as data
 from kbalance.errors import InvalidValueError
+from kbalance.observations.load import BoundaryChange, age_structure, births_by_mother_age, boundary_changes, load_series
+from kbalance.outputs import replace_entries
 from kbalance.paths import model_dir, read_toml
-from kbalance.regions import distance_km, load_regions
+from kbalance.regions import NATIONAL_CODE, distance_km, load_regions, names, region_codes
 
 #: Single ages of the model, 0..84 and the open group 85+.
 AGES = [f"A{a}" for a in range(86)]
@@ -51,33 +51,33 @@ EARLY_FERTILITY_CENSUS = 2005
 
 @dataclass(frozen=True)
 class Observations:
-    """Region × year tables used to build inputs (rows: years, columns: region codes)."""
+    """Region × year tables used to build inputs (rows: years, columns: region codes) and
+    the boundary changes of calibration/breaks.csv."""
 
     population: pd.DataFrame
     births: pd.DataFrame
     deaths: pd.DataFrame
     net_migration: pd.DataFrame
+    boundary_changes: tuple[BoundaryChange, ...]
 
 
 def _wide(name: str, root: Path | None) -> pd.DataFrame:
-    rows = data.load_series(name, root)
-    codes = list(load_regions().index)
+    rows = load_series(name, root)
+    codes = region_codes()
     table = rows[rows["region_code"].isin(codes)].pivot(index="year", columns="region_code", values="value")
     return table.reindex(columns=codes)
 
 
 def observations(root: Path | None = None) -> Observations:
-    """Registered population, births, deaths and net migration by year × region."""
+    """Registered population, births, deaths and net migration by year × region, and the
+    boundary changes."""
     return Observations(
         population=_wide("pop_registered", root),
         births=_wide("births", root),
         deaths=_wide("deaths", root),
         net_migration=_wide("migrants_net_interprovincial", root),
+        boundary_changes=tuple(boundary_changes(root)),
     )
-
-
-def _region_names() -> list[str]:
-    return list(load_regions()["name_en"])
 
 
 # ---------------------------------------------------------------------------
@@ -95,7 +95,7 @@ def census_single_age_shares(census: xr.DataArray, year: int, sex: str) -> pd.Da
     """
     cut = census.sel(year=year, sex=sex)
     groups = [g for g in cut.age_group.values if not np.isnan(cut.sel(age_group=g).values).all()]
-    codes = list(load_regions().index)
+    codes = region_codes()
     shares = pd.DataFrame(0.0, index=codes, columns=AGES)
     for g in groups:
         values = cut.sel(age_group=g).to_series().reindex(codes)
@@ -120,23 +120,16 @@ def initial_population(root: Path | None = None) -> dict[str, pd.DataFrame]:
     single-age shares of that year's census (DT_1IN0001). Regions that did not exist
     yet (Sejong) are 0.
     """
-    census = data.age_structure("pop_census", root)
+    census = age_structure("pop_census", root)
     year = START_YEAR - 1
     out = {}
     for sex in ("male", "female"):
         registered = _wide(f"pop_registered_{sex}", root).loc[year]
         shares = census_single_age_shares(census, year, sex)
         table = shares.mul(registered, axis=0).fillna(0.0)
-        table.index = _region_names()
+        table.index = list(names().values())
         out[sex] = table
     return out
-
-
-def working_age_share(root: Path | None = None) -> pd.Series:
-    """Share of residents aged 15-64 in the census of ``START_YEAR - 1``, by region."""
-    census = data.age_structure("pop_census", root)
-    shares = census_single_age_shares(census, START_YEAR - 1, "total")
-    return shares[[f"A{a}" for a in range(15, 65)]].sum(axis=1)
 
 
 def _age_group_population(root: Path | None, code: str, year: int, low: int, high: int) -> float:
@@ -145,11 +138,11 @@ def _age_group_population(root: Path | None, code: str, year: int, low: int, hig
     Uses the registered 5-year groups where the year is covered (2011-2023), else
     the census age shares of ``START_YEAR - 1`` applied to the registered total.
     """
-    reg = data.age_structure("pop_registered", root)
+    reg = age_structure("pop_registered", root)
     if year in reg.year.values and code in reg.region.values:
         groups = [f"{a:02d}_{a + 4:02d}" for a in range(low, high + 1, 5)]
         return float(reg.sel(region=code, year=year, sex="total", age_group=groups).sum())
-    shares = census_single_age_shares(data.age_structure("pop_census", root), START_YEAR - 1, "total")
+    shares = census_single_age_shares(age_structure("pop_census", root), START_YEAR - 1, "total")
     pop = _wide("pop_registered", root).loc[year, code]
     return float(shares.loc[code, [f"A{a}" for a in range(low, high + 1)]].sum() * pop)
 
@@ -191,40 +184,40 @@ def other_change(obs: Observations) -> pd.DataFrame:
 def boundary_transfers(obs: Observations) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Boundary transfers by year and region [persons/year] and the donor-share matrix.
 
-    For each region created by a split (regions.csv ``split_from``), the transfer in its
-    first year is its balancing residual, taken from the donors in proportion to their
-    residuals that year beyond their usual rate (mean of :data:`OTHER_CHANGE_RATE_YEARS`).
-    Gunwi (Gyeongbuk → Daegu, 2023, deaths of 2023 not observed): the transfer is the
-    change in ``P − P_prev − births − net migration`` from 2022 to 2023, averaged over
-    the receiving and the donating region.
+    One transfer for each boundary change of ``obs`` from :data:`START_YEAR` to the last
+    observed year. A new region (no registered population the year before, Sejong
+    2012): the transfer is its balancing residual in its first year, taken from the
+    origins in proportion to their residuals that year beyond their usual rate (mean of
+    :data:`OTHER_CHANGE_RATE_YEARS`). Part of a region moving to another (Gunwi,
+    Gyeongbuk → Daegu 2023, deaths of that year not observed): the transfer is the change
+    in ``P − P_prev − births − net migration`` from the year before, averaged over the
+    receiving and the giving region.
     """
-    regions = load_regions()
-    codes = list(regions.index)
+    codes = region_codes()
     residual = balancing_residual(obs)
     rate = mean_rate(residual, obs, OTHER_CHANGE_RATE_YEARS)
     transfers = pd.DataFrame(0.0, index=range(START_YEAR, int(obs.population.index.max()) + 1), columns=codes)
     donors = pd.DataFrame(0.0, index=codes, columns=codes)
-    for code, row in regions.iterrows():
-        parents = [p for p in row.split_from.split(";") if p]
-        year = int(row.began)
-        if not parents or year < START_YEAR:
-            continue
-        amount = residual.loc[year, code]
-        excess = pd.Series({p: -(residual.loc[year, p] - rate[p] * obs.population.loc[year - 1, p]) for p in parents})
-        excess = excess.clip(lower=0.0)
-        share = excess / excess.sum()
-        transfers.loc[year, code] += amount
-        for p in parents:
+    for change in obs.boundary_changes:
+        year, dest, origins = change.year, change.dest, list(change.origins)
+        if year < START_YEAR or year not in obs.population.index:
+            continue  # before the model starts or after the data
+        if pd.isna(obs.population[dest].get(year - 1)):  # a new region
+            amount = residual.loc[year, dest]
+            excess = pd.Series({p: -(residual.loc[year, p] - rate[p] * obs.population.loc[year - 1, p]) for p in origins})
+            share = excess.clip(lower=0.0) / excess.clip(lower=0.0).sum()
+        elif len(origins) == 1:
+            partial = obs.population - obs.population.shift(1) - obs.births - obs.net_migration
+            step = partial.loc[year] - partial.loc[year - 1]
+            amount = float((step[dest] - step[origins[0]]) / 2)
+            share = pd.Series({origins[0]: 1.0})
+        else:
+            raise InvalidValueError("calibration/breaks.csv", "origin_codes", ";".join(origins),
+                                    f"one origin when part of a region moves to an existing one ({dest}, {year})")
+        transfers.loc[year, dest] += amount
+        for p in origins:
             transfers.loc[year, p] -= amount * share[p]
-            donors.loc[code, p] = share[p]
-    gunwi_year, daegu, gyeongbuk = 2023, "22", "37"
-    if gunwi_year in obs.population.index and gunwi_year - 1 in obs.population.index:
-        partial = obs.population - obs.population.shift(1) - obs.births - obs.net_migration
-        step = partial.loc[gunwi_year] - partial.loc[gunwi_year - 1]
-        amount = float((step[daegu] - step[gyeongbuk]) / 2)
-        transfers.loc[gunwi_year, daegu] += amount
-        transfers.loc[gunwi_year, gyeongbuk] -= amount
-        donors.loc[daegu, gyeongbuk] = 1.0
+            donors.loc[dest, p] = share[p]
     return transfers, donors
 
 
@@ -234,8 +227,8 @@ def boundary_transfers(obs: Observations) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _by_name(frame: pd.DataFrame) -> pd.DataFrame:
-    names = dict(zip(load_regions().index, _region_names()))
-    return frame.rename(index=names, columns=names)
+    """``frame`` with region codes replaced by the model's Region names in index and columns."""
+    return frame.rename(index=names(), columns=names())
 
 
 def _schedule(births: pd.DataFrame, women: pd.DataFrame) -> pd.DataFrame:
@@ -260,8 +253,8 @@ def fertility_schedules(root: Path | None = None) -> tuple[pd.DataFrame, pd.Data
     over three times the women of the :data:`EARLY_FERTILITY_CENSUS` census. A region
     without early data (Sejong) takes its late schedule.
     """
-    births = data.births_by_mother_age(root)
-    codes = list(load_regions().index)
+    births = births_by_mother_age(root)
+    codes = region_codes()
     groups = [f"{a}_{a + 4}" for a in range(15, 50, 5)]
 
     def table(array, years, key=lambda g: g) -> pd.DataFrame:
@@ -272,9 +265,9 @@ def fertility_schedules(root: Path | None = None) -> tuple[pd.DataFrame, pd.Data
         low, high = g.split("_")
         return f"{int(low):02d}_{int(high):02d}"
 
-    registered = data.age_structure("pop_registered", root).sel(sex="female")
+    registered = age_structure("pop_registered", root).sel(sex="female")
     late = _schedule(table(births, FERTILITY_SCHEDULE_YEARS), table(registered, FERTILITY_SCHEDULE_YEARS, padded))
-    census = data.age_structure("pop_census", root).sel(sex="female", year=[EARLY_FERTILITY_CENSUS])
+    census = age_structure("pop_census", root).sel(sex="female", year=[EARLY_FERTILITY_CENSUS])
     women = table(census, [EARLY_FERTILITY_CENSUS], padded) * len(EARLY_FERTILITY_YEARS)
     early = _schedule(table(births, EARLY_FERTILITY_YEARS), women)
     early = early.where(early.notna(), late)
@@ -330,7 +323,7 @@ def _region_constants(root: Path | None, obs: Observations) -> pd.DataFrame:
         region, field = bad[bad].index[0]
         raise InvalidValueError("calibration/observations", field, f"NaN for region {region}",
                                 "observations covering every region's first year")
-    table.index = _region_names()
+    table.index = list(names().values())
     return table
 
 
@@ -341,8 +334,8 @@ def _lever_histories(root: Path | None, levers_path: Path) -> dict[str, pd.DataF
         points = {int(y): float(v) for y, v, _ in spec.get("history", [])}
         series = spec.get("from_observations")
         if series:
-            rows = data.load_series(series, root)
-            national = rows[rows["region_code"] == "00"]
+            rows = load_series(series, root)
+            national = rows[rows["region_code"] == NATIONAL_CODE]
             first_sourced = min(points, default=10_000)  # observations fill in before the sourced points
             for y, v in zip(national["year"], national["value"]):
                 if START_YEAR - 1 <= int(y) < first_sourced:
@@ -360,30 +353,27 @@ def read_levers(path: Path | None = None) -> dict[str, dict]:
     return read_toml(path or model_dir() / "levers.toml", "levers", "model/levers.toml")
 
 
-def _relocation_allocation(levers: dict[str, dict]) -> pd.DataFrame:
+def relocation_allocation(levers: dict[str, dict]) -> pd.DataFrame:
+    """Share of the relocated public staff going to each region [%], by Region name, for
+    the first and second relocation (the first one's allocation in model/levers.toml)."""
     staff = levers["first_relocation_staff"]["allocation"]
-    names = _region_names()
-    unknown = sorted(set(staff) - set(names))
+    regions = list(names().values())
+    unknown = sorted(set(staff) - set(regions))
     if unknown:
-        raise InvalidValueError("model/levers.toml", "first_relocation_staff.allocation", unknown[0], names)
-    counts = pd.Series({n: float(staff.get(n, [0.0])[0]) for n in names})
+        raise InvalidValueError("model/levers.toml", "first_relocation_staff.allocation", unknown[0], regions)
+    counts = pd.Series({n: float(staff.get(n, [0.0])[0]) for n in regions})
     percent = 100.0 * counts / counts.sum()
-    return pd.DataFrame({"first": percent, "second": percent}, index=names)
+    return pd.DataFrame({"first": percent, "second": percent}, index=regions)
 
 
-def build_model_inputs(root: Path | None = None, dest: Path | None = None) -> list[Path]:
-    """Write model/inputs/*.csv from the observation set; returns the files written.
+def input_tables(root: Path | None = None) -> dict[str, pd.DataFrame]:
+    """Every table of model/inputs, by file name, computed from the observation set.
 
     root : Path, optional  calibration folder (default calibration/)
-    dest : Path, optional  inputs folder (default model/inputs)
-
-    All files are written to a temporary folder first and moved into place only when
-    every table has been computed, so a failure leaves the old inputs untouched.
     """
-    dest = Path(dest) if dest else model_dir() / "inputs"
     obs = observations(root)
     regions = load_regions()
-    names = _region_names()
+    region_names = list(names().values())
     levers_path = model_dir() / "levers.toml"
     tables: dict[str, pd.DataFrame] = {}
 
@@ -395,12 +385,12 @@ def build_model_inputs(root: Path | None = None, dest: Path | None = None) -> li
                         index=["age_in_years", "infant_flag"], columns=AGES)
     tables["ages.csv"] = ages
 
-    reg_age = data.age_structure("pop_registered", root)
-    boys = float(reg_age.sel(region="00", sex="male", age_group="00_04").sum())
-    girls = float(reg_age.sel(region="00", sex="female", age_group="00_04").sum())
+    reg_age = age_structure("pop_registered", root)
+    boys = float(reg_age.sel(region=NATIONAL_CODE, sex="male", age_group="00_04").sum())
+    girls = float(reg_age.sel(region=NATIONAL_CODE, sex="female", age_group="00_04").sum())
     last_deaths_year = int(obs.deaths.dropna(how="all").index.max())
-    tfr = data.load_series("tfr", root)
-    tfr = tfr[tfr["region_code"] == "00"][["year", "value"]]
+    tfr = load_series("tfr", root)
+    tfr = tfr[tfr["region_code"] == NATIONAL_CODE][["year", "value"]]
     tables["scalars.csv"] = pd.DataFrame(
         {"value": [boys / (boys + girls), float(last_deaths_year + 1), float(tfr["year"].max()),
                    float(np.mean(EARLY_FERTILITY_YEARS)), float(np.mean(FERTILITY_SCHEDULE_YEARS))]},
@@ -422,24 +412,36 @@ def build_model_inputs(root: Path | None = None, dest: Path | None = None) -> li
 
     km = distance_km()
     np.fill_diagonal(km, 1.0)  # the diagonal carries no flow; 1 km keeps the gravity term finite
-    dist = pd.DataFrame(km, index=names, columns=names)
+    dist = pd.DataFrame(km, index=region_names, columns=region_names)
     tables["distance.csv"] = dist
     bloc = regions["bloc"].to_numpy()
-    tables["same_bloc.csv"] = pd.DataFrame((bloc[:, None] == bloc[None, :]).astype(float), index=names, columns=names)
+    tables["same_bloc.csv"] = pd.DataFrame((bloc[:, None] == bloc[None, :]).astype(float), index=region_names, columns=region_names)
 
     levers = read_levers(levers_path)
-    tables["relocation_allocation.csv"] = _relocation_allocation(levers)
+    tables["relocation_allocation.csv"] = relocation_allocation(levers)
     for name, frame in _lever_histories(root, levers_path).items():
         tables[f"lever_{name}.csv"] = frame.set_index("year")
 
-    dest.mkdir(parents=True, exist_ok=True)
-    written = []
-    with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".inputs-") as tmp:
+    return tables
+
+
+def build_model_inputs(root: Path | None = None, dest: Path | None = None) -> list[Path]:
+    """Write model/inputs/*.csv from the observation set; returns the files written.
+
+    root : Path, optional  calibration folder (default calibration/)
+    dest : Path, optional  inputs folder (default model/inputs)
+
+    Every table is computed first, then the folder is regenerated as a whole with
+    :func:`kbalance.outputs.replace_entries`: a failure leaves the old inputs untouched,
+    and tables the model no longer reads disappear.
+    """
+    dest = Path(dest) if dest else model_dir() / "inputs"
+    tables = input_tables(root)
+
+    def write(tmp: Path) -> None:
+        (tmp / dest.name).mkdir()
         for file, frame in tables.items():
-            frame.to_csv(Path(tmp) / file, float_format="%.10g", index_label="key")
-        for file in tables:
-            os.replace(Path(tmp) / file, dest / file)
-            written.append(dest / file)
-    for stale in set(p.name for p in dest.glob("*.csv")) - set(tables):  # tables the model no longer reads
-        (dest / stale).unlink()
-    return written
+            frame.to_csv(tmp / dest.name / file, float_format="%.10g", index_label="key")
+
+    replace_entries(dest.parent, [dest.name], write)
+    return [dest / file for file in tables]

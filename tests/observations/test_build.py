@@ -1,0 +1,163 @@
+"""``build``: the committed set is what the harmonized files give; a failed build changes nothing."""
+
+from __future__ import annotations
+
+import filecmp
+import os
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import SHARED_DATA, copy_observation_set, needs_shared
+from kbalance.errors import InvalidValueError, MissingFileError, UnknownRegionError
+from kbalance.observations import load
+from kbalance.observations.build import build, harmonized_dir
+from kbalance.observations.schema import CENSUS_YEARS, OBSERVATION_SET, describe
+from kbalance.paths import calibration_dir
+
+HARMONIZED = SHARED_DATA / "harmonized"
+
+
+def _harmonized(name: str) -> pd.DataFrame:
+    return pd.read_csv(HARMONIZED / name, dtype={"region_code": str, "origin_code": str, "dest_code": str})
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
+    return {p.relative_to(folder).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _harmonized_without(tmp_path: Path, name: str) -> Path:
+    """A harmonized folder linking every shared file but ``name``."""
+    src = tmp_path / "harmonized"
+    src.mkdir()
+    for p in HARMONIZED.glob("*.csv"):
+        if p.name != name:
+            os.symlink(p, src / p.name)
+    return src
+
+
+# --- the committed set is reproduced (skipped without ../shared) ----------------------
+
+
+@needs_shared
+def test_build_reproduces_committed_set_byte_for_byte(tmp_path):
+    dest = tmp_path / "calibration"
+    written = build(SHARED_DATA, dest)
+    committed = calibration_dir()
+    rel = sorted(p.relative_to(dest).as_posix() for p in written)
+    expected = sorted(["sources.csv", "breaks.csv",
+                       *(f"observations/{p.name}" for p in (committed / "observations").glob("*.csv"))])
+    assert rel == expected
+    for r in rel:
+        assert filecmp.cmp(dest / r, committed / r, shallow=False), r
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name != "calibration"]
+    assert leftovers == []  # the temporary build folder is gone
+    total = sum(p.stat().st_size for p in (committed / "observations").glob("*.csv"))
+    assert 0 < total < 6_000_000
+
+
+@needs_shared
+def test_build_in_place_keeps_the_other_calibration_files(tmp_path):
+    dest = copy_observation_set(tmp_path / "calibration")
+    (dest / "parameters.toml").write_text("kept", encoding="utf-8")
+    (dest / "observations" / "stale.csv").write_text("gone", encoding="utf-8")
+    build(SHARED_DATA, dest)
+    assert (dest / "parameters.toml").read_text(encoding="utf-8") == "kept"
+    assert not (dest / "observations" / "stale.csv").exists()  # the observations folder is replaced whole
+    assert sorted(p.name for p in dest.iterdir()) == sorted([*OBSERVATION_SET, "parameters.toml"])
+
+
+@needs_shared
+def test_loader_reproduces_harmonized_values():
+    h = _harmonized("population.csv")
+    h = h[h["variable"] == "pop_registered"].set_index(["region_code", "year"])["value"]
+    ours = load.load_series("pop_registered").set_index(["region_code", "year"])["value"]
+    assert ours.sort_index().equals(h.sort_index().astype(float))
+    nat24 = h.loc[("00", 2024)]
+    assert nat24 == h.xs(2024, level="year").drop("00").sum()
+    assert ours.loc[("00", 2024)] == nat24
+
+    v = _harmonized("vital.csv")
+    tfr = v[(v["variable"] == "tfr") & (v["region_code"] == "00") & (v["year"] == 2023)]["value"].item()
+    assert load.load_series("tfr").query("region_code == '00' and year == 2023")["value"].item() == tfr
+
+    m = _harmonized("migration.csv")
+    gg = m[(m["variable"] == "migrants_net_interprovincial") & (m["region_code"] == "31") & (m["year"] == 2024)]
+    od = load.load_od()
+    off = od.where(od["origin"] != od["dest"], 0)
+    net = float(off.sel(year=2024, dest="31").sum() - off.sel(year=2024, origin="31").sum())
+    assert net == gg["value"].item()
+
+    e = _harmonized("economy_nominal.csv")
+    g = e[(e["variable"] == "grdp_nominal") & (e["year"] >= 1995)]
+    ours_g = load.load_series("grdp_nominal")
+    assert len(ours_g) == len(g) and ours_g["value"].sum() == g["value"].sum()
+
+
+@needs_shared
+def test_every_harmonized_series_selected_is_complete():
+    """Each compiled series holds every harmonized row in its year window."""
+    sources = load.series_table()
+    pop = _harmonized("population_age.csv")
+    cen = pop[pop["variable"].str.startswith("pop_census") & pop["year"].isin(CENSUS_YEARS)]
+    ours = load.read_observation_file(calibration_dir() / "observations" / "census_age.csv")
+    assert len(ours) == len(cen)
+    assert set(ours["series"]) == set(cen["variable"])
+    assert sources.loc["pop_census_total_00_04", "file"] == "observations/census_age.csv"
+
+
+# --- a failed build leaves the old set ------------------------------------------------
+
+
+@needs_shared
+def test_build_missing_harmonized_file_leaves_dest_untouched(tmp_path):
+    src = _harmonized_without(tmp_path, "vital.csv")
+    dest = copy_observation_set(tmp_path / "calibration")
+    before = _snapshot(dest)
+    with pytest.raises(MissingFileError) as info:
+        build(src, dest)
+    assert "vital.csv" in str(info.value) and "harmonized file" in str(info.value)
+    assert _snapshot(dest) == before
+
+
+def test_build_missing_source_folder_raises(tmp_path):
+    dest = copy_observation_set(tmp_path / "calibration")
+    before = _snapshot(dest)
+    with pytest.raises(MissingFileError, match=re.escape("births_by_mother_age.csv")):
+        build(tmp_path / "nothing", dest)
+    assert _snapshot(dest) == before
+
+
+@needs_shared
+def test_build_failing_validation_leaves_dest_untouched(tmp_path):
+    """A bad harmonized row fails validation of the temporary set; dest keeps the old files."""
+    src = _harmonized_without(tmp_path, "national.csv")
+    text = (HARMONIZED / "national.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    text[1] = re.sub(r"^00,", "98,", text[1])
+    (src / "national.csv").write_text("".join(text), encoding="utf-8")
+    dest = copy_observation_set(tmp_path / "calibration")
+    before = _snapshot(dest)
+    with pytest.raises(UnknownRegionError, match="national.csv"):
+        build(src, dest)
+    assert _snapshot(dest) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["calibration", "harmonized"]
+
+
+# --- helpers --------------------------------------------------------------------------
+
+
+def test_harmonized_dir_accepts_both_forms(tmp_path):
+    (tmp_path / "harmonized").mkdir()
+    assert harmonized_dir(tmp_path) == tmp_path / "harmonized"
+    assert harmonized_dir(tmp_path / "harmonized") == tmp_path / "harmonized"
+    assert harmonized_dir(tmp_path / "elsewhere") == tmp_path / "elsewhere"
+
+
+def test_descriptions_cover_age_groups_and_refuse_unknown_series():
+    assert describe("pop_census_female_85p").endswith("female, aged 85+")
+    assert describe("births_mother_age_15_19") == "Live births, mother aged 15–19"
+    with pytest.raises(InvalidValueError, match="'description'.*'made_up'"):
+        describe("made_up")
