@@ -173,9 +173,9 @@ def test_write_must_create_exactly_the_entries(calib):
 
 def test_replace_file_writes_and_replaces_whole(tmp_path):
     path = tmp_path / "sub" / "table.csv"
-    assert replace_file(path, lambda tmp: tmp.write_text("a\n1\n")) == path
+    assert outputs.replace_file(path, lambda tmp: tmp.write_text("a\n1\n")) == path
     assert path.read_text() == "a\n1\n"
-    replace_file(path, lambda tmp: tmp.write_text("a\n2\n"))
+    outputs.replace_file(path, lambda tmp: tmp.write_text("a\n2\n"))
     assert path.read_text() == "a\n2\n"
     assert [p.name for p in path.parent.iterdir()] == ["table.csv"]
 
@@ -189,6 +189,6 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
         raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError, match="disk full"):
-        replace_file(path, fail)
+        outputs.replace_file(path, fail)
     assert path.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["table.csv"]
