@@ -56,12 +56,19 @@ def split_five_year(counts, axis: int = -1) -> np.ndarray:
     if not np.all(np.isfinite(c)) or np.any(c < 0):
         raise ValueError("age-group counts must be finite and non-negative")
     closed, open_group = c[..., :-1], c[..., -1:]
-    # Cumulative count at the boundaries 0, 5, …, 100.
+    # Cumulative count at the boundaries 0, 5, …, 100, and its monotone cubic.
     knots = np.concatenate([np.zeros(c.shape[:-1] + (1,)), np.cumsum(closed, axis=-1)], axis=-1)
-    cumulative = PchipInterpolator(GROUP_BOUNDS, knots, axis=-1)(SINGLE_AGES)
-    cumulative[..., ::5] = knots            # exact at the boundaries: totals telescope
-    single = np.diff(cumulative, axis=-1)
-    single = np.maximum(single, 0.0)        # removes rounding noise (−1e-16) on flat stretches
+    with np.errstate(over="ignore", divide="ignore"):   # tiny slopes: harmonic mean → 0, as intended
+        cubic = PchipInterpolator(GROUP_BOUNDS, knots, axis=-1)
+    # Growth of the cumulative count within each group at t = 0 … 5 years from its
+    # lower bound, from the local cubic coefficients (c[0] t³ + c[1] t² + c[2] t):
+    # this keeps rounding relative to the group, not to the running total.
+    coef = np.moveaxis(cubic.c, (0, 1), (-1, -2))[..., :3]          # (..., 20, 3)
+    t = np.arange(6.0)
+    growth = coef[..., 0:1] * t**3 + coef[..., 1:2] * t**2 + coef[..., 2:3] * t
+    growth[..., 0] = 0.0
+    growth[..., 5] = closed                 # exact group totals
+    single = np.maximum(np.diff(growth, axis=-1), 0.0).reshape(c.shape[:-1] + (100,))
     return np.moveaxis(np.concatenate([single, open_group], axis=-1), -1, axis)
 
 

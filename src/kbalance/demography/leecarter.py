@@ -98,10 +98,12 @@ def first_singular_term(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return bx / scale, u[:, 0] * s[0] * scale
 
 
-def match_deaths(base_log, bx, k0, deaths, exposure, iterations: int = 50) -> np.ndarray:
-    """k_t so that fitted deaths equal observed deaths each year (Newton's method).
+def match_deaths(base_log, bx, k0, deaths, exposure, iterations: int = 100) -> np.ndarray:
+    """k_t so that fitted deaths equal observed deaths each year (damped Newton).
 
-    Solves Σ_x E(x, t) exp(base(x, t) + b_x k_t) = Σ_x D(x, t) for every t.
+    Solves Σ_x E(x, t) exp(base(x, t) + b_x k_t) = Σ_x D(x, t) for every t; a
+    Newton step is halved until it reduces the gap, so the iteration also
+    converges when some b_x are negative (the function is then convex, not monotone).
 
     Parameters
     ----------
@@ -118,17 +120,39 @@ def match_deaths(base_log, bx, k0, deaths, exposure, iterations: int = 50) -> np
     -------
     numpy.ndarray, shape (n_years,)
         k_t [-].
+
+    Raises
+    ------
+    ValueError
+        If no k_t reproduces a year's deaths (to 1e-12 relative), which can
+        happen only when some b_x are negative.
     """
     e = np.asarray(exposure, float)
     target = np.asarray(deaths, float).sum(axis=-1)
-    k = np.asarray(k0, float).copy()
-    for _ in range(iterations):
+
+    def gap(k):
         fitted = e * np.exp(base_log + bx * k[:, None])
-        step = (fitted.sum(-1) - target) / (fitted * bx).sum(-1)
-        k -= step
-        if np.max(np.abs(step)) < 1e-12:
-            break
-    return k
+        return fitted.sum(-1) - target, (fitted * bx).sum(-1)
+
+    k = np.asarray(k0, float).copy()
+    residual, slope = gap(k)
+    for _ in range(iterations):
+        if np.all(np.abs(residual) <= 1e-12 * target):
+            return k
+        step = residual / np.where(slope != 0, slope, np.inf)
+        length = np.ones_like(k)
+        for _ in range(60):
+            trial = k - length * step
+            new_residual, new_slope = gap(trial)
+            worse = (np.abs(new_residual) >= np.abs(residual)) & (np.abs(residual) > 1e-12 * target)
+            if not np.any(worse):
+                break
+            length = np.where(worse, length / 2, length)
+        k, residual, slope = trial, new_residual, new_slope
+    if np.all(np.abs(residual) <= 1e-12 * target):
+        return k
+    raise ValueError("no index reproduces the observed deaths of every year "
+                     f"(largest relative gap {np.max(np.abs(residual) / target):.2e})")
 
 
 def _checked_counts(deaths, exposure, shape) -> tuple[np.ndarray, np.ndarray]:
