@@ -180,6 +180,8 @@ def fit_lee_carter(mx, deaths, exposure) -> LeeCarter:
     LeeCarter
     """
     log_m = _log_rates(mx)
+    if log_m.ndim != 2:
+        raise ValueError("Lee–Carter needs rates shaped (years, ages); fit each sex separately")
     d, e = _checked_counts(deaths, exposure, log_m.shape)
     ax = log_m.mean(axis=0)
     bx, k = first_singular_term(log_m - ax)
