@@ -10,7 +10,7 @@ Two tables, every number from ``calibration/observations/`` (through
   flow, distance, same-bloc membership and the destination's attributes of the previous year.
 
 No regional panel of patents or R&D exists in the set (patent counts are for 2024 only, R&D
-spot values cover at most seven regions), so the innovation proxy is graduate students
+spot values cover at most six regions), so the innovation proxy is graduate students
 enrolled per employed person (KEDI DT_1963003_014 over EAPS DT_1DA7004S); see docs/evidence.md.
 """
 

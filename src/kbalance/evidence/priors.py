@@ -137,11 +137,12 @@ def mappings() -> tuple[Mapping, ...]:
 NOT_IDENTIFIED = {
     "pull elasticity": "only the products pull elasticity x weight are identified by destination choice; "
                        "the weights are reported at its default",
-    "push elasticity": "out-migration propensity by origin is absorbed by the origin-year effects",
+    "push elasticity": "the origins' propensities to move are absorbed by the origin-year effects of destination "
+                       "choice; it needs a regression of out-migration rates on the origin's attractiveness",
     "services weight": "no series of local public spending, facilities or service capital in the "
                        "observation set",
-    "regulation weight": "capital-region regulation does not vary across destinations in a year beyond the "
-                         "capital flag, which the destination attributes and the constants absorb",
+    "regulation weight": "the regulation strength is a policy lever (model/levers.toml), not an observed "
+                         "series; the observation set gives no destination-by-year measure of it",
 }
 
 
