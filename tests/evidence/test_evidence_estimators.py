@@ -46,7 +46,7 @@ def test_ppml_recovers_known_coefficients_within_their_standard_errors():
         assert abs(est.coef[term] - truth) < 3 * est.std_error[term], term
         assert 0 < est.std_error[term] < 0.1, term
     assert 0.5 < est.fit["pseudo_r2"] < 1 and 0.5 < est.fit["r2_fitted"] < 1
-    assert est.n == len(flows) and est.fit["clusters"] == 272
+    assert est.n == len(flows) and est.fit["clusters"] == 272 and est.fit["converged"] == 1
 
 
 def test_ppml_standard_errors_cover_the_truth_over_replications():

@@ -68,6 +68,7 @@ def test_signs_that_are_not_the_question(estimates, written):
     fit = pd.read_csv(written / "fit.csv").set_index(["model", "statistic"])["value"]
     for model in ("gravity", "gravity_model_form", "gravity_within"):
         assert 0 < fit[(model, "pseudo_r2")] < 1 and 0 < fit[(model, "r2_fitted")] < 1
+        assert fit[(model, "converged")] == 1
         assert fit[(model, "n")] == 6080 and fit[(model, "clusters")] == 272
     assert fit[("fertility", "n")] == 391 and fit[("fertility", "clusters")] == 17
 

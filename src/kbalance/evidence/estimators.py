@@ -95,16 +95,17 @@ def group_mean(values: np.ndarray, codes: np.ndarray, weights: np.ndarray) -> np
 
 
 def _ppml_absorbed(y: np.ndarray, x: np.ndarray, codes: np.ndarray,
-                   tol: float = 1e-11, maxiter: int = 200) -> tuple[np.ndarray, np.ndarray]:
+                   tol: float = 1e-11, maxiter: int = 200) -> tuple[np.ndarray, np.ndarray, bool]:
     """Poisson IRLS with one set of fixed effects absorbed by weighted within-group demeaning.
 
-    Returns (coefficients of ``x``, linear predictor). Each iteration is the weighted least
+    Returns (coefficients of ``x``, linear predictor, whether the deviance converged to ``tol``). Each iteration is the weighted least
     squares step of the full dummy regression, solved on demeaned data (Frisch–Waugh–Lovell).
     """
     mu = 0.5 * (y + y.mean())
     eta = np.log(mu)
     beta = np.zeros(x.shape[1])
     deviance = np.inf
+    converged = False
     for _ in range(maxiter):
         z = eta + (y - mu) / mu
         xt = x - group_mean(x, codes, mu)
@@ -115,9 +116,10 @@ def _ppml_absorbed(y: np.ndarray, x: np.ndarray, codes: np.ndarray,
         mu = np.exp(eta)
         new = sm.families.Poisson().deviance(y, mu)
         if abs(new - deviance) <= tol * max(new, 1.0):
+            converged = True
             break
         deviance = new
-    return beta, eta
+    return beta, eta, converged
 
 
 def ppml(table: pd.DataFrame, outcome: str, terms: Sequence[str], fixed_effects: Sequence[Sequence[str]],
@@ -140,7 +142,7 @@ def ppml(table: pd.DataFrame, outcome: str, terms: Sequence[str], fixed_effects:
     0 carry no information and are dropped.
 
     Fit: ``pseudo_r2`` = 1 − deviance / deviance of a constant alone, ``r2_fitted`` = squared
-    correlation of fitted and observed ``outcome``.
+    correlation of fitted and observed ``outcome``, ``dropped`` rows, ``converged`` (1 or 0).
     """
     _check_table(table, what, [outcome, *terms, *(c for g in fixed_effects for c in g), cluster])
     y_all = table[outcome].to_numpy(float)
@@ -152,7 +154,7 @@ def ppml(table: pd.DataFrame, outcome: str, terms: Sequence[str], fixed_effects:
     y = y_all[keep]
     codes = pd.factorize(codes_all[keep])[0]
     x, n_dummies = design_matrix(rows, terms, fixed_effects[1:], intercept=False)
-    beta, eta = _ppml_absorbed(y, x, codes)
+    beta, eta, converged = _ppml_absorbed(y, x, codes)
     mu = np.exp(eta)
     xt = x - group_mean(x, codes, mu)
     groups = pd.factorize(rows[cluster])[0]
@@ -167,7 +169,7 @@ def ppml(table: pd.DataFrame, outcome: str, terms: Sequence[str], fixed_effects:
     fit = {"pseudo_r2": 1.0 - poisson.deviance(y, mu) / poisson.deviance(y, np.full_like(y, y.mean())),
            "r2_fitted": float(np.corrcoef(y, mu)[0, 1] ** 2),
            "clusters": float(groups.max() + 1), "fixed_effects": float(n_absorbed + n_dummies),
-           "dropped": float((~keep).sum())}
+           "dropped": float((~keep).sum()), "converged": float(converged)}
     return Estimate(model, spec, coef, se, p, len(y), fit)
 
 

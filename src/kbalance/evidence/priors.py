@@ -173,14 +173,18 @@ def add_lagged_innovation(panel: pd.DataFrame) -> pd.DataFrame:
     return panel.dropna(subset=["lag_log_innovation_per_worker"]).reset_index(drop=True)
 
 
+def fit_specification(spec: Specification, panel: pd.DataFrame) -> Estimate:
+    """Fit one regression of :data:`SPECIFICATIONS` on its panel (a pure function of the table)."""
+    fitter = {"ppml": ppml, "fe_ols": fe_ols}[spec.estimator]
+    return fitter(panel, spec.outcome, spec.terms, spec.fixed_effects, spec.cluster,
+                  model=spec.model, spec=spec.spec, what=f"{spec.panel} panel")
+
+
 def estimate_all(root=None) -> list[Estimate]:
     """Fit every regression of :data:`SPECIFICATIONS` on the observation set in ``root``."""
     regions = region_panel(root)
     panels = {"gravity": gravity_panel(root), "region": regions, "region_lagged": add_lagged_innovation(regions)}
-    fitters = {"ppml": ppml, "fe_ols": fe_ols}
-    return [fitters[s.estimator](panels[s.panel], s.outcome, s.terms, s.fixed_effects, s.cluster,
-                                 model=s.model, spec=s.spec, what=f"{s.panel} panel")
-            for s in SPECIFICATIONS]
+    return [fit_specification(s, panels[s.panel]) for s in SPECIFICATIONS]
 
 
 def _range_note(definition: dict, prior_mean: float) -> str:
