@@ -309,6 +309,36 @@ def _add_whitepaper_commands(subparsers: argparse._SubParsersAction) -> None:
 COMMAND_GROUPS.append(_add_whitepaper_commands)
 
 
+# --- evidence -------------------------------------------------------------------------------
+
+
+def _evidence_estimate(args: argparse.Namespace) -> int:
+    from kbalance.evidence.priors import write_evidence
+    from kbalance.paths import calibration_dir
+
+    estimates_csv, fit_csv, estimates = write_evidence(Path(args.out) if args.out else calibration_dir() / "evidence")
+    for est in estimates:
+        stats = ", ".join(f"{k} {v:.3g}" for k, v in est.fit.items() if k in ("pseudo_r2", "r2_fitted", "within_r2"))
+        print(f"{est.model} (n {est.n}; {stats})")
+        for term in est.coef.index:
+            print(f"  {term:32s} {est.coef[term]:9.4f}  ({est.std_error[term]:.4f})")
+    print(f"wrote {estimates_csv} and {fit_csv}")
+    return EXIT_OK
+
+
+def _add_evidence_commands(subparsers: argparse._SubParsersAction) -> None:
+    evidence = subparsers.add_parser("evidence", help="responses estimated on the observation set (gravity, "
+                                                      "fertility, productivity regressions) as parameter priors")
+    commands = evidence.add_subparsers(dest="evidence_command", required=True, metavar="COMMAND")
+    estimate = commands.add_parser("estimate", help="fit the regressions and write estimates.csv and fit.csv")
+    estimate.add_argument("--out", metavar="DIR", help="folder to write (default calibration/evidence)")
+    estimate.set_defaults(command=("evidence", "estimate"))
+    DISPATCH[("evidence", "estimate")] = _evidence_estimate
+
+
+COMMAND_GROUPS.append(_add_evidence_commands)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser with every registered command group."""
     parser = argparse.ArgumentParser(
