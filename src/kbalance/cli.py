@@ -283,7 +283,7 @@ COMMAND_GROUPS.append(_add_sensitivity_commands)
 
 
 def _whitepaper(args: argparse.Namespace) -> int:
-    from kbalance.whitepaper.report import run_whitepaper
+    from kbalance.whitepaper.pipeline import run_whitepaper
 
     folder = run_whitepaper(Path(args.out) if args.out else None, lang=args.lang, until=args.until,
                             members=args.members, sensitivity=Path(args.sensitivity) if args.sensitivity else None,

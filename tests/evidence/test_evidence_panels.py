@@ -9,7 +9,7 @@ import pytest
 from kbalance.errors import InvalidValueError
 from kbalance.evidence.panels import (DESTINATION_ATTRIBUTES, gravity_panel, od_flows, region_panel,
                                       same_bloc_matrix)
-from kbalance.observations.dataset import clear_cache, load_series
+from kbalance.observations.load import clear_cache, load_series
 from kbalance.regions import region_codes
 
 

@@ -1,7 +1,7 @@
 """Panels for the evidence regressions, assembled from the observation set.
 
 Two tables, every number from ``calibration/observations/`` (through
-:func:`kbalance.observations.dataset.load_series` / ``load_od``) and ``model/regions.csv``
+:func:`kbalance.observations.load.load_series` / ``load_od``) and ``model/regions.csv``
 (areas, seats, blocs through :mod:`kbalance.regions`):
 
 * :func:`region_panel`: one row per region and year with population, density, real GRDP
@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from kbalance.errors import InvalidValueError
-from kbalance.observations.dataset import load_od, load_series
+from kbalance.observations.load import load_od, load_series
 from kbalance.regions import distance_km, load_regions, membership, region_codes
 
 #: Observed series the panels use: panel column -> series name in calibration/sources.csv.

@@ -1,6 +1,6 @@
 """Figures of the white paper (``kbalance whitepaper``), in Korean or English.
 
-Each ``fig_*`` function takes the :class:`kbalance.report.Whitepaper` and returns a
+Each ``fig_*`` function takes the :class:`~kbalance.whitepaper.analysis.Whitepaper` and returns a
 matplotlib Figure (or None when its inputs are missing); :data:`FIGURES` lists them in
 report order and :func:`save_figure` writes PNG (300 dpi) and SVG. Lines are ensemble
 medians, bands the 5–95 % (light) and 25–75 % (dark) ranges over the constrained ensemble;
@@ -9,9 +9,10 @@ the scenario colours are the same in every figure.
 
 from __future__ import annotations
 
+import re
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -23,10 +24,14 @@ import xarray as xr
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
 
-from kbalance.regions import BLOCS, load_regions, region_name
-
-if TYPE_CHECKING:
-    from kbalance.whitepaper.report import Whitepaper
+from kbalance.fonts import use_korean_font
+from kbalance.model.indicators import indicator
+from kbalance.regions import BLOCS, load_regions, region_codes, region_name
+from kbalance.whitepaper.analysis import (COMBINED, LOCAL_SHARE_LEVER, PURE, PYRAMID_REGIONS, TILE_YEARS, Whitepaper,
+                                          complementarity_available, complementarity_paths, lever_targets,
+                                          pyramid_years, scenario_label, table_years)
+from kbalance.whitepaper.sources import (history_end_year, latest_backtest, lever_history, lever_history_refs,
+                                         observed_history)
 
 SCENARIO_COLOURS = {
     "baseline": "#4d4d4d", "decentralization": "#1f6fb4", "balance": "#2e9e44", "integrated": "#c7302a",
@@ -57,8 +62,8 @@ TEXT = {
     "obs_vital": ("observed: KOSIS vital statistics DT_1B8000H, DT_1B81A12, DT_1B81A21",
                   "관측: KOSIS 인구동향 DT_1B8000H, DT_1B81A12, DT_1B81A21"),
     "obs_fiscal": ("observed: fiscal autonomy DT_1YL20921", "관측: 재정자립도 DT_1YL20921"),
-    "obs_tax": ("history: model/levers.toml [R9][R4][R10][R11][R5][R13][R12]; targets [R4][R5][R6]",
-                "과거값: model/levers.toml [R9][R4][R10][R11][R5][R13][R12]; 목표 [R4][R5][R6]"),
+    "obs_tax": ("history: model/levers.toml {history}; targets: model/scenarios {targets}",
+                "과거값: model/levers.toml {history}; 목표: model/scenarios {targets}"),
     "bestfit": ("best-fit parameter set", "최적 적합 모수"),
     "capital_title": ("Capital-region share of the population: history and projection by scenario",
                       "수도권 인구 비중: 과거와 시나리오별 전망"),
@@ -80,8 +85,7 @@ TEXT = {
     "fiscal_obs": ("observed {y}", "{y}년 관측"),
     "tax_title": ("National : local tax ratio against its targets", "국세 : 지방세 비율과 목표"),
     "tax_y": ("Local share of total tax [%]", "총조세 중 지방세 비중 [%]"),
-    "target_73": ("7:3 (local 30 %) [R4][R5]", "7:3 (지방 30 %) [R4][R5]"),
-    "target_64": ("6:4 (local 40 %, long run) [R6]", "6:4 (지방 40 %, 장기) [R6]"),
+    "target": ("{ratio} (local {target:g} %) {refs}", "{ratio} (지방 {target:g} %) {refs}"),
     "history": ("history", "과거값"),
     "innovation_title": ("Innovation base and GRDP per capita (national)", "혁신역량 스톡과 1인당 GRDP (전국)"),
     "disparity_title": ("Regional disparity: coefficient of variation and Theil index (population-weighted)",
@@ -111,6 +115,12 @@ def tr(key: str, lang: str, **kwargs) -> str | tuple:
     return value.format(**kwargs) if kwargs and isinstance(value, str) else value
 
 
+def reference_marks(refs: Sequence[str]) -> str:
+    """The reference keys (R<n>) found in ``refs``, each once, as "[R4][R5]"."""
+    keys = dict.fromkeys(k for ref in refs for k in re.findall(r"\bR\d+\b", ref))
+    return "".join(f"[{k}]" for k in keys)
+
+
 def scenario_colour(name: str, order: Sequence[str]) -> str:
     """The scenario's fixed colour; other scenarios get the extra colours in order."""
     if name in SCENARIO_COLOURS:
@@ -120,8 +130,6 @@ def scenario_colour(name: str, order: Sequence[str]) -> str:
 
 
 def _style() -> None:
-    from kbalance.fonts import use_korean_font
-
     use_korean_font()
     matplotlib.rcParams.update({
         "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8,
@@ -138,8 +146,6 @@ def _figure(rows: int, cols: int, size: tuple[float, float], **kwargs) -> tuple[
 
 def wrap_source(fig: Figure, source: str) -> tuple[str, int]:
     """The sources line wrapped to the figure's width (7-point text); and its line count."""
-    import textwrap
-
     lines = textwrap.wrap(source, width=int(fig.get_figwidth() * 17))
     return "\n".join(lines), len(lines)
 
@@ -181,8 +187,6 @@ def band(ax, q: xr.DataArray, colour: str, label: str | None = None, inner: bool
 
 
 def _history_line(ax, wp: Whitepaper) -> None:
-    from kbalance.whitepaper.report import history_end_year
-
     ax.axvline(history_end_year(), color="#999999", lw=0.8, ls=":")
 
 
@@ -191,15 +195,11 @@ def _scenarios(wp: Whitepaper) -> list[str]:
 
 
 def _label(wp: Whitepaper, name: str) -> str:
-    from kbalance.whitepaper.report import scenario_label
-
     return scenario_label(name, wp.lang)
 
 
 def _ylabel(key: str, lang: str) -> str:
-    from kbalance.whitepaper.report import indicator_of
-
-    ind = indicator_of(key)
+    ind = indicator(key)
     return f"{ind.label(lang)} [{ind.unit(lang)}]"
 
 
@@ -210,8 +210,6 @@ def _ylabel(key: str, lang: str) -> str:
 
 def fig_capital_share(wp: Whitepaper) -> Figure:
     """Capital-region share of the population, observed and projected, one panel per scenario."""
-    from kbalance.whitepaper.report import observed_history
-
     names = _scenarios(wp)
     cols = min(3, len(names))
     rows = int(np.ceil(len(names) / cols))
@@ -243,9 +241,8 @@ def fig_population_change(wp: Whitepaper) -> Figure:
     """Population change from 2024 to the last year by region and by bloc (median, 5–95 %)."""
     start, end = 2024, wp.until
     names = _scenarios(wp)
-    regions = load_regions()
     fig, axes = _figure(1, 2, (11, 7.2), gridspec_kw={"width_ratios": [1.6, 1]})
-    panels = [(axes[0, 0], "region_population", "region", list(regions.index), tr("by_region", wp.lang)),
+    panels = [(axes[0, 0], "region_population", "region", region_codes(), tr("by_region", wp.lang)),
               (axes[0, 1], "bloc_population", "bloc", [b for b in BLOCS if b in wp.members["bloc"]],
                tr("by_bloc", wp.lang))]
     for ax, key, dim, places, title in panels:
@@ -270,17 +267,14 @@ def fig_population_change(wp: Whitepaper) -> Figure:
 def fig_age_pyramids(wp: Whitepaper) -> Figure:
     """Age pyramids (single years 0–84) of selected regions, baseline best-fit run, for the
     pyramid years; the open group 85+ is written as a number (it is not one year wide)."""
-    from kbalance.whitepaper.report import PYRAMID_REGIONS, pyramid_years
-
     pop = wp.bestfit["Population"].sel(scenario="baseline")
-    names = dict(zip(load_regions().index, load_regions()["name_en"]))
     years = [y for y in pyramid_years(wp.until) if y in pop["year"]]
     fig, axes = _figure(1, len(PYRAMID_REGIONS), (3.0 * len(PYRAMID_REGIONS), 4.8), sharey=True)
     single = pop["Age"].values[:-1]
     ages = np.arange(len(single))
     styles = [{"color": "#9ecae1"}, {"color": "#c7302a", "lw": 1.2}, {"color": "#08306b", "lw": 1.2, "ls": "--"}]
     for ax, code in zip(axes.flat, PYRAMID_REGIONS):
-        region = pop.sel(Region=names[code]) / 1e3
+        region = pop.sel(Region=region_name(code, "en")) / 1e3
         notes = []
         for k, year in enumerate(years):
             men = region.sel(year=year, Sex="Male", Age=single).values
@@ -329,8 +323,6 @@ def _tile_map(ax, values: xr.DataArray, lang: str, title: str) -> None:
 def fig_extinction_tiles(wp: Whitepaper) -> Figure:
     """Tile maps of the extinction risk index (ensemble median): the baseline in the tile
     years (top row), every other scenario in the last year (bottom row)."""
-    from kbalance.whitepaper.report import TILE_YEARS
-
     names = _scenarios(wp)
     years = [y for y in TILE_YEARS if y <= wp.until]
     years = years if wp.until in years else [*years, wp.until]
@@ -362,8 +354,6 @@ def _scenario_bands(ax, wp: Whitepaper, key: str, inner: bool = False) -> None:
 
 def fig_births_tfr(wp: Whitepaper) -> Figure:
     """National births and total fertility rate, observed and projected by scenario."""
-    from kbalance.whitepaper.report import observed_history
-
     obs = observed_history()
     fig, axes = _figure(1, 2, (11, 4.4))
     for ax, key in zip(axes.flat, ("births", "tfr")):
@@ -378,11 +368,9 @@ def fig_births_tfr(wp: Whitepaper) -> Figure:
 def fig_fiscal_autonomy(wp: Whitepaper) -> Figure:
     """Fiscal autonomy ratio by region in the last comparison year, by scenario, with the
     latest observation."""
-    from kbalance.whitepaper.report import observed_history, table_years
-
     year = table_years(wp.until)[-1]
     names = _scenarios(wp)
-    regions = list(load_regions().index)
+    regions = region_codes()
     q = wp.summary["region_fiscal_autonomy"].sel(year=year)
     obs = observed_history()["fiscal_autonomy"]
     fig, axes = _figure(1, 1, (10, 5.6))
@@ -405,9 +393,8 @@ def fig_fiscal_autonomy(wp: Whitepaper) -> Figure:
 
 
 def fig_tax_ratio(wp: Whitepaper) -> Figure:
-    """Local share of total tax by scenario against the 7:3 and 6:4 targets."""
-    from kbalance.whitepaper.report import lever_history
-
+    """Local share of total tax by scenario against the targets the scenarios set for it
+    (model/scenarios/*.toml), each labelled with its national:local ratio and references."""
     fig, axes = _figure(1, 1, (9, 4.6))
     ax = axes[0, 0]
     names = _scenarios(wp)
@@ -418,14 +405,21 @@ def fig_tax_ratio(wp: Whitepaper) -> Figure:
     _history_line(ax, wp)
     ax.set_xlabel(tr("year", wp.lang))
     ax.set_ylabel(_ylabel("local_tax_share", wp.lang))
-    hist = lever_history("local_share_of_total_tax")
+    hist = lever_history(LOCAL_SHARE_LEVER)
     ax.plot(hist.index, hist.values, "o", ms=3, color="black", label=tr("history", wp.lang), zorder=5)
-    for level, key in ((30, "target_73"), (40, "target_64")):
+    targets = lever_targets(list(wp.scenarios.values()), LOCAL_SHARE_LEVER)
+    for step in targets:
+        level = step.target
+        ratio = f"{(100 - level) / 10:g}:{level / 10:g}"
+        refs = reference_marks([step.ref])
         ax.axhline(level, color="#b2182b", lw=1, ls="--")
-        ax.text(wp.until, level + 0.5, tr(key, wp.lang), color="#b2182b", fontsize=8, va="bottom", ha="right")
+        ax.text(wp.until, level + 0.5, tr("target", wp.lang, ratio=ratio, target=level, refs=refs), color="#b2182b",
+                fontsize=8, va="bottom", ha="right")
     ax.set_ylim(15, 45)
     ax.legend(frameon=False, fontsize=7, loc="lower right", ncol=2)
-    return finish(fig, tr("tax_title", wp.lang), source_line(wp, tr("obs_tax", wp.lang)))
+    sources = tr("obs_tax", wp.lang, history=reference_marks(lever_history_refs(LOCAL_SHARE_LEVER)),
+                 targets=reference_marks([s.ref for s in targets]))
+    return finish(fig, tr("tax_title", wp.lang), source_line(wp, sources))
 
 
 def fig_innovation_grdp(wp: Whitepaper) -> Figure:
@@ -486,12 +480,8 @@ def fig_backtest(wp: Whitepaper) -> Figure | None:
     ax.set_xticks(x, [f"{s} ({y})" for s, y in zip(table["series"], table["last_year"])], rotation=20, ha="right")
     ax.set_ylabel("MAPE [%]")
     ax.legend(frameon=False)
-    name = "backtest"
-    from kbalance.paths import calibration_dir
-
-    found = sorted((calibration_dir() / "reports").glob("backtest-*"))
-    if found:
-        name = found[-1].name
+    found = latest_backtest()
+    name = found.name if found else "backtest"
     return finish(fig, tr("backtest_title", wp.lang), tr("backtest_source", wp.lang, name=name))
 
 
@@ -502,8 +492,6 @@ COMPLEMENTARITY_KEYS = ("population", "capital_share", "tfr", "extinction_index"
 
 def fig_complementarity(wp: Whitepaper) -> Figure | None:
     """Summed separate effects, the integrated effect and the interaction with its band."""
-    from kbalance.whitepaper.report import COMBINED, PURE, complementarity_available, complementarity_paths
-
     if not complementarity_available(_scenarios(wp)):
         return None
     paths = complementarity_paths(wp.members, COMPLEMENTARITY_KEYS, COMBINED)

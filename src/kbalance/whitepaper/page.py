@@ -1,6 +1,6 @@
 """The white paper's report.html: one self-contained page (text in English or Korean,
-figures and fonts embedded) assembled from a :class:`kbalance.report.Whitepaper` after its
-tables and figures are written."""
+figures and fonts embedded) assembled from a :class:`~kbalance.whitepaper.analysis.Whitepaper`
+after its tables and figures are written."""
 
 from __future__ import annotations
 
@@ -8,18 +8,24 @@ import base64
 import html
 import io
 import json
+import logging
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from fontTools import subset
 
 import kbalance
 from kbalance.fonts import bundled_hangul_fonts
-from kbalance.paths import calibration_dir
-from kbalance.whitepaper.report import BASE, NATIONAL, PURE, Whitepaper, _q, band_text, history_end_year, indicator_of, model_caveats, scenario_label
+from kbalance.model.indicators import indicator
 from kbalance.outputs import data_hash, model_hash
+from kbalance.paths import calibration_dir
+from kbalance.whitepaper.analysis import (BASE, LOCAL_SHARE_LEVER, NATIONAL_KEYS, PURE, Whitepaper, lever_targets,
+                                          member_quantiles, scenario_label)
+from kbalance.whitepaper.sources import history_end_year, model_caveats
+from kbalance.whitepaper.tables import summary_band
 
 #: Text of the report page: key → (English, Korean).
 H = {
@@ -82,13 +88,12 @@ def _median(wp: Whitepaper, key: str, scenario: str, year: int) -> float:
 
 
 def _band(wp: Whitepaper, key: str, scenario: str, year: int) -> str:
-    q = wp.summary[key].sel(scenario=scenario, year=year)
-    return band_text(*(float(q.sel(quantile=n)) for n in ("q50", "q05", "q95")), indicator_of(key).digits)
+    return summary_band(wp.summary, key, scenario, year)
 
 
 def _diff(wp: Whitepaper, key: str, scenario: str, year: int) -> dict[str, float]:
     x = wp.members[key].sel(year=year)
-    return _q(x.sel(scenario=scenario) - x.sel(scenario=BASE))
+    return member_quantiles(x.sel(scenario=scenario) - x.sel(scenario=BASE))
 
 
 def first_year_at_least(wp: Whitepaper, key: str, scenario: str, level: float) -> int | None:
@@ -134,7 +139,7 @@ def findings(wp: Whitepaper) -> list[str]:
                 f"{_band(wp, 'extinction_index', BASE, end)}입니다." if ko else
                 f"Regions with an extinction risk index below 0.5: {r0:.0f} in {start}, {r1:.0f} in {end} (median); "
                 f"the national index is {_band(wp, 'extinction_index', BASE, end)} in {end}.")
-    for target in (30.0, 40.0):
+    for target in (step.target for step in lever_targets(list(wp.scenarios.values()), LOCAL_SHARE_LEVER)):
         reach = {n: first_year_at_least(wp, "local_tax_share", n, target) for n in names}
         hit = [f"{scenario_label(n, wp.lang)} ({y})" for n, y in reach.items() if y]
         ratio = f"{100 - target:.0f}:{target:.0f}"
@@ -143,14 +148,14 @@ def findings(wp: Whitepaper) -> list[str]:
                     f"Scenarios reaching the {ratio} national:local tax target (local {target:.0f} %): "
                     f"{', '.join(hit) if hit else 'none'}.")
     for key in ("fiscal_autonomy_cv", "grdp_pc_cv"):
-        ind = NATIONAL[key]
+        ind = indicator(key)
         parts = []
         for n in others:
             d = _diff(wp, key, n, end)
             parts.append(f"{scenario_label(n, wp.lang)} {d['q50']:+.{ind.digits}f} [{d['q05']:+.{ind.digits}f}, "
                          f"{d['q95']:+.{ind.digits}f}]")
-        out.append((f"{html.escape(ind.ko)}: 기준 {end}년 {_band(wp, key, BASE, end)}; 기준 대비 차이 — " if ko else
-                    f"{html.escape(ind.en)}: baseline {_band(wp, key, BASE, end)} in {end}; difference from baseline — ")
+        out.append((f"{html.escape(ind.label_ko)}: 기준 {end}년 {_band(wp, key, BASE, end)}; 기준 대비 차이 — " if ko else
+                    f"{html.escape(ind.label_en)}: baseline {_band(wp, key, BASE, end)} in {end}; difference from baseline — ")
                    + ("; ".join(parts) if parts else ("없음" if ko else "none")) + ".")
     if wp.complementarity:
         out.append(verdict_sentence(wp))
@@ -161,7 +166,7 @@ def verdict_sentence(wp: Whitepaper) -> str:
     """One sentence: the model's verdict on complementarity."""
     v = wp.complementarity["verdict"]
     ko = wp.lang == "ko"
-    label = {k: html.escape(NATIONAL[k].label(wp.lang)) for k in NATIONAL}
+    label = {k: html.escape(indicator(k).label(wp.lang)) for k in NATIONAL_KEYS}
     lists = {c: ", ".join(label[k] for k in v[c]) or ("없음" if ko else "none") for c in CLASS_NAMES}
     answer = ANSWERS[v["answer"]][ko]
     if ko:
@@ -220,7 +225,7 @@ def verdict_detail(wp: Whitepaper) -> str:
         return ""
     ko = wp.lang == "ko"
     answer = ANSWERS[pure["answer"]][ko]
-    names = {c: ", ".join(html.escape(NATIONAL[k].label(wp.lang)) for k in pure[c]) or ("없음" if ko else "none")
+    names = {c: ", ".join(html.escape(indicator(k).label(wp.lang)) for k in pure[c]) or ("없음" if ko else "none")
              for c in CLASS_NAMES}
     if ko:
         return (f"순수 결합(분권 ∪ 균형, 초광역·균등화 제외)만 보면 주장은 {answer}. 보완적: {names['complementary']}; "
@@ -236,10 +241,10 @@ def _complementarity_display(rows: pd.DataFrame, lang: str) -> pd.DataFrame:
     ko = lang == "ko"
     out = []
     for r in rows.itertuples():
-        d = NATIONAL[r.indicator].digits + 1
+        d = indicator(r.indicator).digits + 1
         out.append({
-            ("지표" if ko else "indicator"): NATIONAL[r.indicator].label(lang),
-            ("단위" if ko else "unit"): NATIONAL[r.indicator].unit(lang),
+            ("지표" if ko else "indicator"): indicator(r.indicator).label(lang),
+            ("단위" if ko else "unit"): indicator(r.indicator).unit(lang),
             ("분권 효과" if ko else "decentralization effect"): f"{r.effect_first_q50:+.{d}f}",
             ("균형 효과" if ko else "balance effect"): f"{r.effect_second_q50:+.{d}f}",
             ("효과 합" if ko else "sum of effects"): f"{r.sum_of_effects_q50:+.{d}f}",
@@ -382,11 +387,11 @@ def results_html(wp: Whitepaper, images: dict[str, str]) -> str:
     if not diffs.empty:
         rows = diffs[diffs["year"] == year]
         shown = pd.DataFrame({
-            "indicator": [NATIONAL[k].label(wp.lang) for k in rows["indicator"]],
+            "indicator": [indicator(k).label(wp.lang) for k in rows["indicator"]],
             "scenario": [scenario_label(s, wp.lang) for s in rows["scenario"]],
-            "difference": [f"{r.q50:+.{NATIONAL[r.indicator].digits + 1}f} [{r.q05:+.{NATIONAL[r.indicator].digits + 1}f}, "
-                           f"{r.q95:+.{NATIONAL[r.indicator].digits + 1}f}]" for r in rows.itertuples()],
-            "unit": [NATIONAL[k].unit(wp.lang) for k in rows["indicator"]],
+            "difference": [f"{r.q50:+.{indicator(r.indicator).digits + 1}f} [{r.q05:+.{indicator(r.indicator).digits + 1}f}, "
+                           f"{r.q95:+.{indicator(r.indicator).digits + 1}f}]" for r in rows.itertuples()],
+            "unit": [indicator(k).unit(wp.lang) for k in rows["indicator"]],
         })
         parts.append(f"<h3>{h('differences', wp.lang, y=year)}</h3>" + _table_html(shown))
     return "\n".join(parts)
@@ -434,10 +439,6 @@ def font_face_css(text: str) -> str:
     """@font-face rules embedding NanumGothic (koreanize-matplotlib's copy, SIL OFL),
     subset to the characters of ``text``, as WOFF data URLs: Hangul then renders on a
     machine without Korean fonts. Empty when the font is not installed."""
-    import logging
-
-    from fontTools import subset
-
     logging.getLogger("fontTools.subset").setLevel(logging.ERROR)  # notes on dropped hinting tables
     rules = []
     unicodes = sorted({ord(c) for c in text if ord(c) > 127} | set(range(32, 127)))
@@ -459,8 +460,11 @@ def font_face_css(text: str) -> str:
     return "".join(rules)
 
 
-def render_html(wp: Whitepaper, folder: Path) -> str:
-    """The self-contained report page: CSS inline, figures as base64 PNG, no external URLs."""
+def render_html(wp: Whitepaper, folder_name: str) -> str:
+    """The self-contained report page: CSS inline, figures as base64 PNG, no external URLs.
+
+    folder_name : the name of the white-paper folder, shown in the footer
+    """
     lang = wp.lang
     images = {name: _img(path, _caption(name, lang)) for name, path in wp.figures.items()}
     sections = [
@@ -480,7 +484,7 @@ def render_html(wp: Whitepaper, folder: Path) -> str:
     toc = "".join(f"<li><a href='#{key}'>{h(key, lang)}</a></li>" for key, _ in sections)
     body = "\n".join(f"<section id='{key}'><h2>{h(key, lang)}</h2>\n{content}</section>" for key, content in sections)
     footer = (f"<p class='meta'>model {model_hash()[:12]} · data {data_hash()[:12]} · kbalance {kbalance.__version__} · "
-              f"{html.escape(folder.name if not folder.name.startswith('.') else '')}</p>")
+              f"{html.escape(folder_name)}</p>")
     return (f"<!DOCTYPE html>\n<html lang='{lang}'><head><meta charset='utf-8'>"
             f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
             f"<title>{h('title', lang, until=wp.until)}</title><style>{font_face_css(body + toc + meta + h('title', lang, until=wp.until))}{CSS}</style></head><body>"

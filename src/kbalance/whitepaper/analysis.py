@@ -1,0 +1,401 @@
+"""The white paper's analysis: every shipped scenario on the constrained ensemble, the
+indicators of each member, their quantiles and the complementarity of decentralization
+and balance policies.
+
+The indicators are variables of model/kbalance.mdl listed in model/indicators.toml
+(:mod:`kbalance.model.indicators`); this module only selects which ones the white paper
+shows and scales them for display. :class:`Whitepaper` holds everything the tables,
+figures and page are made from.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from kbalance.calibration.ensemble import read_ensemble
+from kbalance.engine.fast import run_ensemble
+from kbalance.errors import InvalidValueError, MissingFileError
+from kbalance.model.indicators import Indicator, indicator, model_variables
+from kbalance.model.inputs import read_levers
+from kbalance.model.parameters import ParameterSet
+from kbalance.model.scenarios import LeverStep, Scenario, list_scenarios, read_scenario
+from kbalance.paths import model_dir
+from kbalance.regions import BLOCS, membership, region_codes, region_name
+from kbalance.runs import run_model
+
+# ---------------------------------------------------------------------------
+# Settings
+# ---------------------------------------------------------------------------
+
+LANGS = ("ko", "en")
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+QUANTILE_NAMES = ("q05", "q25", "q50", "q75", "q95")
+TABLE_YEARS = (2030, 2040, 2050, 2070)
+PYRAMID_REGIONS = ("11", "31", "36", "37", "29")  # Seoul, Gyeonggi, Jeonnam, Gyeongbuk, Sejong
+PYRAMID_YEARS = (2024, 2050, 2070)
+TILE_YEARS = (2024, 2040, 2050, 2070)
+#: The paired scenarios of the complementarity analysis and the derived pure combination.
+BASE, FIRST, SECOND, COMBINED = "baseline", "decentralization", "balance", "integrated"
+PURE = "decentralization+balance"
+
+#: The indicators of model/indicators.toml the white paper shows, in display order.
+NATIONAL_KEYS = ("population", "capital_share", "births", "tfr", "regions_at_risk", "extinction_index",
+                 "fiscal_autonomy_mean", "fiscal_autonomy_cv", "local_tax_share", "innovation_base",
+                 "grdp_per_capita", "grdp_pc_cv", "grdp_pc_theil", "fiscal_autonomy_theil")
+REGIONAL_KEYS = ("region_population", "region_births", "region_tfr", "region_extinction_index",
+                 "region_fiscal_autonomy", "region_innovation_base", "region_grdp_per_capita",
+                 "region_elderly_share")
+BLOC_KEYS = ("bloc_population",)
+INDICATOR_KEYS = (*NATIONAL_KEYS, *REGIONAL_KEYS, *BLOC_KEYS)
+
+#: The best-fit run keeps, beside the indicators' variables, the population by sex and age
+#: (age pyramids), the numerator and denominator of the extinction risk index, national
+#: GRDP, migration and the lever paths.
+BESTFIT_EXTRA = ("young women", "elderly population", "national grdp", "Population", "net migration",
+                 "mega region integration", "equalization strength", "local share of total tax")
+
+#: The lever whose targets the tax-ratio figure and the findings show.
+LOCAL_SHARE_LEVER = "local_share_of_total_tax"
+
+SCENARIO_NAMES = {
+    "baseline": ("Baseline", "기준"), "decentralization": ("Decentralization", "분권"),
+    "balance": ("Balance", "균형발전"), "integrated": ("Integrated", "통합(분권+균형+초광역)"),
+    "concentration": ("Concentration", "집중"), PURE: ("Decentralization + balance", "분권+균형 결합"),
+}
+
+
+def national_indicators() -> dict[str, Indicator]:
+    """The national indicators the white paper shows, by key, in display order."""
+    return {k: indicator(k) for k in NATIONAL_KEYS}
+
+
+def regional_indicators() -> dict[str, Indicator]:
+    """The regional indicators the white paper shows, by key, in display order."""
+    return {k: indicator(k) for k in REGIONAL_KEYS}
+
+
+def ensemble_variables() -> tuple[str, ...]:
+    """The model variables every ensemble member keeps: those of the indicators."""
+    return model_variables(INDICATOR_KEYS)
+
+
+def bestfit_variables() -> tuple[str, ...]:
+    """The model variables of the best-fit runs: the indicators' and :data:`BESTFIT_EXTRA`."""
+    return tuple(dict.fromkeys((*ensemble_variables(), *BESTFIT_EXTRA)))
+
+
+def scenario_label(name: str, lang: str) -> str:
+    """Display name of a scenario in ``lang`` ("ko" or "en")."""
+    pair = SCENARIO_NAMES.get(name)
+    return name if pair is None else pair[lang == "ko"]
+
+
+def table_years(until: int) -> list[int]:
+    """The comparison years (2030, 2040, 2050, 2070) up to ``until``; ``until`` itself if none."""
+    years = [y for y in TABLE_YEARS if y <= until]
+    return years or [until]
+
+
+def pyramid_years(until: int) -> list[int]:
+    """Years of the age pyramids: 2024, 2050, 2070 up to ``until``, and ``until``."""
+    years = [y for y in PYRAMID_YEARS if y <= until]
+    return years if until in years else [*years, until]
+
+
+@dataclass
+class Whitepaper:
+    """Everything the tables, figures and report are made from."""
+
+    lang: str
+    until: int
+    members: xr.Dataset  # (scenario, member, year, …) indicators
+    summary: xr.Dataset  # (scenario, quantile, year, …)
+    bestfit: xr.Dataset  # (scenario, year, Region, Sex, Age)
+    scenarios: dict[str, Scenario]
+    levers: pd.DataFrame
+    fit: pd.DataFrame
+    backtest: pd.DataFrame | None
+    fit_report: Path
+    sensitivity: Path | None
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    figures: dict[str, Path] = field(default_factory=dict)
+    complementarity: dict = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------
+# Inputs: scenarios, ensemble
+# ---------------------------------------------------------------------------
+
+
+def ensemble_members(fitted: Path, members: int | None = None) -> pd.DataFrame:
+    """The first ``members`` rows (all by default; sampling order is random) of the
+    constrained ensemble of ``fitted``: members × parameter columns."""
+    table = read_ensemble(fitted)
+    if members is not None:
+        if members < 1 or members > len(table):
+            raise InvalidValueError("kbalance whitepaper", "--members", members, f"1 to {len(table)}")
+        table = table.iloc[:members]
+    return table
+
+
+def combined_scenario(first: Scenario, second: Scenario, name: str = PURE) -> tuple[Scenario, list[str]]:
+    """The union of two scenarios' lever paths; returns it and the constants both set
+    differently (the second's value and path are kept for those)."""
+    conflicts = sorted(k for k in set(first.constants) & set(second.constants)
+                       if first.constants[k] != second.constants[k])
+    constants = {**first.constants, **second.constants}
+    second_levers = {step.lever for step in second.steps}
+    steps = (*(st for st in first.steps if st.lever not in second_levers), *second.steps)
+    description = f"Union of the lever paths of {first.name} and {second.name} (derived)"
+    return Scenario(name=name, description=description, constants=constants, path=None, steps=steps,
+                    includes=(first.name, second.name)), conflicts
+
+
+def whitepaper_scenarios() -> tuple[list[Scenario], dict]:
+    """The shipped scenarios (baseline first) plus the derived pure combination when both
+    decentralization and balance ship; and a note on the derived one for the manifest."""
+    names = list_scenarios()
+    if BASE not in names:
+        raise MissingFileError(model_dir() / "scenarios" / f"{BASE}.toml", "scenario", "the baseline scenario")
+    ordered = [BASE, *[n for n in names if n != BASE]]
+    scenarios = [read_scenario(n) for n in ordered]
+    note: dict = {}
+    by_name = {s.name: s for s in scenarios}
+    if FIRST in by_name and SECOND in by_name:
+        pure, conflicts = combined_scenario(by_name[FIRST], by_name[SECOND])
+        scenarios.append(pure)
+        note = {"name": PURE, "derived_from": [FIRST, SECOND], "conflicting_constants": conflicts}
+    return scenarios, note
+
+
+def lever_settings(scenarios: Sequence[Scenario]) -> pd.DataFrame:
+    """Every lever step of the scenarios (included scenarios resolved): scenario, lever,
+    description, unit, step, target, start, ramp, ref (reference keys or "hypothetical")."""
+    levers = read_levers()
+    rows = []
+    for s in scenarios:
+        count: dict[str, int] = {}
+        for st in s.steps:
+            count[st.lever] = count.get(st.lever, 0) + 1
+            spec = levers.get(st.lever, {})
+            rows.append({"scenario": s.name, "lever": st.lever, "description": spec.get("description", ""),
+                         "unit": spec.get("unit", ""), "step": count[st.lever], "target": st.target,
+                         "start": st.start, "ramp": st.ramp, "ref": st.ref})
+    return pd.DataFrame(rows, columns=["scenario", "lever", "description", "unit", "step", "target", "start",
+                                       "ramp", "ref"])
+
+
+def lever_targets(scenarios: Sequence[Scenario], lever: str = LOCAL_SHARE_LEVER) -> list[LeverStep]:
+    """The distinct targets the scenarios set for ``lever`` (a key of model/levers.toml),
+    lowest first, each with the first step that sets it (for its reference)."""
+    steps: dict[float, LeverStep] = {}
+    for s in scenarios:
+        for st in s.steps:
+            if st.lever == lever:
+                steps.setdefault(st.target, st)
+    return [steps[t] for t in sorted(steps)]
+
+
+# ---------------------------------------------------------------------------
+# Running
+# ---------------------------------------------------------------------------
+
+
+def region_coords(names: Sequence[str]) -> list[str]:
+    """KOSIS codes of the model's Region elements ``names`` (English region names)."""
+    codes = {region_name(c, "en"): c for c in region_codes()}
+    return [codes[n] for n in names]
+
+
+def member_indicators(ds: xr.Dataset) -> xr.Dataset:
+    """The white paper's indicators per member from one ensemble chunk (a ``reduce``).
+
+    ds : Dataset  run_ensemble output over (member, year, Region) holding :func:`ensemble_variables`
+    Returns national indicators over (member, year), regional ones over (member, year,
+    region) with KOSIS codes, and bloc ones over (member, year, bloc), in the display
+    units of model/indicators.toml.
+    """
+    ds = ds.rename({"Region": "region"}).assign_coords(region=region_coords(ds["Region"].values))
+    blocs = membership("bloc")
+    first = {}  # bloc → its first region: a bloc indicator holds the bloc's value at every member region
+    for code in ds["region"].values:
+        first.setdefault(blocs[str(code)], str(code))
+    present = [b for b in BLOCS if b in first]
+    out = {}
+    for key in INDICATOR_KEYS:
+        ind = indicator(key)
+        values = ind.values(ds)
+        if ind.level == "bloc":
+            values = values.sel(region=[first[b] for b in present]).assign_coords(region=present).rename(region="bloc")
+        out[key] = values
+    return xr.Dataset(out)
+
+
+def run_scenario_members(scenario: Scenario, parameters: pd.DataFrame, until: int,
+                         workers: int | None = None) -> xr.Dataset:
+    """Indicators of every ensemble member under one scenario.
+
+    parameters : DataFrame  members × parameter columns, indexed by member id
+    until : int  last year [year]
+    workers : int, optional  local processes (default: cores; 1 for small ensembles)
+    Returns :func:`member_indicators` over all members, ``member`` holding the member ids.
+    """
+    n = len(parameters)
+    workers = workers or (1 if n < 64 else (os.cpu_count() or 1))
+    chunk = max(1, min(250, math.ceil(n / workers)))
+    chunks = run_ensemble(parameters.reset_index(drop=True), scenario, until, ensemble_variables(),
+                          chunk_size=chunk, workers=workers, reduce=member_indicators)
+    merged = xr.concat(chunks, dim="member") if len(chunks) > 1 else chunks[0]
+    return merged.assign_coords(member=parameters.index.to_numpy())
+
+
+def run_bestfit(scenario: Scenario, fitted: ParameterSet, until: int) -> xr.Dataset:
+    """The best-fit run of one scenario with full detail (Population by sex and age)."""
+    return run_model(scenario, fitted, until, bestfit_variables(), engine="fast")
+
+
+# ---------------------------------------------------------------------------
+# Summaries
+# ---------------------------------------------------------------------------
+
+
+def summarize(members: xr.Dataset) -> xr.Dataset:
+    """Quantiles over members (5, 25, 50, 75, 95 %), as a ``quantile`` dimension named
+    q05 … q95."""
+    q = members.quantile(list(QUANTILES), dim="member", skipna=False)
+    return q.assign_coords(quantile=list(QUANTILE_NAMES))
+
+
+def member_quantiles(array: xr.DataArray) -> dict[str, float]:
+    """The quantiles q05 … q95 over the ``member`` dimension of a one-value-per-member array."""
+    values = np.quantile(array.transpose("member", ...).values, QUANTILES, axis=0)
+    return dict(zip(QUANTILE_NAMES, map(float, values)))
+
+
+# ---------------------------------------------------------------------------
+# Complementarity
+# ---------------------------------------------------------------------------
+
+
+def classify(low: float, high: float, direction: int) -> str:
+    """Classify an interaction from its 5–95 % band.
+
+    low, high : float  band of the interaction effect
+    direction : int  +1 when higher values are better, -1 when lower are
+    Returns "additive" when the band includes 0, else "complementary" when the interaction
+    pushes the indicator in its better direction (the combination achieves more than the
+    sum of its parts), "substitutive" otherwise.
+    """
+    if low <= 0 <= high:
+        return "additive"
+    return "complementary" if np.sign(low) * direction > 0 else "substitutive"
+
+
+def complementarity_table(members: xr.Dataset, years: Sequence[int], combined: str = COMBINED,
+                          keys: Sequence[str] | None = None) -> pd.DataFrame:
+    """Effects and interaction per national indicator and year, with bands.
+
+    members : Dataset over (scenario, member, year) holding the national indicators
+    years : years to report [year]
+    combined : the combined scenario (``integrated``, or the derived pure union)
+    Returns rows: indicator, year, combined, effect medians of first, second, their sum
+    and the combination (with 5/95 % bands), the interaction's quantiles, its size
+    relative to the summed effects, the direction and the classification.
+    """
+    keys = list(keys or [k for k in NATIONAL_KEYS if k in members])
+    rows = []
+    for key in keys:
+        x = members[key].sel(year=list(years))
+        base = x.sel(scenario=BASE)
+        eff_first, eff_second = x.sel(scenario=FIRST) - base, x.sel(scenario=SECOND) - base
+        eff_sum, eff_comb = eff_first + eff_second, x.sel(scenario=combined) - base
+        inter = eff_comb - eff_sum
+        direction = indicator(key).direction if key in NATIONAL_KEYS else 1
+        for year in years:
+            at = {"year": year}
+            qi, qs, qc = (member_quantiles(a.sel(at)) for a in (inter, eff_sum, eff_comb))
+            rows.append({
+                "indicator": key, "year": year, "combined": combined,
+                "effect_first_q50": member_quantiles(eff_first.sel(at))["q50"],
+                "effect_second_q50": member_quantiles(eff_second.sel(at))["q50"],
+                "sum_of_effects_q50": qs["q50"], "sum_of_effects_q05": qs["q05"], "sum_of_effects_q95": qs["q95"],
+                "effect_combined_q50": qc["q50"], "effect_combined_q05": qc["q05"], "effect_combined_q95": qc["q95"],
+                **{f"interaction_{k}": v for k, v in qi.items()},
+                "interaction_share_of_sum": qi["q50"] / abs(qs["q50"]) if qs["q50"] != 0 else np.nan,
+                "direction": direction, "classification": classify(qi["q05"], qi["q95"], direction),
+            })
+    return pd.DataFrame(rows)
+
+
+def complementarity_paths(members: xr.Dataset, keys: Sequence[str], combined: str = COMBINED) -> xr.Dataset:
+    """Quantiles over members of the summed separate effects, the combined effect and the
+    interaction, for every year: dims (series, quantile, year)."""
+    x = members[list(keys)]
+    base = x.sel(scenario=BASE, drop=True)
+    eff_sum = x.sel(scenario=FIRST, drop=True) + x.sel(scenario=SECOND, drop=True) - 2 * base
+    eff_comb = x.sel(scenario=combined, drop=True) - base
+    parts = xr.concat([eff_sum, eff_comb, eff_comb - eff_sum], dim=pd.Index(["sum", "combined", "interaction"],
+                                                                            name="series"))
+    return summarize(parts)
+
+
+def complementarity_available(names: Sequence[str]) -> bool:
+    """True when baseline, decentralization, balance and integrated all ran."""
+    return {BASE, FIRST, SECOND, COMBINED} <= set(names)
+
+
+def extra_levers(scenarios: dict[str, Scenario]) -> list[str]:
+    """Levers the integrated scenario sets beyond (or differently from) the union of
+    decentralization and balance: lever names of model/levers.toml."""
+    union = {**scenarios[FIRST].constants, **scenarios[SECOND].constants}
+    changed = {k for k, v in scenarios[COMBINED].constants.items() if union.get(k) != v}
+    return [name for name, spec in read_levers().items()
+            if changed & {spec.get("target"), spec.get("start"), spec.get("ramp")}]
+
+
+def verdict(table: pd.DataFrame, year: int) -> dict:
+    """The model's answer to "decentralization and balance policies are complementary" in
+    ``year``: the indicators in each class and whether the claim is confirmed (more
+    complementary than substitutive indicators, and at least a third complementary),
+    refuted (more substitutive than complementary) or not supported (mostly additive)."""
+    rows = table[table["year"] == year]
+    classes = {c: list(rows.loc[rows["classification"] == c, "indicator"])
+               for c in ("complementary", "substitutive", "additive")}
+    n = max(len(rows), 1)
+    if len(classes["complementary"]) > len(classes["substitutive"]) and len(classes["complementary"]) >= n / 3:
+        answer = "confirmed"
+    elif len(classes["substitutive"]) > len(classes["complementary"]):
+        answer = "refuted"
+    else:
+        answer = "not supported"
+    return {"year": year, "answer": answer, **classes}
+
+
+def complementarity_findings(table: pd.DataFrame, scenarios: dict[str, Scenario], year: int) -> dict:
+    """The verdicts in ``year`` for the integrated scenario and (when it ran) the pure
+    union, and the levers only the integrated scenario moves.
+
+    table : the rows of :func:`complementarity_table` for every combined scenario
+    """
+    pure = table[table["combined"] == PURE]
+    return {"verdict": verdict(table[table["combined"] == COMBINED], year),
+            "verdict_pure": verdict(pure, year) if not pure.empty else None,
+            "extra_levers": extra_levers(scenarios)}
+
+
+__all__ = [
+    "BASE", "COMBINED", "FIRST", "INDICATOR_KEYS", "LANGS", "NATIONAL_KEYS", "PURE", "QUANTILE_NAMES",
+    "REGIONAL_KEYS", "SECOND", "Whitepaper", "classify", "combined_scenario", "complementarity_available",
+    "complementarity_findings", "complementarity_paths", "complementarity_table", "ensemble_members",
+    "lever_settings", "lever_targets", "member_indicators", "member_quantiles", "national_indicators",
+    "regional_indicators", "run_bestfit", "run_scenario_members", "scenario_label", "summarize", "verdict",
+    "whitepaper_scenarios",
+]

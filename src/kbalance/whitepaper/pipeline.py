@@ -1,0 +1,258 @@
+"""``kbalance whitepaper``: run every shipped scenario on the constrained ensemble and
+write one new folder::
+
+    manifest.json            command, hashes of scenarios, fitted set, ensemble, model and data,
+                             versions, members, timings, the sensitivity folder used
+    results/                 ensemble_summary.nc/.csv (quantiles by scenario, year, region),
+                             bestfit.nc/.csv (the best-fit run of every scenario)
+    tables/                  CSV tables and tables.xlsx (one sheet each)
+    figures/                 PNG (300 dpi) and SVG
+    report.html              one self-contained page
+
+Each scenario runs with the members of the latest constrained ensemble
+(``calibration/fitted/v<N>-ensemble.csv``; the same members for every scenario, so
+differences between scenarios are paired) and once with the best-fit set (for
+full-detail variables such as age pyramids). The folder is written to a hidden
+temporary sibling and renamed at the end, so a failed or interrupted run leaves nothing
+behind. The analysis is in :mod:`~kbalance.whitepaper.analysis`, the tables in
+:mod:`~kbalance.whitepaper.tables`, the figures in :mod:`~kbalance.whitepaper.figures`
+and the page in :mod:`~kbalance.whitepaper.page`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import xarray as xr
+
+import kbalance
+from kbalance.calibration.ensemble import ensemble_path, latest_ensemble_set
+from kbalance.engine.fast import compile_model, source_hash
+from kbalance.errors import InvalidValueError, MissingFileError
+from kbalance.model.parameters import read_parameter_set
+from kbalance.model.scenarios import Scenario
+from kbalance.outputs import (check_new_folder, data_hash, file_hash, model_hash, netcdf_ready, package_versions,
+                              write_new_folder)
+from kbalance.paths import calibration_dir, outputs_dir
+from kbalance.whitepaper.analysis import (LANGS, Whitepaper, complementarity_findings, ensemble_members,
+                                          lever_settings, pyramid_years, run_bestfit, run_scenario_members,
+                                          summarize, table_years, whitepaper_scenarios)
+from kbalance.whitepaper.figures import FIGURES, save_figure
+from kbalance.whitepaper.page import render_html
+from kbalance.whitepaper.sources import find_sensitivity, fit_summary
+from kbalance.whitepaper.tables import bestfit_long, build_tables, summary_long, write_tables
+
+FIGURE_DPI = 300
+
+
+class Progress:
+    """Stage messages on standard error with the elapsed time, and a timing record."""
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled
+        self.start = time.perf_counter()
+        self.timings: dict[str, float] = {}
+        self._stage: tuple[str, float] | None = None
+
+    def stage(self, name: str) -> None:
+        """Close the current stage (recording its duration [s]) and open ``name``."""
+        now = time.perf_counter()
+        if self._stage is not None:
+            key, began = self._stage
+            self.timings[key] = round(self.timings.get(key, 0.0) + now - began, 3)
+        self._stage = (name, now)
+        if self.enabled and name:
+            print(f"[whitepaper {now - self.start:7.1f} s] {name}", file=sys.stderr, flush=True)
+
+    def done(self) -> dict[str, float]:
+        """Close the last stage; the durations of every stage and the total [s]."""
+        self.stage("")
+        self.timings.pop("", None)
+        self.timings["total"] = round(time.perf_counter() - self.start, 3)
+        return self.timings
+
+
+def default_out() -> Path:
+    """outputs/whitepaper-<UTC timestamp>."""
+    return outputs_dir() / f"whitepaper-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+
+
+def prepare_whitepaper(lang: str = "ko", until: int = 2070, members: int | None = None,
+                       sensitivity: Path | None = None, workers: int | None = None,
+                       log: Progress | None = None) -> tuple[Whitepaper, dict]:
+    """Run every scenario on the ensemble and the best-fit set; nothing is written.
+
+    Returns the :class:`Whitepaper` and the inputs the manifest records (fitted set,
+    scenarios, derived scenario note, members).
+    """
+    if lang not in LANGS:
+        raise InvalidValueError("kbalance whitepaper", "--lang", lang, LANGS)
+    if until < 2030 or until > 2100:
+        raise InvalidValueError("kbalance whitepaper", "--until", until, "a year in [2030, 2100]")
+    log = log or Progress(False)
+    log.stage("reading inputs")
+    fitted = latest_ensemble_set()
+    if fitted is None:
+        raise MissingFileError(calibration_dir() / "fitted" / "v<N>-ensemble.csv", "constrained ensemble",
+                               "run kbalance calibrate, then kbalance ensemble")
+    table = ensemble_members(fitted, members)
+    params = read_parameter_set(fitted)
+    scenarios, derived = whitepaper_scenarios()
+    sens = find_sensitivity(sensitivity)
+    fit_dir = calibration_dir() / "reports" / fitted.stem
+    backtests = sorted((calibration_dir() / "reports").glob("backtest-*/summary.csv"))
+    compile_model()  # once here: forked workers inherit it
+    runs, best = [], []
+    for s in scenarios:
+        log.stage(f"scenario {s.name}: {len(table):,} ensemble members to {until}")
+        runs.append(run_scenario_members(s, table, until, workers))
+        log.stage(f"scenario {s.name}: best-fit run")
+        best.append(run_bestfit(s, params, until))
+    names = pd.Index([s.name for s in scenarios], name="scenario")
+    log.stage("ensemble summaries")
+    member_ds = xr.concat(runs, dim=names)
+    wp = Whitepaper(lang=lang, until=until, members=member_ds, summary=summarize(member_ds),
+                    bestfit=xr.concat(best, dim=names), scenarios={s.name: s for s in scenarios},
+                    levers=lever_settings(scenarios), fit=fit_summary(fit_dir),
+                    backtest=pd.read_csv(backtests[-1]) if backtests else None, fit_report=fit_dir,
+                    sensitivity=sens)
+    inputs = {"fitted": fitted, "scenarios": scenarios, "derived": derived, "members": len(table)}
+    return wp, inputs
+
+
+def build_whitepaper_manifest(command: Sequence[str], scenarios: Sequence[Scenario], derived: dict,
+                              fitted: Path, members: int, until: int, lang: str,
+                              sensitivity: Path | None, timings: dict) -> dict:
+    """What reproduces the white paper: command, inputs with hashes, versions, settings."""
+    ens = ensemble_path(fitted)
+    info = ens.with_suffix(".json")
+    seed = json.loads(info.read_text(encoding="utf-8")).get("seed") if info.is_file() else None
+    return {
+        "kbalance_version": kbalance.__version__,
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": " ".join(command),
+        "until": until, "lang": lang, "members": members,
+        "seed": None, "ensemble_seed": seed,
+        "scenarios": [{"name": s.name, "file": s.path.name if s.path else None,
+                       "sha256": file_hash([s.path]) if s.path else None, "constants": s.constants}
+                      for s in scenarios],
+        "derived_scenario": derived or None,
+        "fitted_set": {"file": fitted.name, "sha256": file_hash([fitted])},
+        "ensemble": {"file": ens.name, "sha256": file_hash([ens]),
+                     "info_file": info.name if info.is_file() else None,
+                     "info_sha256": file_hash([info]) if info.is_file() else None},
+        "model_sha256": model_hash(), "data_sha256": data_hash(), "engine_source_sha256": source_hash(),
+        "sensitivity": str(sensitivity) if sensitivity else None,
+        "versions": package_versions("matplotlib", "openpyxl", "koreanize-matplotlib", "fonttools"),
+        "timings_s": timings,
+    }
+
+
+def run_whitepaper(out: Path | None = None, lang: str = "ko", until: int = 2070, members: int | None = None,
+                   sensitivity: Path | None = None, command: Sequence[str] | None = None,
+                   progress: bool = True, workers: int | None = None) -> Path:
+    """Run every shipped scenario on the ensemble and write the white-paper folder.
+
+    out : Path, optional  new folder (default outputs/whitepaper-<UTC time>); an existing
+        non-empty folder is refused
+    lang : "ko" or "en"  language of figures, tables and report
+    until : int  last projected year [year]
+    members : int, optional  first M members of the constrained ensemble (default all)
+    sensitivity : Path, optional  a kbalance sensitivity folder (default the newest
+        outputs/sensitivity*/ with summary.json, if any)
+    workers : int, optional  local processes for the ensemble (default: cores)
+    Returns the folder written.
+    """
+    out = check_new_folder(Path(out) if out else default_out())
+    log = Progress(progress)
+    wp, inputs = prepare_whitepaper(lang, until, members, sensitivity, workers, log)
+    timings: dict[str, float] = {}
+
+    def write(tmp: Path) -> None:
+        write_contents(wp, tmp, log, out.name)
+        log.stage("manifest")
+        timings.update(log.done())
+        manifest = build_whitepaper_manifest(command or ["kbalance", *sys.argv[1:]], inputs["scenarios"],
+                                             inputs["derived"], inputs["fitted"], inputs["members"], until, lang,
+                                             wp.sensitivity, timings)
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
+                                           encoding="utf-8")
+
+    write_new_folder(out, write)
+    if progress:
+        print(f"[whitepaper {timings['total']:7.1f} s] wrote {out}", file=sys.stderr, flush=True)
+    return out
+
+
+def write_contents(wp: Whitepaper, folder: Path, log: Progress, name: str | None = None) -> Whitepaper:
+    """Results, tables, figures and the report into ``folder``.
+
+    name : the folder's final name, shown in the report's footer (default ``folder``'s name)
+    Returns a copy of ``wp`` holding the tables, figures and complementarity findings.
+    """
+    for sub in ("results", "tables", "figures"):
+        (folder / sub).mkdir()
+    log.stage("writing results (netCDF, CSV)")
+    write_results(wp, folder / "results")
+    log.stage("tables")
+    tables = build_tables(wp)
+    write_tables(tables, folder / "tables")
+    findings = (complementarity_findings(tables["complementarity"], wp.scenarios, table_years(wp.until)[-1])
+                if "complementarity" in tables else {})
+    wp = replace(wp, tables=tables, complementarity=findings, figures={})
+    for key, make in FIGURES.items():
+        log.stage(f"figure {key}")
+        fig = make(wp)
+        if fig is not None:
+            wp.figures[key] = save_figure(fig, folder / "figures", key, dpi=FIGURE_DPI)
+    log.stage("copying calibration and sensitivity figures")
+    wp.figures.update(copy_external_figures(wp, folder / "figures"))
+    log.stage("report.html")
+    (folder / "report.html").write_text(render_html(wp, name or folder.name), encoding="utf-8")
+    return wp
+
+
+def write_netcdf(ds: xr.Dataset, path: Path) -> Path:
+    """Write a Dataset compressed (zlib) with netCDF-safe names."""
+    ready = netcdf_ready(ds)
+    encoding = {v: {"zlib": True, "complevel": 4} for v in ready.data_vars}
+    ready.to_netcdf(path, encoding=encoding)
+    return path
+
+
+def write_results(wp: Whitepaper, folder: Path) -> None:
+    """results/ensemble_summary.nc and .csv, results/bestfit.nc and .csv."""
+    write_netcdf(wp.summary, folder / "ensemble_summary.nc")
+    summary_long(wp.summary).to_csv(folder / "ensemble_summary.csv", index=False, float_format="%.8g")
+    write_netcdf(wp.bestfit, folder / "bestfit.nc")
+    years = sorted({*range(2025, wp.until + 1, 5), *pyramid_years(wp.until)})
+    bestfit_long(wp.bestfit, years).to_csv(folder / "bestfit.csv", index=False, float_format="%.10g")
+
+
+def copy_external_figures(wp: Whitepaper, folder: Path) -> dict[str, Path]:
+    """Copy the calibration fit figures and the sensitivity figures into figures/."""
+    copied = {}
+    for name in ("population", "tfr", "fiscal_autonomy", "net_migration"):
+        src = wp.fit_report / f"fit_{name}.png"
+        if src.is_file():
+            dest = folder / "calibration" / src.name
+            dest.parent.mkdir(exist_ok=True)
+            copied[f"calibration_fit_{name}"] = Path(shutil.copy2(src, dest))
+    if wp.sensitivity is not None:
+        for src in sorted((wp.sensitivity / "figures").glob("*.png")):
+            dest = folder / "sensitivity" / src.name
+            dest.parent.mkdir(exist_ok=True)
+            copied[f"sensitivity_{src.stem}"] = Path(shutil.copy2(src, dest))
+    return copied
+
+
+__all__ = ["Progress", "build_whitepaper_manifest", "default_out", "prepare_whitepaper", "run_whitepaper",
+           "write_contents", "write_results"]

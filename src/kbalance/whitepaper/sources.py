@@ -1,0 +1,140 @@
+"""What the white paper shows beside its projections: observed history, lever history,
+the calibration fit and its goals, the sensitivity folder and the model's stated limits."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kbalance.calibration.targets import target_goals
+from kbalance.errors import MissingFileError
+from kbalance.model.inputs import read_levers
+from kbalance.paths import calibration_dir, model_dir, outputs_dir, project_root
+from kbalance.regions import load_regions
+
+
+def history_end_year() -> int:
+    """First model year whose flows are projected, not observed (model/inputs/scalars.csv) [year]."""
+    scalars = pd.read_csv(model_dir() / "inputs" / "scalars.csv", index_col="key")["value"]
+    return int(scalars["history_end_year"])
+
+
+def latest_backtest() -> Path | None:
+    """The newest calibration/reports/backtest-*/ folder, or None."""
+    found = sorted((calibration_dir() / "reports").glob("backtest-*"))
+    return found[-1] if found else None
+
+
+def observed_history() -> dict[str, pd.Series]:
+    """Observed national series for the charts, on the model's time axis (stocks of
+    year-end y at 1 January y + 1): capital_share [%], births [thousand], tfr,
+    fiscal_autonomy by region [%] (a DataFrame year × code)."""
+    obs = calibration_dir() / "observations"
+    pop = pd.read_csv(obs / "population.csv", dtype={"region_code": str})
+    pop = pop[pop["series"] == "pop_registered"]
+    regions = load_regions()
+    by_region = pop[pop["region_code"].isin(regions.index)].pivot_table(index="year", columns="region_code",
+                                                                       values="value")
+    capital = [c for c in regions.index[regions["capital_region"]] if c in by_region]
+    share = (by_region[capital].sum(axis=1) / by_region.sum(axis=1) * 100).dropna()
+    share.index = share.index + 1
+    vital = pd.read_csv(obs / "vital.csv", dtype={"region_code": str})
+    national = vital[vital["region_code"] == "00"]
+    births = national[national["series"] == "births"].set_index("year")["value"] / 1e3
+    tfr = national[national["series"] == "tfr"].set_index("year")["value"]
+    fiscal = pd.read_csv(obs / "fiscal.csv", dtype={"region_code": str})
+    fa = fiscal[fiscal["series"] == "fiscal_autonomy_ratio"].pivot_table(index="year", columns="region_code",
+                                                                         values="value")
+    return {"capital_share": share, "births": births, "tfr": tfr, "fiscal_autonomy": fa}
+
+
+def lever_history(lever: str) -> pd.Series:
+    """History points of a lever of model/levers.toml: year → value."""
+    points = read_levers()[lever].get("history", [])
+    return pd.Series({int(p[0]): float(p[1]) for p in points}, dtype=float)
+
+
+def lever_history_refs(lever: str) -> list[str]:
+    """The references of a lever's history points in model/levers.toml, in order."""
+    return [str(p[2]) for p in read_levers()[lever].get("history", []) if len(p) > 2]
+
+
+def fit_summary(report: Path, targets: Path | None = None) -> pd.DataFrame:
+    """Fit statistics over all region-years per calibration target, with its goal
+    (``goal_mape`` [%] or ``goal_r2`` in calibration/targets.toml) and whether it is met;
+    ``met`` is NA for a target without a goal."""
+    path = report / "fit_statistics.csv"
+    if not path.is_file():
+        raise MissingFileError(path, "fit statistics", "run kbalance calibrate first")
+    goals = target_goals(targets)
+    stats = pd.read_csv(path, dtype={"region": str})
+    rows = stats[stats["region"] == "all"].drop(columns=["region"]).reset_index(drop=True)
+    criteria, met = [], []
+    for row in rows.itertuples():
+        kind, goal = goals.get(row.target, (None, None))
+        if kind == "r2":
+            criteria.append(f"R² ≥ {goal:g}")
+            met.append(bool(row.r2 >= goal))
+        elif kind == "mape":
+            criteria.append(f"MAPE ≤ {goal:g} %")
+            met.append(bool(row.mape <= goal))
+        else:
+            criteria.append("")
+            met.append(pd.NA)
+    rows["criterion"] = criteria
+    rows["met"] = pd.array(met, dtype="boolean")
+    return rows
+
+
+def find_sensitivity(explicit: Path | None) -> Path | None:
+    """The sensitivity folder to include: ``explicit`` (must hold summary.json), else the
+    newest outputs/sensitivity*/ that holds one, else None."""
+    if explicit is not None:
+        if not (Path(explicit) / "summary.json").is_file():
+            raise MissingFileError(Path(explicit) / "summary.json", "sensitivity summary",
+                                   "a kbalance sensitivity folder with summary.json, indices.csv, figures/")
+        return Path(explicit)
+    found = [p for p in outputs_dir().glob("sensitivity*") if (p / "summary.json").is_file()]
+    return max(found, key=lambda p: (p / "summary.json").stat().st_mtime) if found else None
+
+
+def top_factors(indices: pd.DataFrame, n: int = 5) -> pd.DataFrame:
+    """The ``n`` largest factors per method and outcome in the latest year, ranked by the
+    main index (Sobol total ST, Morris mu_star, else S1, else the first index listed)."""
+    rows = []
+    for (method, outcome), group in indices.groupby(["method", "outcome"], sort=False):
+        group = group[group["year"] == group["year"].max()]
+        names = list(dict.fromkeys(group["index"]))
+        main = next((i for i in ("ST", "mu_star", "S1") if i in names), names[0])
+        best = group[group["index"] == main].sort_values("value", ascending=False).head(n)
+        for rank, row in enumerate(best.itertuples(), start=1):
+            rows.append({"method": method, "outcome": outcome, "year": int(row.year), "index": main,
+                         "rank": rank, "factor": row.factor, "value": float(row.value),
+                         "conf": float(row.conf) if pd.notna(row.conf) else np.nan})
+    return pd.DataFrame(rows, columns=["method", "outcome", "year", "index", "rank", "factor", "value", "conf"])
+
+
+def model_caveats() -> list[str]:
+    """The model's exclusions and known limits, from the **Excluded** list and the
+    "Known limits" section of docs/model.md (one item per bullet), and the links switched
+    off at the shipped values."""
+    path = project_root() / "docs" / "model.md"
+    if not path.is_file():
+        return []
+    text = path.read_text(encoding="utf-8")
+    excluded = text.split("**Excluded**:", 1)[-1].split("\n## ", 1)[0].strip().split("\n\n")[0]
+    items = re.split(r"\n- ", "\n" + excluded)
+    caveats = [" ".join(i.split()) for i in items if i.strip()]
+    limits = text.split("## Known limits", 1)[-1].split("\n## ", 1)[0] if "## Known limits" in text else ""
+    caveats += [" ".join(i.split()) for i in re.split(r"\n- ", "\n" + limits.strip()) if i.strip()]
+    switched = re.search(r"Links that are switched off[^\n]*(?:\n[^\n]+)*", text)
+    if switched:
+        caveats.append(" ".join(switched.group(0).split()))
+    return caveats
+
+
+__all__ = ["find_sensitivity", "fit_summary", "history_end_year", "latest_backtest", "lever_history", "lever_history_refs",
+           "model_caveats", "observed_history", "top_factors"]

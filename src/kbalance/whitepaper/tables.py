@@ -1,0 +1,149 @@
+"""The white paper's tables (CSV, and one XLSX workbook) and the long forms of its results."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+import xarray as xr
+
+from kbalance.model.indicators import indicator
+from kbalance.regions import region_name
+from kbalance.runs import results_long
+from kbalance.whitepaper.analysis import (BASE, COMBINED, PURE, QUANTILE_NAMES, Whitepaper, complementarity_available,
+                                          complementarity_table, member_quantiles, national_indicators,
+                                          regional_indicators, scenario_label, table_years)
+from kbalance.whitepaper.sources import top_factors
+
+
+def band_text(q50: float, q05: float, q95: float, digits: int) -> str:
+    """'median [q05–q95]' with ``digits`` decimals."""
+    return f"{q50:,.{digits}f} [{q05:,.{digits}f}–{q95:,.{digits}f}]"
+
+
+def summary_band(summary: xr.Dataset, key: str, scenario: str, year: int) -> str:
+    """'median [5–95 %]' of indicator ``key`` in ``year``, with the indicator's decimals."""
+    q = summary[key].sel(scenario=scenario, year=year)
+    return band_text(*(float(q.sel(quantile=n)) for n in ("q50", "q05", "q95")), indicator(key).digits)
+
+
+def summary_long(summary: xr.Dataset) -> pd.DataFrame:
+    """The summary as a long table: scenario, indicator, region (KOSIS code, bloc name or
+    00 for national), year, unit, q05 … q95."""
+    frames = []
+    for key, array in summary.data_vars.items():
+        frame = array.to_dataframe(name="value").reset_index()
+        place = "region" if "region" in frame else ("bloc" if "bloc" in frame else None)
+        frame["area"] = frame[place] if place else "00"
+        wide = frame.pivot_table(index=["scenario", "area", "year"], columns="quantile", values="value",
+                                 sort=False).reset_index()
+        wide.insert(1, "indicator", key)
+        wide["unit"] = indicator(str(key)).unit_en
+        frames.append(wide.rename(columns={"area": "region"}))
+    out = pd.concat(frames, ignore_index=True)
+    return out[["scenario", "indicator", "region", "year", "unit", *QUANTILE_NAMES]]
+
+
+def comparison_table(summary: xr.Dataset, years: Sequence[int], lang: str) -> pd.DataFrame:
+    """The scenario comparison: one row per indicator and scenario, one column per year
+    holding 'median [5–95 %]'."""
+    rows = []
+    for key, ind in national_indicators().items():
+        for scenario in summary["scenario"].values:
+            row = {"indicator": key, "label": ind.label(lang), "unit": ind.unit(lang),
+                   "scenario": scenario, "scenario_label": scenario_label(str(scenario), lang)}
+            for year in years:
+                row[str(year)] = summary_band(summary, key, scenario, year)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def regional_table(summary: xr.Dataset, years: Sequence[int], lang: str) -> pd.DataFrame:
+    """Regional indicators by scenario, region and year: median and 5–95 % band."""
+    names = {c: region_name(c, lang) for c in summary["region"].values}
+    frames = []
+    for key, ind in regional_indicators().items():
+        frame = summary[key].sel(year=list(years)).to_dataframe(name="v").reset_index()
+        wide = frame.pivot_table(index=["scenario", "region", "year"], columns="quantile", values="v",
+                                 sort=False).reset_index()
+        wide.insert(1, "indicator", key)
+        wide.insert(3, "region_name", wide["region"].map(names))
+        wide["unit"] = ind.unit(lang)
+        frames.append(wide)
+    return pd.concat(frames, ignore_index=True)[["scenario", "indicator", "region", "region_name", "year",
+                                                 "unit", *QUANTILE_NAMES]]
+
+
+def bloc_table(summary: xr.Dataset, years: Sequence[int], lang: str) -> pd.DataFrame:
+    """Population by 5+3 bloc: scenario, bloc, year, median and band [thousand persons]."""
+    frame = summary["bloc_population"].sel(year=list(years)).to_dataframe(name="v").reset_index()
+    wide = frame.pivot_table(index=["scenario", "bloc", "year"], columns="quantile", values="v",
+                             sort=False).reset_index()
+    wide.insert(2, "bloc_name", wide["bloc"].map(lambda b: region_name(b, lang)))
+    return wide[["scenario", "bloc", "bloc_name", "year", *QUANTILE_NAMES]]
+
+
+def differences_table(members: xr.Dataset, years: Sequence[int]) -> pd.DataFrame:
+    """Paired differences from the baseline per national indicator, scenario and year:
+    quantiles over members of (scenario − baseline), in the indicator's unit."""
+    rows = []
+    for key, ind in national_indicators().items():
+        diff = members[key].sel(year=list(years)) - members[key].sel(scenario=BASE, year=list(years))
+        for scenario in members["scenario"].values:
+            if scenario == BASE:
+                continue
+            for year in years:
+                rows.append({"indicator": key, "scenario": str(scenario), "year": year,
+                             "unit": ind.unit_en, **member_quantiles(diff.sel(scenario=scenario, year=year))})
+    return pd.DataFrame(rows, columns=["indicator", "scenario", "year", "unit", *QUANTILE_NAMES])
+
+
+def build_tables(wp: Whitepaper) -> dict[str, pd.DataFrame]:
+    """The CSV/XLSX tables of the white paper, by file name."""
+    years = table_years(wp.until)
+    tables = {
+        "scenario_comparison": comparison_table(wp.summary, years, wp.lang),
+        "regional_indicators": regional_table(wp.summary, years, wp.lang),
+        "bloc_population": bloc_table(wp.summary, years, wp.lang),
+        "scenario_differences": differences_table(wp.members, years),
+        "scenario_levers": wp.levers,
+        "fit_statistics": wp.fit,
+    }
+    if wp.backtest is not None:
+        tables["backtest_summary"] = wp.backtest
+    if complementarity_available(list(wp.scenarios)):
+        combined = [COMBINED, *([PURE] if PURE in wp.scenarios else [])]
+        tables["complementarity"] = pd.concat([complementarity_table(wp.members, years, c) for c in combined],
+                                              ignore_index=True)
+    if wp.sensitivity is not None and (wp.sensitivity / "indices.csv").is_file():
+        tables["sensitivity_top_factors"] = top_factors(pd.read_csv(wp.sensitivity / "indices.csv"))
+    return tables
+
+
+def write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> None:
+    """Every table as ``<name>.csv`` and all of them as tables.xlsx (one sheet each, names
+    cut to Excel's 31 characters) in ``folder``."""
+    for name, table in tables.items():
+        table.to_csv(folder / f"{name}.csv", index=False, float_format="%.6g")
+    with pd.ExcelWriter(folder / "tables.xlsx", engine="openpyxl") as writer:
+        for name, table in tables.items():
+            table.to_excel(writer, sheet_name=name[:31], index=False)
+
+
+def bestfit_long(bestfit: xr.Dataset, years: Sequence[int]) -> pd.DataFrame:
+    """Long table of the best-fit runs (scenario first); Population only in ``years``
+    (every fifth year and the pyramid years) to keep the file small."""
+    frames = []
+    for scenario in bestfit["scenario"].values:
+        one = bestfit.sel(scenario=scenario, drop=True)
+        pop = one[["Population"]].sel(year=[y for y in years if y in one["year"]])
+        for part in (one.drop_vars("Population"), pop):
+            frame = results_long(part)
+            frame.insert(0, "scenario", scenario)
+            frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+__all__ = ["band_text", "bestfit_long", "bloc_table", "build_tables", "comparison_table", "differences_table",
+           "regional_table", "summary_band", "summary_long", "write_tables"]

@@ -1,0 +1,57 @@
+"""Shared white-paper fixtures: a small white paper in memory and one written folder
+(session-scoped: built once; tests take copies and never change them)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from kbalance import cli
+from kbalance.whitepaper.pipeline import prepare_whitepaper
+
+#: Members and last year of :func:`whitepaper_folder`.
+FOLDER_SETTINGS = {"members": 8, "until": 2040}
+
+
+@pytest.fixture(scope="session")
+def small_whitepaper():
+    """Every scenario with 4 members to 2035, nothing written."""
+    wp, _ = prepare_whitepaper("ko", until=2035, members=4, workers=1)
+    return wp
+
+
+@pytest.fixture(scope="session")
+def sensitivity_dir(tmp_path_factory) -> Path:
+    """A folder in the `kbalance sensitivity` contract: summary.json, indices.csv, figures/."""
+    import matplotlib.pyplot as plt
+
+    folder = tmp_path_factory.mktemp("sensitivity-sobol")
+    (folder / "summary.json").write_text(json.dumps({"method": "sobol", "n": 64, "outcomes": ["population"]}))
+    pd.DataFrame({"method": "sobol", "outcome": "population", "year": 2040, "factor": ["mobility", "fertility"],
+                  "index": "ST", "value": [0.7, 0.2], "conf": 0.05}).to_csv(folder / "indices.csv", index=False)
+    (folder / "figures").mkdir()
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.bar(["mobility", "fertility"], [0.7, 0.2])
+    fig.savefig(folder / "figures" / "sobol_population.png", dpi=50)
+    plt.close(fig)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def folder_settings() -> dict:
+    """Members and last year of :func:`whitepaper_folder`."""
+    return dict(FOLDER_SETTINGS)
+
+
+@pytest.fixture(scope="session")
+def whitepaper_folder(tmp_path_factory, sensitivity_dir) -> Path:
+    """`kbalance whitepaper` with 8 members to 2040, Korean, written once."""
+    out = tmp_path_factory.mktemp("whitepaper") / "wp-final-name"
+    code = cli.main(["whitepaper", "--members", str(FOLDER_SETTINGS["members"]), "--until", str(FOLDER_SETTINGS["until"]),
+                     "--out", str(out),
+                     "--sensitivity", str(sensitivity_dir)])
+    assert code == 0
+    return out

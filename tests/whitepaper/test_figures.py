@@ -1,0 +1,77 @@
+"""The white paper's figures: Hangul renders, labels follow the language, the tax-ratio
+targets are those of the scenario files."""
+
+from __future__ import annotations
+
+import io
+import re
+import warnings
+from dataclasses import replace
+
+import matplotlib.pyplot as plt
+import pytest
+from matplotlib import font_manager
+
+from kbalance import fonts
+from kbalance.model.indicators import indicator
+from kbalance.whitepaper import analysis, figures
+
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
+
+
+def test_korean_font_renders_hangul_without_missing_glyphs():
+    family = fonts.use_korean_font()
+    path = font_manager.findfont(font_manager.FontProperties(family=family), fallback_to_default=False)
+    assert fonts.font_has_glyphs(path, "수도권 인구 비중 소멸위험지수 합계출산율 재정자립도")
+    fig, ax = plt.subplots()
+    ax.set_title("수도권 인구 비중 – 2070년 (5–95 %)")
+    ax.set_xlabel("연도 (1월 1일 기준)")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*[Gg]lyph.*missing.*")
+        fig.savefig(io.BytesIO(), format="png")
+        fig.savefig(io.BytesIO(), format="svg")
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_figure_labels_in_language(small_whitepaper, lang):
+    wp = replace(small_whitepaper, lang=lang)
+    for name in ("capital_share", "births_tfr", "tax_ratio", "extinction_risk_tiles"):
+        fig = figures.FIGURES[name](wp)
+        texts = " ".join(figures.figure_texts(fig))
+        plt.close(fig)
+        if lang == "ko":
+            assert HANGUL.search(texts), name
+            assert "연도" in texts or "2035" in texts
+        else:
+            assert not HANGUL.search(texts), (name, HANGUL.findall(texts)[:5])
+            assert "Year" in texts or "2035" in texts
+    assert small_whitepaper.lang == "ko"  # the shared white paper is unchanged
+
+
+def test_axis_labels_come_from_the_indicators_file(small_whitepaper):
+    wp = replace(small_whitepaper, lang="en")
+    fig = figures.fig_innovation_grdp(wp)
+    texts = figures.figure_texts(fig)
+    plt.close(fig)
+    ind = indicator("grdp_per_capita")
+    assert f"{ind.label('en')} [{ind.unit('en')}]" in texts
+
+
+def test_tax_ratio_targets_and_their_references_come_from_the_scenarios(small_whitepaper):
+    wp = replace(small_whitepaper, lang="en")
+    steps = analysis.lever_targets(list(wp.scenarios.values()))
+    fig = figures.fig_tax_ratio(wp)
+    texts = " ".join(figures.figure_texts(fig))
+    lines = {round(line.get_ydata()[0], 6) for line in fig.axes[0].get_lines() if len(set(line.get_ydata())) == 1}
+    plt.close(fig)
+    assert {round(s.target, 6) for s in steps} <= lines
+    for step in steps:
+        assert f"(local {step.target:g} %)" in texts and figures.reference_marks([step.ref]) in texts
+    if {30.0, 40.0} <= {s.target for s in steps}:
+        assert "7:3" in texts and "6:4" in texts
+
+
+def test_reference_marks_keep_each_key_once_in_order():
+    assert figures.reference_marks(["R4 R5", "R6 R7; timing hypothetical", "R5"]) == "[R4][R5][R6][R7]"
+    assert figures.reference_marks(["hypothetical"]) == ""

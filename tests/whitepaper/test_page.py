@@ -1,0 +1,70 @@
+"""report.html: self-contained, in the language asked, rendered by headless Chromium,
+with the folder's final name in its footer."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from kbalance.whitepaper import figures, page
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def test_report_html_is_self_contained_and_korean(whitepaper_folder):
+    html = (whitepaper_folder / "report.html").read_text(encoding="utf-8")
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", html, re.IGNORECASE)
+    assert not re.search(r"url\(\s*['\"]?(https?:)?//", html, re.IGNORECASE)
+    assert "<link" not in html and "<script" not in html
+    assert "@font-face{font-family:'KbalanceHangul'" in html and "url(data:font/woff;base64," in html
+    assert html.count("data:image/png;base64,") >= len(figures.FIGURES) - 1
+    assert "<html lang='ko'>" in html and "주요 결과" in html and "보정" in html
+    for section in ("summary", "method", "data", "fit", "scenarios", "results", "complementarity",
+                    "sensitivity", "caveats"):
+        assert f"id='{section}'" in html
+    assert "mobility" in html  # the sensitivity top factors
+
+
+def test_footer_names_the_final_folder(whitepaper_folder):
+    html = (whitepaper_folder / "report.html").read_text(encoding="utf-8")
+    footer = re.search(r"<footer>(.*?)</footer>", html, re.DOTALL).group(1)
+    assert whitepaper_folder.name in footer and "· ." not in footer
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium is not installed")
+def test_report_renders_in_headless_chromium(whitepaper_folder, tmp_path):
+    probe = ("<script>window.addEventListener('load',function(){var i=Array.from(document.images);"
+             "var bad=i.filter(function(x){return !(x.complete&&x.naturalWidth>0);}).length;"
+             "var p=document.createElement('pre');p.id='imgcheck';p.textContent='images='+i.length+' broken='+bad;"
+             "document.body.appendChild(p);});</script>")
+    copy = tmp_path / "report.html"
+    copy.write_text((whitepaper_folder / "report.html").read_text(encoding="utf-8").replace("</body>", probe + "</body>"),
+                    encoding="utf-8")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=20000"]
+    dom = subprocess.run([str(CHROMIUM), *flags, "--dump-dom", copy.as_uri()], capture_output=True, text=True,
+                         timeout=180, check=False)
+    found = re.search(r"images=(\d+) broken=(\d+)", dom.stdout)
+    assert found, dom.stderr[-2000:]
+    assert int(found.group(1)) >= len(figures.FIGURES) - 1 and found.group(2) == "0"
+    shot = tmp_path / "screenshot.png"
+    subprocess.run([str(CHROMIUM), *flags, "--window-size=1280,2400", f"--screenshot={shot}", copy.as_uri()],
+                   capture_output=True, timeout=180, check=True)
+    assert shot.is_file() and shot.stat().st_size > 10_000
+
+
+def test_report_without_sensitivity_folder_says_how_to_add_one(small_whitepaper):
+    wp = replace(small_whitepaper, lang="en", sensitivity=None)
+    assert "kbalance sensitivity" in page.sensitivity_html(wp, {})
+
+
+def test_findings_name_the_tax_targets_of_the_scenarios(small_whitepaper):
+    wp = replace(small_whitepaper, lang="en")
+    text = " ".join(page.findings(wp))
+    assert "70:30 national:local tax target (local 30 %)" in text
+    assert "60:40 national:local tax target (local 40 %)" in text

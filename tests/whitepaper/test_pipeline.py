@@ -1,0 +1,94 @@
+"""``kbalance whitepaper`` end to end: every promised file, a manifest that reproduces it,
+atomic writing and refusals that leave nothing behind."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import xarray as xr
+from PIL import Image
+
+from kbalance import cli
+from kbalance.errors import InvalidValueError
+from kbalance.model.scenarios import list_scenarios
+from kbalance.whitepaper import figures, pipeline
+
+
+def test_whitepaper_writes_every_promised_file(whitepaper_folder, sensitivity_dir, folder_settings):
+    out = whitepaper_folder
+    for name in ("manifest.json", "report.html", "results/ensemble_summary.nc", "results/ensemble_summary.csv",
+                 "results/bestfit.nc", "results/bestfit.csv", "tables/tables.xlsx",
+                 "tables/scenario_comparison.csv", "tables/regional_indicators.csv", "tables/bloc_population.csv",
+                 "tables/scenario_levers.csv", "tables/scenario_differences.csv", "tables/fit_statistics.csv",
+                 "tables/sensitivity_top_factors.csv", "figures/sensitivity/sobol_population.png"):
+        assert (out / name).is_file(), name
+    full = {"baseline", "decentralization", "balance", "integrated"} <= set(list_scenarios())
+    for name in figures.FIGURES:
+        if name == "complementarity" and not full:
+            continue
+        assert (out / "figures" / f"{name}.png").is_file() and (out / "figures" / f"{name}.svg").is_file(), name
+    if full:
+        assert (out / "tables" / "complementarity.csv").is_file()
+    assert Image.open(out / "figures" / "capital_share.png").info["dpi"][0] == pytest.approx(300, abs=1)
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]
+
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["members"] == folder_settings["members"] and manifest["until"] == folder_settings["until"] and manifest["lang"] == "ko"
+    assert manifest["command"].startswith("kbalance whitepaper")
+    shipped = {s["name"]: s for s in manifest["scenarios"]}
+    assert set(list_scenarios()) <= set(shipped)
+    assert all(len(shipped[n]["sha256"]) == 64 for n in list_scenarios())
+    for key in ("model_sha256", "data_sha256"):
+        assert len(manifest[key]) == 64
+    assert len(manifest["fitted_set"]["sha256"]) == 64 and len(manifest["ensemble"]["sha256"]) == 64
+    assert manifest["sensitivity"] == str(sensitivity_dir)
+    assert manifest["timings_s"]["total"] > 0
+
+    summary = pd.read_csv(out / "results" / "ensemble_summary.csv", dtype={"region": str})
+    assert set(summary["scenario"]) >= set(list_scenarios())
+    assert {"q05", "q25", "q50", "q75", "q95"} <= set(summary.columns)
+    assert (summary["q05"] <= summary["q95"] + 1e-9).all()
+    comparison = pd.read_csv(out / "tables" / "scenario_comparison.csv")
+    assert {"2030", "2040"} <= set(comparison.columns)
+    assert comparison["2040"].str.match(r"^-?[\d,.]+ \[-?[\d,.]+–-?[\d,.]+\]$").all()
+    sheets = pd.ExcelFile(out / "tables" / "tables.xlsx", engine="openpyxl").sheet_names
+    assert "scenario_comparison" in sheets and "fit_statistics" in sheets
+    with xr.open_dataset(out / "results" / "bestfit.nc") as nc:
+        assert "Population" in nc and nc["Population"].sizes["Age"] == 86
+
+
+def test_whitepaper_refuses_existing_folder(whitepaper_folder, capsys):
+    before = sorted(p.name for p in whitepaper_folder.iterdir())
+    assert cli.main(["whitepaper", "--members", "2", "--until", "2035", "--out", str(whitepaper_folder)]) == 2
+    err = capsys.readouterr().err
+    assert "exists" in err and str(whitepaper_folder) in err
+    assert sorted(p.name for p in whitepaper_folder.iterdir()) == before
+
+
+def test_interrupted_run_leaves_no_folder(small_whitepaper, tmp_path, monkeypatch):
+    monkeypatch.setattr(pipeline, "prepare_whitepaper", lambda *a, **k: (small_whitepaper, {}))
+
+    def interrupted(wp, folder):
+        (folder / "ensemble_summary.csv").write_text("half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "write_results", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.run_whitepaper(tmp_path / "wp", progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_members_exits_2_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "wp"
+    assert cli.main(["whitepaper", "--members", "0", "--out", str(out)]) == 2
+    assert "--members" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bad_language_or_year_is_refused_before_any_run():
+    with pytest.raises(InvalidValueError, match="--lang"):
+        pipeline.prepare_whitepaper("fr")
+    with pytest.raises(InvalidValueError, match="--until"):
+        pipeline.prepare_whitepaper("en", until=2200)

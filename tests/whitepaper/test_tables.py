@@ -1,0 +1,95 @@
+"""The white paper's tables: labels and units from model/indicators.toml, bands, paired
+differences, the long results and the CSV/XLSX files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from kbalance.model.indicators import indicator
+from kbalance.regions import region_name
+from kbalance.whitepaper import analysis, tables
+
+
+def toy_summary() -> xr.Dataset:
+    """Quantiles q05 … q95 = 1 … 5 (+ 10 for the second scenario) for every indicator shown."""
+    scenarios, years = ["baseline", "balance"], [2030, 2040]
+    q = np.arange(1.0, 6.0)
+    data = {}
+    for key in analysis.NATIONAL_KEYS:
+        data[key] = xr.DataArray(q[None, :, None] + np.array([0, 10])[:, None, None] + np.zeros((2, 5, 2)),
+                                 dims=("scenario", "quantile", "year"))
+    regions = ["11", "39"]
+    for key in analysis.REGIONAL_KEYS:
+        data[key] = xr.DataArray(np.broadcast_to(q[None, :, None, None], (2, 5, 2, 2)).copy(),
+                                 dims=("scenario", "quantile", "year", "region"))
+    data["bloc_population"] = xr.DataArray(np.broadcast_to(q[None, :, None, None], (2, 5, 2, 1)).copy(),
+                                           dims=("scenario", "quantile", "year", "bloc"))
+    return xr.Dataset(data, coords={"scenario": scenarios, "quantile": list(analysis.QUANTILE_NAMES), "year": years,
+                                    "region": regions, "bloc": ["capital"]})
+
+
+def test_band_text_rounds_to_the_digits():
+    assert tables.band_text(1234.567, 1000.0, 1500.04, 1) == "1,234.6 [1,000.0–1,500.0]"
+    assert tables.band_text(0.12345, 0.1, 0.2, 3) == "0.123 [0.100–0.200]"
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_comparison_table_takes_labels_units_and_digits_from_the_indicators_file(lang):
+    table = tables.comparison_table(toy_summary(), [2030, 2040], lang)
+    assert list(table["indicator"].unique()) == list(analysis.NATIONAL_KEYS)
+    row = table[(table["indicator"] == "tfr") & (table["scenario"] == "balance")].iloc[0]
+    tfr = indicator("tfr")
+    assert row["label"] == tfr.label(lang) and row["unit"] == tfr.unit(lang)
+    assert row["2040"] == "13.00 [11.00–15.00]"  # two decimals for the TFR
+    assert row["scenario_label"] == analysis.scenario_label("balance", lang)
+
+
+def test_regional_and_bloc_tables_name_places_through_the_regions_table():
+    summary = toy_summary()
+    regional = tables.regional_table(summary, [2040], "ko")
+    assert set(regional["region_name"]) == {region_name("11", "ko"), region_name("39", "ko")}
+    assert set(regional["indicator"]) == set(analysis.REGIONAL_KEYS)
+    assert (regional["q50"] == 3.0).all()
+    bloc = tables.bloc_table(summary, [2040], "en")
+    assert list(bloc["bloc_name"].unique()) == [region_name("capital", "en")]
+
+
+def test_summary_long_carries_the_display_unit_and_area_codes():
+    long = tables.summary_long(toy_summary())
+    national = long[long["indicator"] == "population"]
+    assert set(national["region"]) == {"00"} and set(national["unit"]) == {indicator("population").unit_en}
+    assert set(long.loc[long["indicator"] == "bloc_population", "region"]) == {"capital"}
+    assert list(long.columns) == ["scenario", "indicator", "region", "year", "unit", *analysis.QUANTILE_NAMES]
+
+
+def test_differences_are_paired_by_member():
+    members = np.arange(5.0)
+    data = {k: xr.DataArray(np.stack([members[:, None] + np.zeros(2), 2 * members[:, None] + np.zeros(2)]),
+                            dims=("scenario", "member", "year")) for k in analysis.NATIONAL_KEYS}
+    ds = xr.Dataset(data, coords={"scenario": ["baseline", "balance"], "member": np.arange(5), "year": [2030, 2040]})
+    table = tables.differences_table(ds, [2040])
+    row = table[table["indicator"] == "population"].iloc[0]
+    assert row["scenario"] == "balance" and row["q50"] == pytest.approx(2.0) and row["q05"] == pytest.approx(0.2)
+    assert "baseline" not in set(table["scenario"])
+
+
+def test_write_tables_writes_csv_and_one_workbook(tmp_path):
+    frames = {"a_table_with_a_name_longer_than_excel_allows": pd.DataFrame({"x": [1.23456789]}),
+              "b": pd.DataFrame({"y": ["z"]})}
+    tables.write_tables(frames, tmp_path)
+    assert pd.read_csv(tmp_path / "b.csv")["y"].tolist() == ["z"]
+    assert pd.read_csv(tmp_path / "a_table_with_a_name_longer_than_excel_allows.csv")["x"].iloc[0] == 1.23457
+    sheets = pd.ExcelFile(tmp_path / "tables.xlsx", engine="openpyxl").sheet_names
+    assert sheets == ["a_table_with_a_name_longer_than", "b"]
+
+
+def test_build_tables_on_a_small_white_paper(small_whitepaper):
+    built = tables.build_tables(small_whitepaper)
+    assert {"scenario_comparison", "regional_indicators", "bloc_population", "scenario_differences",
+            "scenario_levers", "fit_statistics"} <= set(built)
+    if analysis.complementarity_available(list(small_whitepaper.scenarios)):
+        assert set(built["complementarity"]["combined"]) <= {analysis.COMBINED, analysis.PURE}
+    assert small_whitepaper.tables == {}  # building tables changes nothing shared
