@@ -69,7 +69,7 @@ def test_uniform_split_fails_the_smoothness_bound():
 @needs_shared
 @pytest.mark.parametrize("region", [11, 21, 29, 32, 36])  # Seoul, Busan, Sejong, Gangwon, Jeonnam
 def test_registered_population_2024(region):
-    from demography_data import registered_2024
+    from .demography_data import registered_2024
 
     groups = registered_2024().sel(region_code=region)                   # (sex, age_group)
     single = split_five_year_da(groups)

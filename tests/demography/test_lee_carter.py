@@ -75,14 +75,14 @@ def test_rejects_zero_rates():
 
 def e0_table(rates):
     """e0 [years] of rates shaped (sex, …, age)."""
-    from demography_data import FEMALE
+    from .demography_data import FEMALE
 
     return life_table(rates, FEMALE.reshape((len(SEXES),) + (1,) * (rates.ndim - 2))).e0
 
 
 @needs_shared
 def test_normalisation_and_second_stage_on_national_rates():
-    from demography_data import lee_carter, li_lee, mortality
+    from .demography_data import lee_carter, li_lee, mortality
 
     deaths, exposure = mortality()["deaths"].values, mortality()["exposure"].values
     for i, model in enumerate(lee_carter()):
@@ -95,7 +95,7 @@ def test_normalisation_and_second_stage_on_national_rates():
 
 @needs_shared
 def test_fitted_e0_within_tolerance_of_observed():
-    from demography_data import lee_carter, li_lee, rates
+    from .demography_data import lee_carter, li_lee, rates
 
     observed = e0_table(rates())
     by_sex = e0_table(np.stack([m.rates() for m in lee_carter()]))
@@ -106,7 +106,7 @@ def test_fitted_e0_within_tolerance_of_observed():
 
 
 def projections():
-    from demography_data import HORIZON_YEAR, LAST_YEAR, lee_carter, li_lee
+    from .demography_data import HORIZON_YEAR, LAST_YEAR, lee_carter, li_lee
 
     horizon = HORIZON_YEAR - LAST_YEAR
     by_sex = np.stack([project_lee_carter(m, horizon) for m in lee_carter()])
@@ -125,7 +125,7 @@ def test_projected_e0_female_above_male_and_gains_slow_down():
 
 @needs_shared
 def test_zero_drift_keeps_jump_off_rates():
-    from demography_data import lee_carter
+    from .demography_data import lee_carter
 
     for model in lee_carter():
         projected = project_lee_carter(model, 30, drift=0.0)
@@ -134,7 +134,7 @@ def test_zero_drift_keeps_jump_off_rates():
 
 @needs_shared
 def test_drift_quantiles_order_the_projection():
-    from demography_data import li_lee
+    from .demography_data import li_lee
 
     model = li_lee()
     drifts = drift_at_quantile(fit_random_walk(model.Kt), [0.025, 0.5, 0.975])
@@ -144,7 +144,7 @@ def test_drift_quantiles_order_the_projection():
 
 @needs_shared
 def test_projected_e0_2070_inside_un_wpp_95_percent_interval():
-    from demography_data import HORIZON_YEAR, wpp
+    from .demography_data import HORIZON_YEAR, wpp
 
     _, _, coherent = projections()
     table = wpp()

@@ -64,7 +64,7 @@ def test_rejects_bad_rates():
 
 @needs_shared
 def test_observed_tables_satisfy_identities():
-    from demography_data import FEMALE, rates
+    from .demography_data import FEMALE, rates
 
     table = life_table(rates(), FEMALE)
     assert np.all(np.diff(table.lx, axis=-1) < 0)
@@ -89,7 +89,7 @@ def test_against_kosis_abridged_table(year, sex):
     to age 65, within 2.5 % at any age, and by 0.5 years in e0 on the same
     trapezoid rule.
     """
-    from demography_data import FEMALE, LAST_YEAR, kosis_lx, mortality, rates
+    from .demography_data import FEMALE, LAST_YEAR, kosis_lx, mortality, rates
 
     kosis = kosis_lx()
     kosis = kosis[(kosis["year"] == year) & (kosis["sex"] == sex)].sort_values("age")

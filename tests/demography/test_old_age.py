@@ -41,7 +41,7 @@ def test_extension_keeps_observed_rates_below_from_age():
 @needs_shared
 def test_national_rates_are_complete_and_close_to_the_raw_table():
     """The Kannisto tail changes e0 by less than 0.15 years against observed rates to 100+."""
-    from demography_data import FEMALE, mortality
+    from .demography_data import FEMALE, mortality
 
     data = mortality()
     deaths, exposure = data["deaths"].values, data["exposure"].values
