@@ -236,7 +236,7 @@ COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [_add_data_
 
 def _sensitivity(args: argparse.Namespace) -> int:
     from kbalance.paths import outputs_dir
-    from kbalance.sensitivity.analysis import format_summary, sensitivity_to_folder
+    from kbalance.sensitivity.pipeline import format_summary, sensitivity_to_folder
 
     out = Path(args.out) if args.out else outputs_dir() / f"sensitivity-{args.method}-{_stamp()}"
     folder, summary = sensitivity_to_folder(
