@@ -3,8 +3,6 @@ and small designs run on the fast engine."""
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,10 +10,10 @@ import xarray as xr
 
 from kbalance.calibration.calibrate import read_ensemble
 from kbalance.errors import InvalidValueError
+from kbalance.model.indicators import model_variables, read_indicators
 from kbalance.model.inputs import read_levers
 from kbalance.model.parameters import parameter_definitions
 from kbalance.model.scenarios import Scenario, read_scenario
-from kbalance.paths import model_dir
 from kbalance.sensitivity import design as sd
 from kbalance.sensitivity import factors as sf
 
@@ -101,33 +99,28 @@ def test_varied_levers_start_in_2027_with_the_model_ramp(factors):
     assert constants["local share start year"] == 2027.0 and constants["gov rd start year"] == 2030.0
 
 
-def test_extinction_threshold_matches_the_model_comment():
-    text = (model_dir() / "kbalance.mdl").read_text(encoding="utf-8")
-    comment = re.search(r"extinction risk index\[Region\]=.*?\(below ([0-9.]+): at risk", text, re.DOTALL)
-    assert comment and float(comment.group(1)) == sf.EXTINCTION_RISK_THRESHOLD
+def test_default_outcomes_are_national_indicators_and_any_national_one_can_be_chosen():
+    national = read_indicators(level="national")
+    assert set(sf.OUTCOMES) <= set(national)
+    assert sf.check_outcomes(None) == sf.OUTCOMES
+    assert sf.check_outcomes(["tfr,population", "tfr"]) == ("tfr", "population")
+    for bad in ("region_population", "happiness"):  # a regional indicator has no single value per year
+        with pytest.raises(InvalidValueError, match=f"'--outputs'.*{bad}"):
+            sf.check_outcomes(["population", bad])
 
 
-def test_outcomes_from_model_variables():
-    regions = ["A", "B", "C"]
-    ds = xr.Dataset(
-        {"national population": (("member", "year"), [[50e6, 49e6]]),
-         "capital region share": (("member", "year"), [[50.0, 51.0]]),
-         "cv fiscal autonomy": (("member", "year"), [[0.3, 0.4]]),
-         "cv grdp per capita": (("member", "year"), [[0.2, 0.25]]),
-         "extinction risk index": (("member", "year", "Region"), [[[0.4, 0.6, 0.49], [0.3, 0.2, 1.0]]]),
-         "innovation per worker": (("member", "year", "Region"), [[[10.0, 10.0, 10.0], [10.0, 20.0, 30.0]]]),
-         "employed": (("member", "year", "Region"), [[[1.0, 2.0, 1.0], [1.0, 2.0, 1.0]]])},
-        coords={"member": [0], "year": [2025, 2026], "Region": regions})
-    values = sf.outcome_series(ds, tuple(sf.OUTCOMES), (2025, 2026))
-    got = dict(zip(sf.OUTCOMES, values[0]))
-    assert got["population"] == pytest.approx([50.0, 49.0])
-    assert got["extinction_regions"] == pytest.approx([2, 2])
-    assert got["extinction_index"] == pytest.approx([1.49 / 3, 0.5])
-    sd = np.sqrt((1 * 100 + 2 * 0 + 1 * 100) / 4)  # employment-weighted around 20
-    assert got["innovation_disparity"] == pytest.approx([0.0, sd / 20])
-    assert got["fiscal_disparity"] == pytest.approx([0.3, 0.4])
-    assert sf.engine_variables(["innovation_disparity", "population"]) == ("innovation per worker", "employed",
-                                                                           "national population")
+def test_outcomes_are_the_indicator_variables_times_their_scale_in_float64():
+    variables = model_variables(sf.OUTCOMES)
+    ds = xr.Dataset({v: (("member", "year"), np.float32([[(i + 1) * 1.1e5, (i + 1) * 3.7e6]]))
+                     for i, v in enumerate(variables)}, coords={"member": [0], "year": [2025, 2026]})
+    got = sf.outcome_series(ds, sf.OUTCOMES, (2026,))
+    assert got.shape == (1, len(sf.OUTCOMES), 1) and got.dtype == np.float64
+    indicators = sf.outcome_indicators(sf.OUTCOMES)
+    for k, key in enumerate(sf.OUTCOMES):
+        model = float(ds[indicators[key].variable].sel(year=2026).item())
+        assert got[0, k, 0] == pytest.approx(model * indicators[key].scale, rel=1e-15), key  # not in float32
+    assert got[0, sf.OUTCOMES.index("population"), 0] == pytest.approx(
+        float(ds["national population"].sel(year=2026).item()) / 1e6)  # million persons
 
 
 def test_same_seed_gives_the_same_indices_on_the_model(factors):
@@ -150,7 +143,7 @@ def test_float32_runs_give_the_indices_of_float64_runs(factors):
     problem = sf.salib_problem(factors)
     constants = sf.base_constants(read_scenario("baseline"), factors)
     design = sd.sample_design(problem, "sobol", 8, seed=2)
-    outcomes, years = ["population", "capital_share", "extinction_index"], sf.projection_years(2030)
+    outcomes, years = ["population", "capital_share", "mean_extinction_index"], sf.projection_years(2030)
     results = {dtype: sd.run_pipeline(problem, design, sf.model_evaluator(factors, constants, 2030, outcomes,
                                                                           workers=1, dtype=dtype), outcomes, years)
                for dtype in ("float32", "float64")}
@@ -166,9 +159,9 @@ def test_a_larger_sobol_run_gives_consistent_indices(factors):
     """Reduced form: test_tiny_sobol_run_writes_every_file_of_the_contract."""
     problem = sf.salib_problem(factors)
     constants = sf.base_constants(read_scenario("baseline"), factors)
-    evaluate = sf.model_evaluator(factors, constants, 2040, ["population", "fiscal_disparity"], workers=2)
+    evaluate = sf.model_evaluator(factors, constants, 2040, ["population", "fiscal_autonomy_cv"], workers=2)
     result = sd.run_pipeline(problem, sd.sample_design(problem, "sobol", 128, seed=3), evaluate,
-                             ["population", "fiscal_disparity"], sf.projection_years(2040))
+                             ["population", "fiscal_autonomy_cv"], sf.projection_years(2040))
     st = result.indices[(result.indices["index"] == "ST") & (result.indices["year"] == 2040)]
     s1 = result.indices[(result.indices["index"] == "S1") & (result.indices["year"] == 2040)]
     assert (st["value"] > -0.05).all() and s1.groupby("outcome")["value"].sum().between(0.5, 1.2).all()

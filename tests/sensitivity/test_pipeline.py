@@ -20,7 +20,7 @@ from kbalance.sensitivity import pipeline as sp
 def test_tiny_sobol_run_writes_every_file_of_the_contract(tmp_path, capsys):
     out = tmp_path / "sa"
     code = cli.main(["sensitivity", "--method", "sobol", "--n", "8", "--until", "2030", "--outputs",
-                     "population", "fiscal_disparity", "--workers", "1", "--fan-members", "8", "--seed", "5",
+                     "population", "fiscal_autonomy_cv", "--workers", "1", "--fan-members", "8", "--seed", "5",
                      "--out", str(out)])
     assert code == 0
     stdout = capsys.readouterr().out
@@ -28,7 +28,7 @@ def test_tiny_sobol_run_writes_every_file_of_the_contract(tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == ["fan.csv", "figures", "indices.csv", "indices.nc",
                                                      "manifest.json", "summary.json"]
     figures = sorted(p.name for p in (out / "figures").iterdir())
-    for outcome in ("population", "fiscal_disparity"):
+    for outcome in ("population", "fiscal_autonomy_cv"):
         for kind in ("indices", "over_time", "fan"):
             assert f"{kind}_{outcome}.png" in figures and f"{kind}_{outcome}.svg" in figures
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
@@ -36,10 +36,14 @@ def test_tiny_sobol_run_writes_every_file_of_the_contract(tmp_path, capsys):
     assert manifest["dtype"] == sf.DEFAULT_DTYPE == "float32"
     assert manifest["runs"] == 8 * (len(manifest["groups"]) + 2)
     assert manifest["scenario"]["name"] == "baseline" and len(manifest["model_sha256"]) == 64
+    for key, indicator in sf.outcome_indicators(["population", "fiscal_autonomy_cv"]).items():
+        assert manifest["outcomes"][key] == {"variable": indicator.variable, "scale": indicator.scale,
+                                             "unit": indicator.unit_en, "label": indicator.label_en,
+                                             "label_ko": indicator.label_ko}
     assert "SALib" in manifest["versions"] and manifest["timings_seconds"]["runs"] > 0
     assert all({"name", "group", "low", "high", "source"} <= set(f) for f in manifest["factors"])
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-    assert summary["runs"] == manifest["runs"] and set(summary["convergence"]) == {"population", "fiscal_disparity"}
+    assert summary["runs"] == manifest["runs"] and set(summary["convergence"]) == {"population", "fiscal_autonomy_cv"}
     assert summary["dtype"] == "float32" and "(float32)" in stdout
     assert set(summary["top_factors"]["population"]) == {"2030"}
     indices = pd.read_csv(out / "indices.csv")

@@ -4,8 +4,10 @@ run, and the outcomes of fast-engine runs.
 The factors are the calibrated parameters (each over the range spanned by the constrained
 ensemble, grouped by the ``group`` field of calibration/parameters.toml) and the settable
 levers' targets (each over its documented range in model/levers.toml, a group of its own),
-:func:`define_factors`. :func:`model_evaluator` maps a sample to the outcomes of runs on the
-fast engine (:func:`outcome_series` is the ``reduce`` of :func:`kbalance.engine.fast.run_ensemble`).
+:func:`define_factors`. The outcomes are national indicators of model/indicators.toml: model
+variables, shown times their scale. :func:`model_evaluator` maps a sample to the outcomes of
+runs on the fast engine (:func:`outcome_series` is the ``reduce`` of
+:func:`kbalance.engine.fast.run_ensemble`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import xarray as xr
 from kbalance.calibration.calibrate import read_ensemble
 from kbalance.engine.fast import compile_model, run_ensemble
 from kbalance.errors import InvalidValueError
+from kbalance.model.indicators import Indicator, model_variables, read_indicators
 from kbalance.model.inputs import read_levers
 from kbalance.model.parameters import parameter_definitions, shipped_parameter_set
 from kbalance.model.scenarios import Scenario
@@ -37,10 +40,6 @@ FIRST_PROJECTION_YEAR = 2025
 #: Start year of a varied lever's ramp when the scenario does not set the lever [year];
 #: the ramp then has the model's default length.
 LEVER_START_YEAR = 2027
-
-#: Below this extinction risk index a region is at risk of extinction (comment of
-#: `extinction risk index` in model/kbalance.mdl, [R96]).
-EXTINCTION_RISK_THRESHOLD = 0.5
 
 #: Factor groups of the calibrated parameters, in the order of the sample's columns. Each
 #: parameter of calibration/parameters.toml names its group in its ``group`` field (required
@@ -183,107 +182,50 @@ def base_constants(scenario, factors: Sequence[Factor], levers: dict[str, dict] 
 # ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """One analysed outcome: a time series per run.
-
-    name : str  short name (``--outputs``)
-    label, label_ko : str  English and Korean labels
-    unit : str  unit of the values written
-    definition : str  how it is computed from model variables
-    variables : tuple  model variables it needs
-    """
-
-    name: str
-    label: str
-    label_ko: str
-    unit: str
-    definition: str
-    variables: tuple[str, ...]
+#: Outcomes analysed by default: keys of national indicators in model/indicators.toml (each
+#: a model variable; the file gives its scale, unit and labels).
+OUTCOMES = ("population", "capital_share", "regions_at_risk", "mean_extinction_index", "fiscal_autonomy_cv",
+            "innovation_pw_cv", "grdp_pc_cv")
 
 
-OUTCOMES: dict[str, Outcome] = {o.name: o for o in (
-    Outcome("population", "National population", "전국 인구", "million persons",
-            "`national population` / 1e6", ("national population",)),
-    Outcome("capital_share", "Capital-region population share", "수도권 인구 비중", "%",
-            "`capital region share`", ("capital region share",)),
-    Outcome("extinction_regions", "Regions at risk of extinction", "소멸위험 시도 수", "regions",
-            f"number of the 17 regions with `extinction risk index` below {EXTINCTION_RISK_THRESHOLD}",
-            ("extinction risk index",)),
-    Outcome("extinction_index", "Mean extinction risk index", "평균 지방소멸위험지수", "1",
-            "unweighted mean of `extinction risk index` over the 17 regions", ("extinction risk index",)),
-    Outcome("fiscal_disparity", "Fiscal autonomy disparity (CV)", "재정자립도 격차", "1",
-            "`cv fiscal autonomy` (population-weighted)", ("cv fiscal autonomy",)),
-    Outcome("innovation_disparity", "Innovation disparity (CV)", "혁신역량 격차", "1",
-            "employment-weighted coefficient of variation of `innovation per worker` over the 17 regions",
-            ("innovation per worker", "employed")),
-    Outcome("grdp_disparity", "GRDP per capita disparity (CV)", "1인당 GRDP 격차", "1",
-            "`cv grdp per capita` (population-weighted)", ("cv grdp per capita",)),
-)}
-
+def outcome_indicators(outcomes: Sequence[str]) -> dict[str, Indicator]:
+    """The indicators of the outcomes (keys of model/indicators.toml), by key."""
+    national = read_indicators(level="national")
+    return {key: national[key] for key in outcomes}
 
 
 def check_outcomes(names: Sequence[str] | None) -> tuple[str, ...]:
-    """Validated outcome short names (all when None or empty); accepts comma-separated items."""
+    """Validated outcomes: keys of national indicators (model/indicators.toml), :data:`OUTCOMES`
+    when None or empty; accepts comma-separated items."""
     if not names:
-        return tuple(OUTCOMES)
+        return OUTCOMES
+    allowed = tuple(read_indicators(level="national"))
     chosen: list[str] = []
     for item in names:
         for name in str(item).split(","):
             name = name.strip()
             if not name:
                 continue
-            if name not in OUTCOMES:
-                raise InvalidValueError("kbalance sensitivity", "--outputs", name, OUTCOMES)
+            if name not in allowed:
+                raise InvalidValueError("kbalance sensitivity", "--outputs", name, allowed)
             if name not in chosen:
                 chosen.append(name)
     if not chosen:
-        raise InvalidValueError("kbalance sensitivity", "--outputs", names, OUTCOMES)
+        raise InvalidValueError("kbalance sensitivity", "--outputs", names, allowed)
     return tuple(chosen)
 
 
-def engine_variables(outcomes: Sequence[str]) -> tuple[str, ...]:
-    """Model variables the outcomes need, each once."""
-    return tuple(dict.fromkeys(v for o in outcomes for v in OUTCOMES[o].variables))
-
-
-def weighted_cv(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Weighted coefficient of variation over the last axis [1]."""
-    total = weights.sum(-1)
-    mean = (weights * values).sum(-1) / total
-    sd = np.sqrt((weights * (values - mean[..., None]) ** 2).sum(-1) / total)
-    return sd / mean
-
-
 def outcome_series(results: xr.Dataset, outcomes: Sequence[str], years: Sequence[int]) -> np.ndarray:
-    """Outcomes of a chunk of runs, the ``reduce`` of :func:`kbalance.engine.run_ensemble`.
+    """Outcomes of a chunk of runs, the ``reduce`` of :func:`kbalance.engine.fast.run_ensemble`.
 
-    results : Dataset over (member, year, Region) with :func:`engine_variables`
-    Returns an array (member, outcome, year) in the units of :data:`OUTCOMES`.
+    results : Dataset over (member, year) with the model variables of the outcomes'
+        indicators (:func:`kbalance.model.indicators.model_variables`)
+    Returns an array (member, outcome, year) of float64 in the indicators' units
+    (the model variable times its scale).
     """
-    r = results.sel(year=list(years))
-    out = []
-    for name in outcomes:
-        if name == "population":
-            values = r["national population"].values / 1e6
-        elif name == "capital_share":
-            values = r["capital region share"].values
-        elif name == "extinction_regions":
-            values = (r["extinction risk index"].transpose("member", "year", "Region").values
-                      < EXTINCTION_RISK_THRESHOLD).sum(-1).astype(float)
-        elif name == "extinction_index":
-            values = r["extinction risk index"].transpose("member", "year", "Region").values.mean(-1)
-        elif name == "fiscal_disparity":
-            values = r["cv fiscal autonomy"].values
-        elif name == "innovation_disparity":
-            values = weighted_cv(r["innovation per worker"].transpose("member", "year", "Region").values,
-                                  r["employed"].transpose("member", "year", "Region").values)
-        elif name == "grdp_disparity":
-            values = r["cv grdp per capita"].values
-        else:
-            raise InvalidValueError("kbalance sensitivity", "--outputs", name, OUTCOMES)
-        out.append(np.asarray(values, float))
-    return np.stack(out, axis=1)
+    r = results.sel(year=list(years)).astype(float)
+    return np.stack([indicator.values(r).transpose("member", "year").values
+                     for indicator in outcome_indicators(outcomes).values()], axis=1)
 
 
 def check_until(until: int) -> int:
@@ -308,8 +250,8 @@ def run_outcomes(parameters: pd.DataFrame, constants: dict[str, object], until: 
     years = projection_years(until)
     reduce = partial(outcome_series, outcomes=tuple(outcomes), years=tuple(years))
     chunks = run_ensemble(parameters, scenario=Scenario(name="sensitivity", description="", constants=constants),
-                          until=until, variables=engine_variables(outcomes), chunk_size=chunk_size, workers=workers,
-                          scheduler=scheduler, progress=progress, reduce=reduce, dtype=dtype)
+                          until=until, variables=model_variables(tuple(outcomes)), chunk_size=chunk_size,
+                          workers=workers, scheduler=scheduler, progress=progress, reduce=reduce, dtype=dtype)
     return np.concatenate(chunks, axis=0)
 
 

@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 
 from kbalance.fonts import use_korean_font
+from kbalance.model.indicators import Indicator
 from kbalance.sensitivity.design import report_years
-from kbalance.sensitivity.factors import OUTCOMES
+from kbalance.sensitivity.factors import outcome_indicators
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # after the backend is chosen
@@ -27,11 +28,15 @@ def _korean_font() -> str | None:
         return None
 
 
+def _indicator(outcome: str) -> Indicator:
+    return outcome_indicators([outcome])[outcome]
+
+
 def _title(outcome: str, text: str, korean: str | None) -> tuple[str, dict]:
-    spec = OUTCOMES[outcome]
+    indicator = _indicator(outcome)
     if korean:
-        return f"{spec.label} · {spec.label_ko} — {text}", {"fontfamily": [korean, "DejaVu Sans"]}
-    return f"{spec.label} — {text}", {}
+        return f"{indicator.short_en} · {indicator.short_ko} — {text}", {"fontfamily": [korean, "DejaVu Sans"]}
+    return f"{indicator.short_en} — {text}", {}
 
 
 def _save(fig, folder: Path, stem: str) -> list[Path]:
@@ -68,7 +73,7 @@ def plot_bars(indices: pd.DataFrame, outcome: str, years: Sequence[int], folder:
                     xerr=np.where(np.isfinite(conf), conf, 0.0), error_kw={"elinewidth": 0.8, "capsize": 1.5})
         ax.set_title(str(year))
         ax.axvline(0, color="0.3", lw=0.6)
-        ax.set_xlabel("index" if method == "sobol" else f"elementary effect [{OUTCOMES[outcome].unit}]")
+        ax.set_xlabel("index" if method == "sobol" else f"elementary effect [{_indicator(outcome).unit_en}]")
         ax.grid(axis="x", lw=0.3, alpha=0.5)
     axes[0][0].set_yticks(y, [_pretty(f) for f in factors], fontsize=7)
     axes[0][0].invert_yaxis()
@@ -107,7 +112,7 @@ def plot_over_time(indices: pd.DataFrame, outcome: str, folder: Path, korean: st
     else:
         for f, color in zip(keep, colors):
             ax.plot(wide.index, wide[f], label=_pretty(f), color=color)
-        ax.set_ylabel(f"μ* [{OUTCOMES[outcome].unit}]")
+        ax.set_ylabel(f"μ* [{_indicator(outcome).unit_en}]")
     ax.set_xlabel("year")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     title, font = _title(outcome, "first-order indices over time" if method == "sobol" else "μ* over time", korean)
@@ -125,7 +130,7 @@ def plot_fan(fan: pd.DataFrame, outcome: str, folder: Path, members: int, scenar
     ax.fill_between(part["year"], part["q25"], part["q75"], color="tab:blue", alpha=0.38, lw=0, label="25–75 %")
     ax.plot(part["year"], part["q50"], color="tab:blue", lw=1.6, label="median")
     ax.set_xlabel("year")
-    ax.set_ylabel(f"{OUTCOMES[outcome].label} [{OUTCOMES[outcome].unit}]")
+    ax.set_ylabel(f"{_indicator(outcome).short_en} [{_indicator(outcome).unit_en}]")
     ax.grid(lw=0.3, alpha=0.5)
     ax.legend(fontsize=8)
     title, font = _title(outcome, f"{members:,} constrained-ensemble members, scenario {scenario}", korean)

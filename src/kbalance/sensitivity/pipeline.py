@@ -30,10 +30,9 @@ from kbalance.paths import calibration_dir
 from kbalance.sensitivity.design import (CONFIDENCE, CONVERGENCE_TOLERANCE, DEFAULT_N, MORRIS_LEVELS, RESAMPLES,
                                          PipelineResult, check_method, check_n, finite_or_none, group_names,
                                          report_years, run_pipeline, sample_design)
-from kbalance.sensitivity.factors import (DEFAULT_DTYPE, EXTINCTION_RISK_THRESHOLD, OUTCOMES, base_constants,
-                                          check_outcomes, define_factors, fan_quantiles, held_parameters,
-                                          lever_timing, model_evaluator, projection_years, run_outcomes,
-                                          salib_problem)
+from kbalance.sensitivity.factors import (DEFAULT_DTYPE, base_constants, check_outcomes, define_factors,
+                                          fan_quantiles, held_parameters, lever_timing, model_evaluator,
+                                          outcome_indicators, projection_years, run_outcomes, salib_problem)
 from kbalance.sensitivity.figures import write_figures
 
 
@@ -107,7 +106,8 @@ def sensitivity_to_folder(out: Path, method: str = "sobol", n: int | None = None
     n : int, optional  base samples N (Sobol, a power of two) or trajectories (Morris);
         default :data:`DEFAULT_N`
     scenario : shipped name or file; sets the levers that are not varied and the timing of the varied ones
-    outcomes : short names of :data:`OUTCOMES` (default all)
+    outcomes : keys of national indicators in model/indicators.toml (default
+        :data:`kbalance.sensitivity.factors.OUTCOMES`)
     until : int  last year [year]
     seed : int  seed of the sample and the bootstrap (same seed, same numbers)
     second_order : bool  Sobol second-order indices (doubles the runs)
@@ -183,9 +183,8 @@ def sensitivity_to_folder(out: Path, method: str = "sobol", n: int | None = None
                                              "drawn): kept at the shipped parameter set's value"},
         "factors": [{"name": f.name, "group": f.group, "kind": f.kind, "low": f.low, "high": f.high,
                      "source": f.source} for f in factors],
-        "outcomes": {o: {"label": OUTCOMES[o].label, "label_ko": OUTCOMES[o].label_ko, "unit": OUTCOMES[o].unit,
-                         "definition": OUTCOMES[o].definition} for o in outcomes},
-        "extinction_risk_threshold": EXTINCTION_RISK_THRESHOLD,
+        "outcomes": {key: {"variable": i.variable, "scale": i.scale, "unit": i.unit_en, "label": i.label_en,
+                           "label_ko": i.label_ko} for key, i in outcome_indicators(outcomes).items()},
         "fan_members": len(members),
         "ensemble": path.name,
         "parameter_set": {"name": shipped.name, "file": shipped.path.name, "sha256": shipped.sha256()},
