@@ -236,7 +236,7 @@ COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [_add_data_
 
 def _sensitivity(args: argparse.Namespace) -> int:
     from kbalance.paths import outputs_dir
-    from kbalance.sensitivity.analysis import format_summary, sensitivity_to_folder
+    from kbalance.sensitivity.pipeline import format_summary, sensitivity_to_folder
 
     out = Path(args.out) if args.out else outputs_dir() / f"sensitivity-{args.method}-{_stamp()}"
     folder, summary = sensitivity_to_folder(
@@ -258,8 +258,9 @@ def _add_sensitivity_commands(subparsers: argparse._SubParsersAction) -> None:
                                             "for D groups) or Morris trajectories (default 40)")
     sens.add_argument("--scenario", default="baseline", help="shipped scenario name or .toml file (default baseline)")
     sens.add_argument("--outputs", nargs="+", metavar="NAME",
-                      help="outcomes to analyse (default all): population capital_share extinction_regions "
-                           "extinction_index fiscal_disparity innovation_disparity grdp_disparity")
+                      help="outcomes to analyse: keys of national indicators in model/indicators.toml (default "
+                           "population capital_share regions_at_risk mean_extinction_index fiscal_autonomy_cv "
+                           "innovation_pw_cv grdp_pc_cv)")
     sens.add_argument("--until", type=int, default=2070, help="last year (default 2070)")
     sens.add_argument("--seed", type=int, default=20261129, help="seed of the sample and bootstrap (default 20261129)")
     sens.add_argument("--second-order", action="store_true", help="Sobol second-order indices too (doubles the runs)")
