@@ -1,8 +1,6 @@
-"""The model's input tables and the translation of the model file."""
+"""The model's input tables."""
 
 from __future__ import annotations
-
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -57,16 +55,6 @@ def test_boundary_transfers_move_people_between_regions(rebuilt):
     np.testing.assert_allclose(transfers.sum(axis=1), 0.0, atol=1e-3)
     assert transfers.loc[2012, "Sejong"] > 0 and transfers.loc[2012, "Chungnam"] < 0
     assert transfers.loc[2023, "Daegu"] > 0 and transfers.loc[2023, "Gyeongbuk"] < 0
-
-
-def test_model_file_translates_without_warnings():
-    import pysd
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        pysd.read_vensim(str(model_dir() / "kbalance.mdl"), initialize=False)
-    own = [w for w in caught if "chardet" not in str(w.message)]
-    assert not own, [str(w.message) for w in own]
 
 
 def test_bad_levers_files(tmp_path):

@@ -20,6 +20,7 @@ import xarray as xr
 
 import kbalance
 from kbalance.engine.reference import DEFAULT_VARIABLES, run_pysd
+from kbalance.engine.runtime import run_fast
 from kbalance.errors import InvalidValueError
 from kbalance.model.parameters import ParameterSet, read_parameter_set, shipped_parameter_set
 from kbalance.model.scenarios import Scenario, read_scenario
@@ -109,8 +110,6 @@ def run_model(scenario: Scenario, parameters: ParameterSet, until: int = 2070,
         return run_pysd(scenario, parameters, until, variables)
     if engine != "fast":
         raise InvalidValueError("kbalance run", "--engine", engine, ENGINES)
-    from kbalance.engine.fast import run_fast
-
     if until < 2002 or until > 2100:
         raise InvalidValueError("kbalance run", "until", until, "a year in [2002, 2100]")
     constants = {**parameters.values, **scenario.constants}

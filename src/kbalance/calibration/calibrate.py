@@ -24,7 +24,8 @@ import pandas as pd
 from scipy.optimize import least_squares
 
 from kbalance.observations import dataset as data
-from kbalance.engine.fast import compile_model, run_ensemble
+from kbalance.engine.compiler import compile_model
+from kbalance.engine.ensemble import run_ensemble
 from kbalance.errors import InvalidValueError, MissingFileError
 from kbalance.paths import calibration_dir, read_toml
 from kbalance.regions import load_regions

@@ -535,7 +535,7 @@ def define_factors(ensemble: pd.DataFrame | None = None, definitions: dict[str, 
     drawn) is not a factor: it keeps the shipped value (see :func:`held_parameters`).
     Each settable lever's target is sampled over its documented range (model/levers.toml).
     """
-    from kbalance.engine.fast import compile_model
+    from kbalance.engine.compiler import compile_model
     from kbalance.model.parameters import parameter_definitions
 
     definitions = parameter_definitions() if definitions is None else definitions
@@ -586,7 +586,7 @@ def salib_problem(factors: Sequence[Factor]) -> dict:
 def lever_timing(scenario, levers: dict[str, dict] | None = None) -> dict[str, dict[str, float]]:
     """Start year and ramp of each varied lever: the scenario's first step if it sets the lever,
     else :data:`LEVER_START_YEAR` and the model's default ramp [year]."""
-    from kbalance.engine.fast import compile_model
+    from kbalance.engine.compiler import compile_model
 
     model = compile_model()
     timing = {}
@@ -703,7 +703,7 @@ def run_outcomes(parameters: pd.DataFrame, constants: dict[str, object], until: 
                  progress: bool = False, dtype: str = DEFAULT_DTYPE) -> np.ndarray:
     """Outcomes (members, outcomes, years) of members run on the fast engine in chunks
     (``dtype``: see :func:`kbalance.engine.run_fast`)."""
-    from kbalance.engine.fast import run_ensemble
+    from kbalance.engine.ensemble import run_ensemble
     from kbalance.model.scenarios import Scenario
 
     years = projection_years(until)
@@ -972,7 +972,7 @@ def sensitivity_to_folder(out: Path, method: str = "sobol", n: int | None = None
 
     Returns the folder and the summary.
     """
-    from kbalance.engine.fast import check_dtype
+    from kbalance.engine.runtime import check_dtype
     from kbalance.outputs import model_hash, package_versions
     from kbalance.model.parameters import shipped_parameter_set
     from kbalance.model.scenarios import read_scenario

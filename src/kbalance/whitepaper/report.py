@@ -313,7 +313,7 @@ def run_scenario_members(scenario: Scenario, parameters: pd.DataFrame, until: in
     workers : int, optional  local processes (default: cores; 1 for small ensembles)
     Returns :func:`member_indicators` over all members, ``member`` holding the member ids.
     """
-    from kbalance.engine.fast import run_ensemble
+    from kbalance.engine.ensemble import run_ensemble
 
     n = len(parameters)
     workers = workers or (1 if n < 64 else (os.cpu_count() or 1))
@@ -682,7 +682,7 @@ def build_whitepaper_manifest(command: Sequence[str], scenarios: Sequence[Scenar
                               sensitivity: Path | None, timings: dict) -> dict:
     """What reproduces the white paper: command, inputs with hashes, versions, settings."""
 
-    from kbalance.engine.fast import source_hash
+    from kbalance.engine.compiler import source_hash
 
     ens = ensemble_path(fitted)
     info = ens.with_suffix(".json")
@@ -762,7 +762,7 @@ def prepare_whitepaper(lang: str = "ko", until: int = 2070, members: int | None 
     sens = find_sensitivity(sensitivity)
     fit_dir = calibration_dir() / "reports" / fitted.stem
     backtests = sorted((calibration_dir() / "reports").glob("backtest-*/summary.csv"))
-    from kbalance.engine.fast import compile_model
+    from kbalance.engine.compiler import compile_model
 
     compile_model()  # once here: forked workers inherit it
     runs, best = [], []
