@@ -81,15 +81,15 @@ def write_run(out: Path, results: xr.Dataset, manifest: dict) -> Path:
 
 
 def build_manifest(scenario: Scenario, parameters: ParameterSet, until: int, engine: str,
-                   command: Sequence[str] | None = None, seed: int | None = None) -> dict:
-    """What a run needs to be reproduced: hashes, versions, settings and command."""
+                   command: Sequence[str] | None = None) -> dict:
+    """What a run needs to be reproduced: hashes, versions, settings and command (a run
+    is deterministic: it has no random seed)."""
     return {
         "kbalance_version": kbalance.__version__,
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join(command if command is not None else ["kbalance", *sys.argv[1:]]),
         "engine": engine,
         "until": until,
-        "seed": seed,
         "scenario": {"name": scenario.name, "file": str(scenario.path.name if scenario.path else ""),
                      "sha256": file_hash([scenario.path]) if scenario.path else None,
                      "constants": scenario.constants},
