@@ -53,7 +53,8 @@ class _Expr:
 class CompiledModel:
     """The model compiled for the fast engine.
 
-    source : str  the generated Python code (one function per variable)
+    source : str  the generated Python code (one function per variable), calling numpy
+        and the helpers of kbalance.engine.runtime (``HELPERS``) by name
     dims : dict  variable py-name → its subscripts
     stocks : list  py-names of the stocks
     subscripts : dict  subscript range → elements
