@@ -6,7 +6,7 @@
 Measures PySD's translation and load of model/kbalance.mdl, one PySD run, the fast
 engine's compile time, one fast deterministic run, and the fast engine's time per member
 for ensembles of 1, 100, 1,000, 4,096 and 10,000 members (random parameter tables, run with
-``kbalance.engine.fast.run_ensemble``) in each floating type (float64, the default of the
+``kbalance.engine.ensemble.run_ensemble``) in each floating type (float64, the default of the
 engine, and float32, the default of the sensitivity analysis), with the peak memory of
 each step, and the time of a Sobol-sized ensemble (43,008 members, extrapolated from the
 4,096-member run unless --sobol-full runs it). The ratios to PySD
@@ -185,20 +185,16 @@ def load_average() -> float | None:
 
 
 def pysd_translation() -> dict:
-    """Translate and load a copy of the model (PySD writes the .py beside the .mdl, so the
-    copy keeps model/kbalance.py untouched), then load the translated file alone."""
+    """Translate a copy of the model and its inputs in a scratch folder and load it (the
+    model layer's translation, uncached), then load the translated file alone."""
     import pysd
 
-    from kbalance.paths import model_dir
-    from kbalance.paths import model_file
-    from kbalance.engine.reference import quiet_pysd
+    from kbalance.model.mdl import quiet_pysd, translate_into
 
     folder = Path(tempfile.mkdtemp(prefix="kbalance-bench-"))
     try:
-        shutil.copy(model_file(), folder / "kbalance.mdl")
-        shutil.copytree(model_dir() / "inputs", folder / "inputs")
         with quiet_pysd():
-            translate, model = timed(lambda: pysd.read_vensim(str(folder / "kbalance.mdl")))
+            translate, model = timed(lambda: pysd.load(str(translate_into(folder))))
             del model
             gc.collect()
             load, model = timed(lambda: pysd.load(str(folder / "kbalance.py")))
@@ -237,8 +233,11 @@ def run(quick: bool, workers: int, seed: int, sobol_full: bool = False, dtypes: 
     import xarray
 
     import kbalance
-    from kbalance.engine.fast import compile_model, run_ensemble, run_fast
-    from kbalance.engine.reference import load_model, run_pysd
+    from kbalance.engine.compiler import compile_model
+    from kbalance.engine.ensemble import run_ensemble
+    from kbalance.engine.reference import run_pysd
+    from kbalance.engine.runtime import generated_functions, run_fast
+    from kbalance.model.mdl import load_model
     from kbalance.model.parameters import read_parameter_set
     from kbalance.model.scenarios import Scenario
 
@@ -279,7 +278,7 @@ def run(quick: bool, workers: int, seed: int, sobol_full: bool = False, dtypes: 
     # -- fast engine: compile and one run -------------------------------------------
     progress("fast engine: compiling ...")
     reset_peak()
-    figures["fast_compile_seconds"], _ = timed(compile_model)
+    figures["fast_compile_seconds"], _ = timed(lambda: generated_functions(compile_model()))
     step("fast compile (parse + generate + exec)", figures["fast_compile_seconds"], _maxrss_bytes(resource.RUSAGE_SELF))
 
     def best_of(n: int, horizon: int) -> tuple[float, object]:

@@ -14,7 +14,8 @@ import pytest
 
 from kbalance.model.inputs import read_levers
 from kbalance.paths import calibration_dir
-from kbalance.engine.reference import DEFAULT_VARIABLES, load_model, run_pysd
+from kbalance.engine.reference import DEFAULT_VARIABLES, run_pysd
+from kbalance.model.mdl import load_model
 from kbalance.model.parameters import read_parameter_set
 from kbalance.model.scenarios import Scenario
 

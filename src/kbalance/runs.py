@@ -20,6 +20,7 @@ import xarray as xr
 
 import kbalance
 from kbalance.engine.reference import DEFAULT_VARIABLES, run_pysd
+from kbalance.engine.runtime import run_fast
 from kbalance.errors import InvalidValueError
 from kbalance.model.parameters import ParameterSet, read_parameter_set, shipped_parameter_set
 from kbalance.model.scenarios import Scenario, read_scenario
@@ -76,15 +77,15 @@ def write_run(out: Path, results: xr.Dataset, manifest: dict) -> Path:
 
 
 def build_manifest(scenario: Scenario, parameters: ParameterSet, until: int, engine: str,
-                   command: Sequence[str] | None = None, seed: int | None = None) -> dict:
-    """What a run needs to be reproduced: hashes, versions, settings and command."""
+                   command: Sequence[str] | None = None) -> dict:
+    """What a run needs to be reproduced: hashes, versions, settings and command (a run
+    is deterministic: it has no random seed)."""
     return {
         "kbalance_version": kbalance.__version__,
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join(command if command is not None else ["kbalance", *sys.argv[1:]]),
         "engine": engine,
         "until": until,
-        "seed": seed,
         "scenario": {"name": scenario.name, "file": str(scenario.path.name if scenario.path else ""),
                      "sha256": file_hash([scenario.path]) if scenario.path else None,
                      "constants": scenario.constants},
@@ -105,8 +106,6 @@ def run_model(scenario: Scenario, parameters: ParameterSet, until: int = 2070,
         return run_pysd(scenario, parameters, until, variables)
     if engine != "fast":
         raise InvalidValueError("kbalance run", "--engine", engine, ENGINES)
-    from kbalance.engine.fast import run_fast
-
     if until < 2002 or until > 2100:
         raise InvalidValueError("kbalance run", "until", until, "a year in [2002, 2100]")
     constants = {**parameters.values, **scenario.constants}

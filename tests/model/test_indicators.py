@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from kbalance.engine.fast import compile_model, run_fast
+from kbalance.engine.compiler import compile_model
+
+from kbalance.engine.runtime import run_fast
 from kbalance.errors import KbalanceInputError
 from kbalance.model.indicators import LEVELS, indicator, indicators_file, model_variables, read_indicators
 from kbalance.model.parameters import read_parameter_set

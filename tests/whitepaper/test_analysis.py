@@ -9,7 +9,7 @@ import pytest
 import xarray as xr
 
 from kbalance.calibration.ensemble import latest_ensemble_set
-from kbalance.engine.fast import run_fast
+from kbalance.engine.runtime import run_fast
 from kbalance.errors import InvalidValueError
 from kbalance.model.indicators import read_indicators
 from kbalance.model.parameters import read_parameter_set

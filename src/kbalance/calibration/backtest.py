@@ -11,7 +11,7 @@ import pandas as pd
 
 from kbalance.calibration.fit import fit, free_parameters, to_table, write_fitted_set
 from kbalance.calibration.targets import last_time, read_targets, target_variables
-from kbalance.engine.fast import run_ensemble
+from kbalance.engine.ensemble import run_ensemble
 from kbalance.model.inputs import mean_rate, observations, other_change
 from kbalance.outputs import check_new_folder, write_new_folder
 from kbalance.regions import region_codes, region_name

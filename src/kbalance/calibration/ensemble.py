@@ -15,7 +15,7 @@ from scipy.stats import f as f_dist
 from kbalance.calibration.fit import (free_parameters, read_fitted_unit, residuals, residuals_and_jacobian,
                                       simulate_targets, to_table)
 from kbalance.calibration.targets import Target, last_time, read_targets, target_variables
-from kbalance.engine.fast import run_ensemble
+from kbalance.engine.ensemble import run_ensemble
 from kbalance.errors import MissingFileError
 from kbalance.model.parameters import fitted_versions
 from kbalance.outputs import replace_file

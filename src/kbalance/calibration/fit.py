@@ -23,7 +23,8 @@ from scipy.optimize import least_squares
 
 from kbalance.calibration.report import fit_report, plot_fit
 from kbalance.calibration.targets import Target, last_time, read_targets, target_variables
-from kbalance.engine.fast import compile_model, run_ensemble
+from kbalance.engine.compiler import compile_model
+from kbalance.engine.ensemble import run_ensemble
 from kbalance.errors import InvalidValueError
 from kbalance.model.parameters import fitted_versions, parameter_definitions
 from kbalance.outputs import check_new_folder, data_hash, model_hash, replace_file, write_new_folder

@@ -1,20 +1,20 @@
-"""The reference engine: PySD runs model/kbalance.mdl as translated."""
+"""The reference engine: PySD runs model/kbalance.mdl as translated.
+
+The PySD model comes from kbalance.model.mdl (translated once, outside the checkout);
+:func:`quiet_pysd` silences PySD's expected notices around a run.
+"""
 
 from __future__ import annotations
 
-import warnings
-from contextlib import contextmanager
-from functools import lru_cache
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import xarray as xr
 
-from kbalance.errors import InvalidValueError, MissingFileError
+from kbalance.errors import InvalidValueError
+from kbalance.model.mdl import load_model, quiet_pysd
 from kbalance.model.parameters import ParameterSet
 from kbalance.model.scenarios import Scenario
-from kbalance.paths import model_dir, model_file
 
 #: Variables written by default: stocks, flows by region and every indicator of design §2.
 DEFAULT_VARIABLES = (
@@ -32,44 +32,6 @@ DEFAULT_VARIABLES = (
     "noncapital share of government rd", "regional university support",
     "capital region regulation", "mega region integration", "fertility support",
 )
-
-
-
-
-# ---------------------------------------------------------------------------
-# PySD
-# ---------------------------------------------------------------------------
-
-
-@contextmanager
-def quiet_pysd():
-    """Silence PySD's per-step notices (data held past their last year, mixed-type
-    definitions, deprecations of its dependencies); they are expected here."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=UserWarning, module=r"pysd(\..*)?")
-        warnings.filterwarnings("ignore", category=FutureWarning)
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
-        yield
-
-
-@lru_cache(maxsize=2)
-def _translated(mdl: str, stamp: float):
-    import pysd
-
-    with quiet_pysd():
-        py = Path(mdl).with_suffix(".py")
-        if py.is_file() and py.stat().st_mtime >= stamp:
-            return pysd.load(str(py))
-        return pysd.read_vensim(mdl)
-
-
-def load_model():
-    """The PySD model of model/kbalance.mdl, translated once per process."""
-    path = model_file()
-    if not path.is_file():
-        raise MissingFileError(path, "model", "model/kbalance.mdl")
-    newest = max(p.stat().st_mtime for p in [path, *(model_dir() / "inputs").glob("*.csv")])
-    return _translated(str(path), newest)
 
 
 def _as_param(model, name: str, value):
@@ -124,3 +86,4 @@ def run_pysd(scenario: Scenario, parameters: ParameterSet, until: int = 2070,
     return xr.Dataset(out)
 
 
+__all__ = ["DEFAULT_VARIABLES", "quiet_pysd", "run_pysd"]

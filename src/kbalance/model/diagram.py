@@ -9,17 +9,13 @@ through variables that are not shown; paths that pass only through a national
 total or average (a sum over regions) are left out, and so are values used only
 at the start (INITIAL).
 
-``python -m kbalance.diagram`` writes docs/model_diagram.svg and .png and rewrites
+``python -m kbalance.model.diagram`` writes docs/model_diagram.svg and .png and rewrites
 the generated tables of docs/model.md.
 """
 
 from __future__ import annotations
 
-import functools
 import os
-import shutil
-import tempfile
-import warnings
 from pathlib import Path
 
 import matplotlib
@@ -31,7 +27,8 @@ from matplotlib.artist import Artist  # noqa: E402
 from pysd.translators.structures import abstract_expressions as ae  # noqa: E402
 
 from kbalance.model.inputs import read_levers  # noqa: E402
-from kbalance.paths import model_dir, project_root  # noqa: E402
+from kbalance.model.mdl import abstract_model, documentation, load_model  # noqa: E402
+from kbalance.paths import project_root  # noqa: E402
 
 BEGIN, END = "<!-- BEGIN GENERATED TABLES -->", "<!-- END GENERATED TABLES -->"
 SECTORS = {"lever": ("Policy levers", "#f2a541"), "fiscal": ("Fiscal", "#4a9c5d"),
@@ -59,35 +56,10 @@ LAYOUT = {
 }
 
 
-@functools.lru_cache(maxsize=4)
-def _translate(mdl: str, mtime_ns: int):
-    """(translated PySD model, abstract model); translated in a scratch folder."""
-    import pysd
-    from pysd.builders.python.python_model_builder import ModelBuilder
-    from pysd.translators.vensim.vensim_file import VensimFile
-
-    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        copy = Path(tmp) / Path(mdl).name
-        shutil.copyfile(mdl, copy)
-        ven = VensimFile(copy)
-        ven.parse()
-        abstract = ven.get_abstract_model()
-        model = pysd.load(ModelBuilder(abstract).build_model(), initialize=False)
-    return model, abstract
-
-
-def translate(mdl_path: str | Path | None = None):
-    """The model file translated by PySD (not initialised) and its abstract model; cached."""
-    path = Path(mdl_path or model_dir() / "kbalance.mdl").resolve()
-    return _translate(str(path), path.stat().st_mtime_ns)
-
-
-def dependency_graph(mdl_path=None) -> dict[str, set[str]]:
+def dependency_graph() -> dict[str, set[str]]:
     """Py name → py names it depends on while running (initial-only dependencies dropped)."""
-    model, _ = translate(mdl_path)
     graph = {}
-    for name, deps in model.dependencies.items():
+    for name, deps in load_model().dependencies.items():
         deps = deps.get("step", {}) if isinstance(deps.get("step"), dict) else deps
         graph[name] = {d for d in deps if not d.startswith("__")}
     return graph
@@ -107,14 +79,14 @@ def _signed_refs(ast, sign=1) -> dict[str, int]:
     return {}
 
 
-def model_graph(mdl_path=None, levers_path=None) -> dict:
+def model_graph(levers_path=None) -> dict:
     """Nodes and edges of the overview: {'nodes': {py: {...}}, 'edges': [...], 'stocks': [...]}.
 
     Each edge {'source', 'target', 'kind'} means target depends on source; kind is 'inflow' or
     'outflow' (a flow of a stock, drawn as a pipe) or 'link' (information).
     """
-    model, abstract = translate(mdl_path)
-    doc = model.doc.set_index("Real Name")
+    table = documentation()
+    doc = table.set_index("Real Name")
     levers = read_levers(levers_path)
     stocks = [n for n in doc.index if doc.at[n, "Subtype"] == "Integ"]
     place = dict(LAYOUT)
@@ -125,12 +97,12 @@ def model_graph(mdl_path=None, levers_path=None) -> dict:
     nodes = {doc.at[n, "Py Name"]: {"name": n, "sector": s, "x": x, "y": y, "units": doc.at[n, "Units"],
                                     "kind": "stock" if n in stocks else "lever" if s == "lever" else "aux"}
              for n, (s, x, y) in place.items()}
-    graph = dependency_graph(mdl_path)
-    subs = dict(zip(model.doc["Py Name"], model.doc["Subscripts"]))
+    graph = dependency_graph()
+    subs = dict(zip(table["Py Name"], table["Subscripts"]))
     aggregate = {n for n, deps in graph.items()
                  if subs.get(n) is None and any(subs.get(d) is not None for d in deps)}
     flow_sign = {}
-    for el in abstract.sections[0].elements:
+    for el in abstract_model().sections[0].elements:
         for comp in el.components:
             if isinstance(comp.ast, ae.IntegStructure):
                 flow_sign[doc.at[el.name, "Py Name"]] = _signed_refs(comp.ast.flow)
@@ -196,9 +168,9 @@ def _bend(edge, nodes, extents, ax) -> float:
     return min((0.12, -0.12, 0.25, -0.25, 0.05, -0.05, 0.4, -0.4, 0.6, -0.6), key=hits)
 
 
-def write_diagram(mdl_path=None, out_svg=None, out_png=None, levers_path=None) -> dict:
+def write_diagram(out_svg=None, out_png=None, levers_path=None) -> dict:
     """Draw the overview to ``out_svg`` (and ``out_png`` at 200 dpi); return the graph."""
-    g = model_graph(mdl_path, levers_path)
+    g = model_graph(levers_path)
     with plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": "kbalance"}):
         _draw(g, out_svg, out_png)
     return g
@@ -289,10 +261,9 @@ def _value(element, dims) -> str:
     return "; ".join(dict.fromkeys(parts))
 
 
-def parameter_table_markdown(mdl_path=None, levers_path=None) -> str:
+def parameter_table_markdown(levers_path=None) -> str:
     """Markdown tables of the levers (model/levers.toml) and of every constant of the model."""
-    model, abstract = translate(mdl_path)
-    doc = model.doc.set_index("Real Name")
+    doc = documentation().set_index("Real Name")
     levers = read_levers(levers_path)
     out = ["### Policy levers", "",
            "Each lever follows its history until a scenario's start year, then moves linearly to the "
@@ -316,7 +287,7 @@ def parameter_table_markdown(mdl_path=None, levers_path=None) -> str:
             "[{}, {}]".format(*map(_number, lever["range"])), scenario or "history only",
             span + ", ".join(f"[{r}](references.md#{r.lower()})" if r[1:].isdigit() else r
                              for r in dict.fromkeys(refs)))) + " |")
-    elements = {el.name: el for el in abstract.sections[0].elements}
+    elements = {el.name: el for el in abstract_model().sections[0].elements}
     constants = [n for n in elements if n in doc.index and doc.at[n, "Type"] == "Constant"]
     for title, subtype in (("Constants set in the model file", "Normal"),
                            ("Constants read from the input tables (model/inputs/)", "External")):
@@ -349,11 +320,9 @@ def update_model_doc(md_path, tables: str) -> bool:
 
 def main() -> None:
     """Write docs/model_diagram.svg and .png and rewrite the tables of docs/model.md."""
-    root = project_root()
-    mdl = root / "model" / "kbalance.mdl"
-    docs = root / "docs"
-    write_diagram(mdl, docs / "model_diagram.svg", docs / "model_diagram.png")
-    changed = update_model_doc(docs / "model.md", parameter_table_markdown(mdl))
+    docs = project_root() / "docs"
+    write_diagram(docs / "model_diagram.svg", docs / "model_diagram.png")
+    changed = update_model_doc(docs / "model.md", parameter_table_markdown())
     print(f"wrote {docs / 'model_diagram.svg'}, {docs / 'model_diagram.png'}; "
           f"{docs / 'model.md'} {'updated' if changed else 'unchanged'}")
 

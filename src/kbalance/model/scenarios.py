@@ -29,13 +29,12 @@ their history.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 from kbalance.errors import InvalidValueError
 from kbalance.model.inputs import read_levers
+from kbalance.model.mdl import scalar_constants
 from kbalance.paths import model_dir, read_toml
 
 STEP_KEYS = ("target", "start", "ramp", "ref")
@@ -92,15 +91,6 @@ def list_scenarios() -> list[str]:
     return sorted(names, key=lambda n: n != "baseline")
 
 
-@lru_cache(maxsize=1)
-def model_constants() -> dict[str, tuple[float, float, float]]:
-    """Default value, low and high limit of every one-line constant of model/kbalance.mdl."""
-    number = r"([-+0-9.eE]+)"
-    pattern = re.compile(rf"^([^=\n~]+?)= *{number} *~[^~\[\n]*\[{number}, *{number}\]", re.MULTILINE)
-    text = (model_dir() / "kbalance.mdl").read_text(encoding="utf-8")
-    return {m.group(1).strip(): tuple(float(g) for g in m.groups()[1:]) for m in pattern.finditer(text)}
-
-
 def _number(path: Path, key: str, value: object, limits: tuple[float, float]) -> float:
     low, high = limits
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= float(value) <= high:
@@ -134,7 +124,7 @@ def _read_step(path: Path, where: str, lever: str, spec: dict, step: dict, secon
     ref = step["ref"]
     if not isinstance(ref, str) or not ref.strip():
         raise InvalidValueError(path, f"{where}.ref", ref, 'reference keys of docs/references.md or "hypothetical"')
-    limits = {name: (low, high) for name, (_, low, high) in model_constants().items()}
+    limits = {name: (low, high) for name, (_, low, high) in scalar_constants().items()}
     suffix = SECOND_STEP_SUFFIX if second else ""
     names = {key: spec[key] + suffix for key in ("target", "start", "ramp")}
     target_range = tuple(spec["range"])
@@ -180,7 +170,7 @@ def read_scenario(name_or_path: str | Path) -> Scenario:
             step = _read_step(path, step_where, lever, spec, table, second=i > 0)
             if i > 0:
                 previous = steps[-1]
-                ends = previous.start + (previous.ramp if previous.ramp is not None else model_constants()[spec["ramp"]][0])
+                ends = previous.start + (previous.ramp if previous.ramp is not None else scalar_constants()[spec["ramp"]][0])
                 if step.start < ends:
                     raise InvalidValueError(path, f"{step_where}.start", step.start,
                                             f"a year at or after {ends:g}, when step {i} ends (steps in time "

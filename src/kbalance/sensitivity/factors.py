@@ -7,7 +7,7 @@ levers' targets (each over its documented range in model/levers.toml, a group of
 :func:`define_factors`. The outcomes are national indicators of model/indicators.toml: model
 variables, shown times their scale. :func:`model_evaluator` maps a sample to the outcomes of
 runs on the fast engine (:func:`outcome_series` is the ``reduce`` of
-:func:`kbalance.engine.fast.run_ensemble`).
+:func:`kbalance.engine.ensemble.run_ensemble`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ import pandas as pd
 import xarray as xr
 
 from kbalance.calibration.ensemble import read_ensemble
-from kbalance.engine.fast import compile_model, run_ensemble
+from kbalance.engine.compiler import compile_model
+from kbalance.engine.ensemble import run_ensemble
 from kbalance.errors import InvalidValueError
 from kbalance.model.indicators import Indicator, model_variables, read_indicators
 from kbalance.model.inputs import read_levers
@@ -216,7 +217,7 @@ def check_outcomes(names: Sequence[str] | None) -> tuple[str, ...]:
 
 
 def outcome_series(results: xr.Dataset, outcomes: Sequence[str], years: Sequence[int]) -> np.ndarray:
-    """Outcomes of a chunk of runs, the ``reduce`` of :func:`kbalance.engine.fast.run_ensemble`.
+    """Outcomes of a chunk of runs, the ``reduce`` of :func:`kbalance.engine.ensemble.run_ensemble`.
 
     results : Dataset over (member, year) with the model variables of the outcomes'
         indicators (:func:`kbalance.model.indicators.model_variables`)

@@ -21,7 +21,7 @@ import pandas as pd
 import xarray as xr
 
 from kbalance.calibration.ensemble import ensemble_path, latest_ensemble_set, read_ensemble
-from kbalance.engine.fast import check_dtype
+from kbalance.engine.runtime import check_dtype
 from kbalance.errors import InvalidValueError, MissingFileError
 from kbalance.model.parameters import shipped_parameter_set
 from kbalance.model.scenarios import read_scenario

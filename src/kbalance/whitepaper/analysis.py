@@ -21,7 +21,7 @@ import pandas as pd
 import xarray as xr
 
 from kbalance.calibration.ensemble import read_ensemble
-from kbalance.engine.fast import run_ensemble
+from kbalance.engine.ensemble import run_ensemble
 from kbalance.errors import InvalidValueError, MissingFileError
 from kbalance.model.indicators import Indicator, indicator, model_variables
 from kbalance.model.inputs import read_levers

@@ -35,7 +35,7 @@ import xarray as xr
 
 import kbalance
 from kbalance.calibration.ensemble import ensemble_path, latest_ensemble_set
-from kbalance.engine.fast import compile_model, source_hash
+from kbalance.engine.compiler import compile_model, source_hash
 from kbalance.errors import InvalidValueError, MissingFileError
 from kbalance.model.parameters import read_parameter_set
 from kbalance.model.scenarios import Scenario

@@ -9,6 +9,7 @@ import tomllib
 import pytest
 
 from kbalance.model import diagram
+from kbalance.model.mdl import load_model
 from kbalance.paths import model_dir, project_root
 
 SRC = project_root() / "src" / "kbalance"
@@ -17,8 +18,8 @@ DOCS = project_root() / "docs"
 
 @pytest.fixture(scope="module")
 def model():
-    """The translated model (PySD translation runs once; diagram caches it)."""
-    return diagram.translate()[0]
+    """The translated model (the model layer translates it once)."""
+    return load_model()
 
 
 @pytest.fixture(scope="module")
@@ -118,11 +119,11 @@ def test_table_lists_every_constant_and_lever(model):
 
 
 def test_docs_generated_block_is_current(tmp_path):
-    """docs/model.md holds what `python -m kbalance.diagram` writes (run it after editing the model)."""
+    """docs/model.md holds what `python -m kbalance.model.diagram` writes (run it after editing the model)."""
     copy = tmp_path / "model.md"
     shutil.copyfile(DOCS / "model.md", copy)
     assert not diagram.update_model_doc(copy, diagram.parameter_table_markdown()), (
-        "docs/model.md is out of date: run `python -m kbalance.diagram`")
+        "docs/model.md is out of date: run `python -m kbalance.model.diagram`")
 
 
 def test_update_model_doc_needs_its_markers(tmp_path):
@@ -134,7 +135,7 @@ def test_update_model_doc_needs_its_markers(tmp_path):
 
 def test_references_list_every_key_the_model_uses():
     used = set()
-    for path in (model_dir() / "levers.toml", model_dir() / "kbalance.mdl", *SRC.glob("*.py"),
+    for path in (model_dir() / "levers.toml", model_dir() / "kbalance.mdl", *SRC.rglob("*.py"),
                  project_root() / "calibration" / "parameters.toml", *(model_dir() / "scenarios").glob("*.toml")):
         used |= set(re.findall(r'\b(R\d+)\b', path.read_text("utf-8")))
     listed = set(re.findall(r'<a id="r(\d+)"></a>', (DOCS / "references.md").read_text("utf-8")))
@@ -143,7 +144,7 @@ def test_references_list_every_key_the_model_uses():
 
 def test_write_diagram(tmp_path, graph):
     svg = tmp_path / "d.svg"
-    diagram.write_diagram(None, svg)
+    diagram.write_diagram(svg)
     text = svg.read_text("utf-8")  # labels stay text (svg.fonttype none), split over lines
     for node in graph["nodes"].values():
         assert all(f">{word}" in text or f" {word}" in text for word in node["name"].split()), node

@@ -1,18 +1,14 @@
-"""Scenario files and run folders."""
+"""Scenario files: lever paths, their validation and the shipped scenarios."""
 
 from __future__ import annotations
 
-import json
 import re
 
-import pandas as pd
 import pytest
 
-from kbalance.cli import main
-from kbalance.engine.fast import run_fast
 from kbalance.errors import InvalidValueError, MissingFileError
-from kbalance.paths import project_root
 from kbalance.model.scenarios import list_scenarios, read_scenario
+from kbalance.paths import project_root
 
 
 def test_baseline_ships_and_sets_nothing():
@@ -103,35 +99,6 @@ def test_integrated_is_the_union_of_decentralization_and_balance_plus_its_own_le
     assert set(integrated.constants) - set(union)  # mega-regions and equalization
 
 
-def test_a_two_step_path_reaches_both_targets(tmp_path):
-    scenario = read_scenario(_write(tmp_path, TWO_STEPS % 2031))
-    result = run_fast(None, scenario.constants, until=2045, variables=["local share of total tax"])
-    path = result["local share of total tax"].squeeze().to_series()
-    assert path[2024] == pytest.approx(25.3) and path[2030] == pytest.approx(30.0)
-    assert path[2036] == pytest.approx(35.0) and path[2045] == pytest.approx(40.0)
-
-
 def test_missing_scenario_lists_the_shipped_ones():
     with pytest.raises(MissingFileError, match="baseline"):
         read_scenario("no-such-scenario")
-
-
-def test_run_writes_a_folder_and_refuses_to_overwrite(tmp_path, capsys):
-    out = tmp_path / "run"
-    assert main(["run", "--scenario", "baseline", "--until", "2006", "--out", str(out)]) == 0
-    results = pd.read_csv(out / "results.csv", dtype={"region": str, "sex": str, "age": str})
-    assert list(results.columns) == ["variable", "region", "sex", "age", "year", "value", "unit"]
-    pop = results[results["variable"] == "total population"]
-    assert set(pop["region"]) == {"11", "21", "22", "23", "24", "25", "26", "29", "31", "32", "33", "34", "35",
-                                  "36", "37", "38", "39"}
-    assert pop["year"].min() == 2001 and pop["year"].max() == 2006
-    ages = results[results["variable"] == "Population"]["age"]
-    assert "85+" in set(ages) and "0" in set(ages)
-    manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["scenario"]["name"] == "baseline" and len(manifest["model_sha256"]) == 64
-    assert (out / "results.nc").stat().st_size > 0
-    before = (out / "results.csv").read_bytes()
-    assert main(["run", "--out", str(out), "--until", "2006"]) == 2
-    assert "never overwritten" in capsys.readouterr().err
-    assert (out / "results.csv").read_bytes() == before
-    assert not list(tmp_path.glob(".run.tmp-*"))

@@ -1,0 +1,52 @@
+"""The fast engine's compiler: what it refuses, what it hoists, and the engine's hash."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from pysd.translators.structures import abstract_expressions as ae
+
+from kbalance.engine import compiler
+from kbalance.engine.compiler import Compiler, EngineError, compile_model, source_hash
+
+
+def test_the_engine_refuses_constructs_it_does_not_compile():
+    compiler_ = Compiler.__new__(Compiler)
+    with pytest.raises(EngineError, match="SmoothStructure"):
+        compiler_.expr(ae.SmoothStructure(1.0, 1.0, 1.0, 1))
+
+
+def test_static_expressions_are_computed_once_per_run():
+    source = compile_model().source
+    # the age profile of mortality reads constants only: one function, kept for the run
+    assert "def _static_" in source and "s.static[" in source
+    mortality = next(line for line in source.splitlines() if "s.cache['mortality_rate'] =" in line)
+    assert "_static_" in mortality and "np.transpose" not in mortality
+
+
+def test_every_model_variable_is_compiled_once():
+    model = compile_model()
+    assert model is compile_model()  # cached per process
+    assert len(model.names) > 200 and set(model.stocks) <= set(model.dims)
+    assert {"population", "innovation_base", "public_service_capital"} <= set(model.stocks)
+    for py in model.dims:
+        if py not in model.lookups:
+            assert f"def v_{py}(s):" in model.source, py
+
+
+def test_the_source_hash_covers_every_engine_module_and_the_generated_code(tmp_path, monkeypatch):
+    engine = tmp_path / "engine"
+    shutil.copytree(Path(compiler.__file__).parent, engine, ignore=shutil.ignore_patterns("__pycache__"))
+    assert {"compiler.py", "runtime.py", "ensemble.py", "reference.py"} <= {p.name for p in engine.glob("*.py")}
+    original = source_hash()
+    monkeypatch.setattr(compiler, "__file__", str(engine / "compiler.py"))
+    assert source_hash() == original  # the same files
+    with open(engine / "ensemble.py", "a", encoding="utf-8") as f:
+        f.write("\n")
+    edited = source_hash()
+    assert edited != original
+    monkeypatch.setattr(compiler, "compile_model", lambda: SimpleNamespace(source="def v_x(s):\n    return 1\n"))
+    assert source_hash() != edited

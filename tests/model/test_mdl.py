@@ -1,0 +1,105 @@
+"""The model layer: one cached load of model/kbalance.mdl, translated outside the checkout."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import warnings
+from pathlib import Path
+
+import pytest
+
+from kbalance.model import mdl
+from kbalance.model.inputs import read_levers
+from kbalance.paths import model_dir, project_root
+
+
+def test_model_file_translates_without_warnings(tmp_path):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        translated = mdl.translate_into(tmp_path)
+    own = [w for w in caught if "chardet" not in str(w.message)]
+    assert not own, [str(w.message) for w in own]
+    assert translated == tmp_path / "kbalance.py" and translated.stat().st_size > 0
+    assert sorted(p.name for p in (tmp_path / "inputs").iterdir()) == [p.name for p in mdl.input_tables()]
+
+
+def test_loading_writes_nothing_into_the_checkout():
+    model = mdl.load_model()
+    translated = Path(model.py_model_file).resolve()
+    assert mdl.cache_dir().resolve() in translated.parents
+    assert project_root().resolve() not in translated.parents
+    assert not (model_dir() / "kbalance.py").exists(), (
+        "model/kbalance.py is in the checkout (left by an older version? delete it)")
+
+
+def test_one_load_per_process():
+    assert mdl.load_model() is mdl.load_model()
+    assert mdl.abstract_model() is mdl.abstract_model()
+
+
+def _open(limit, side: float) -> float:
+    return side if limit is None or limit != limit else float(limit)
+
+
+def test_the_parse_and_the_translation_describe_the_same_model():
+    doc = mdl.documentation().set_index("Real Name")
+    elements = {el.name: el for el in mdl.abstract_model().sections[0].elements}
+    assert len(elements) > 200 and set(elements) <= set(doc.index)
+    constants = mdl.scalar_constants()
+    assert len(constants) > 100
+    model = mdl.load_model()
+    with mdl.quiet_pysd():
+        model.reload()  # the values of the model file (a run may have set others)
+        values = {name: model[name] for name in constants}
+    for name, (value, low, high) in constants.items():
+        limits = doc.at[name, "Limits"]
+        assert (low, high) == (_open(limits[0], -math.inf), _open(limits[1], math.inf)), name
+        assert values[name] == value, name
+
+
+def test_every_lever_constant_has_a_value_and_limits():
+    constants = mdl.scalar_constants()
+    assert constants["local share start year"] == (2100.0, 2025.0, 2100.0)
+    names = [lever[role] + suffix for lever in read_levers().values() for role in ("start", "ramp")
+             if role in lever for suffix in ("", " 2")]
+    assert len(names) > 10
+    for name in names:
+        if name in constants or not name.endswith(" 2"):  # second steps: only levers that have one
+            value, low, high = constants[name]
+            assert math.isfinite(low) and math.isfinite(high) and low <= value <= high, name
+
+
+@pytest.fixture
+def model_copy(tmp_path, monkeypatch):
+    """A writable copy of model/kbalance.mdl and model/inputs/ that the model layer reads."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    shutil.copyfile(model_dir() / "kbalance.mdl", folder / "kbalance.mdl")
+    shutil.copytree(model_dir() / "inputs", folder / "inputs")
+    monkeypatch.setattr(mdl, "model_file", lambda: folder / "kbalance.mdl")
+    monkeypatch.setattr(mdl, "model_dir", lambda: folder)
+    return folder
+
+
+def test_an_edited_model_file_or_input_is_read_again(model_copy):
+    first = mdl.model_key()
+    assert mdl.scalar_constants()["local share start year"][1:] == (2025.0, 2100.0)
+    path = model_copy / "kbalance.mdl"
+    text = path.read_text(encoding="utf-8")
+    assert text.count("[2025,2100]") >= 1
+    path.write_text(text.replace("[2025,2100]", "[2024,2099]"), encoding="utf-8")
+    os.utime(path, ns=(first[1] + 10**9, first[1] + 10**9))
+    assert mdl.model_key() != first
+    assert mdl.scalar_constants()["local share start year"][1:] == (2024.0, 2099.0)
+    table = model_copy / "inputs" / "scalars.csv"
+    before = mdl.model_key()
+    os.utime(table, ns=(table.stat().st_mtime_ns + 10**9,) * 2)
+    assert mdl.model_key() != before
+
+
+def test_a_missing_model_file_is_named(model_copy):
+    (model_copy / "kbalance.mdl").unlink()
+    with pytest.raises(FileNotFoundError, match="kbalance.mdl"):
+        mdl.load_model()
