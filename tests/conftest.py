@@ -7,13 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from kbalance.observations.schema import OBSERVATION_SET
 from kbalance.paths import calibration_dir, project_root
 
 #: ../shared/data beside the checkout; only tests that compare with it need it.
 SHARED_DATA = (project_root() / ".." / "shared" / "data").resolve()
-
-#: The files of the observation set (other calibration/ files belong to others).
-OBSERVATION_SET = ("observations", "sources.csv", "breaks.csv")
 
 
 def copy_observation_set(dest: Path) -> Path:

@@ -13,16 +13,22 @@ from kbalance.calibration.fit import fit, free_parameters, to_table, write_fitte
 from kbalance.calibration.targets import last_time, read_targets, target_variables
 from kbalance.engine.ensemble import run_ensemble
 from kbalance.model.inputs import mean_rate, observations, other_change
+from kbalance.observations.load import load_breaks
 from kbalance.outputs import check_new_folder, write_new_folder
 from kbalance.regions import region_codes, region_name
 
-#: Years whose balancing residual is dominated by a definitional break, not by migration
-#: of nationals: the 2010 registration change and the 2012 Sejong transfer.
-BREAK_YEARS = (2010, 2012)
 #: Years [year] over which the naive forecasts and the other-change rate are taken.
 NAIVE_YEARS = 5
 #: Most least-squares evaluations of a backtest's calibration.
 BACKTEST_EVALUATIONS = 60
+
+
+def break_years() -> set[int]:
+    """Years [year] whose balancing residual is dominated by a definitional break rather
+    than by migration of nationals: the registration changes and boundary changes of
+    calibration/breaks.csv (the 2010 registration change, Sejong 2012, Gunwi 2023, …)."""
+    table = load_breaks()
+    return {int(y) for y in table.loc[table["kind"].isin(["registration", "boundary"]), "year"]}
 
 
 def forecast_constants(until: int) -> dict[str, object]:
@@ -34,7 +40,8 @@ def forecast_constants(until: int) -> dict[str, object]:
     """
     obs = observations()
     other = other_change(obs)
-    years = [y for y in range(until - NAIVE_YEARS + 1, until + 1) if y not in BREAK_YEARS and y in other.index]
+    breaks = break_years()
+    years = [y for y in range(until - NAIVE_YEARS + 1, until + 1) if y not in breaks and y in other.index]
     rate = mean_rate(other, obs, years).fillna(0.0)
     constants: dict[str, object] = {"history end year": float(until + 1), "last observed fertility year": float(until)}
     for code, value in rate.items():

@@ -28,7 +28,7 @@ from kbalance.model.inputs import read_levers
 from kbalance.model.parameters import ParameterSet
 from kbalance.model.scenarios import LeverStep, Scenario, list_scenarios, read_scenario
 from kbalance.paths import model_dir
-from kbalance.regions import BLOCS, membership, region_codes, region_name
+from kbalance.regions import BLOCS, code_of, membership
 from kbalance.runs import run_model
 
 # ---------------------------------------------------------------------------
@@ -211,8 +211,7 @@ def lever_targets(scenarios: Sequence[Scenario], lever: str = LOCAL_SHARE_LEVER)
 
 def region_coords(names: Sequence[str]) -> list[str]:
     """KOSIS codes of the model's Region elements ``names`` (English region names)."""
-    codes = {region_name(c, "en"): c for c in region_codes()}
-    return [codes[n] for n in names]
+    return [code_of(n) for n in names]
 
 
 def member_indicators(ds: xr.Dataset) -> xr.Dataset:
