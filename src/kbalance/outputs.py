@@ -8,12 +8,14 @@ import os
 import platform
 import shutil
 import tempfile
+from importlib.metadata import PackageNotFoundError, version
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Iterable
 
 import xarray as xr
 
+import kbalance
 from kbalance.errors import InvalidValueError
 from kbalance.paths import calibration_dir, model_dir, model_file
 
@@ -52,10 +54,6 @@ def netcdf_ready(ds: xr.Dataset) -> xr.Dataset:
 
 def package_versions(*extra: str) -> dict[str, str]:
     """Versions of Python, kbalance and the packages a result depends on (plus ``extra``)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    import kbalance
-
     out = {"python": platform.python_version(), "kbalance": kbalance.__version__}
     for package in ("pysd", "numpy", "pandas", "xarray", "scipy", *extra):
         try:

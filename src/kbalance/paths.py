@@ -12,6 +12,8 @@ import tomllib
 from functools import lru_cache
 from pathlib import Path
 
+from kbalance.errors import InvalidValueError, MissingFileError
+
 _MARKER = Path("model") / "regions.csv"
 
 
@@ -51,8 +53,6 @@ def read_toml(path: str | Path, what: str, expected: str) -> dict:
 
     what : the kind of file, for the message; expected : what should be there
     """
-    from kbalance.errors import InvalidValueError, MissingFileError
-
     path = Path(path)
     if not path.is_file():
         raise MissingFileError(path, what, expected)

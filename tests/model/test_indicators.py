@@ -120,3 +120,42 @@ def test_a_good_file_loads_and_a_broken_or_missing_one_is_refused(tmp_path):
     with pytest.raises(KbalanceInputError, match="level"):
         read_indicators(level="province")
     assert indicators_file().name == "indicators.toml" and LEVELS == ("national", "regional", "bloc")
+
+
+CLASSES = {"classes": "[0.2, 0.5]", "class_labels_en": '["low", "mid", "high"]',
+           "class_labels_ko": '["낮음", "중간", "높음"]', "class_ref": '"R96"'}
+
+
+def _write_classes(path, classes) -> None:
+    _write(path, GOOD)
+    with path.open("a", encoding="utf-8") as f:
+        f.writelines(f"{field} = {value}\n" for field, value in classes.items())
+
+
+def test_classes_load_with_their_labels_and_the_shipped_risk_classes_are_ordered(tmp_path):
+    path = tmp_path / "indicators.toml"
+    _write_classes(path, CLASSES)
+    loaded = read_indicators(path)["population"]
+    assert loaded.classes == (0.2, 0.5) and loaded.class_labels("ko") == ("낮음", "중간", "높음")
+    assert loaded.class_ref == "R96"
+    risk = indicator("region_extinction_index")
+    assert list(risk.classes) == sorted(risk.classes) and len(risk.class_labels("en")) == len(risk.classes) + 1
+    assert indicator("population").classes == ()
+
+
+@pytest.mark.parametrize("field, value, allowed", [
+    ("classes", "[0.5, 0.2]", "increasing finite numbers"),
+    ("classes", '["a"]', "increasing finite numbers"),
+    ("class_labels_en", '["low", "high"]', "a list of 3 labels"),
+    ("class_ref", None, "all of classes"),  # None: the field is left out
+])
+def test_bad_classes_name_file_field_and_allowed_values(tmp_path, field, value, allowed):
+    classes = {**CLASSES, field: value}
+    if value is None:
+        del classes[field]
+    path = tmp_path / f"indicators-{field}.toml"
+    _write_classes(path, classes)
+    with pytest.raises(KbalanceInputError) as err:
+        read_indicators(path)
+    message = str(err.value)
+    assert str(path) in message and f"population.{field}" in message and allowed in message

@@ -28,6 +28,8 @@ LEVELS = ("national", "regional", "bloc")
 DIRECTIONS = (-1, 0, 1)
 REQUIRED = ("variable", "level", "scale", "unit_en", "unit_ko", "direction", "digits", "label_en", "label_ko")
 OPTIONAL = ("short_en", "short_ko")
+#: Optional classes of the shown value (bounds, one label more than bounds in each language, a reference key).
+CLASS_FIELDS = ("classes", "class_labels_en", "class_labels_ko", "class_ref")
 MAX_DIGITS = 8
 
 
@@ -45,6 +47,9 @@ class Indicator:
     digits : int  decimals in tables
     label_en, label_ko : str  labels
     short_en, short_ko : str  short labels for figures (the labels when not given)
+    classes : tuple of float  increasing class bounds of the shown value (empty: no classes)
+    class_labels_en, class_labels_ko : tuple of str  one label per class (len(classes) + 1)
+    class_ref : str  reference key of the classification (docs/references.md)
     """
 
     key: str
@@ -59,6 +64,10 @@ class Indicator:
     label_ko: str
     short_en: str
     short_ko: str
+    classes: tuple[float, ...] = ()
+    class_labels_en: tuple[str, ...] = ()
+    class_labels_ko: tuple[str, ...] = ()
+    class_ref: str = ""
 
     def label(self, lang: str) -> str:
         """The label in ``lang`` ("ko" or "en")."""
@@ -71,6 +80,10 @@ class Indicator:
     def unit(self, lang: str) -> str:
         """The unit of the shown value in ``lang`` ("ko" or "en")."""
         return self.unit_ko if lang == "ko" else self.unit_en
+
+    def class_labels(self, lang: str) -> tuple[str, ...]:
+        """The class labels in ``lang`` ("ko" or "en"), lowest class first."""
+        return self.class_labels_ko if lang == "ko" else self.class_labels_en
 
     def values(self, results: xr.Dataset) -> xr.DataArray:
         """The shown values [``unit_en``]: the model variable of ``results`` times ``scale``."""
@@ -95,12 +108,36 @@ def _integer(path: Path, key: str, field: str, value: object, allowed: tuple[int
     return value
 
 
+def _classes(path: Path, key: str, spec: dict) -> dict:
+    """The optional class fields of an entry, checked: all or none, increasing finite
+    bounds, one label per class in each language."""
+    given = [f for f in CLASS_FIELDS if f in spec]
+    if not given:
+        return {}
+    if len(given) < len(CLASS_FIELDS):
+        missing = next(f for f in CLASS_FIELDS if f not in spec)
+        raise KbalanceInputError(path, f"{key}.{missing}", "missing", "all of " + ", ".join(CLASS_FIELDS) + " or none")
+    bounds = spec["classes"]
+    if (not isinstance(bounds, list) or not bounds
+            or any(isinstance(b, bool) or not isinstance(b, (int, float)) or not math.isfinite(b) for b in bounds)
+            or any(a >= b for a, b in zip(bounds, bounds[1:]))):
+        raise InvalidValueError(path, f"{key}.classes", bounds, "a list of increasing finite numbers")
+    out = {"classes": tuple(float(b) for b in bounds), "class_ref": _text(path, key, "class_ref", spec["class_ref"])}
+    for field in ("class_labels_en", "class_labels_ko"):
+        labels = spec[field]
+        if not isinstance(labels, list) or len(labels) != len(bounds) + 1:
+            raise InvalidValueError(path, f"{key}.{field}", labels, f"a list of {len(bounds) + 1} labels (one per class)")
+        out[field] = tuple(_text(path, key, field, label) for label in labels)
+    return out
+
+
 def _indicator(path: Path, key: str, spec: object) -> Indicator:
     if not isinstance(spec, dict):
         raise InvalidValueError(path, key, spec, "a table [" + key + "] with fields " + ", ".join(REQUIRED))
-    unknown = sorted(set(spec) - set(REQUIRED) - set(OPTIONAL))
+    unknown = sorted(set(spec) - set(REQUIRED) - set(OPTIONAL) - set(CLASS_FIELDS))
     if unknown:
-        raise InvalidValueError(path, f"{key}.{unknown[0]}", spec[unknown[0]], "fields " + ", ".join(REQUIRED + OPTIONAL))
+        raise InvalidValueError(path, f"{key}.{unknown[0]}", spec[unknown[0]],
+                                "fields " + ", ".join(REQUIRED + OPTIONAL + CLASS_FIELDS))
     missing = [f for f in REQUIRED if f not in spec]
     if missing:
         raise KbalanceInputError(path, f"{key}.{missing[0]}", "missing", "fields " + ", ".join(REQUIRED))
@@ -115,7 +152,7 @@ def _indicator(path: Path, key: str, spec: object) -> Indicator:
     return Indicator(key=key, level=level, scale=float(scale),
                      direction=_integer(path, key, "direction", spec["direction"], DIRECTIONS),
                      digits=_integer(path, key, "digits", spec["digits"], tuple(range(MAX_DIGITS + 1))),
-                     **texts, **shorts)
+                     **texts, **shorts, **_classes(path, key, spec))
 
 
 @lru_cache(maxsize=4)

@@ -48,8 +48,7 @@ TILE_GRID = {
     "24": (4, 0), "36": (4, 1),
     "39": (5, 0),
 }
-#: Extinction-risk classes of the index (KEIS): high risk, at risk, caution, normal, low risk [R96].
-RISK_BOUNDS = (0.0, 0.2, 0.5, 1.0, 1.5, 10.0)
+#: Colours of the extinction-risk classes (model/indicators.toml), lowest class first.
 RISK_COLOURS = ("#b2182b", "#ef8a62", "#fddbc7", "#d1e5f0", "#4393c3")
 
 TEXT = {
@@ -78,8 +77,6 @@ TEXT = {
     "age": ("Age [years]", "연령 [세]"),
     "tiles_title": ("Extinction risk index by region (women 20–39 / residents 65+, ensemble median)",
                     "시도별 소멸위험지수 (20–39세 여성 / 65세 이상 인구, 앙상블 중앙값)"),
-    "risk_classes": (("high risk < 0.2", "at risk 0.2–0.5", "caution 0.5–1.0", "normal 1.0–1.5", "low risk ≥ 1.5"),
-                     ("소멸고위험 < 0.2", "소멸위험 0.2–0.5", "주의 0.5–1.0", "보통 1.0–1.5", "저위험 ≥ 1.5")),
     "births_title": ("Births and the total fertility rate", "출생아 수와 합계출산율"),
     "fiscal_title": ("Fiscal autonomy ratio by region in {y} (median and 5–95 %)", "{y}년 시도별 재정자립도 (중앙값과 5–95 % 구간)"),
     "fiscal_obs": ("observed {y}", "{y}년 관측"),
@@ -303,12 +300,13 @@ def fig_age_pyramids(wp: Whitepaper) -> Figure:
 
 def _tile_map(ax, values: xr.DataArray, lang: str, title: str) -> None:
     """One tile map of the 17 regions coloured by the extinction-risk class of ``values``."""
-    cmap, norm = ListedColormap(RISK_COLOURS), BoundaryNorm(RISK_BOUNDS, len(RISK_COLOURS))
+    classes = indicator("region_extinction_index").classes
+    cmap, norm = ListedColormap(RISK_COLOURS), BoundaryNorm([-np.inf, *classes, np.inf], len(RISK_COLOURS))
     short = load_regions()["short_ko" if lang == "ko" else "name_en"]
     for code, (row, col) in TILE_GRID.items():
         v = float(values.sel(region=code))
         ax.add_patch(plt.Rectangle((col, -row), 0.94, 0.94, color=cmap(norm(v))))
-        colour = "white" if v < 0.2 or v >= 1.5 else "black"
+        colour = "white" if v < classes[0] or v >= classes[-1] else "black"
         name = short[code]
         ax.text(col + 0.47, -row + 0.62, name, ha="center", va="center", fontsize=6 if len(name) <= 7 else 4.8,
                 color=colour)
@@ -337,9 +335,10 @@ def fig_extinction_tiles(wp: Whitepaper) -> Figure:
     for ax in [*axes[0, len(years):], *(axes[1, len(others):] if others else [])]:
         ax.axis("off")
     handles = [plt.Rectangle((0, 0), 1, 1, color=col) for col in RISK_COLOURS]
-    fig.legend(handles, tr("risk_classes", wp.lang), loc="lower center", ncol=5, frameon=False,
+    risk = indicator("region_extinction_index")
+    fig.legend(handles, risk.class_labels(wp.lang), loc="lower center", ncol=5, frameon=False,
                bbox_to_anchor=(0.5, 0.045), fontsize=7.5)
-    return finish(fig, tr("tiles_title", wp.lang), source_line(wp, "[R96]"), bottom=0.05)
+    return finish(fig, tr("tiles_title", wp.lang), source_line(wp, f"[{risk.class_ref}]"), bottom=0.05)
 
 
 def _scenario_bands(ax, wp: Whitepaper, key: str, inner: bool = False) -> None:

@@ -135,9 +135,10 @@ def findings(wp: Whitepaper) -> list[str]:
                 if ko else f"The national TFR is {_band(wp, 'tfr', BASE, end)} and births "
                 f"{_band(wp, 'births', BASE, end)} thousand in {end} (baseline).")
     r0, r1 = _median(wp, "regions_at_risk", BASE, start), _median(wp, "regions_at_risk", BASE, end)
-    out.append(f"소멸위험지수가 0.5 미만인 시도는 {start}년 {r0:.0f}곳에서 {end}년 {r1:.0f}곳(중앙값)이 되며, 전국 지수는 "
+    at_risk = indicator("regions_at_risk").label(wp.lang)
+    out.append(f"{at_risk}는 {start}년 {r0:.0f}곳에서 {end}년 {r1:.0f}곳(중앙값)이 되며, 전국 지수는 "
                 f"{_band(wp, 'extinction_index', BASE, end)}입니다." if ko else
-                f"Regions with an extinction risk index below 0.5: {r0:.0f} in {start}, {r1:.0f} in {end} (median); "
+                f"{at_risk}: {r0:.0f} in {start}, {r1:.0f} in {end} (median); "
                 f"the national index is {_band(wp, 'extinction_index', BASE, end)} in {end}.")
     for target in (step.target for step in lever_targets(list(wp.scenarios.values()), LOCAL_SHARE_LEVER)):
         reach = {n: first_year_at_least(wp, "local_tax_share", n, target) for n in names}
