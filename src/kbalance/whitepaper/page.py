@@ -448,12 +448,12 @@ def font_face_css(text: str) -> str:
             continue
         options = subset.Options()
         options.flavor = "woff"
-        font = subset.load_font(str(path), options)
-        subsetter = subset.Subsetter(options)
-        subsetter.populate(unicodes=unicodes)
-        subsetter.subset(font)
         buffer = io.BytesIO()
-        subset.save_font(font, buffer, options)
+        with subset.load_font(str(path), options) as font:
+            subsetter = subset.Subsetter(options)
+            subsetter.populate(unicodes=unicodes)
+            subsetter.subset(font)
+            subset.save_font(font, buffer, options)
         data = base64.b64encode(buffer.getvalue()).decode("ascii")
         weight = "bold" if path.stem.endswith("Bold") else "normal"
         rules.append(f"@font-face{{font-family:'KbalanceHangul';font-weight:{weight};"
