@@ -121,6 +121,8 @@ BAD_INPUT = {
     ("backtest",): (lambda tmp: ["--until", "2015", "--out", _nonempty(tmp)], "'--out'"),
     ("sensitivity",): (lambda tmp: ["--method", "bogus"], "'--method'"),
     ("whitepaper",): (lambda tmp: ["--out", _nonempty(tmp)], "'--out'"),
+    # Regenerates its folder (calibration/evidence by default), so --out may hold files already.
+    ("evidence", "estimate"): (lambda tmp: ["--until", "2030"], "unrecognized arguments: --until"),
 }
 
 

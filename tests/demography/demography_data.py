@@ -11,6 +11,7 @@ import xarray as xr
 from conftest import SHARED_DATA
 from kbalance.demography.ages import FIVE_YEAR_GROUPS
 from kbalance.demography.leecarter import fit_lee_carter, fit_li_lee
+from kbalance.demography.lifetable import life_table
 from kbalance.demography.oldage import complete_rates
 from kbalance.demography.tables import SEXES, deaths_exposure, female_flags
 
@@ -20,6 +21,11 @@ HARMONIZED = SHARED_DATA / "harmonized"
 LAST_YEAR, HORIZON_YEAR = 2020, 2070
 
 FEMALE = female_flags(SEXES)
+
+
+def e0_table(rates: np.ndarray) -> np.ndarray:
+    """e0 [years] of rates shaped (sex, …, age)."""
+    return life_table(rates, FEMALE.reshape((len(SEXES),) + (1,) * (rates.ndim - 2))).e0
 
 
 @cache

@@ -1,36 +1,18 @@
-"""The white paper's figures: Hangul renders, labels follow the language, the tax-ratio
+"""The white paper's figures: labels follow the language, the tax-ratio
 targets are those of the scenario files."""
 
 from __future__ import annotations
 
-import io
 import re
-import warnings
 from dataclasses import replace
 
 import matplotlib.pyplot as plt
 import pytest
-from matplotlib import font_manager
 
-from kbalance import fonts
 from kbalance.model.indicators import indicator
 from kbalance.whitepaper import analysis, figures
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
-
-
-def test_korean_font_renders_hangul_without_missing_glyphs():
-    family = fonts.use_korean_font()
-    path = font_manager.findfont(font_manager.FontProperties(family=family), fallback_to_default=False)
-    assert fonts.font_has_glyphs(path, "수도권 인구 비중 소멸위험지수 합계출산율 재정자립도")
-    fig, ax = plt.subplots()
-    ax.set_title("수도권 인구 비중 – 2070년 (5–95 %)")
-    ax.set_xlabel("연도 (1월 1일 기준)")
-    with warnings.catch_warnings():
-        warnings.filterwarnings("error", message=".*[Gg]lyph.*missing.*")
-        fig.savefig(io.BytesIO(), format="png")
-        fig.savefig(io.BytesIO(), format="svg")
-    plt.close(fig)
 
 
 @pytest.mark.parametrize("lang", ["ko", "en"])

@@ -31,7 +31,8 @@ def test_whitepaper_writes_every_promised_file(whitepaper_folder, sensitivity_di
         assert (out / "figures" / f"{name}.png").is_file() and (out / "figures" / f"{name}.svg").is_file(), name
     if full:
         assert (out / "tables" / "complementarity.csv").is_file()
-    assert Image.open(out / "figures" / "capital_share.png").info["dpi"][0] == pytest.approx(300, abs=1)
+    with Image.open(out / "figures" / "capital_share.png") as image:
+        assert image.info["dpi"][0] == pytest.approx(300, abs=1)
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]
 
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
@@ -53,8 +54,8 @@ def test_whitepaper_writes_every_promised_file(whitepaper_folder, sensitivity_di
     comparison = pd.read_csv(out / "tables" / "scenario_comparison.csv")
     assert {"2030", "2040"} <= set(comparison.columns)
     assert comparison["2040"].str.match(r"^-?[\d,.]+ \[-?[\d,.]+–-?[\d,.]+\]$").all()
-    sheets = pd.ExcelFile(out / "tables" / "tables.xlsx", engine="openpyxl").sheet_names
-    assert "scenario_comparison" in sheets and "fit_statistics" in sheets
+    with pd.ExcelFile(out / "tables" / "tables.xlsx", engine="openpyxl") as workbook:
+        assert "scenario_comparison" in workbook.sheet_names and "fit_statistics" in workbook.sheet_names
     with xr.open_dataset(out / "results" / "bestfit.nc") as nc:
         assert "Population" in nc and nc["Population"].sizes["Age"] == 86
 

@@ -82,8 +82,8 @@ def test_write_tables_writes_csv_and_one_workbook(tmp_path):
     tables.write_tables(frames, tmp_path)
     assert pd.read_csv(tmp_path / "b.csv")["y"].tolist() == ["z"]
     assert pd.read_csv(tmp_path / "a_table_with_a_name_longer_than_excel_allows.csv")["x"].iloc[0] == 1.23457
-    sheets = pd.ExcelFile(tmp_path / "tables.xlsx", engine="openpyxl").sheet_names
-    assert sheets == ["a_table_with_a_name_longer_than", "b"]
+    with pd.ExcelFile(tmp_path / "tables.xlsx", engine="openpyxl") as workbook:
+        assert workbook.sheet_names == ["a_table_with_a_name_longer_than", "b"]
 
 
 def test_build_tables_on_a_small_white_paper(small_whitepaper):

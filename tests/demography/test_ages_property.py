@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from kbalance.demography.ages import split_five_year
-from .test_age_split import group_sums
+from .test_ages import group_sums
 
 pytest.importorskip("hypothesis")
 from hypothesis import given, settings  # noqa: E402
