@@ -34,7 +34,7 @@ MAX_LINES = 600
 
 #: Modules whose tests live in a file other than tests/<package path>/test_<name>.py.
 TESTED_ELSEWHERE = {
-    "kbalance.__init__": "tests/test_api.py",
+    "kbalance": "tests/test_api.py",
 }
 
 
