@@ -207,11 +207,14 @@ def reserved_folder(out: Path | str) -> Iterator[Path]:
     too when it was created here.
     """
     out = check_new_folder(out)
+    if _reserved_by(out) == os.getpid():  # reserved by an enclosing block of this process
+        yield out
+        return
     remove_stale_siblings(out)
     created = not out.exists()
+    marker = out / RESERVATION
     try:
         out.mkdir(parents=True, exist_ok=True)
-        marker = out / RESERVATION
         with open(marker, "x" if _reserved_by(out) is None else "w", encoding="utf-8") as handle:
             handle.write(f"{os.getpid()}\n")
     except FileExistsError:
@@ -223,10 +226,10 @@ def reserved_folder(out: Path | str) -> Iterator[Path]:
     try:
         yield out
     finally:
-        if _reserved_by(out) == os.getpid():
+        if _reserved_by(out) == os.getpid():  # not replaced by a finished folder
             marker.unlink(missing_ok=True)
-        if created and out.is_dir() and not any(out.iterdir()):
-            out.rmdir()
+            if created and not any(out.iterdir()):
+                out.rmdir()
 
 
 def remove_stale_siblings(path: Path) -> list[Path]:
@@ -278,7 +281,7 @@ def write_new_folder(out: Path, write: Callable[[Path], None]) -> Path:
         write(tmp)
         check_new_folder(out)
         os.chmod(tmp, _new_folder_mode(out))
-        if _reserved_by(out) == os.getpid():
+        if _reserved_by(out) is not None:  # this process's reservation, or a stale one
             (out / RESERVATION).unlink()
         os.rename(tmp, out)  # replaces an empty folder in one step; fails on one with entries
     except BaseException:
