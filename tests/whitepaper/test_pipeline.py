@@ -32,7 +32,8 @@ def test_whitepaper_writes_every_promised_file(whitepaper_folder, sensitivity_di
         assert (out / "figures" / f"{name}.png").is_file() and (out / "figures" / f"{name}.svg").is_file(), name
     if full:
         assert (out / "tables" / "complementarity.csv").is_file()
-    assert Image.open(out / "figures" / "capital_share.png").info["dpi"][0] == pytest.approx(300, abs=1)
+    with Image.open(out / "figures" / "capital_share.png") as image:
+        assert image.info["dpi"][0] == pytest.approx(300, abs=1)
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]
 
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
