@@ -4,12 +4,15 @@ bad-input exit code."""
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import pytest
 
 from conftest import SHARED_DATA, needs_shared
 from kbalance import cli
+from kbalance.errors import KbalanceInputError
+from kbalance.outputs import RESERVATION
 
 
 def test_data_check_passes_on_committed_set(capsys):
@@ -121,8 +124,8 @@ BAD_INPUT = {
     ("backtest",): (lambda tmp: ["--until", "2015", "--out", _nonempty(tmp)], "'--out'"),
     ("sensitivity",): (lambda tmp: ["--method", "bogus"], "'--method'"),
     ("whitepaper",): (lambda tmp: ["--out", _nonempty(tmp)], "'--out'"),
-    # Regenerates its folder (calibration/evidence by default), so --out may hold files already.
-    ("evidence", "estimate"): (lambda tmp: ["--until", "2030"], "unrecognized arguments: --until"),
+    ("evidence", "estimate"): (lambda tmp: ["--out", str(Path(_nonempty(tmp)) / "old.csv")], "'--out'"),
+    ("reproduce",): (lambda tmp: [str(tmp / "nope.json")], "'MANIFEST'"),
 }
 
 
@@ -137,3 +140,120 @@ def test_bad_input_exits_2_naming_the_field(tmp_path, capsys, path):
     err = capsys.readouterr().err
     assert "kbalance: error: " in err and field in err
     assert "Traceback" not in err
+
+
+# --- arguments checked before any compute ----------------------------------------------------
+
+
+def _no_compute(monkeypatch):
+    """Make every computation fail the test: the checks must come first."""
+    def forbidden(*args, **kwargs):
+        raise AssertionError("computed before checking the arguments")
+    for name in ("run_model",):
+        monkeypatch.setattr(f"kbalance.runs.{name}", forbidden)
+    monkeypatch.setattr("kbalance.sensitivity.pipeline.sensitivity_to_folder", forbidden)
+    monkeypatch.setattr("kbalance.whitepaper.pipeline.run_whitepaper", forbidden)
+    monkeypatch.setattr(cli, "calibrate", forbidden)
+    monkeypatch.setattr(cli, "backtest", forbidden)
+    monkeypatch.setattr(cli, "constrained_ensemble", forbidden)
+    monkeypatch.setattr("kbalance.evidence.priors.write_evidence", forbidden)
+
+
+def _afile(tmp: Path) -> str:
+    (tmp / "afile.txt").write_text("x")
+    return str(tmp / "afile.txt" / "sub")
+
+
+OUT_COMMANDS = (["run"], ["whitepaper"], ["sensitivity"], ["calibrate", "--version", "vtest"],
+                ["backtest", "--until", "2015"], ["evidence", "estimate"])
+
+
+@pytest.mark.parametrize("command", OUT_COMMANDS, ids=lambda c: c[0])
+@pytest.mark.parametrize("out, needle", [(lambda tmp: "/proc/x", "cannot create a folder in /proc"),
+                                         (_afile, "afile.txt is a file, not a folder"),
+                                         (lambda tmp: "", "expected a folder path (not empty)")],
+                         ids=["proc", "under_a_file", "empty"])
+def test_every_output_target_is_checked_before_any_compute(tmp_path, capsys, monkeypatch, command, out, needle):
+    _no_compute(monkeypatch)
+    assert cli.main([*command, "--out", out(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "field '--out'" in err and needle in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("arguments, needle", [
+    (["sensitivity", "--seed", "-1"], "argument --seed: '-1' is not allowed; expected a random seed, a whole number in [0, 4,294,967,295]"),
+    (["ensemble", "--seed", "-1"], "argument --seed: '-1' is not allowed"),
+    (["sensitivity", "--workers", "-1"], "argument --workers: '-1' is not allowed; expected a number of local processes"),
+    (["sensitivity", "--n", "1099511627776"], "argument --n: '1099511627776' is not allowed"),
+    (["sensitivity", "--method", "morris", "--n", "1000000"], "field '--n': invalid value 1000000; expected at most 100,000"),
+    (["ensemble", "--members", "100000000000"], "argument --members"),
+    (["run", "--until", "1900"], "argument --until"),
+    (["sensitivity", "--scheduler", "not a url"], "field '--scheduler': invalid value 'not a url'; expected a Dask scheduler address"),
+    (["ensemble", "--scheduler", "tcp://localhost"], "field '--scheduler'"),
+])
+def test_bad_numbers_and_addresses_exit_2_naming_the_flag(tmp_path, capsys, monkeypatch, arguments, needle):
+    _no_compute(monkeypatch)
+    assert cli.main([*arguments, *(["--out", str(tmp_path / "o")] if arguments[0] != "ensemble" else [])]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_unreachable_scheduler_fails_within_seconds(capsys, monkeypatch):
+    import time
+
+    _no_compute(monkeypatch)
+    start = time.perf_counter()
+    assert cli.main(["ensemble", "--scheduler", "tcp://127.0.0.1:1"]) == 2
+    assert time.perf_counter() - start < cli.SCHEDULER_TIMEOUT + 2
+    assert "expected a running scheduler (no connection within 3 s" in capsys.readouterr().err
+
+
+def test_a_scheduler_without_dask_installed(capsys, monkeypatch):
+    _no_compute(monkeypatch)
+    monkeypatch.setattr(cli.importlib.util, "find_spec", lambda name: None)
+    assert cli.main(["ensemble", "--scheduler", "tcp://127.0.0.1:8786"]) == 2
+    assert "dask.distributed installed for a scheduler" in capsys.readouterr().err
+
+
+def test_ctrl_c_ends_with_one_line_and_exit_130(capsys, monkeypatch):
+    def interrupted():
+        raise KeyboardInterrupt
+    monkeypatch.setattr("kbalance.model.scenarios.list_scenarios", interrupted)  # the handler's first call
+    assert cli.main(["scenarios", "list"]) == 130
+    captured = capsys.readouterr()
+    assert captured.err == "kbalance: interrupted (Ctrl-C); nothing half-written was left\n" and captured.out == ""
+
+
+def test_a_missing_ensemble_is_named_without_a_note_first(tmp_path, capsys):
+    assert cli.main(["sensitivity", "--ensemble", str(tmp_path / "nope.toml"), "--out", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert "newest ensemble" not in err and "nope.toml: field '--ensemble': file not found" in err
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_folder_another_run_writes_is_refused_before_compute(tmp_path, capsys, monkeypatch):
+    _no_compute(monkeypatch)
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / RESERVATION).write_text(f"{os.getppid()}\n")  # a running process reserved it
+    assert cli.main(["run", "--out", str(out)]) == 2
+    assert f"folder is being written by process {os.getppid()}" in capsys.readouterr().err
+
+
+def test_run_accepts_an_empty_folder_and_validates_the_observations_first(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "empty"
+    out.mkdir()
+    assert cli.main(["run", "--until", "2003", "--out", str(out)]) == 0
+    assert (out / "manifest.json").is_file()
+    calls = []
+    monkeypatch.setattr(cli, "validate_observation_set", lambda: calls.append("validated") or _bad_set())
+    _no_compute(monkeypatch)
+    assert cli.main(["run", "--until", "2003", "--out", str(tmp_path / "second")]) == 2
+    assert calls == ["validated"] and "vital.csv" in capsys.readouterr().err
+    assert not (tmp_path / "second").exists()
+
+
+def _bad_set():
+    raise KbalanceInputError("calibration/observations/vital.csv", "region_code", "series 'tfr', region 39: no rows",
+                             "rows for every region")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -95,6 +97,80 @@ def test_a_failure_while_writing_a_new_folder_leaves_nothing(tmp_path):
     with pytest.raises(RuntimeError):
         outputs.write_new_folder(tmp_path / "out", files)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("make, out, needle", [
+    (lambda tmp: None, lambda tmp: "", "not empty"),
+    (lambda tmp: (tmp / "afile.txt").write_text("x"), lambda tmp: tmp / "afile.txt" / "sub", "is a file, not a folder"),
+    (lambda tmp: None, lambda tmp: "/proc/x", "cannot create a folder in /proc"),
+])
+def test_paths_that_cannot_become_a_folder_are_refused_before_any_compute(tmp_path, make, out, needle):
+    make(tmp_path)
+    for check in (outputs.check_new_folder, outputs.check_writable_folder):
+        with pytest.raises(InvalidValueError, match="'--out'") as info:
+            check(out(tmp_path))
+        assert needle in str(info.value)
+
+
+def test_an_empty_folder_keeps_its_mode_and_a_new_one_gets_the_umask(tmp_path):
+    (tmp_path / "empty").mkdir()
+    os.chmod(tmp_path / "empty", 0o750)
+    outputs.write_new_folder(tmp_path / "empty", lambda tmp: (tmp / "a.csv").write_text("1"))
+    assert (tmp_path / "empty").stat().st_mode & 0o777 == 0o750
+    mask = os.umask(0o022)
+    try:
+        outputs.write_new_folder(tmp_path / "new", lambda tmp: None)
+        with outputs.reserved_folder(tmp_path / "reserved") as folder:
+            outputs.write_new_folder(folder, lambda tmp: None)
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "new").stat().st_mode & 0o777 == 0o755  # not mkdtemp's 0700
+    assert (tmp_path / "reserved").stat().st_mode & 0o777 == 0o755 and not any((tmp_path / "reserved").iterdir())
+
+
+def test_a_reserved_folder_refuses_a_second_writer_until_it_is_released(tmp_path):
+    out = tmp_path / "run"
+    with outputs.reserved_folder(out) as folder:
+        assert folder == out and (out / outputs.RESERVATION).read_text().strip() == str(os.getpid())
+        (out / outputs.RESERVATION).write_text(f"{os.getppid()}\n")  # as if another running process held it
+        with pytest.raises(InvalidValueError, match=f"being written by process {os.getppid()}"):
+            outputs.check_new_folder(out)
+        (out / outputs.RESERVATION).write_text(f"{os.getpid()}\n")
+    assert not out.exists()  # released: the folder it created is gone
+    out.mkdir()
+    with pytest.raises(RuntimeError):
+        with outputs.reserved_folder(out):
+            raise RuntimeError("compute failed")
+    assert out.is_dir() and not any(out.iterdir())  # an existing empty folder stays, unchanged
+
+
+def test_a_reservation_of_a_process_no_longer_running_is_taken_over(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (out / outputs.RESERVATION).write_text(dead.stdout)
+    assert outputs.write_new_folder(out, lambda tmp: (tmp / "a.csv").write_text("1")) == out
+    assert _tree(out) == {"a.csv": b"1"}
+
+
+def test_stale_temporary_siblings_are_removed_and_reported(tmp_path, capsys):
+    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True).stdout)
+    stale = [tmp_path / f".run.tmp-{dead}-abc", tmp_path / ".run.new-xyz", tmp_path / f".run.old-{dead}-q"]
+    for folder in stale:
+        (folder / "half").mkdir(parents=True)
+    old = outputs.PROCESS_START - 60
+    os.utime(tmp_path / ".run.new-xyz", (old, old))
+    live = tmp_path / f".run.tmp-{os.getppid()}-def"  # a running writer's: kept
+    live.mkdir()
+    young = tmp_path / ".run.tmp-young"  # no process id, newer than this process: kept
+    young.mkdir()
+    other = tmp_path / ".other.tmp-1-x"
+    other.mkdir()
+    outputs.write_new_folder(tmp_path / "run", lambda tmp: None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, young.name, other.name, "run"])
+    err = capsys.readouterr().err
+    assert all(f"removed {folder}, left by an interrupted command" in err for folder in stale)
 
 
 # --- regenerated entries of an existing folder -----------------------------------------

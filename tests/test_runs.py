@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import json
+import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 
+from kbalance import paths
 from kbalance.cli import main
+from kbalance.engine.compiler import source_hash
 from kbalance.errors import InvalidValueError
 from kbalance.model.parameters import shipped_parameter_set
 from kbalance.model.scenarios import read_scenario
-from kbalance.outputs import file_hash
-from kbalance.runs import build_manifest, run_model, run_to_folder
+from kbalance.outputs import OBSERVATION_SET_KEY, file_hash
+from kbalance.paths import calibration_dir, model_file
+from kbalance.runs import build_manifest, compare_results, reproduce_run, run_model, run_to_folder
 
 TWO_STEPS = """[levers.local_share_of_total_tax]
 steps = [
@@ -38,16 +44,27 @@ def test_run_model_refuses_an_unknown_engine_or_year(engine, until, field):
         run_model(read_scenario("baseline"), shipped_parameter_set(), until, ["national population"], engine)
 
 
-def test_the_manifest_records_what_the_run_used_and_no_seed():
-    scenario = read_scenario("decentralization")
+def test_the_manifest_records_every_input_that_can_change_a_number():
+    scenario = read_scenario("integrated")
     params = shipped_parameter_set()
     manifest = build_manifest(scenario, params, 2040, "fast", ["kbalance", "run"])
-    assert "seed" not in manifest  # a deterministic run draws no random numbers
+    assert manifest["seed"] is None  # a deterministic run draws no random numbers
     assert manifest["command"] == "kbalance run" and manifest["engine"] == "fast" and manifest["until"] == 2040
-    assert manifest["scenario"] == {"name": "decentralization", "file": "decentralization.toml",
-                                    "sha256": file_hash([scenario.path]), "constants": scenario.constants}
+    assert manifest["dtype"] == "float64" and manifest["engine_source_sha256"] == source_hash()
+    assert manifest["scenario"] == {"name": "integrated", "file": "integrated.toml",
+                                    "path": "model/scenarios/integrated.toml",
+                                    "sha256": file_hash([scenario.path]), "includes": list(scenario.includes),
+                                    "constants": scenario.constants}
+    assert scenario.includes  # the included scenarios are hashed too
     assert manifest["parameter_set"]["sha256"] == params.sha256()
-    assert len(manifest["model_sha256"]) == 64 and len(manifest["data_sha256"]) == 64
+    inputs = manifest["inputs"]
+    assert inputs["calibration/parameters.toml"] == file_hash([calibration_dir() / "parameters.toml"])
+    assert inputs[manifest["parameter_set"]["path"]] == params.sha256()
+    assert inputs["model/kbalance.mdl"] == file_hash([model_file()])
+    assert inputs[OBSERVATION_SET_KEY] == manifest["data_sha256"]
+    for name in ("integrated", *scenario.includes):
+        assert len(inputs[f"model/scenarios/{name}.toml"]) == 64
+    assert {"model/inputs", "model/levers.toml"} <= set(inputs)
     assert {"pysd", "numpy", "kbalance"} <= set(manifest["versions"])
 
 
@@ -63,7 +80,7 @@ def test_run_writes_a_folder_and_refuses_to_overwrite(tmp_path):
     ages = results[results["variable"] == "Population"]["age"]
     assert "85+" in set(ages) and "0" in set(ages)
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["scenario"]["name"] == "baseline" and manifest["until"] == 2006 and "seed" not in manifest
+    assert manifest["scenario"]["name"] == "baseline" and manifest["until"] == 2006 and manifest["seed"] is None
     assert (out / "results.nc").stat().st_size > 0
     before = (out / "results.csv").read_bytes()
     with pytest.raises(InvalidValueError, match="never overwritten"):
@@ -78,3 +95,62 @@ def test_the_run_command_writes_a_folder_and_exits_2_on_an_existing_one(tmp_path
     assert json.loads((out / "manifest.json").read_text())["command"].startswith("kbalance run")
     assert main(["run", "--out", str(out), "--until", "2003"]) == 2
     assert "never overwritten" in capsys.readouterr().err
+
+
+# --- reproducing a run from its manifest -------------------------------------------------
+
+
+@pytest.fixture
+def project_copy(tmp_path, monkeypatch):
+    """A copy of the project's model/ and calibration/ as the project folder."""
+    root = tmp_path / "project"
+    for name in ("model", "calibration"):
+        shutil.copytree(paths.project_root() / name, root / name)
+    monkeypatch.setenv("KBALANCE_HOME", str(root))
+    paths.project_root.cache_clear()
+    yield root
+    monkeypatch.delenv("KBALANCE_HOME")
+    paths.project_root.cache_clear()
+
+
+def test_a_run_reproduces_then_a_changed_default_is_named(project_copy, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["run", "--until", "2030", "--out", str(run)]) == 0
+    assert main(["reproduce", str(run / "manifest.json"), "--out", str(tmp_path / "again")]) == 0
+    out, err = capsys.readouterr()
+    assert "numbers match the original run" in out and "warning" not in err
+    assert json.loads((tmp_path / "again" / "manifest.json").read_text())["inputs"] == \
+        json.loads((run / "manifest.json").read_text())["inputs"]
+
+    # a default of parameters.toml that the fitted set does not override (issue: 2030 population moves)
+    defaults = project_copy / "calibration" / "parameters.toml"
+    text = defaults.read_text(encoding="utf-8")
+    block = text.index("[fertility_trend_assumption]")
+    at = text.index("default = 1.0", block)
+    defaults.write_text(text[:at] + "default = 1.5" + text[at + len("default = 1.0"):], encoding="utf-8")
+    assert main(["reproduce", str(run), "--out", str(tmp_path / "changed")]) == 1
+    out, err = capsys.readouterr()
+    assert "warning: input calibration/parameters.toml changed since the run" in err
+    assert "numbers differ from the original run in " in out and "largest relative difference" in out
+    assert main(["reproduce", str(run), "--out", str(tmp_path / "changed")]) == 2  # never overwritten
+
+
+def test_reproduce_refuses_what_is_not_a_run_manifest(tmp_path, capsys):
+    (tmp_path / "manifest.json").write_text(json.dumps({"kbalance_sensitivity": 1}), encoding="utf-8")
+    assert main(["reproduce", str(tmp_path / "manifest.json"), "--out", str(tmp_path / "x")]) == 2
+    assert "a sensitivity manifest" in capsys.readouterr().err
+    with pytest.raises(InvalidValueError, match="MANIFEST"):
+        reproduce_run(tmp_path, tmp_path / "y")
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_compare_results_within_the_relative_tolerance():
+    old = xr.Dataset({"a": ("year", np.array([1.0, 2.0, np.nan])), "b": ("year", np.array([0.0, 1.0, 2.0]))})
+    assert compare_results(old.copy(deep=True), old) == {}
+    near = old.copy(deep=True)
+    near["a"][0] = 1.0 + 1e-13
+    assert compare_results(near, old) == {}
+    far = old.copy(deep=True)
+    far["b"][2] = 2.2
+    assert compare_results(far, old) == {"b": pytest.approx(0.2 / 2.2)}
+    assert compare_results(old[["a"]], old) == {"b": float("inf")}

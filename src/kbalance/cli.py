@@ -4,30 +4,108 @@ Groups register themselves with an ``_add_<group>_commands(subparsers)`` functio
 that adds the argparse sub-commands and sets ``command=(group, name)``; the
 handler for that key goes into :data:`DISPATCH`. Exit codes: 0 success, 1 a check
 failed, 2 bad input (a :class:`~kbalance.errors.KbalanceInputError`, message on
-stderr, no traceback) or bad usage.
+stderr, no traceback) or bad usage, 130 interrupted (Ctrl-C).
+
+Arguments are checked before any compute: numbers against their allowed ranges (argparse
+types below), output folders (checked and reserved, :func:`kbalance.outputs.reserved_folder`),
+a Dask scheduler (its address, dask installed, a short connect), and the observation set
+(:func:`kbalance.observations.check.validate_observation_set`) for every command that
+reads it.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import socket
 import sys
 from pathlib import Path
 from typing import Callable, Sequence
+from urllib.parse import urlsplit
 
 import pandas as pd
 
 from kbalance.calibration.backtest import BACKTEST_EVALUATIONS, backtest
 from kbalance.calibration.ensemble import constrained_ensemble, write_ensemble
-from kbalance.calibration.fit import MAX_EVALUATIONS, calibrate
+from kbalance.calibration.fit import MAX_EVALUATIONS, calibrate, next_version
 from kbalance.errors import InvalidValueError, KbalanceInputError, MissingFileError
 from kbalance.model.parameters import latest_fitted_set
+from kbalance.observations.check import validate_observation_set
+from kbalance.outputs import check_writable_folder, reserved_folder
 
 Handler = Callable[[argparse.Namespace], int]
 
 #: (group, command) -> handler(args) -> exit code
 DISPATCH: dict[tuple[str, str], Handler] = {}
 
-EXIT_OK, EXIT_CHECK_FAILED, EXIT_INPUT_ERROR = 0, 1, 2
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_INPUT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+# --- arguments checked before any compute ---------------------------------------------------
+
+#: Largest seed numpy's generators take.
+MAX_SEED = 2**32 - 1
+#: Largest number of local processes (a guard against typing mistakes).
+MAX_WORKERS = 512
+#: Seconds to wait for a Dask scheduler to accept a connection.
+SCHEDULER_TIMEOUT = 3.0
+#: Address schemes of a Dask scheduler.
+SCHEDULER_SCHEMES = ("tcp", "tls")
+
+
+def count(low: int, high: int, what: str) -> Callable[[str], int]:
+    """An argparse type: a whole number in [low, high]; argparse names the flag and exits 2."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r} is not allowed; expected {what}, a whole number "
+                                             f"in [{low:,}, {high:,}]")
+        return value
+    parse.__name__ = "number"
+    return parse
+
+
+SEED = count(0, MAX_SEED, "a random seed")
+WORKERS = count(1, MAX_WORKERS, "a number of local processes")
+
+
+def out_arg(value: str | None) -> Path | None:
+    """``--out`` as a Path (None when not given); an empty value is refused."""
+    if value is None:
+        return None
+    if not value.strip():
+        raise InvalidValueError("kbalance", "--out", value, "a folder path (not empty)")
+    return Path(value)
+
+
+def check_scheduler(address: str | None) -> str | None:
+    """``--scheduler``, checked before any compute: a ``tcp://host:port`` (or ``tls://``)
+    address, dask.distributed installed, and a scheduler accepting a connection within
+    :data:`SCHEDULER_TIMEOUT` seconds. InvalidValueError naming ``--scheduler`` otherwise."""
+    if address is None:
+        return None
+    expected = "a Dask scheduler address tcp://HOST:PORT (or tls://), e.g. tcp://127.0.0.1:8786"
+    try:
+        parts = urlsplit(address)
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if parts is None or parts.scheme not in SCHEDULER_SCHEMES or not parts.hostname or port is None:
+        raise InvalidValueError("kbalance", "--scheduler", address, expected)
+    if importlib.util.find_spec("distributed") is None:
+        raise InvalidValueError("kbalance", "--scheduler", address,
+                                "dask.distributed installed for a scheduler (pip install 'dask[distributed]'); "
+                                "without --scheduler the runs use local processes")
+    try:
+        socket.create_connection((parts.hostname, port), timeout=SCHEDULER_TIMEOUT).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise InvalidValueError("kbalance", "--scheduler", address,
+                                f"a running scheduler (no connection within {SCHEDULER_TIMEOUT:g} s: {reason})") from None
+    return address
 
 
 # --- data ---------------------------------------------------------------------------
@@ -94,6 +172,7 @@ def _add_data_commands(subparsers: argparse._SubParsersAction) -> None:
 def _model_inputs(args: argparse.Namespace) -> int:
     from kbalance.model.inputs import build_model_inputs
 
+    validate_observation_set()
     written = build_model_inputs()
     print(f"wrote {len(written)} model input tables into {written[0].parent}")
     return EXIT_OK
@@ -103,13 +182,37 @@ def _run(args: argparse.Namespace) -> int:
     from kbalance.paths import outputs_dir
     from kbalance.runs import run_to_folder
 
-    out = Path(args.out) if args.out else outputs_dir() / f"run-{Path(args.scenario).stem}-{_stamp()}"
-    print(f"running scenario {args.scenario} to {args.until} on the {args.engine} engine ...", flush=True)
-    folder = run_to_folder(args.scenario, out, until=args.until,
-                           parameters=Path(args.parameters) if args.parameters else None,
-                           command=["kbalance", *args.argv], engine=args.engine)
+    out = out_arg(args.out) or outputs_dir() / f"run-{Path(args.scenario).stem}-{_stamp()}"
+    with reserved_folder(out) as out:
+        validate_observation_set()
+        print(f"running scenario {args.scenario} to {args.until} on the {args.engine} engine ...", flush=True)
+        folder = run_to_folder(args.scenario, out, until=args.until,
+                               parameters=Path(args.parameters) if args.parameters else None,
+                               command=["kbalance", *args.argv], engine=args.engine)
     print(f"wrote {folder}/results.csv, results.nc and manifest.json")
     return EXIT_OK
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from kbalance.paths import outputs_dir
+    from kbalance.runs import MATCH_RTOL, read_run_manifest, reproduce_run
+
+    manifest = read_run_manifest(Path(args.manifest))
+    out = out_arg(args.out) or outputs_dir() / f"reproduce-{_stamp()}"
+    with reserved_folder(out) as out:
+        validate_observation_set()
+        print(f"running again: {manifest['command']} ...", flush=True)
+        result = reproduce_run(Path(args.manifest), out, command=["kbalance", *args.argv])
+    for key, old, new in result.changed:
+        now = f"now {new[:12]}…" if new else "now missing"
+        print(f"kbalance: warning: input {key} changed since the run (recorded {old[:12]}…, {now})", file=sys.stderr)
+    if result.matches:
+        print(f"numbers match the original run (every variable within {MATCH_RTOL:g} relative); wrote {result.folder}")
+        return EXIT_OK
+    shown = ", ".join(f"{name} (largest relative difference {diff:.3g})"
+                      for name, diff in sorted(result.differences.items(), key=lambda kv: -kv[1])[:5])
+    print(f"numbers differ from the original run in {len(result.differences)} variables: {shown}; wrote {result.folder}")
+    return EXIT_CHECK_FAILED
 
 
 def _stamp() -> str:
@@ -143,13 +246,20 @@ def _add_model_commands(subparsers: argparse._SubParsersAction) -> None:
 
     run = subparsers.add_parser("run", help="run one scenario and write a run folder")
     run.add_argument("--scenario", default="baseline", help="shipped scenario name or path to a .toml file")
-    run.add_argument("--until", type=int, default=2070, help="last year to simulate (default 2070)")
+    run.add_argument("--until", type=count(2002, 2100, "a last year"), default=2070,
+                     help="last year to simulate, 2002 to 2100 (default 2070)")
     run.add_argument("--out", metavar="DIR", help="new folder to write (default outputs/run-<scenario>-<time>)")
     run.add_argument("--parameters", metavar="FILE", help="parameter set (default: the latest calibration/fitted/v<N>.toml, else the priors)")
     run.add_argument("--engine", choices=("fast", "pysd"), default="fast",
                      help="fast: numpy code generated from the model file (default); pysd: the PySD reference run")
     run.set_defaults(command=("run", "run"))
     DISPATCH[("run", "run")] = _run
+
+    again = subparsers.add_parser("reproduce", help="run a recorded run again from its manifest and compare the numbers")
+    again.add_argument("manifest", metavar="MANIFEST", help="manifest.json of a run folder (or the folder)")
+    again.add_argument("--out", metavar="DIR", help="new folder to write (default outputs/reproduce-<time>)")
+    again.set_defaults(command=("reproduce", "reproduce"))
+    DISPATCH[("reproduce", "reproduce")] = _reproduce
 
     scen = subparsers.add_parser("scenarios", help="list or check scenario files")
     scen_commands = scen.add_subparsers(dest="scenarios_command", required=True, metavar="COMMAND")
@@ -166,21 +276,32 @@ def _add_model_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    print(f"calibrating against observations up to {args.until} (at most {args.max_evaluations} evaluations) ...",
-          flush=True)
-    fitted, report = calibrate(until=args.until, out=Path(args.out) if args.out else None,
-                               version=args.version, max_evaluations=args.max_evaluations,
-                               start=Path(args.start) if args.start else None)
+    from kbalance.paths import calibration_dir
+
+    version = args.version or next_version()
+    out = out_arg(args.out) or calibration_dir() / "reports" / version
+    check_writable_folder(calibration_dir() / "fitted")
+    with reserved_folder(out) as out:
+        validate_observation_set()
+        print(f"calibrating against observations up to {args.until} (at most {args.max_evaluations} evaluations) ...",
+              flush=True)
+        fitted, report = calibrate(until=args.until, out=out, version=version, max_evaluations=args.max_evaluations,
+                                   start=Path(args.start) if args.start else None)
     print(f"wrote {fitted} and the fit report in {report}")
     return EXIT_OK
 
 
 def _ensemble(args: argparse.Namespace) -> int:
+    from kbalance.paths import calibration_dir
+
     fitted = Path(args.fitted) if args.fitted else latest_fitted_set()
     if fitted is None:
         raise InvalidValueError("calibration/fitted", "--fitted", "no fitted set", "run kbalance calibrate first")
     if not fitted.is_file():
         raise MissingFileError(fitted, "--fitted", "a fitted set calibration/fitted/v<N>.toml")
+    check_scheduler(args.scheduler)
+    check_writable_folder(calibration_dir() / "fitted")
+    validate_observation_set()
     table, info = constrained_ensemble(fitted, members=args.members, seed=args.seed, scheduler=args.scheduler)
     path = write_ensemble(table, info, fitted.stem)
     print(f"{info['members_accepted']:,} of {info['members_sampled']:,} members passed "
@@ -190,7 +311,9 @@ def _ensemble(args: argparse.Namespace) -> int:
 
 
 def _backtest(args: argparse.Namespace) -> int:
-    summary = backtest(args.until, Path(args.out), max_evaluations=args.max_evaluations)
+    with reserved_folder(out_arg(args.out)) as out:
+        validate_observation_set()
+        summary = backtest(args.until, out, max_evaluations=args.max_evaluations)
     with pd.option_context("display.width", 200, "display.max_columns", None):
         print(summary.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
     print(f"wrote {args.out}/backtest.csv, summary.csv and fitted.toml")
@@ -203,15 +326,16 @@ def _add_calibration_commands(subparsers: argparse._SubParsersAction) -> None:
     cal.add_argument("--out", metavar="DIR", help="report folder (default calibration/reports/<version>)")
     cal.add_argument("--version", help="name of the fitted set (default the next v<N>)")
     cal.add_argument("--start", metavar="FILE", help="start from this fitted set (default: the parameter defaults)")
-    cal.add_argument("--max-evaluations", type=int, default=MAX_EVALUATIONS,
+    cal.add_argument("--max-evaluations", type=count(1, 100_000, "least-squares evaluations"), default=MAX_EVALUATIONS,
                      help=f"least-squares evaluations, each one ensemble of the fast engine (default {MAX_EVALUATIONS})")
     cal.set_defaults(command=("calibrate", "calibrate"))
     DISPATCH[("calibrate", "calibrate")] = _calibrate
 
     ens = subparsers.add_parser("ensemble", help="sample around a fitted set and keep the members that fit history")
     ens.add_argument("--fitted", metavar="FILE", help="fitted set (default: the latest calibration/fitted/v<N>.toml)")
-    ens.add_argument("--members", type=int, default=100_000, help="members to sample (default 100000)")
-    ens.add_argument("--seed", type=int, default=20261129, help="random seed (default 20261129)")
+    ens.add_argument("--members", type=count(1, 10_000_000, "members to sample"), default=100_000,
+                     help="members to sample (default 100000)")
+    ens.add_argument("--seed", type=SEED, default=20261129, help="random seed (default 20261129)")
     ens.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address (default: local processes)")
     ens.set_defaults(command=("ensemble", "ensemble"))
     DISPATCH[("ensemble", "ensemble")] = _ensemble
@@ -219,7 +343,7 @@ def _add_calibration_commands(subparsers: argparse._SubParsersAction) -> None:
     back = subparsers.add_parser("backtest", help="calibrate to a year, forecast the rest, compare with naive forecasts")
     back.add_argument("--until", type=int, required=True, help="last observed year used for fitting")
     back.add_argument("--out", metavar="DIR", required=True, help="new folder for backtest.csv and summary.csv")
-    back.add_argument("--max-evaluations", type=int, default=BACKTEST_EVALUATIONS,
+    back.add_argument("--max-evaluations", type=count(1, 100_000, "least-squares evaluations"), default=BACKTEST_EVALUATIONS,
                       help=f"least-squares evaluations (default {BACKTEST_EVALUATIONS})")
     back.set_defaults(command=("backtest", "backtest"))
     DISPATCH[("backtest", "backtest")] = _backtest
@@ -238,15 +362,26 @@ def _sensitivity(args: argparse.Namespace) -> int:
     from kbalance.paths import outputs_dir
     from kbalance.sensitivity.pipeline import format_summary, sensitivity_to_folder
 
-    out = Path(args.out) if args.out else outputs_dir() / f"sensitivity-{args.method}-{_stamp()}"
-    folder, summary = sensitivity_to_folder(
-        out, method=args.method, n=args.n, scenario=args.scenario, outcomes=args.outputs, until=args.until,
-        seed=args.seed, second_order=args.second_order, workers=args.workers, scheduler=args.scheduler,
-        chunk_size=args.chunk_size, fan_members=args.fan_members,
-        ensemble=Path(args.ensemble) if args.ensemble else None, command=["kbalance", *args.argv], dtype=args.dtype)
+    out = out_arg(args.out) or outputs_dir() / f"sensitivity-{args.method}-{_stamp()}"
+    if args.n is not None and args.n > MAX_N.get(args.method, args.n):
+        raise InvalidValueError("kbalance sensitivity", "--n", args.n,
+                                f"at most {MAX_N[args.method]:,} for {args.method} (runs grow with N)")
+    check_scheduler(args.scheduler)
+    with reserved_folder(out) as out:
+        validate_observation_set()
+        folder, summary = sensitivity_to_folder(
+            out, method=args.method, n=args.n, scenario=args.scenario, outcomes=args.outputs, until=args.until,
+            seed=args.seed, second_order=args.second_order, workers=args.workers, scheduler=args.scheduler,
+            chunk_size=args.chunk_size, fan_members=args.fan_members,
+            ensemble=Path(args.ensemble) if args.ensemble else None, command=["kbalance", *args.argv],
+            dtype=args.dtype)
     print(format_summary(summary))
     print(f"wrote {folder}/manifest.json, summary.json, indices.csv, indices.nc, fan.csv and figures/")
     return EXIT_OK
+
+
+#: Largest ``--n`` per method: Sobol base samples (runs N (D+2)), Morris trajectories.
+MAX_N = {"sobol": 2**20, "morris": 100_000}
 
 
 def _add_sensitivity_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -254,7 +389,7 @@ def _add_sensitivity_commands(subparsers: argparse._SubParsersAction) -> None:
                                                      "of calibrated parameters and lever targets")
     sens.add_argument("--method", default="sobol", help="sobol (S1, ST with confidence intervals) or morris "
                                                         "(screening: mu*, sigma); default sobol")
-    sens.add_argument("--n", type=int, help="Sobol base samples N, a power of two (default 1024; runs N (D+2) "
+    sens.add_argument("--n", type=count(1, max(MAX_N.values()), "a sample size"), help="Sobol base samples N, a power of two (default 1024; runs N (D+2) "
                                             "for D groups) or Morris trajectories (default 40)")
     sens.add_argument("--scenario", default="baseline", help="shipped scenario name or .toml file (default baseline)")
     sens.add_argument("--outputs", nargs="+", metavar="NAME",
@@ -262,14 +397,14 @@ def _add_sensitivity_commands(subparsers: argparse._SubParsersAction) -> None:
                            "population capital_share regions_at_risk mean_extinction_index fiscal_autonomy_cv "
                            "innovation_pw_cv grdp_pc_cv)")
     sens.add_argument("--until", type=int, default=2070, help="last year (default 2070)")
-    sens.add_argument("--seed", type=int, default=20261129, help="seed of the sample and bootstrap (default 20261129)")
+    sens.add_argument("--seed", type=SEED, default=20261129, help="seed of the sample and bootstrap (default 20261129)")
     sens.add_argument("--second-order", action="store_true", help="Sobol second-order indices too (doubles the runs)")
-    sens.add_argument("--workers", type=int, help="local processes (default: the number of cores)")
+    sens.add_argument("--workers", type=WORKERS, help="local processes (default: the number of cores)")
     sens.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address (default: local processes)")
-    sens.add_argument("--chunk-size", type=int, default=250, help="runs per engine chunk (default 250)")
+    sens.add_argument("--chunk-size", type=count(1, 1_000_000, "runs per chunk"), default=250, help="runs per engine chunk (default 250)")
     sens.add_argument("--dtype", help="floating type of the model runs: float32 (default; about twice as fast, "
                                       "same indices) or float64")
-    sens.add_argument("--fan-members", type=int, help="constrained-ensemble members for the fan charts (default all)")
+    sens.add_argument("--fan-members", type=count(1, 10_000_000, "ensemble members"), help="constrained-ensemble members for the fan charts (default all)")
     sens.add_argument("--ensemble", metavar="FILE", help="fitted set whose constrained ensemble gives the parameter "
                                                        "ranges (default: the newest v<N>.toml with a v<N>-ensemble.csv)")
     sens.add_argument("--out", metavar="DIR", help="new folder to write (default outputs/sensitivity-<method>-<time>)")
@@ -284,11 +419,13 @@ COMMAND_GROUPS.append(_add_sensitivity_commands)
 
 
 def _whitepaper(args: argparse.Namespace) -> int:
-    from kbalance.whitepaper.pipeline import run_whitepaper
+    from kbalance.whitepaper.pipeline import default_out, run_whitepaper
 
-    folder = run_whitepaper(Path(args.out) if args.out else None, lang=args.lang, until=args.until,
-                            members=args.members, sensitivity=Path(args.sensitivity) if args.sensitivity else None,
-                            command=["kbalance", *args.argv])
+    with reserved_folder(out_arg(args.out) or default_out()) as out:
+        validate_observation_set()
+        folder = run_whitepaper(out, lang=args.lang, until=args.until, members=args.members,
+                                sensitivity=Path(args.sensitivity) if args.sensitivity else None,
+                                command=["kbalance", *args.argv])
     print(f"wrote {folder}/report.html, manifest.json, results/, tables/ and figures/")
     return EXIT_OK
 
@@ -299,7 +436,7 @@ def _add_whitepaper_commands(subparsers: argparse._SubParsersAction) -> None:
     wp.add_argument("--lang", choices=("ko", "en"), default="ko", help="language of figures and report (default ko)")
     wp.add_argument("--until", type=int, default=2070, help="last year to project (default 2070)")
     wp.add_argument("--out", metavar="DIR", help="new folder to write (default outputs/whitepaper-<UTC time>)")
-    wp.add_argument("--members", type=int, metavar="M",
+    wp.add_argument("--members", type=count(1, 10_000_000, "ensemble members"), metavar="M",
                     help="use the first M members of the constrained ensemble (default all)")
     wp.add_argument("--sensitivity", metavar="DIR", help="kbalance sensitivity folder to include (default the newest "
                                                          "outputs/sensitivity*/ with summary.json, if any)")
@@ -317,7 +454,9 @@ def _evidence_estimate(args: argparse.Namespace) -> int:
     from kbalance.evidence.priors import write_evidence
     from kbalance.paths import calibration_dir
 
-    estimates_csv, fit_csv, estimates = write_evidence(Path(args.out) if args.out else calibration_dir() / "evidence")
+    out = check_writable_folder(out_arg(args.out) or calibration_dir() / "evidence")
+    validate_observation_set()
+    estimates_csv, fit_csv, estimates = write_evidence(out)
     for est in estimates:
         stats = ", ".join(f"{k} {v:.3g}" for k, v in est.fit.items() if k in ("pseudo_r2", "r2_fitted", "within_r2"))
         print(f"{est.model} (n {est.n}; {stats})")
@@ -366,6 +505,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KbalanceInputError as exc:
         print(f"kbalance: error: {exc}", file=sys.stderr)
         return EXIT_INPUT_ERROR
+    except KeyboardInterrupt:
+        print("kbalance: interrupted (Ctrl-C); nothing half-written was left", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

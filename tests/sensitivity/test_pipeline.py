@@ -12,6 +12,8 @@ import xarray as xr
 from kbalance import cli
 from kbalance.errors import InvalidValueError, MissingFileError
 from kbalance.model.scenarios import read_scenario
+from kbalance.outputs import OBSERVATION_SET_KEY, file_hash
+from kbalance.paths import project_root
 from kbalance.sensitivity import design as sd
 from kbalance.sensitivity import factors as sf
 from kbalance.sensitivity import pipeline as sp
@@ -41,6 +43,14 @@ def test_tiny_sobol_run_writes_every_file_of_the_contract(tmp_path, capsys):
                                              "unit": indicator.unit_en, "label": indicator.label_en,
                                              "label_ko": indicator.label_ko}
     assert "SALib" in manifest["versions"] and manifest["timings_seconds"]["runs"] > 0
+    ensemble = manifest["ensemble"]  # named with its hash
+    assert ensemble["sha256"] == file_hash([project_root() / ensemble["path"]])
+    assert manifest["inputs"][ensemble["path"]] == ensemble["sha256"]
+    assert manifest["scenario"]["sha256"] == manifest["inputs"]["model/scenarios/baseline.toml"]
+    for key in ("model/kbalance.mdl", "model/inputs", "model/levers.toml", "calibration/parameters.toml",
+                OBSERVATION_SET_KEY, manifest["parameter_set"]["path"]):
+        assert len(manifest["inputs"][key]) == 64, key
+    assert len(manifest["engine_source_sha256"]) == 64 and len(manifest["data_sha256"]) == 64
     assert all({"name", "group", "low", "high", "source"} <= set(f) for f in manifest["factors"])
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["runs"] == manifest["runs"] and set(summary["convergence"]) == {"population", "fiscal_autonomy_cv"}

@@ -13,6 +13,7 @@ from PIL import Image
 from kbalance import cli
 from kbalance.errors import InvalidValueError
 from kbalance.model.scenarios import list_scenarios
+from kbalance.outputs import OBSERVATION_SET_KEY
 from kbalance.whitepaper import figures, pipeline
 
 
@@ -46,6 +47,13 @@ def test_whitepaper_writes_every_promised_file(whitepaper_folder, sensitivity_di
     assert len(manifest["fitted_set"]["sha256"]) == 64 and len(manifest["ensemble"]["sha256"]) == 64
     assert manifest["sensitivity"] == str(sensitivity_dir)
     assert manifest["timings_s"]["total"] > 0
+    inputs = manifest["inputs"]  # every input that can change a number, hashed
+    for key in ("model/kbalance.mdl", "model/inputs", "model/levers.toml", "calibration/parameters.toml",
+                OBSERVATION_SET_KEY, *(f"model/scenarios/{n}.toml" for n in list_scenarios())):
+        assert len(inputs[key]) == 64, key
+    assert inputs["calibration/fitted/" + manifest["fitted_set"]["file"]] == manifest["fitted_set"]["sha256"]
+    assert inputs["calibration/fitted/" + manifest["ensemble"]["file"]] == manifest["ensemble"]["sha256"]
+    assert len(manifest["engine_source_sha256"]) == 64 and manifest["dtype"] == "float64"
 
     summary = pd.read_csv(out / "results" / "ensemble_summary.csv", dtype={"region": str})
     assert set(summary["scenario"]) >= set(list_scenarios())

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
 import pandas as pd
 
 from kbalance.errors import KbalanceInputError
-from kbalance.observations.load import age_structure, births_by_mother_age, breaks_for, calibration_root, load_breaks, read_observation_file, series_table
-from kbalance.observations.schema import OBSERVATIONS, OD_SERIES
+from kbalance.observations.load import age_structure, births_by_mother_age, boundary_changes, breaks_for, calibration_root, file_stamp, load_breaks, read_observation_file, series_table
+from kbalance.observations.schema import CENSUS_YEARS, OBSERVATIONS, OD_FILE, OD_SERIES
 from kbalance.regions import NATIONAL_CODE, region_codes
 
 
@@ -35,6 +36,123 @@ NOT_ADDITIVE = {
     "design_applications": "national 계 includes 기타",
     "trademark_applications": "national 계 includes 기타",
 }
+
+
+#: Series observed in irregular years or regions, kept out of the completeness rule (reason).
+IRREGULAR = {
+    "rd_expenditure_total": "spot values quoted on web pages, some regions and years",
+    "rd_expenditure_government_public_funded": "a spot value quoted on a web page",
+    "researchers": "spot values quoted on web pages, some regions and years",
+    "gov_rd_program_funds_allocated": "one 2012 article",
+    "gradschool_graduate_universities": "a region without a graduate university has no row",
+    "national_tax_revenue": "page values for some years",
+    "local_tax_revenue_total": "page values for some years",
+    "local_tax_share_of_total_tax_pct": "page values for some years",
+    "tax_burden_ratio_pct": "page values for some years",
+    "pop_census_*_100p": "a region without anyone in the open age group has no row",
+}
+#: What the completeness rule allows, for its error messages.
+COMPLETE = ("rows for every region of the series in every year from the series' first year to its last "
+            "(census series: the census years); a region may start late only when a boundary row of "
+            "breaks.csv creates it (its first row from the year before the change)")
+
+
+def _years_text(years: Iterable[int]) -> str:
+    years = sorted(years)
+    return ", ".join(str(y) for y in years[:6]) + (f" … ({len(years)} years)" if len(years) > 6 else "")
+
+
+def _expected_years(series: str, first: int, last: int) -> list[int]:
+    if fnmatch.fnmatchcase(series, "pop_census_*"):
+        return [y for y in CENSUS_YEARS if first <= y <= last]
+    return list(range(first, last + 1))
+
+
+def check_complete(path: Path, frame: pd.DataFrame, new_regions: dict[str, int]) -> None:
+    """Raise KbalanceInputError when a series of one observation file has a hole.
+
+    path : the file (named in the message)
+    frame : its rows, as :func:`~kbalance.observations.load.read_observation_file` returns them
+    new_regions : KOSIS code → year [year] of the boundary change that created the region
+
+    Per series (outside :data:`IRREGULAR`), the national row and the regions separately:
+    no year missing inside the span (census series: no census year missing, and no other
+    year); every region present from its first year to the series' last. A region may
+    start after the series' first year only when it is in ``new_regions`` and its first
+    row is at most a year before the change.
+    """
+    rows = (frame.rename(columns={"origin_code": "region_code"}).assign(series=OD_SERIES)
+            if "origin_code" in frame else frame)
+    for series, part in rows.groupby("series", sort=False):
+        if any(fnmatch.fnmatchcase(series, pattern) for pattern in IRREGULAR):
+            continue
+        if fnmatch.fnmatchcase(series, "pop_census_*"):
+            odd = sorted(set(part["year"]) - set(CENSUS_YEARS))
+            if odd:
+                raise KbalanceInputError(path, "year", f"series {series!r}: year {odd[0]} is not a census year",
+                                         "one of " + ", ".join(map(str, CENSUS_YEARS)))
+        national = part["region_code"] == NATIONAL_CODE
+        for label, sub in (("national row", part[national]), ("regions", part[~national])):
+            if sub.empty:
+                continue
+            first, last = int(sub["year"].min()), int(sub["year"].max())
+            gaps = sorted(set(_expected_years(series, first, last)) - set(sub["year"]))
+            if gaps:
+                raise KbalanceInputError(path, "year", f"series {series!r}, {label}: no rows for "
+                                                       f"{_years_text(gaps)} inside {first}–{last}", COMPLETE)
+        regional = part[~national]
+        if regional.empty:
+            continue
+        start, last = int(regional["year"].min()), int(regional["year"].max())
+        for code, years in regional.groupby("region_code", sort=True)["year"]:
+            first = int(years.min())
+            if first > start and not (code in new_regions and first >= new_regions[code] - 1):
+                raise KbalanceInputError(path, "region_code", f"series {series!r}, region {code}: no rows for "
+                                                              f"{_years_text(range(start, first))}", COMPLETE)
+            missing = sorted(set(_expected_years(series, first, last)) - set(years))
+            if missing:
+                raise KbalanceInputError(path, "region_code", f"series {series!r}, region {code}: no rows for "
+                                                              f"{_years_text(missing)} inside {first}–{last}",
+                                         COMPLETE)
+
+
+def _observation_files(root: Path) -> list[Path]:
+    sources = series_table(root)
+    return [root / f for f in sorted(set(sources["file"]))]
+
+
+def validate_observation_set(root: Path | str | None = None) -> None:
+    """Validate the whole observation set before a command computes with it.
+
+    Every file listed in ``sources.csv`` goes through the validating reader (schema,
+    encoding, regions, years in range, finite values, units, each cell once) and
+    :func:`check_complete`; every listed series must have rows. Cached on the files'
+    modification times and sizes, so a second call costs a few stat calls. Raises
+    :class:`~kbalance.errors.KbalanceInputError` naming the file and the field.
+    """
+    r = calibration_root(root)
+    files = [r / "sources.csv", r / "breaks.csv", *_observation_files(r)]
+    _validated(str(r), tuple(file_stamp(f) for f in files))
+
+
+@lru_cache(maxsize=4)
+def _validated(root: str, stamps: tuple[tuple[int, int], ...]) -> None:
+    r = Path(root)
+    sources = series_table(r)
+    new_regions: dict[str, int] = {}
+    for change in boundary_changes(r):
+        new_regions.setdefault(change.dest, change.year)
+    present: set[str] = set()
+    for path in _observation_files(r):
+        frame = read_observation_file(path, r / "sources.csv")
+        check_complete(path, frame, new_regions)
+        present |= {OD_SERIES} if path.name == OD_FILE else set(frame["series"])
+    for file, listed in sources.groupby("file")["series"]:
+        missing = sorted(set(listed) - present)
+        if missing:
+            raise KbalanceInputError(r / file, "series", f"no rows for {', '.join(missing[:5])}"
+                                                         f"{' …' if len(missing) > 5 else ''}",
+                                     "rows for every series that sources.csv places in this file")
 
 
 @dataclass
@@ -129,6 +247,7 @@ def check(root: Path | str | None = None) -> CheckReport:
     checks that do not hold are reported, not raised (``report.ok`` is False).
     """
     r = calibration_root(root)
+    validate_observation_set(r)
     report = CheckReport()
     sources = series_table(r)
     files = sorted(set(sources["file"]))

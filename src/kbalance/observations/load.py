@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -20,8 +21,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from kbalance.errors import DuplicateCellError, InvalidValueError, MissingColumnError, MissingFileError, MissingValueError, UnitMismatchError, UnknownRegionError
-from kbalance.observations.schema import AGE_5Y, AGE_OPEN, BREAK_COLUMNS, BREAK_KINDS, OBSERVATION_COLUMNS, OD_COLUMNS, OD_FILE, OD_SERIES, SOURCE_COLUMNS
+from kbalance.errors import DuplicateCellError, InvalidValueError, KbalanceInputError, MissingColumnError, MissingFileError, MissingValueError, UnitMismatchError, UnknownRegionError
+from kbalance.observations.schema import AGE_5Y, AGE_OPEN, BREAK_COLUMNS, BREAK_KINDS, OBSERVATION_COLUMNS, OD_COLUMNS, OD_FILE, OD_SERIES, OD_SPEC, SOURCE_COLUMNS
 from kbalance.paths import calibration_dir
 from kbalance.regions import NATIONAL_CODE, region_codes
 
@@ -36,11 +37,34 @@ def _allowed_regions() -> tuple[str, ...]:
 
 
 def read_csv_text(path: Path, what: str, expected: str) -> pd.DataFrame:
-    """A CSV file with every field as text (no NA parsing); MissingFileError naming ``what`` and
-    ``expected`` when the file is absent."""
+    """A CSV file with every field as text (no NA parsing; a short row's missing fields are empty).
+
+    Raises MissingFileError naming ``what`` and ``expected`` when the file is absent, and
+    KbalanceInputError naming the file when it is empty, not UTF-8 (the line is named) or
+    has a row with more fields than the header.
+    """
     if not path.is_file():
         raise MissingFileError(path, what, expected)
-    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except UnicodeDecodeError:
+        raise _encoding_error(path) from None
+    except pd.errors.EmptyDataError:
+        raise KbalanceInputError(path, what, "the file is empty", expected) from None
+    except pd.errors.ParserError as exc:
+        raise KbalanceInputError(path, what, f"malformed CSV ({str(exc).strip()})",
+                                 "every row with as many fields as the header") from None
+
+
+def _encoding_error(path: Path) -> KbalanceInputError:
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+        where = "somewhere"
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        where = f"byte 0x{data[exc.start]:02x} on line {line}"
+    return KbalanceInputError(path, "encoding", f"not UTF-8 text ({where})", "a UTF-8 encoded CSV file")
 
 
 def require_columns(path: Path, frame: pd.DataFrame, columns: Sequence[str]) -> None:
@@ -65,7 +89,8 @@ def _sources_cached(path: str, stamp: tuple[int, int]) -> pd.DataFrame:
     return table.set_index("series", drop=False)
 
 
-def _stamp(path: Path) -> tuple[int, int]:
+def file_stamp(path: Path) -> tuple[int, int]:
+    """(modification time [ns], size [bytes]) of ``path``, (-1, -1) when absent: the key of the caches."""
     try:
         st = path.stat()
     except FileNotFoundError:
@@ -80,17 +105,33 @@ def series_table(root: Path | str | None = None) -> pd.DataFrame:
     Columns: series, file (relative to root), unit, description, table_id, table_name, origin.
     """
     path = calibration_root(root) / "sources.csv"
-    return _sources_cached(str(path), _stamp(path)).copy()
+    return _sources_cached(str(path), file_stamp(path)).copy()
 
 
-def _parse_years(path: Path, years: pd.Series, field: str = "year") -> np.ndarray:
+#: The first year an observation may have [year]; the last is the coming year
+#: (budget-based series are published for it), see :func:`observation_years`.
+FIRST_OBSERVED_YEAR = 1900
+
+
+def observation_years() -> tuple[int, int]:
+    """The years an observation may have: :data:`FIRST_OBSERVED_YEAR` to next year [year]."""
+    return FIRST_OBSERVED_YEAR, date.today().year + 1
+
+
+def _parse_years(path: Path, years: pd.Series, field: str = "year", limits: tuple[int, int] | None = None) -> np.ndarray:
     bad = ~years.str.fullmatch(r"\d{4}")
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         if years.iloc[i].strip() == "":
             raise MissingValueError(path, field, f"row {i + 2}")
         raise InvalidValueError(path, field, years.iloc[i], "a four-digit integer year")
-    return years.astype(int).to_numpy()
+    parsed = years.astype(int).to_numpy()
+    if limits is not None:
+        outside = (parsed < limits[0]) | (parsed > limits[1])
+        if outside.any():
+            i = int(np.flatnonzero(outside)[0])
+            raise InvalidValueError(path, field, int(parsed[i]), f"a year in [{limits[0]}, {limits[1]}] (row {i + 2})")
+    return parsed
 
 
 def _parse_values(path: Path, values: pd.Series, keys: pd.DataFrame) -> np.ndarray:
@@ -146,7 +187,7 @@ def _read_cached(path: str, stamp: tuple[int, int], sources_path: str, sources_s
         empty = raw["series"].str.strip().eq("")
         if empty.any():
             raise MissingValueError(p, "series", f"row {int(np.flatnonzero(empty.to_numpy())[0]) + 2}")
-    years = _parse_years(p, raw["year"])
+    years = _parse_years(p, raw["year"], limits=(OD_SPEC[1], observation_years()[1]) if is_od else observation_years())
     values = _parse_values(p, raw["value"], keys)
     frame = raw.copy()
     frame["year"] = years
@@ -181,7 +222,7 @@ def read_observation_file(path: Path | str, sources: Path | str | None = None) -
     sp = Path(sources) if sources is not None else p.parent.parent / "sources.csv"
     if not sp.is_file():
         raise MissingFileError(sp, "sources table", "calibration/sources.csv with columns " + ", ".join(SOURCE_COLUMNS))
-    return _read_cached(str(p), _stamp(p), str(sp), _stamp(sp)).copy()
+    return _read_cached(str(p), file_stamp(p), str(sp), file_stamp(sp)).copy()
 
 
 def clear_cache() -> None:
@@ -386,7 +427,7 @@ def load_breaks(root: Path | str | None = None) -> pd.DataFrame:
     ``"*"`` (all regions); ``year`` [year] is the first year under the new definition.
     """
     path = calibration_root(root) / "breaks.csv"
-    return _breaks_cached(str(path), _stamp(path)).copy()
+    return _breaks_cached(str(path), file_stamp(path)).copy()
 
 
 def breaks_for(series: str, region_code: str | None = None, root: Path | str | None = None) -> pd.DataFrame:

@@ -21,12 +21,15 @@ import pandas as pd
 import xarray as xr
 
 from kbalance.calibration.ensemble import ensemble_path, latest_ensemble_set, read_ensemble
+from kbalance.engine.compiler import source_hash
 from kbalance.engine.runtime import check_dtype
 from kbalance.errors import InvalidValueError, MissingFileError
 from kbalance.model.parameters import shipped_parameter_set
 from kbalance.model.scenarios import read_scenario
-from kbalance.outputs import check_new_folder, model_hash, package_versions, write_new_folder
+from kbalance.outputs import (check_new_folder, data_hash, file_hash, input_hashes, model_hash, package_versions,
+                              project_path, write_new_folder)
 from kbalance.paths import calibration_dir
+from kbalance.runs import scenario_files
 from kbalance.sensitivity.design import (CONFIDENCE, CONVERGENCE_TOLERANCE, DEFAULT_N, MORRIS_LEVELS, RESAMPLES,
                                          PipelineResult, check_method, check_n, finite_or_none, group_names,
                                          report_years, run_pipeline, sample_design)
@@ -137,6 +140,10 @@ def sensitivity_to_folder(out: Path, method: str = "sobol", n: int | None = None
         raise MissingFileError(calibration_dir() / "fitted" / "v<N>-ensemble.csv", "constrained ensemble",
                                "run kbalance calibrate, then kbalance ensemble")
     path = ensemble_path(fitted)
+    for needed in (fitted, path):
+        if not needed.is_file():
+            raise MissingFileError(needed, "--ensemble", "a fitted set calibration/fitted/v<N>.toml beside its "
+                                                         "constrained ensemble v<N>-ensemble.csv")
     shipped = shipped_parameter_set()
     if not path.name.startswith(f"{shipped.name}-"):
         _log(f"note: the shipped parameter set is {shipped.name} but the newest ensemble is {path.name}; "
@@ -173,7 +180,9 @@ def sensitivity_to_folder(out: Path, method: str = "sobol", n: int | None = None
         "morris_levels": MORRIS_LEVELS if method == "morris" else None,
         "bootstrap": {"resamples": RESAMPLES, "confidence": CONFIDENCE},
         "scenario": {"name": chosen.name, "file": str(chosen.path.name if chosen.path else ""),
-                     "constants": chosen.constants},
+                     "path": project_path(chosen.path) if chosen.path else None,
+                     "sha256": file_hash([chosen.path]) if chosen.path else None,
+                     "includes": list(chosen.includes), "constants": chosen.constants},
         "factor_ranges": f"calibrated parameters: min-max over the members of {path.name}; "
                          "lever targets: the documented range in model/levers.toml",
         "lever_timing": lever_timing(chosen),
@@ -186,9 +195,14 @@ def sensitivity_to_folder(out: Path, method: str = "sobol", n: int | None = None
         "outcomes": {key: {"variable": i.variable, "scale": i.scale, "unit": i.unit_en, "label": i.label_en,
                            "label_ko": i.label_ko} for key, i in outcome_indicators(outcomes).items()},
         "fan_members": len(members),
-        "ensemble": path.name,
-        "parameter_set": {"name": shipped.name, "file": shipped.path.name, "sha256": shipped.sha256()},
+        "ensemble": {"file": path.name, "path": project_path(path), "sha256": file_hash([path]),
+                     "fitted_set": project_path(fitted)},
+        "parameter_set": {"name": shipped.name, "file": shipped.path.name, "path": project_path(shipped.path),
+                          "sha256": shipped.sha256()},
+        "inputs": input_hashes(dict.fromkeys([*scenario_files(chosen), shipped.path, fitted, path])),
         "model_sha256": model_hash(),
+        "data_sha256": data_hash(),
+        "engine_source_sha256": source_hash(),
         "versions": package_versions("SALib", "matplotlib"),
     }
 

@@ -39,9 +39,10 @@ from kbalance.engine.compiler import compile_model, source_hash
 from kbalance.errors import InvalidValueError, MissingFileError
 from kbalance.model.parameters import read_parameter_set
 from kbalance.model.scenarios import Scenario
-from kbalance.outputs import (check_new_folder, data_hash, file_hash, model_hash, netcdf_ready, package_versions,
-                              write_new_folder)
+from kbalance.outputs import (check_new_folder, data_hash, file_hash, input_hashes, model_hash, netcdf_ready,
+                              package_versions, write_new_folder)
 from kbalance.paths import calibration_dir, outputs_dir
+from kbalance.runs import scenario_files
 from kbalance.whitepaper.analysis import (LANGS, Whitepaper, complementarity_findings, ensemble_members,
                                           lever_settings, pyramid_years, run_bestfit, run_scenario_members,
                                           summarize, table_years, whitepaper_scenarios)
@@ -149,6 +150,9 @@ def build_whitepaper_manifest(command: Sequence[str], scenarios: Sequence[Scenar
         "ensemble": {"file": ens.name, "sha256": file_hash([ens]),
                      "info_file": info.name if info.is_file() else None,
                      "info_sha256": file_hash([info]) if info.is_file() else None},
+        "dtype": "float64",
+        "inputs": input_hashes(dict.fromkeys([f for s in scenarios for f in scenario_files(s)]
+                                             + [fitted, ens] + ([info] if info.is_file() else []))),
         "model_sha256": model_hash(), "data_sha256": data_hash(), "engine_source_sha256": source_hash(),
         "sensitivity": str(sensitivity) if sensitivity else None,
         "versions": package_versions("matplotlib", "openpyxl", "koreanize-matplotlib", "fonttools"),
