@@ -10,8 +10,10 @@ from typing import Iterable
 import pandas as pd
 
 from kbalance.errors import KbalanceInputError
-from kbalance.observations.load import age_structure, births_by_mother_age, breaks_for, calibration_root, load_breaks, read_observation_file, series_table
-from kbalance.observations.schema import OBSERVATIONS, OD_SERIES
+from kbalance.observations.load import age_structure, births_by_mother_age, breaks_for, calibration_root, load_breaks, series_table
+from kbalance.observations.check_keyed import keyed_checks
+from kbalance.observations.keyed import read_observation_table
+from kbalance.observations.schema import BOUNDARY_FILE, KEYED_FILES, OBSERVATIONS, OD_SERIES, TEXT_FILES
 from kbalance.regions import NATIONAL_CODE, region_codes
 
 
@@ -133,9 +135,12 @@ def check(root: Path | str | None = None) -> CheckReport:
     sources = series_table(r)
     files = sorted(set(sources["file"]))
     frames: dict[str, pd.DataFrame] = {}
+    keyed: dict[str, pd.DataFrame] = {}  # keyed files, text tables and boundaries, read by their layouts
     for f in files:
-        frames[f] = read_observation_file(r / f, r / "sources.csv")
-        report.add(f"schema, units, regions, no duplicates: {f}", True, f"{len(frames[f])} rows")
+        name = Path(f).name
+        frame = read_observation_table(r / f, r / "sources.csv")
+        (keyed if name in KEYED_FILES or name in TEXT_FILES or name == BOUNDARY_FILE else frames)[f] = frame
+        report.add(f"schema, units, regions, no duplicates: {f}", True, f"{len(frame)} rows")
     extra = sorted(p.relative_to(r).as_posix() for p in (r / OBSERVATIONS).glob("*.csv")) if (r / OBSERVATIONS).is_dir() else []
     extra = [e for e in extra if e not in set(files)]
     report.add("no unlisted observation files", not extra, ", ".join(extra) or "none")
@@ -143,9 +148,12 @@ def check(root: Path | str | None = None) -> CheckReport:
     od_file = sources.loc[OD_SERIES, "file"] if OD_SERIES in sources.index else None
     long = pd.concat([fr for f, fr in frames.items() if f != od_file], ignore_index=True)
     present = set(long["series"]) | ({OD_SERIES} if od_file else set())
+    keyed_long = [fr for fr in keyed.values() if "series" in fr]
+    present |= {s for fr in keyed_long for s in fr["series"]} | set(
+        sources.index[sources["file"].isin([f for f, fr in keyed.items() if "series" not in fr])])
     missing = sorted(set(sources.index) - present)
     report.add("every listed series has data", not missing, ", ".join(missing[:10]) or f"{len(sources)} series")
-    wrong_file = [s for f, fr in frames.items() if f != od_file
+    wrong_file = [s for f, fr in {**frames, **keyed}.items() if f != od_file and "series" in fr
                   for s in set(fr["series"]) if sources.loc[s, "file"] != f]
     report.add("series are in the file sources.csv names", not wrong_file, ", ".join(sorted(wrong_file)[:10]) or "ok")
 
@@ -155,7 +163,7 @@ def check(root: Path | str | None = None) -> CheckReport:
 
     # summary table
     regs17 = set(region_codes())
-    g = long.groupby("series")
+    g = pd.concat([long, *keyed_long], ignore_index=True).groupby("series")
     summary = pd.DataFrame({
         "regions": g["region_code"].agg(lambda s: len(set(s) & regs17)),
         "national": g["region_code"].agg(lambda s: NATIONAL_CODE in set(s)),
@@ -255,4 +263,6 @@ def check(root: Path | str | None = None) -> CheckReport:
     if {"businesses_active_total", "businesses_active_corporations", "businesses_active_individual"} <= present:
         _identity(report, "businesses_active_total = corporations + individual", by("businesses_active_total"),
                   by("businesses_active_corporations") + by("businesses_active_individual"))
+    for name, passed, detail in keyed_checks(r):
+        report.add(name, passed, detail)
     return report
