@@ -64,7 +64,7 @@ def test_data_build_missing_source_exits_2(tmp_path, capsys):
 def test_data_build_accepts_harmonized_subfolder(tmp_path, capsys):
     dest = tmp_path / "calib"
     assert cli.main(["data", "build", "--from", str(SHARED_DATA / "harmonized"), "--to", str(dest)]) == 0
-    assert "built 14 files" in capsys.readouterr().out
+    assert "built 25 files" in capsys.readouterr().out
     assert (dest / "observations" / "population.csv").is_file()
     assert cli.main(["data", "check", "--root", str(dest)]) == 0
 

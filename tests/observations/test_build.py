@@ -14,7 +14,7 @@ from conftest import SHARED_DATA, copy_observation_set, needs_shared
 from kbalance.errors import InvalidValueError, MissingFileError, UnknownRegionError
 from kbalance.observations import load
 from kbalance.observations.build import build, harmonized_dir
-from kbalance.observations.schema import CENSUS_YEARS, OBSERVATION_SET, describe
+from kbalance.observations.schema import BOUNDARY_FILE, CENSUS_YEARS, OBSERVATION_SET, describe
 from kbalance.paths import calibration_dir
 
 HARMONIZED = SHARED_DATA / "harmonized"
@@ -30,12 +30,14 @@ def _snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
 
 
 def _harmonized_without(tmp_path: Path, name: str) -> Path:
-    """A harmonized folder linking every shared file but ``name``."""
+    """A harmonized folder linking every shared file but ``name``, beside links to shared raw/ and geo/."""
     src = tmp_path / "harmonized"
     src.mkdir()
     for p in HARMONIZED.glob("*.csv"):
         if p.name != name:
             os.symlink(p, src / p.name)
+    for folder in ("raw", "geo"):
+        os.symlink(SHARED_DATA / folder, tmp_path / folder)
     return src
 
 
@@ -49,14 +51,18 @@ def test_build_reproduces_committed_set_byte_for_byte(tmp_path):
     committed = calibration_dir()
     rel = sorted(p.relative_to(dest).as_posix() for p in written)
     expected = sorted(["sources.csv", "breaks.csv",
-                       *(f"observations/{p.name}" for p in (committed / "observations").glob("*.csv"))])
+                       *(f"observations/{p.name}" for p in (committed / "observations").iterdir())])
     assert rel == expected
+    for name in ("mortality.csv", "un_wpp_migration_age.csv", "municipal_population_age.csv", "municipalities.csv",
+                 "international_migration.csv", BOUNDARY_FILE):
+        assert f"observations/{name}" in rel
     for r in rel:
         assert filecmp.cmp(dest / r, committed / r, shallow=False), r
+    assert (dest / "observations" / BOUNDARY_FILE).read_bytes() == (SHARED_DATA / "geo" / BOUNDARY_FILE).read_bytes()
     leftovers = [p.name for p in tmp_path.iterdir() if p.name != "calibration"]
     assert leftovers == []  # the temporary build folder is gone
-    total = sum(p.stat().st_size for p in (committed / "observations").glob("*.csv"))
-    assert 0 < total < 6_000_000
+    total = sum(p.stat().st_size for p in (committed / "observations").iterdir())
+    assert 0 < total < 7_000_000
 
 
 @needs_shared
@@ -143,7 +149,7 @@ def test_build_failing_validation_leaves_dest_untouched(tmp_path):
     with pytest.raises(UnknownRegionError, match="national.csv"):
         build(src, dest)
     assert _snapshot(dest) == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["calibration", "harmonized"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["calibration", "geo", "harmonized", "raw"]
 
 
 # --- helpers --------------------------------------------------------------------------
@@ -161,3 +167,72 @@ def test_descriptions_cover_age_groups_and_refuse_unknown_series():
     assert describe("births_mother_age_15_19") == "Live births, mother aged 15–19"
     with pytest.raises(InvalidValueError, match="'description'.*'made_up'"):
         describe("made_up")
+
+
+# --- the keyed files: verbatim values of the harmonized and raw files -----------------
+
+
+@needs_shared
+def test_keyed_files_hold_the_harmonized_values_verbatim():
+    from kbalance.observations import keyed
+
+    h = pd.read_csv(HARMONIZED / "mortality_national.csv", dtype=str)
+    ours = pd.read_csv(calibration_dir() / "observations" / "mortality.csv", dtype=str)
+    deaths = ours[ours["series"] == "hmd_deaths"]
+    assert len(deaths) == len(h) and set(deaths["value"]) == set(h["deaths"])  # text, not re-formatted
+    assert set(deaths.loc[deaths["age"].str.endswith("p"), "age"]) == {"110p"}
+    assert h.loc[h["open_interval"] == "True", "age"].eq("110").all()
+    arr = keyed.national_mortality("exposure")
+    row = h[(h["year"] == "2019") & (h["sex"] == "female") & (h["age"] == "110")]
+    assert float(arr.sel(sex="female", year=2019, age=110)) == float(row["exposure"].item())
+
+    age = pd.read_csv(HARMONIZED / "municipal_population_age.csv", dtype=str)
+    arr = keyed.municipal_age_structure()
+    assert int(arr.notnull().sum()) == len(age)
+    one = age[(age["sgg_code"] == "46910") & (age["year"] == "2025") & (age["sex"] == "female")]
+    got = arr.sel(sgg_code="46910", year=2025, sex="female").to_series()
+    assert (got[one["age_group"]].to_numpy() == one["value"].astype(float).to_numpy()).all()
+
+    lx = pd.read_csv(HARMONIZED / "life_table_lx_national.csv", dtype=str, keep_default_na=False)
+    assert int(keyed.life_table_lx().notnull().sum()) == int((lx["lx"] != "").sum())
+
+
+@needs_shared
+def test_un_wpp_rows_name_their_raw_datasets_and_match_them():
+    from kbalance.observations import keyed
+
+    sources = load.series_table()
+    assert sources.loc["wpp_tfr", "origin"] == ("1950–2023: raw/un_wpp2024/tfr1dt_KOR.csv; "
+                                                "2024–2100: raw/un_wpp2024/tfrproj1dt_KOR.csv")
+    assert "CC BY 3.0 IGO" in sources.loc["wpp_e0_male", "table_name"]
+    raw = pd.read_csv(SHARED_DATA / "raw" / "un_wpp2024" / "tfrproj1dt_KOR.csv")
+    wpp = keyed.un_wpp().query("variable == 'tfr'").pivot(index="year", columns="quantile", values="value")
+    assert (wpp.loc[raw["year"], "p2.5"].to_numpy() == raw["tfr_95l"].to_numpy()).all()
+    assert (wpp.loc[raw["year"], "high_variant"].to_numpy() == raw["tfr_high"].to_numpy()).all()
+    mig = pd.read_csv(SHARED_DATA / "raw" / "un_wpp2024" / "migprojAge1dt_KOR.csv")
+    arr = keyed.un_wpp_migration_by_age()
+    assert arr.sizes == {"sex": 2, "year": mig["year"].nunique(), "age": mig["age"].nunique()}
+    first = mig[mig["year"] == 2050].set_index("age")["migF"]
+    assert (arr.sel(sex="female", year=2050).to_series()[first.index].to_numpy() == first.to_numpy()).all()
+
+
+@needs_shared
+def test_press_migration_keeps_only_reported_numbers():
+    raw = pd.read_csv(SHARED_DATA / "raw" / "kostat_intl_migration_press" /
+                      "kostat_intl_migration_national_from_press.csv", dtype=str, keep_default_na=False)
+    net = load.load_series("intl_net_korean").set_index("year")["value"]
+    expected = raw[(raw["group"] == "korean") & (raw["net_k"] != "")].set_index("year")["net_k"].astype(float)
+    assert net.to_dict() == {int(y): v for y, v in expected.items()}
+    origin = load.series_table().loc["intl_net_korean", "origin"]
+    assert origin.startswith("2012: derived: arrivals − departures")
+
+
+@needs_shared
+def test_build_missing_raw_file_raises_and_leaves_dest_untouched(tmp_path):
+    src = _harmonized_without(tmp_path, "")
+    (tmp_path / "geo").unlink()
+    dest = copy_observation_set(tmp_path / "calibration")
+    before = _snapshot(dest)
+    with pytest.raises(MissingFileError, match=re.escape(BOUNDARY_FILE)):
+        build(src, dest)
+    assert _snapshot(dest) == before

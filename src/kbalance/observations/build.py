@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import shutil
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import pandas as pd
 
 from kbalance.errors import InvalidValueError, MissingFileError, MissingValueError
-from kbalance.observations.load import clear_cache, load_breaks, read_csv_text, read_observation_file, require_columns
+from kbalance.observations.keyed import read_observation_table
+from kbalance.observations.load import clear_cache, load_breaks, read_csv_text, require_columns
 from kbalance.observations.schema import (
-    BREAK_COLUMNS, HARMONIZED_COLUMNS, HARMONIZED_OD_COLUMNS, KOSTAT_GI_TABLES, NON_KOSIS_IDS, OBSERVATION_SET,
-    OBSERVATIONS, OD_FILE, OD_SERIES, OD_SPEC, SERIES_TABLES, SOURCE_COLUMNS, TABLE_NAMES, TOPICS, describe,
+    BOUNDARY_FILE, BOUNDARY_SERIES, BOUNDARY_SOURCE, BREAK_COLUMNS, HARMONIZED_COLUMNS, HARMONIZED_OD_COLUMNS,
+    HMD_SERIES, INTL_COLUMNS, KEYED_HARMONIZED, KOSTAT_GI_TABLES, LX_OPEN_SUFFIX, LX_UNIT, MUNICIPAL_AGE_RAW, NON_KOSIS_IDS,
+    OBSERVATION_SET, OBSERVATIONS, OD_FILE, OD_SERIES, OD_SPEC, INTL_FILE, RAW_FILES, SERIES_TABLES, SEXES, SOURCE_COLUMNS,
+    TABLE_NAMES, TEXT_FILES, TOPICS, WPP_CITATION, WPP_COUNTRY, WPP_DATASETS, describe,
 )
 from kbalance.outputs import replace_entries
 from kbalance.regions import NATIONAL_CODE, load_regions, region_name
@@ -43,8 +47,10 @@ def harmonized_dir(source_dir: Path | str) -> Path:
 
 
 def _needed_files() -> list[str]:
-    names = {f for specs in TOPICS.values() for f, _, _ in specs}
-    return sorted(names | {OD_SPEC[0]})
+    """Harmonized files (names) and, as ``../raw/…`` and ``../geo/…``, the other files of shared/data read."""
+    names = {f for specs in TOPICS.values() for f, _, _ in specs} | set(KEYED_HARMONIZED) | {OD_SPEC[0]}
+    others = {f"../{name}" for name in RAW_FILES}
+    return sorted(names - others) + sorted(others)
 
 
 def _read_harmonized(path: Path, columns: Sequence[str]) -> pd.DataFrame:
@@ -125,7 +131,7 @@ def _source_row(series: str, rows: pd.DataFrame, topic_file: str, where: Path) -
         elif t.startswith("page excerpts"):
             names.append("quoted web pages (raw/web_pages/page_excerpts_rd_tax.md)")
         else:
-            names.append(t)
+            names.append(TABLE_NAMES.get(t, t))
     table_name = "; ".join(dict.fromkeys(names))
     parts = []
     for o, (ys, regs) in sorted(origins.items(), key=lambda kv: (min(kv[1][0]), kv[0])):
@@ -142,18 +148,19 @@ def _source_row(series: str, rows: pd.DataFrame, topic_file: str, where: Path) -
     }
 
 
-def _compile(hdir: Path) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Topic frames, the OD frame, the sources table and the breaks table."""
+def _compile(hdir: Path) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame, pd.DataFrame,
+                                  dict[str, pd.DataFrame]]:
+    """Topic frames, the OD frame, the sources table, the breaks table and the keyed files."""
     cache: dict[str, pd.DataFrame] = {}
 
     def harmonized(name: str) -> pd.DataFrame:
         if name not in cache:
             cols = HARMONIZED_OD_COLUMNS if name == OD_SPEC[0] else HARMONIZED_COLUMNS
-            cache[name] = _read_harmonized(hdir / name, cols)
+            cache[name] = _international_migration(hdir.parent) if name == INTL_FILE else _read_harmonized(hdir / name, cols)
         return cache[name]
 
     topics: dict[str, pd.DataFrame] = {}
-    source_rows: list[dict[str, str]] = []
+    keyed, source_rows = _compile_keyed(hdir)
     for topic, specs in TOPICS.items():
         pieces = []
         for fname, patterns, years in specs:
@@ -186,8 +193,157 @@ def _compile(hdir: Path) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.Data
         region_code=h["origin_code"]), OD_FILE, hdir / fname))
 
     sources = pd.DataFrame(source_rows, columns=list(SOURCE_COLUMNS)).sort_values("series", kind="stable")
-    breaks = _make_breaks(topics, od)
-    return topics, od, sources.reset_index(drop=True), breaks
+    breaks = pd.concat([_make_breaks(topics, od), _municipal_breaks(topics, keyed["municipal_population.csv"])],
+                       ignore_index=True)
+    return topics, od, sources.reset_index(drop=True), breaks, keyed
+
+
+# ---------------------------------------------------------------------------
+# Keyed files, text tables and boundaries (layouts in schema.KEYED_FILES, TEXT_FILES)
+# ---------------------------------------------------------------------------
+
+
+def _age_start(label: str) -> int:
+    """The first year of an age label (``"05_09"``, ``"110p"``, ``"85"``) [year]."""
+    return int(re.match(r"\d+", label).group(0))
+
+
+def _sort(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """``frame`` sorted by ``columns``: sexes in the order of SEXES, ages by their first year, the rest as text."""
+    def key(col: pd.Series) -> pd.Series:
+        if col.name == "sex":
+            return col.map({s: i for i, s in enumerate(SEXES)})
+        return col.map(_age_start) if col.name in ("age", "age_group") else col
+    return frame.sort_values(list(columns), key=key, kind="stable")
+
+
+def _keyed(series: str, frame: pd.DataFrame, keys: Sequence[str], unit: str) -> pd.DataFrame:
+    """Cells of one series in the column order of a keyed layout (region_code, year, keys, value, source)."""
+    out = frame.assign(series=series, unit=unit)
+    return out[["series", "region_code", "year", *keys, "value", "unit", "source"]]
+
+
+def _mortality(hdir: Path) -> list[pd.DataFrame]:
+    path = hdir / "mortality_national.csv"
+    h = _read_harmonized(path, KEYED_HARMONIZED["mortality_national.csv"])
+    is_open = h["open_interval"].eq("True")
+    top = str(h["age"].astype(int).max())
+    if not (h.loc[is_open, "age"].eq(top).all() and h.loc[h["age"].eq(top), "open_interval"].eq("True").all()):
+        raise InvalidValueError(path, "open_interval", "True below the top age", f"True exactly at age {top}")
+    h = _sort(h.assign(region_code=NATIONAL_CODE, age=h["age"].where(~is_open, h["age"] + "p")), ["year", "sex", "age"])
+    return [_keyed(series, h.assign(value=h[col], source=f"{raw} (Human Mortality Database)"), ("sex", "age"), unit)
+            for series, (col, unit, raw) in HMD_SERIES.items()]
+
+
+def _life_table(hdir: Path) -> list[pd.DataFrame]:
+    h = _read_harmonized(hdir / "life_table_lx_national.csv", KEYED_HARMONIZED["life_table_lx_national.csv"])
+    h = h[h["lx"].ne("")]  # ages beyond a year's table
+    h = h.assign(region_code=NATIONAL_CODE, age=h["age_start"].str.replace(LX_OPEN_SUFFIX, "p", regex=False),
+                 value=h["lx"])
+    return [_keyed("life_table_lx", _sort(h, ["year", "sex", "age"]), ("sex", "age"), LX_UNIT)]
+
+
+def _un_wpp(hdir: Path) -> list[pd.DataFrame]:
+    h = _read_harmonized(hdir / "un_wpp2024_korea.csv", KEYED_HARMONIZED["un_wpp2024_korea.csv"])
+    family = h["variable"].str.replace(r"_(male|female|both)$", "", regex=True)
+    dataset = [WPP_DATASETS[f][0 if q == "estimate" else 1] for f, q in zip(family, h["quantile"])]
+    h = h.assign(region_code=NATIONAL_CODE,
+                 source=[f"raw/un_wpp2024/{d}_KOR.csv ({WPP_CITATION})" for d in dataset])
+    return [_keyed(f"wpp_{v}", grp, ("quantile",), grp["unit"].iloc[0]) for v, grp in h.groupby("variable", sort=True)]
+
+
+def _raw(data_dir: Path, name: str) -> pd.DataFrame:
+    frame = _read_harmonized(data_dir / name, RAW_FILES[name])
+    if "country_code" in frame and not frame["country_code"].eq(WPP_COUNTRY).all():
+        raise InvalidValueError(data_dir / name, "country_code", sorted(set(frame["country_code"])), [WPP_COUNTRY])
+    return frame
+
+
+def _un_wpp_ages(data_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Net migrants by sex and age (wide over age) and the percentage ASFR by age group."""
+    name = "raw/un_wpp2024/migprojAge1dt_KOR.csv"
+    mig = _raw(data_dir, name)
+    source = f"{name} ({WPP_CITATION})"
+    long = pd.concat([mig.assign(sex=sex, value=mig[col]) for sex, col in (("male", "migM"), ("female", "migF"))])
+    wide = long.pivot(index=["year", "sex"], columns="age", values="value")
+    wide = _sort(wide[sorted(wide.columns, key=_age_start)].reset_index(), ["year", "sex"])
+    wide.insert(0, "region_code", NATIONAL_CODE)
+    wide.insert(0, "series", "wpp_net_migrants_by_age")
+    wide["unit"] = "thousand persons"
+    wide["source"] = source
+    name = "raw/un_wpp2024/percentASFR5dt_KOR.csv"
+    asfr = _raw(data_dir, name)
+    asfr = asfr.assign(region_code=NATIONAL_CODE, age_group=asfr["age"].str.replace("-", "_"), value=asfr["pasfr"],
+                       source=f"{name} ({WPP_CITATION})")
+    return wide.rename_axis(columns=None).reset_index(drop=True), _keyed("wpp_percent_asfr", asfr, ("age_group",), "%")
+
+
+def _international_migration(data_dir: Path) -> pd.DataFrame:
+    """The press file's reported numbers as long series ``intl_<what>_<group>`` [thousand persons]."""
+    name = INTL_FILE.removeprefix("../")
+    raw = _raw(data_dir, name)
+    rows = []
+    for col, what in INTL_COLUMNS.items():
+        part = raw[raw[col].str.strip().ne("")]
+        derived = part["note"].str.contains(f"{what} derived", regex=False)
+        source = [f"derived: arrivals − departures, {name}" if d else f"{name} ({url})"
+                  for d, url in zip(derived, part["source_url"])]
+        rows.append(pd.DataFrame({"variable": "intl_" + what + "_" + part["group"], "region_code": NATIONAL_CODE,
+                                  "year": part["year"], "value": part[col], "unit": "thousand persons",
+                                  "source": source}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def _municipal(hdir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The municipalities table, designations, totals (long) and age structure (wide over age group)."""
+    tot_path, age_path = hdir / "municipal_population.csv", hdir / "municipal_population_age.csv"
+    tot = _read_harmonized(tot_path, KEYED_HARMONIZED["municipal_population.csv"])
+    age = _read_harmonized(age_path, KEYED_HARMONIZED["municipal_population_age.csv"])
+    names = tot[["sgg_code", "region_code", "sgg_name", "year", "unit", "source"]]
+    for path, frame in ((tot_path, tot), (age_path, age)):
+        both = frame.drop_duplicates(["sgg_code", "region_code", "sgg_name"])
+        if both["sgg_code"].duplicated().any() or not set(both["sgg_code"]) <= set(names["sgg_code"]):
+            raise InvalidValueError(path, "sgg_code", both.loc[both["sgg_code"].duplicated(), "sgg_code"].tolist(),
+                                    "one region and name per 시군구 code, as in municipal_population.csv")
+    table = names.drop_duplicates("sgg_code").sort_values("sgg_code", kind="stable")
+    if not (age.drop_duplicates("sgg_code").set_index("sgg_code")["sgg_name"]
+            == table.set_index("sgg_code")["sgg_name"].reindex(age["sgg_code"].unique())).all():
+        raise InvalidValueError(age_path, "sgg_name", "a name differing from municipal_population.csv", "the same names")
+    des = _read_harmonized(hdir / "municipal_designations.csv", KEYED_HARMONIZED["municipal_designations.csv"])
+    des = des.sort_values("sgg_code", kind="stable").assign(year=des["designated"].str.slice(0, 4), unit="-")
+    totals = _keyed("sgg_pop_registered", _sort(tot, ["region_code", "sgg_code", "year"]), ("sgg_code",),
+                    tot["unit"].iloc[0])
+    wide = age.pivot(index=["region_code", "year", "sgg_code", "sex"], columns="age_group", values="value")
+    wide = _sort(wide[sorted(wide.columns, key=_age_start)].reset_index(), ["region_code", "sgg_code", "year", "sex"])
+    wide.insert(0, "series", "sgg_pop_registered_by_age")
+    wide["unit"] = age["unit"].iloc[0]
+    wide["source"] = age["source"].iloc[0].replace("raw/kr_pop_atlas ", f"{MUNICIPAL_AGE_RAW} ", 1)
+    return (table.assign(unit="-"), des, totals, wide.rename_axis(columns=None).reset_index(drop=True))
+
+
+def _compile_keyed(hdir: Path) -> tuple[dict[str, pd.DataFrame], list[dict[str, str]]]:
+    """Keyed files and text tables (file name -> frame as written) and their source rows."""
+    data_dir = hdir.parent
+    table, des, totals, by_age = _municipal(hdir)
+    mig_age, asfr = _un_wpp_ages(data_dir)
+    parts = {
+        "mortality.csv": _mortality(hdir), "life_table.csv": _life_table(hdir), "un_wpp.csv": _un_wpp(hdir),
+        "un_wpp_fertility_age.csv": [asfr], "un_wpp_migration_age.csv": [mig_age],
+        "municipal_population.csv": [totals], "municipal_population_age.csv": [by_age],
+    }
+    files: dict[str, pd.DataFrame] = {}
+    rows: list[dict[str, str]] = []
+    for fname, frames in parts.items():
+        for frame in frames:
+            rows.append(_source_row(frame["series"].iloc[0], frame, fname, hdir / fname))
+        files[fname] = pd.concat(frames, ignore_index=True).drop(columns="source")
+    for fname, frame in (("municipalities.csv", table), ("municipal_designations.csv", des)):
+        series, columns = TEXT_FILES[fname]
+        rows.append(_source_row(series, frame.drop(columns="region_code"), fname, hdir / fname))
+        files[fname] = frame[list(columns)].reset_index(drop=True)
+    rows.append({"series": BOUNDARY_SERIES, "file": f"{OBSERVATIONS}/{BOUNDARY_FILE}",
+                 "description": describe(BOUNDARY_SERIES), **BOUNDARY_SOURCE})
+    return files, rows
 
 
 def _value(topics: dict[str, pd.DataFrame], series: str, region: str, year: int) -> float:
@@ -315,6 +471,24 @@ def _make_breaks(topics: dict[str, pd.DataFrame], od: pd.DataFrame) -> pd.DataFr
     return out
 
 
+def _municipal_breaks(topics: dict[str, pd.DataFrame], totals: pd.DataFrame) -> pd.DataFrame:
+    """A ``definition`` row for the municipal series: they are on current boundaries, the
+    regional series on each year's (the Gunwi move of :data:`MOVES`); the gaps quoted are computed."""
+    rows = []
+    sums = totals.assign(v=totals["value"].astype(float)).groupby(["region_code", "year"])["v"].sum()
+    for what, origin, dest, date, year in MOVES:
+        gaps = {int(y): sums[(dest, y)] - _value(topics, "pop_registered", dest, int(y))
+                for y in sorted(set(totals["year"])) if int(y) < year}
+        first, last = min(gaps), max(gaps)
+        rows.append(("sgg_pop_registered*", "*", year, "definition",
+                     f"The municipal files are on current boundaries: {what} is in {region_name(dest)} ({dest}) in "
+                     f"every year, while pop_registered reports each year on its own boundaries ({what} moved from "
+                     f"{region_name(origin)} ({origin}) on {date}); before {year} {region_name(dest)}'s municipal sum "
+                     f"exceeds pop_registered by {_fmt(gaps[first])} ({first}) … {_fmt(gaps[last])} ({last}), and "
+                     f"{region_name(origin)}'s falls short by as much", "", ""))
+    return pd.DataFrame(rows, columns=list(BREAK_COLUMNS)).astype({"year": str})
+
+
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
@@ -326,8 +500,10 @@ def build(source_dir: Path | str, dest_dir: Path | str) -> list[Path]:
     source_dir : Path  ``shared/data`` or its ``harmonized/`` subfolder
     dest_dir : Path  the calibration folder (``observations/``, ``sources.csv``, ``breaks.csv``)
 
-    The set is written to a temporary folder, validated with
-    :func:`~kbalance.observations.load.read_observation_file` and
+    Besides the harmonized files it reads the raw files of ``schema.RAW_FILES`` and copies
+    the 시군구 boundary file from ``shared/data/geo`` byte for byte. The set is written to a
+    temporary folder, validated with
+    :func:`~kbalance.observations.keyed.read_observation_table` (each file by its layout) and
     :func:`~kbalance.observations.load.load_breaks`, and swapped in with
     :func:`kbalance.outputs.replace_entries`: a failure leaves ``dest_dir`` untouched,
     and its other files (parameters, fitted sets) are never touched. Returns the
@@ -336,17 +512,22 @@ def build(source_dir: Path | str, dest_dir: Path | str) -> list[Path]:
     hdir = harmonized_dir(source_dir)
     for name in _needed_files():
         if not (hdir / name).is_file():
+            if name.startswith("../"):
+                raise MissingFileError(hdir.parent / name[3:], "shared/data file", f"{name[3:]} in {hdir.parent}")
             raise MissingFileError(hdir / name, "harmonized file", f"{name} in {hdir} (shared/data/harmonized)")
-    topics, od, sources, breaks = _compile(hdir)
-    rel = [*(f"{OBSERVATIONS}/{topic}.csv" for topic in topics), f"{OBSERVATIONS}/{OD_FILE}"]
+    topics, od, sources, breaks, keyed = _compile(hdir)
+    frames = {**{f"{topic}.csv": frame for topic, frame in topics.items()}, OD_FILE: od, **keyed}
+    boundary = f"{OBSERVATIONS}/{BOUNDARY_FILE}"
+    rel = [*(f"{OBSERVATIONS}/{name}" for name in frames), boundary]
 
     def write(tmp: Path) -> None:
-        for r, frame in zip(rel, [*topics.values(), od]):
-            _write_csv(frame, tmp / r)
+        for name, frame in frames.items():
+            _write_csv(frame, tmp / OBSERVATIONS / name)
+        shutil.copyfile(hdir.parent / "geo" / BOUNDARY_FILE, tmp / boundary)
         _write_csv(sources, tmp / "sources.csv")
         _write_csv(breaks, tmp / "breaks.csv")
         for r in rel:
-            read_observation_file(tmp / r, tmp / "sources.csv")
+            read_observation_table(tmp / r, tmp / "sources.csv")
         listed = set(sources["file"])
         if listed != set(rel):
             raise InvalidValueError(tmp / "sources.csv", "file", sorted(listed), "the files written by build")

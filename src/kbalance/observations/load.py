@@ -470,3 +470,39 @@ def boundary_changes(root: Path | str | None = None) -> list[BoundaryChange]:
     changes = (BoundaryChange(int(y), tuple(o.split(";")), d)
                for y, o, d in zip(rows["year"], rows["origin_codes"], rows["dest_code"]))
     return list(dict.fromkeys(changes))
+
+
+# ---------------------------------------------------------------------------
+# Cells of files with more keys (kbalance.observations.keyed)
+# ---------------------------------------------------------------------------
+
+
+def validate_cells(path: Path, frame: pd.DataFrame, sources: pd.DataFrame, cell: Sequence[str],
+                   regions: Sequence[str] | None = None) -> pd.DataFrame:
+    """Validate rows in long form (text fields) the way :func:`read_observation_file` does.
+
+    path : Path  the file (named in errors)
+    frame : DataFrame  columns ``cell`` (which include series, region_code, year), ``value``, ``unit``
+    sources : DataFrame  the sources table (:func:`series_table`)
+    cell : the columns that name a cell once
+    regions : the allowed region codes; default the 17 and ``"00"``
+
+    Returns the rows with ``year`` as int and ``value`` as float. Raises
+    :class:`UnknownRegionError`, :class:`MissingValueError` (an empty key or value),
+    :class:`InvalidValueError` (year, value, series not in the table),
+    :class:`UnitMismatchError` and :class:`DuplicateCellError`.
+    """
+    _check_regions(path, frame["region_code"], "region_code", regions or _allowed_regions())
+    for col in cell:
+        empty = frame[col].str.strip().eq("")
+        if empty.any():
+            raise MissingValueError(path, col, f"row {int(np.flatnonzero(empty.to_numpy())[0]) + 2}")
+    out = frame.copy()
+    out["year"] = _parse_years(path, frame["year"])
+    out["value"] = _parse_values(path, frame["value"], frame[list(cell)])
+    _check_units(path, out, sources, path.parent.parent / "sources.csv")
+    dup = out.duplicated(list(cell))
+    if dup.any():
+        where = ", ".join(f"{c}={out.loc[dup, c].iloc[0]}" for c in cell)
+        raise DuplicateCellError(path, "+".join(cell), f"({where})")
+    return out.reset_index(drop=True)

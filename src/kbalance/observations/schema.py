@@ -10,6 +10,7 @@ all taken from ``shared/data/PROVENANCE.md``.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Callable, Iterable
 
 import pandas as pd
@@ -64,6 +65,9 @@ _ECONOMY = (
     "unemployed", "employment_rate_15_64", "participation_rate", "unemployment_rate",
 )
 
+#: The raw press file of international migration, relative to the harmonized folder; its
+#: numbers are read as harmonized rows (variable ``intl_<what>_<group>``) by the build.
+INTL_FILE = "../raw/kostat_intl_migration_press/kostat_intl_migration_national_from_press.csv"
 #: topic -> [(harmonized file, series patterns (fnmatch), year filter or None)]
 TOPICS: dict[str, list[tuple[str, tuple[str, ...], _YearFilter | None]]] = {
     "population": [("population.csv", (
@@ -82,6 +86,7 @@ TOPICS: dict[str, list[tuple[str, tuple[str, ...], _YearFilter | None]]] = {
                    ("innovation_rd.csv", ("*",), None)],
     "tax": [("fiscal_tax.csv", ("*",), None)],
     "national": [("national.csv", ("population_wb", "gdp_current_usd_wb"), None)],
+    "international_migration": [(INTL_FILE, ("intl_*",), None)],
 }
 #: The OD matrix: harmonized file and first year kept.
 OD_SPEC = ("migration_od.csv", 1990)
@@ -106,6 +111,11 @@ NON_KOSIS_IDS = {
     "raw/bage/Resident_Population_in_FiveYear": "KOSIS Resident Population in Five-Year Age Groups (English; table id not in file)",
     "raw/migest/Resident_Population_by": "KOSIS Resident Population by City, County and District (English; table id not in file)",
     "raw/gcam_korea/GRDP": "gcam-korea compilation (method undocumented)",
+    "raw/hmd_kor": "HMD KOR Deaths_1x1, Exposures_1x1",
+    "raw/kr_pop_atlas/decline.json": "MOIS 인구감소지역·관심지역 designation (October 2021)",
+    "raw/kostat_intl_migration_press/": "KOSTAT 국제인구이동통계 (as reported in press articles)",
+    **{f"raw/un_wpp2024/{name}_": f"UN WPP 2024 {name}" for name in (
+        "e01dt", "e0proj1dt", "tfr1dt", "tfrproj1dt", "mig1dt", "migproj1dt", "migprojAge1dt", "percentASFR5dt")},
 }
 #: kostat_gi indicator 2-2-2 names no table; PROVENANCE: same indicator as 6-1-2 (DT_1C83).
 KOSTAT_GI_TABLES = {"2-2-2": "DT_1C83"}
@@ -134,6 +144,10 @@ TABLE_NAMES = {
     "DT_1YL202109E": "특허출원건수(시도) (KIPO, first applicant's address)",
     "DT_1C83": "지역소득: 연구개발비 / 실질 GRDP (KOSTAT regional indicator)",
     "DT_142N_F204": "창업기업동향 (MSS start-ups)",
+    "DT_1B41": "생명표 (abridged life tables, national, by sex)",
+    "DT_1B04005N": "행정구역(시군구)별/성별/5세별 주민등록인구 (resident registration by 시군구, sex and 5-year age, December)",
+    "HMD KOR Deaths_1x1, Exposures_1x1": "Human Mortality Database (www.mortality.org), Republic of Korea; "
+                                         "HMD terms of use: cite the HMD",
 }
 
 # ---------------------------------------------------------------------------
@@ -219,7 +233,45 @@ DESCRIPTIONS = {
     "tax_burden_ratio_pct": "Tax burden ratio, national + local tax / nominal GDP of its time",
     "population_wb": "Population, World Bank WDI (KOSTAT mid-year estimate incl. foreigners)",
     "gdp_current_usd_wb": "GDP, current US$, World Bank WDI",
+    "hmd_deaths": "Deaths by sex and single age 0–109 and the open interval 110+ (age label 110p), national, "
+                  "Human Mortality Database estimates (with decimals); cite the HMD",
+    "hmd_exposure": "Exposure to risk [person-years] by sex and single age 0–109 and 110+, national, "
+                    "Human Mortality Database; cite the HMD",
+    "life_table_lx": "Survivors lx at exact age (radix 100,000), national abridged life table by sex (total, male, "
+                     "female); the open age group is labelled as the table gives it (85p, 95p, 100p)",
+    "wpp_e0_male": "Life expectancy at birth, male, UN WPP 2024 (everyone resident): estimates; probabilistic "
+                   "projection median, 80 % (p10–p90) and 95 % (p2.5–p97.5) intervals",
+    "wpp_e0_female": "Life expectancy at birth, female, UN WPP 2024: estimates; projection median and 80 %/95 % intervals",
+    "wpp_e0_both": "Life expectancy at birth, both sexes, UN WPP 2024: estimates; projection median and 80 %/95 % intervals",
+    "wpp_tfr": "Total fertility rate, UN WPP 2024: estimates; projection median, 80 %/95 % intervals and the "
+               "low/high variants (±0.5 child)",
+    "wpp_net_international_migration": "Net international migration, all nationalities, UN WPP 2024: estimates; "
+                                       "projection median and 80 %/95 % intervals",
+    "wpp_net_migrants_by_age": "Net international migrants by sex and single age (0–100 as in the file), "
+                               "UN WPP 2024 projection",
+    "wpp_percent_asfr": "Percentage distribution of age-specific fertility by mother's 5-year age group, UN WPP 2024; "
+                        "year = the mid-year the file gives for each 5-year period (1953 = 1950–1955)",
+    "sgg_pop_registered_by_age": "Registered population by 시군구 (229 units: 일반구 merged into their 시), sex and "
+                                 "5-year age group (00_04 … 95_99, 100p), December, on current boundaries "
+                                 "(군위군 in Daegu every year); the source's copied age vectors of 군위군 2015–2022 "
+                                 "and 미추홀구 2015–2017 are left out",
+    "sgg_pop_registered": "Registered population by 시군구, December totals, on current boundaries (군위군 in Daegu every year)",
+    "municipalities": "The 229 시군구 of the municipal files: MOIS 5-digit code, region, name",
+    "municipal_designations": "인구감소지역 (depopulation_area, 89) and 관심지역 (area_of_concern, 18) designated by MOIS "
+                              "in October 2021, on current codes; the source file marks the 관심지역 list as "
+                              "second-hand (medium confidence)",
+    "sgg_boundaries": "시군구 boundaries (229 units, 일반구 dissolved), simplified polygons (shared borders kept), "
+                      "WGS84 lon/lat, properties sgg_cd, sgg_nm, sido_cd, sido_nm on 2023 codes",
 }
+
+_INTL = {"arrivals": "arrivals", "departures": "departures", "net": "net migration (arrivals − departures)",
+         "movers": "total movers (arrivals + departures)"}
+_INTL_GROUP = {"all": "all nationalities", "korean": "Korean nationals", "foreigner": "foreigners"}
+DESCRIPTIONS.update({
+    f"intl_{what}_{group}": f"International migration, national, {_INTL_GROUP[group]}: {text}; rounded thousands "
+                            f"as reported in press articles on Statistics Korea's international-migration "
+                            f"statistics (sparse years; address of each article in the raw file)"
+    for what, text in _INTL.items() for group in _INTL_GROUP})
 
 _SEX = {"total": "both sexes", "male": "male", "female": "female"}
 #: Age-group labels: a 5-year group ``"15_19"`` and an open top group ``"85p"``.
@@ -253,3 +305,103 @@ def describe(series: str) -> str:
     if m:
         return f"Live births, mother {_age_text(m.group(1))}"
     raise InvalidValueError("calibration/sources.csv", "description", series, "a series described in kbalance.observations.schema")
+
+
+# ---------------------------------------------------------------------------
+# Files with more keys than (series, region_code, year), text tables, boundaries
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyedLayout:
+    """The columns of a file whose cells have keys besides series, region_code and year.
+
+    keys : the key columns after ``year``; with series, region_code and year they name a cell
+    wide : the key whose labels are columns (one value column per label, e.g. age groups,
+        to keep large files small), or ``""`` for a single ``value`` column
+    """
+
+    keys: tuple[str, ...]
+    wide: str = ""
+
+    def columns(self, labels: Iterable[str] = ()) -> tuple[str, ...]:
+        """The header: ``series, region_code, year, *keys``, then ``value`` or the ``labels``, then ``unit``."""
+        values = tuple(labels) if self.wide else ("value",)
+        return ("series", "region_code", "year", *self.keys, *values, "unit")
+
+    @property
+    def cell(self) -> tuple[str, ...]:
+        """The columns that name a cell once the wide labels are read as the key ``wide``."""
+        return ("series", "region_code", "year", *self.keys, *((self.wide,) if self.wide else ()))
+
+
+#: Keyed files of ``calibration/observations/`` and their layouts.
+KEYED_FILES = {
+    "mortality.csv": KeyedLayout(("sex", "age")),
+    "life_table.csv": KeyedLayout(("sex", "age")),
+    "un_wpp.csv": KeyedLayout(("quantile",)),
+    "un_wpp_fertility_age.csv": KeyedLayout(("age_group",)),
+    "un_wpp_migration_age.csv": KeyedLayout(("sex",), wide="age"),
+    "municipal_population.csv": KeyedLayout(("sgg_code",)),
+    "municipal_population_age.csv": KeyedLayout(("sgg_code", "sex"), wide="age_group"),
+}
+#: Tables of text (no values), one series each: file -> (series, columns); the first column is the key.
+TEXT_FILES = {
+    "municipalities.csv": ("municipalities", ("sgg_code", "region_code", "sgg_name")),
+    "municipal_designations.csv": ("municipal_designations", ("sgg_code", "region_code", "status", "designated")),
+}
+#: Allowed ``status`` of ``municipal_designations.csv``.
+MUNICIPAL_STATUSES = ("depopulation_area", "area_of_concern")
+#: The 시군구 boundaries (GeoJSON), copied byte for byte from ``shared/data/geo``; its series name.
+BOUNDARY_FILE = "sgg_2023_229.geojson"
+BOUNDARY_SERIES = "sgg_boundaries"
+#: A 5-digit MOIS 시군구 code.
+SGG_CODE = re.compile(r"^\d{5}$")
+#: Sex labels of the keyed files.
+SEXES = ("total", "male", "female")
+
+#: Harmonized files of the keyed set and their columns (shared/data/PROVENANCE.md).
+KEYED_HARMONIZED = {
+    "mortality_national.csv": ("year", "sex", "age", "deaths", "exposure", "open_interval", "source"),
+    "life_table_lx_national.csv": ("year", "sex", "age_start", "lx", "source"),
+    "un_wpp2024_korea.csv": ("year", "variable", "quantile", "value", "unit", "source"),
+    "municipal_population.csv": ("region_code", "sgg_code", "sido_name", "sgg_name", "year", "value", "unit", "source"),
+    "municipal_population_age.csv": ("year", "region_code", "sido_code", "sgg_code", "sgg_name", "sex", "age_group",
+                                     "value", "unit", "source"),
+    "municipal_designations.csv": ("region_code", "sgg_code", "sido_name", "sgg_name", "status", "designated", "source"),
+}
+#: Raw files read directly (under ``shared/data``) and their columns.
+RAW_FILES = {
+    "raw/un_wpp2024/migprojAge1dt_KOR.csv": ("country_code", "year", "age", "migM", "migF"),
+    "raw/un_wpp2024/percentASFR5dt_KOR.csv": ("country_code", "year", "period", "age", "pasfr"),
+    INTL_FILE.removeprefix("../"):
+        ("year", "group", "arrivals_k", "departures_k", "net_k", "total_movers_k", "source_url", "note"),
+    f"geo/{BOUNDARY_FILE}": (),
+}
+#: UN WPP 2024 country code of the Republic of Korea in the raw files.
+WPP_COUNTRY = "410"
+#: The wpp2024 datasets behind each harmonized UN WPP variable: (estimates, projection).
+WPP_DATASETS = {"e0": ("e01dt", "e0proj1dt"), "tfr": ("tfr1dt", "tfrproj1dt"),
+                "net_international_migration": ("mig1dt", "migproj1dt")}
+#: The licence and citation of the UN WPP rows, in their sources.csv table names.
+WPP_CITATION = "UN DESA Population Division (2024), World Population Prospects 2024, R package wpp2024 v1.1-3 (CC BY 3.0 IGO)"
+#: The HMD series: series -> (harmonized column, unit, raw file).
+HMD_SERIES = {"hmd_deaths": ("deaths", "persons", "raw/hmd_kor/HMD_KOR_Deaths_1x1_2003_2020.csv"),
+              "hmd_exposure": ("exposure", "person-years", "raw/hmd_kor/HMD_KOR_Exposures_1x1_2003_2020.csv")}
+#: The raw file of the municipal age structure (``pyrSeries``; PROVENANCE.md, raw/kr_pop_atlas).
+MUNICIPAL_AGE_RAW = "raw/kr_pop_atlas/atlas.json"
+#: Unit of life_table_lx.
+LX_UNIT = "persons (radix 100000)"
+#: The open-group suffix of the KOSIS life-table ages ("85이상" = 85 and over), written ``85p``.
+LX_OPEN_SUFFIX = "이상"
+#: The columns of the press file compiled as series ``intl_<what>_<group>``: column -> what.
+INTL_COLUMNS = {"arrivals_k": "arrivals", "departures_k": "departures", "net_k": "net", "total_movers_k": "movers"}
+#: sources.csv row of the boundary file (from PROVENANCE.md, "Boundaries: geo/").
+BOUNDARY_SOURCE = {
+    "unit": "degrees (WGS84 lon/lat)",
+    "table_id": "SGIS 시군구 boundaries 2022-03 (github.com/vuski/admdongkor ver20220309_sgg_vote_simple)",
+    "table_name": "Statistics Korea SGIS boundaries, KOGL type 1 (attribution); codes remapped to the 2023 state "
+                  "(강원 42→51, 전북 45→52, 군위군 47720→27720); not reflected: 부천 구 (2024), 화성 구 (2026)",
+    "origin": f"geo/{BOUNDARY_FILE} (geo/build_geometry.py: simplified, tolerance 0.002°)",
+}
+TABLE_NAMES.update({ident: WPP_CITATION for start, ident in NON_KOSIS_IDS.items() if start.startswith("raw/un_wpp2024/")})
