@@ -11,9 +11,10 @@ import pytest
 
 from conftest import SHARED_DATA, needs_shared
 from kbalance.errors import InvalidValueError
-from kbalance.observations.schema import (BREAK_COLUMNS, BREAK_KINDS, HARMONIZED_COLUMNS, HARMONIZED_OD_COLUMNS,
-                                          OBSERVATION_COLUMNS, OBSERVATIONS, OD_COLUMNS, OD_FILE, OD_SERIES,
-                                          OD_SPEC, SOURCE_COLUMNS, TABLE_NAMES, TOPICS, describe)
+from kbalance.observations.schema import (BOUNDARY_FILE, BREAK_COLUMNS, BREAK_KINDS, HARMONIZED_COLUMNS, HARMONIZED_OD_COLUMNS, INTL_FILE,
+                                          KEYED_FILES, OBSERVATION_COLUMNS, OBSERVATIONS, OD_COLUMNS, OD_FILE, OD_SERIES,
+                                          OD_SPEC, SOURCE_COLUMNS, TABLE_NAMES, TEXT_FILES, TOPICS,
+                                          describe)
 from kbalance.paths import calibration_dir
 
 FOLDER = calibration_dir() / OBSERVATIONS
@@ -28,9 +29,10 @@ def sources() -> pd.DataFrame:
 
 
 def test_every_topic_has_its_file_and_nothing_else_is_there():
-    expected = {f"{topic}.csv" for topic in TOPICS} | {OD_FILE}
+    expected = {f"{topic}.csv" for topic in TOPICS} | {OD_FILE} | set(KEYED_FILES) | set(TEXT_FILES)
     assert {p.name for p in FOLDER.glob("*.csv")} == expected
-    assert set(sources()["file"]) == {f"{OBSERVATIONS}/{name}" for name in expected}
+    assert (FOLDER / BOUNDARY_FILE).is_file()
+    assert set(sources()["file"]) == {f"{OBSERVATIONS}/{name}" for name in expected | {BOUNDARY_FILE}}
 
 
 def test_column_tuples_match_the_committed_headers():
@@ -90,6 +92,8 @@ def test_topics_read_harmonized_files_with_the_declared_columns():
     harmonized = SHARED_DATA / "harmonized"
     for topic, entries in TOPICS.items():
         for name, patterns, _ in entries:
+            if name == INTL_FILE:  # a raw file with its own columns (build.py reads it as such)
+                continue
             assert header(harmonized / name) == HARMONIZED_COLUMNS, (topic, name)
             variables = pd.read_csv(harmonized / name, usecols=["variable"])["variable"].unique()
             for pattern in patterns:
