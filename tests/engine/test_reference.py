@@ -1,10 +1,11 @@
 """The PySD reference run, and the fast engine against it.
 
 Parity: every variable of the model at every step agrees with PySD's own run within a
-relative 1e-9 (absolute 1e-9 near zero): for the baseline over the whole horizon (2001 to
-2070), and for random parameter sets and levers to 2035 only (to 2070 these three PySD
-runs of every variable would take half as long again; the equations they exercise are
-the same).
+relative 1e-9 (absolute 1e-9 near zero), on both execution paths of the fast engine (the
+numpy path and the fused one, compared with the same PySD run): for the baseline over the
+whole horizon (2001 to 2070), and for random parameter sets and levers to 2035 only (to
+2070 these three PySD runs of every variable would take half as long again; the
+equations they exercise are the same).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from kbalance.engine import kernels
 from kbalance.engine.compiler import compile_model
 from kbalance.engine.reference import run_pysd
 from kbalance.engine.runtime import run_fast
@@ -22,6 +24,8 @@ from kbalance.model.scenarios import Scenario
 
 BASELINE_UNTIL = 2070  # the horizon of every shipped run
 RANDOM_UNTIL = 2035
+#: the fast engine's execution paths compared with PySD (the fused one needs numba)
+PATHS = ["numpy", *(["fused"] if kernels.available() else [])]
 
 
 def _all_variables() -> list[str]:
@@ -31,11 +35,11 @@ def _all_variables() -> list[str]:
     return [n for n in keep["Real Name"] if n in model.names]
 
 
-def _assert_parity(pysd_result, fast_result, names):
+def _assert_parity(pysd_result, fast_result, names, engine):
     for name in names:
         expected = pysd_result[name].values
         got = np.broadcast_to(fast_result[name].values, expected.shape)
-        np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9, err_msg=name)
+        np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9, err_msg=f"{name} ({engine})")
 
 
 def _random_parameter_set(seed: int) -> ParameterSet:
@@ -56,9 +60,10 @@ def test_every_variable_matches_pysd_on_the_baseline_at_every_step_to_2070():
     assert len(names) > 200
     params = read_parameter_set()
     expected = run_pysd(Scenario("baseline", ""), params, BASELINE_UNTIL, names)
-    got = run_fast(None, params.values, BASELINE_UNTIL, names).isel(member=0)
     assert list(expected["year"].values) == list(range(2001, BASELINE_UNTIL + 1))
-    _assert_parity(expected, got, names)
+    for engine in PATHS:
+        got = run_fast(None, params.values, BASELINE_UNTIL, names, engine=engine).isel(member=0)
+        _assert_parity(expected, got, names, engine)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -71,8 +76,9 @@ def test_every_variable_matches_pysd_for_random_parameters_and_levers(seed):
               "second relocation target": 30000.0, "second relocation start year": 2028.0}
     scenario = Scenario("random levers", "", levers)
     expected = run_pysd(scenario, params, RANDOM_UNTIL, names)
-    got = run_fast(None, {**params.values, **levers}, RANDOM_UNTIL, names).isel(member=0)
-    _assert_parity(expected, got, names)
+    for engine in PATHS:
+        got = run_fast(None, {**params.values, **levers}, RANDOM_UNTIL, names, engine=engine).isel(member=0)
+        _assert_parity(expected, got, names, engine)
 
 
 def test_a_pysd_run_carries_units_and_comments_from_the_model_file():

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from kbalance.engine import kernels
 from kbalance.engine.runtime import if_then_else, run_fast, sum_product
 from kbalance.errors import InvalidValueError
 
@@ -30,14 +31,17 @@ def test_members_of_an_ensemble_equal_their_single_runs():
 FLOAT32_RTOL = 1e-5
 
 
-def test_float32_runs_match_float64_on_key_outputs():
+@pytest.mark.parametrize("engine", ["numpy", pytest.param("fused", marks=pytest.mark.skipif(
+    not kernels.available(), reason="numba is not installed"))])
+def test_float32_runs_match_float64_on_key_outputs(engine):
+    """float32 on either path against the reference, float64 on the numpy path."""
     rng = np.random.default_rng(11)
     table = pd.DataFrame({"gompertz slope": rng.uniform(0.07, 0.12, 6), "push elasticity": rng.uniform(0, 2, 6),
                           "regional fertility factor": rng.uniform(0.8, 1.2, 6),
                           "productivity trend": rng.uniform(0, 0.05, 6)})
     names = ["total population", "national population", "capital region share", "extinction risk index", "grdp"]
-    exact = run_fast(table, None, 2070, names)
-    fast = run_fast(table, None, 2070, names, dtype="float32")
+    exact = run_fast(table, None, 2070, names, engine="numpy")
+    fast = run_fast(table, None, 2070, names, dtype="float32", engine=engine)
     for name in names:
         assert fast[name].dtype == np.float64  # results come back as float64 either way
         np.testing.assert_allclose(fast[name].values, exact[name].values, rtol=FLOAT32_RTOL, err_msg=name)

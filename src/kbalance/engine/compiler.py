@@ -26,6 +26,7 @@ import numpy as np
 import xarray as xr
 from pysd.translators.structures import abstract_expressions as ae
 
+from kbalance.engine.kernels import Fused, KernelSet
 from kbalance.model import mdl
 
 
@@ -47,6 +48,7 @@ class _Expr:
     code: str
     dims: tuple[str, ...]  # subscripts of the axes after the member axis
     literal: bool = False  # a plain Python number: no member axis
+    boolean: bool = False  # a truth value (a comparison or logic)
 
 
 @dataclass(eq=False)
@@ -63,6 +65,9 @@ class CompiledModel:
     constants : dict  py-name → value with a member axis of 1 (and index tables of the code)
     data, lookups : dict  py-name → (times or x values, values), from PySD's loaders
     initial_time, time_step : float  [year]
+    fused : bool  element-wise expressions call fused kernels (``s.k.k<n>``)
+    kernels : str  their scalar source (kbalance.engine.kernels), empty when not fused
+    kernel_names : tuple  the names of the kernels (``k<n>``)
     """
 
     source: str
@@ -76,6 +81,9 @@ class CompiledModel:
     lookups: dict[str, tuple[np.ndarray, np.ndarray]]
     initial_time: float
     time_step: float
+    fused: bool = False
+    kernels: str = ""
+    kernel_names: tuple = ()
 
 
 class Compiler:
@@ -83,10 +91,13 @@ class Compiler:
 
     Each expression compiles to code and the subscripts of its axes; subscript
     algebra (ranges, subranges, mapped ranges, single elements, bang sums) is resolved
-    here, so the generated code is plain numpy indexing and broadcasting.
+    here, so the generated code is plain numpy indexing and broadcasting. With
+    ``fused=True`` element-wise expressions become fused kernels (kbalance.engine.kernels)
+    called on the values they read; everything else is the same code.
     """
 
-    def __init__(self, abstract, pysd_model):
+    def __init__(self, abstract, pysd_model, fused: bool = False):
+        self.fusion = KernelSet(self.align) if fused else None
         section = abstract.sections[0]
         self.model = pysd_model
         self.subscripts: dict[str, list[str]] = {}
@@ -155,6 +166,8 @@ class Compiler:
         missing = [d for d in e.dims if d not in dst]
         if missing:
             raise EngineError(f"cannot align dims {e.dims} to {tuple(dst)}")
+        if isinstance(e, Fused):  # its leaves aligned to dst: the result needs no transpose
+            return e.kernels.call(e, tuple(dst))
         order = sorted(range(len(e.dims)), key=lambda i: list(dst).index(e.dims[i]))
         code = e.code
         if order != list(range(len(e.dims))):
@@ -228,7 +241,7 @@ class Compiler:
                 f"    if v is None:\n"
                 f"        v = s.static[{key!r}] = {inner.code}\n"
                 f"    return v\n")
-        return _Expr(f"{key}(s)", inner.dims)
+        return _Expr(f"{key}(s)", inner.dims, boolean=inner.boolean)
 
     def expr(self, node) -> _Expr:
         """Code and subscripts of an expression; static compound parts are hoisted."""
@@ -295,6 +308,8 @@ class Compiler:
         operators, nodes = list(node.operators), list(node.arguments)
         if operators == ["negative"]:
             arg = self.expr(nodes[0])
+            if self.fusion and not arg.literal:
+                return self.fusion.fuse("(-{0})", [arg], arg.dims)
             return _Expr(f"(-{arg.code})", arg.dims, arg.literal)
         # a chain a * b * c * d is evaluated left to right: when its first terms are
         # static (a * b * c), they form one hoisted term, with the same rounding
@@ -309,11 +324,17 @@ class Compiler:
             args = [self.expr(a) for a in nodes]
         dims = self.union(args)
         literal = all(a.literal for a in args)
-        code = f"({self.align(args[0], dims)})"
-        for op, arg in zip(operators, args[1:]):
-            op = {"^": "**"}.get(op, op)
+        operators = [{"^": "**"}.get(op, op) for op in operators]
+        for op in operators:
             if op not in ("+", "-", "*", "/", "**"):
                 raise EngineError(f"operator {op!r} is not compiled")
+        if self.fusion and not literal:
+            pattern = "({0})"
+            for i, op in enumerate(operators, 1):
+                pattern = f"({pattern} {op} {{{i}}})"
+            return self.fusion.fuse(pattern, args, dims)
+        code = f"({self.align(args[0], dims)})"
+        for op, arg in zip(operators, args[1:]):
             code = f"({code} {op} {self.align(arg, dims)})"
         return _Expr(code, dims, literal)
 
@@ -321,15 +342,25 @@ class Compiler:
         ops = {"=": "==", "<>": "!=", "<": "<", ">": ">", "<=": "<=", ">=": ">=",
                ":AND:": "&", ":OR:": "|"}
         args = [self.expr(a) for a in node.arguments]
+        literal = all(a.literal for a in args)
         if node.operators == [":NOT:"]:
-            return _Expr(f"(~({args[0].code}))", args[0].dims, args[0].literal)
+            if self.fusion and not literal:
+                return self.fusion.fuse("(not {0})", args, args[0].dims, boolean=True)
+            return _Expr(f"(~({args[0].code}))", args[0].dims, args[0].literal, boolean=True)
         dims = self.union(args)
-        code = f"({self.align(args[0], dims)})"
-        for op, arg in zip(node.operators, args[1:]):
+        for op in node.operators:
             if op not in ops:
                 raise EngineError(f"logical operator {op!r} is not compiled")
+        if self.fusion and not literal:
+            scalar = {**ops, ":AND:": "and", ":OR:": "or"}
+            pattern = "({0})"
+            for i, op in enumerate(node.operators, 1):
+                pattern = f"({pattern} {scalar[op]} {{{i}}})"
+            return self.fusion.fuse(pattern, args, dims, boolean=True)
+        code = f"({self.align(args[0], dims)})"
+        for op, arg in zip(node.operators, args[1:]):
             code = f"({code} {ops[op]} {self.align(arg, dims)})"
-        return _Expr(code, dims, all(a.literal for a in args))
+        return _Expr(code, dims, literal, boolean=True)
 
     def call(self, node: ae.CallStructure) -> _Expr:
         fn = node.function.reference
@@ -340,11 +371,21 @@ class Compiler:
         if fn == "sum":
             return self.sum(node.arguments[0], args[0])
         unary = {"exp": "np.exp", "ln": "np.log", "sqrt": "np.sqrt", "abs": "np.abs", "integer": "np.trunc"}
+        dims = self.union(args)
+        literal = all(a.literal for a in args)
+        # EXP and LN stay numpy calls between kernels: numpy vectorises them (float32 with
+        # AVX2), numba calls the C library's scalar functions
+        fused = {"min": "np.minimum({0}, {1})", "max": "np.maximum({0}, {1})",
+                 "zidz": "({0} / {1} if {1} != F(0.0) else F(0.0))",
+                 "xidz": "({0} / {1} if {1} != F(0.0) else {2})",
+                 **{f: f"{numpy}({{0}})" for f, numpy in unary.items() if f not in ("exp", "ln")}}
+        if fn == "if_then_else" and any(a.literal for a in args):  # np.where of both
+            fused[fn] = "({1} if {0} else {2})"
+        if self.fusion and not literal and fn in fused:
+            return self.fusion.fuse(fused[fn], args, dims)
         if fn in unary:
             return _Expr(f"{unary[fn]}({args[0].code})", args[0].dims, args[0].literal)
-        dims = self.union(args)
         aligned = [self.align(a, dims) for a in args]
-        literal = all(a.literal for a in args)
         if fn in ("min", "max"):
             return _Expr(f"np.{fn}imum({aligned[0]}, {aligned[1]})", dims, literal)
         if fn == "if_then_else":
@@ -386,7 +427,7 @@ class Compiler:
             f"        v = s.initials[{key!r}] = {inner.code}\n"
             f"    return v\n")
         self.initial_keys.append(key)
-        return _Expr(f"{key}(s)", inner.dims, inner.literal)
+        return _Expr(f"{key}(s)", inner.dims, inner.literal, inner.boolean)
 
     # -- variables --------------------------------------------------------------
     def assign(self, py: str, components) -> str:
@@ -469,10 +510,12 @@ class Compiler:
                 constants[py] = _constant_value(self.model, py, self.dims[py])
         data, lookups = _externals(self.model, self.kind)
         units = {py: str(self.doc.loc[py, "Units"]) for py in self.elements}
+        kernels = self.fusion or KernelSet(self.align)
         return CompiledModel(source=source, dims=dict(self.dims), stocks=stocks, subscripts=self.subscripts,
                              names=self.names, units=units, constants=constants, data=data, lookups=lookups,
                              initial_time=float(self.model.time.initial_time()),
-                             time_step=float(self.model.time.time_step()))
+                             time_step=float(self.model.time.time_step()), fused=self.fusion is not None,
+                             kernels=kernels.source(), kernel_names=kernels.names())
 
 
 def _constant_value(model, py: str, dims: tuple[str, ...]) -> np.ndarray:
@@ -498,18 +541,22 @@ def _externals(model, kind: dict[str, str]):
     return data, lookups
 
 
-@lru_cache(maxsize=1)
-def _compiled(key: tuple) -> CompiledModel:
+@lru_cache(maxsize=2)
+def _compiled(key: tuple, fused: bool) -> CompiledModel:
     pysd_model = mdl.load_model()
     with mdl.quiet_pysd():
         pysd_model.reload()  # the constants as the model file sets them
-        return Compiler(mdl.abstract_model(), pysd_model).compile()
+        return Compiler(mdl.abstract_model(), pysd_model, fused).compile()
 
 
-def compile_model() -> CompiledModel:
+def compile_model(fused: bool = False) -> CompiledModel:
     """The model file compiled for the fast engine (once per process, again when the model
-    file or its inputs change)."""
-    return _compiled(mdl.model_key())
+    file or its inputs change).
+
+    fused : bool  element-wise expressions as fused kernels (kbalance.engine.kernels; the
+        fused path) instead of numpy operations (the numpy path, the reference)
+    """
+    return _compiled(mdl.model_key(), fused)
 
 
 def source_hash() -> str:

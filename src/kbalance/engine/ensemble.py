@@ -18,7 +18,7 @@ import pandas as pd
 import xarray as xr
 
 from kbalance.engine.compiler import compile_model
-from kbalance.engine.runtime import check_dtype, generated_functions, run_fast
+from kbalance.engine.runtime import check_dtype, check_engine, generated_functions, run_fast
 from kbalance.errors import InvalidValueError
 from kbalance.model.scenarios import Scenario, read_scenario
 
@@ -50,15 +50,16 @@ def _keep_freed_memory() -> None:
     mallopt(m_trim_threshold, _TRIM_THRESHOLD)
 
 
-def _start_worker() -> None:
-    """Initializer of a local worker process: malloc settings, then the compiled model."""
+def _start_worker(fused: bool) -> None:
+    """Initializer of a local worker process: malloc settings, then the compiled model
+    (forked workers inherit it, and the fused kernels compiled in the parent)."""
     _keep_freed_memory()
-    generated_functions(compile_model())
+    generated_functions(compile_model(fused))
 
 
 def _run_chunk(job: tuple):
-    parameters, constants, until, variables, reduce, dtype = job
-    result = run_fast(parameters, constants, until, variables, dtype)
+    parameters, constants, until, variables, reduce, dtype, engine = job
+    result = run_fast(parameters, constants, until, variables, dtype, engine)
     return result if reduce is None else reduce(result)
 
 
@@ -71,7 +72,8 @@ def _chunks(parameters: pd.DataFrame | None, chunk_size: int) -> list[pd.DataFra
 def run_ensemble(parameters: pd.DataFrame | None, scenario=None, until: int = 2070,
                  variables: Sequence[str] = ("national population",), chunk_size: int = 250,
                  workers: int | None = None, scheduler: str | None = None,
-                 progress: bool = False, reduce: Callable | None = None, dtype: str | np.dtype = "float64"):
+                 progress: bool = False, reduce: Callable | None = None, dtype: str | np.dtype = "float64",
+                 engine: str = "auto", collect=None):
     """Run an ensemble with the fast engine.
 
     parameters : DataFrame, optional  members × parameter values; columns are model
@@ -90,10 +92,14 @@ def run_ensemble(parameters: pd.DataFrame | None, scenario=None, until: int = 20
         (a picklable top-level function); keeps memory small for large ensembles
     dtype : "float64" (default) or "float32": the type the members are computed in
         (see :func:`run_fast`)
+    engine : "auto" (default), "fused" or "numpy": the execution path (see :func:`run_fast`)
+    collect : optional  an object whose ``add`` takes each chunk's result (reduced when
+        ``reduce`` is given) as it arrives, in member order, instead of keeping them all
+        (kbalance.engine.summaries.EnsembleSummary streams means and quantiles this way)
 
-    Returns a Dataset over (member, year, subscripts…), or with ``reduce`` the list of
-    reduced chunks in member order. Members are independent, so the numbers do not
-    depend on where a chunk runs.
+    Returns a Dataset over (member, year, subscripts…), with ``reduce`` the list of
+    reduced chunks in member order, or with ``collect`` that object. Members are
+    independent, so the numbers do not depend on where a chunk runs.
     """
     if scenario is None:
         constants: dict[str, float] = {}
@@ -106,7 +112,10 @@ def run_ensemble(parameters: pd.DataFrame | None, scenario=None, until: int = 20
     if chunk_size < 1:
         raise InvalidValueError("run_ensemble", "chunk_size", chunk_size, "a positive integer")
     dtype = check_dtype(dtype, "run_ensemble").name
-    jobs = [(chunk, constants, until, tuple(variables), reduce, dtype) for chunk in _chunks(parameters, chunk_size)]
+    fused = check_engine(engine, "run_ensemble")
+    engine = "fused" if fused else "numpy"
+    jobs = [(chunk, constants, until, tuple(variables), reduce, dtype, engine)
+            for chunk in _chunks(parameters, chunk_size)]
     total = 1 if parameters is None else len(parameters)
     done = 0
 
@@ -120,29 +129,36 @@ def run_ensemble(parameters: pd.DataFrame | None, scenario=None, until: int = 20
     def size(job) -> int:
         return 1 if job[0] is None else len(job[0])
 
+    results: list = []
+
+    def keep(job, result) -> None:
+        if collect is None:
+            results.append(result)
+        else:
+            collect.add(result)
+        report(size(job))
+
     if scheduler:
-        from dask.distributed import Client, as_completed
+        from dask.distributed import Client
 
         with Client(scheduler) as client:
             futures = client.map(_run_chunk, jobs, pure=False)
-            index = {f.key: i for i, f in enumerate(futures)}
-            results: list = [None] * len(jobs)
-            for future in as_completed(futures):
-                results[index[future.key]] = future.result()
-                report(size(jobs[index[future.key]]))
+            for job, future in zip(jobs, futures):  # in member order
+                keep(job, future.result())
     else:
         workers = workers or os.cpu_count() or 1
         if workers == 1 or len(jobs) == 1:
-            results = []
             for job in jobs:
-                results.append(_run_chunk(job))
-                report(size(job))
+                keep(job, _run_chunk(job))
         else:
-            with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), initializer=_start_worker) as pool:
-                results = []
+            if fused:  # compile the kernels here once: forked workers inherit them
+                run_fast(None, constants, compile_model().initial_time + 1, variables[:1], dtype, engine)
+            with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), initializer=_start_worker,
+                                     initargs=(fused,)) as pool:
                 for job, result in zip(jobs, pool.map(_run_chunk, jobs)):
-                    results.append(result)
-                    report(size(job))
+                    keep(job, result)
+    if collect is not None:
+        return collect
     if reduce is not None:
         return results
     merged = xr.concat(results, dim="member") if len(results) > 1 else results[0]

@@ -21,8 +21,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from kbalance.engine import kernels
 from kbalance.engine.compiler import CompiledModel, EngineError, compile_model
 from kbalance.errors import InvalidValueError
+from kbalance.model import mdl
 
 # ---------------------------------------------------------------------------
 # Runtime helpers used by the generated code
@@ -223,10 +225,35 @@ def _as_type(value, dtype: np.dtype):
     return value
 
 
+#: Execution paths: "fused" (element-wise chains as numba kernels, kbalance.engine.kernels),
+#: "numpy" (one numpy operation at a time; the reference) or "auto" (fused when numba
+#: imports, else numpy).
+ENGINES = ("auto", "fused", "numpy")
+
+
+def check_engine(engine: object, where: str = "run_fast") -> bool:
+    """Whether ``engine`` (one of :data:`ENGINES`) runs the fused path; InvalidValueError
+    naming ``where`` and the allowed values otherwise, or when "fused" is asked for and
+    numba does not import."""
+    if engine not in ENGINES:
+        raise InvalidValueError(where, "engine", engine, ENGINES)
+    if engine == "fused" and not kernels.available():
+        raise InvalidValueError(where, "engine", engine, ("auto", "numpy (numba is not installed)"))
+    return engine == "fused" or (engine == "auto" and kernels.available())
+
+
+def model_kernels(model: CompiledModel, dtype: str | np.dtype = "float64") -> kernels.Kernels:
+    """The fused kernels of ``model`` compiled for ``dtype`` (once per process; numba's
+    cache in ``kernels/`` of the model cache folder, outside the checkout); their
+    ``seconds`` is the time compiling or loading them took."""
+    return kernels.load(model.kernels, model.kernel_names, np.dtype(dtype).name, mdl.cache_dir() / "kernels")
+
+
 class _State:
     def __init__(self, model: CompiledModel, constants: dict[str, np.ndarray], members: int,
                  dtype: np.dtype = _FLOAT64):
         self.dtype = dtype
+        self.k = model_kernels(model, dtype).functions if model.fused else None  # the fused kernels
         self.c = {k: _as_type(v, dtype) for k, v in constants.items()}
         self.m = members
         self.model = model
@@ -359,7 +386,7 @@ def _sizes(model: CompiledModel, py: str) -> tuple[int, ...]:
 
 
 def run_fast(parameters: pd.DataFrame | None, constants: dict[str, float] | None, until: int,
-             variables: Sequence[str], dtype: str | np.dtype = "float64") -> xr.Dataset:
+             variables: Sequence[str], dtype: str | np.dtype = "float64", engine: str = "auto") -> xr.Dataset:
     """Run members of the model with the fast engine (one chunk, in this process).
 
     parameters : DataFrame, optional  members × parameter values (see :func:`parameter_arrays`)
@@ -368,10 +395,11 @@ def run_fast(parameters: pd.DataFrame | None, constants: dict[str, float] | None
     variables : model variable names ("Real Name")
     dtype : "float64" (default, PySD's arithmetic) or "float32" (faster, for large
         ensembles; see docs/engine.md for its accuracy)
+    engine : "auto" (default: fused when numba imports), "fused" or "numpy" (see :data:`ENGINES`)
     Returns a Dataset over (member, year, subscripts…), float64 whatever ``dtype``.
     """
     dtype = check_dtype(dtype, "run_fast")
-    model = compile_model()
+    model = compile_model(check_engine(engine, "run_fast"))
     pys = []
     for name in variables:
         if name not in model.names:
@@ -393,6 +421,6 @@ def run_fast(parameters: pd.DataFrame | None, constants: dict[str, float] | None
 
 
 __all__ = [
-    "DTYPES", "HELPERS", "check_dtype", "full", "generated_functions", "if_then_else", "lookup",
+    "DTYPES", "ENGINES", "HELPERS", "check_dtype", "check_engine", "model_kernels", "full", "generated_functions", "if_then_else", "lookup",
     "parameter_arrays", "run_fast", "simulate", "sum_product", "xidz", "zidz",
 ]
