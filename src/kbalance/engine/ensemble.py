@@ -73,7 +73,7 @@ def run_ensemble(parameters: pd.DataFrame | None, scenario=None, until: int = 20
                  variables: Sequence[str] = ("national population",), chunk_size: int = 250,
                  workers: int | None = None, scheduler: str | None = None,
                  progress: bool = False, reduce: Callable | None = None, dtype: str | np.dtype = "float64",
-                 engine: str = "auto", collect=None):
+                 engine: str = "numpy", collect=None):
     """Run an ensemble with the fast engine.
 
     parameters : DataFrame, optional  members × parameter values; columns are model
@@ -92,7 +92,7 @@ def run_ensemble(parameters: pd.DataFrame | None, scenario=None, until: int = 20
         (a picklable top-level function); keeps memory small for large ensembles
     dtype : "float64" (default) or "float32": the type the members are computed in
         (see :func:`run_fast`)
-    engine : "auto" (default), "fused" or "numpy": the execution path (see :func:`run_fast`)
+    engine : "numpy" (default), "fused" or "auto": the execution path (see :func:`run_fast`)
     collect : optional  an object whose ``add`` takes each chunk's result (reduced when
         ``reduce`` is given) as it arrives, in member order, instead of keeping them all
         (kbalance.engine.summaries.EnsembleSummary streams means and quantiles this way)

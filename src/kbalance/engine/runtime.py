@@ -386,7 +386,7 @@ def _sizes(model: CompiledModel, py: str) -> tuple[int, ...]:
 
 
 def run_fast(parameters: pd.DataFrame | None, constants: dict[str, float] | None, until: int,
-             variables: Sequence[str], dtype: str | np.dtype = "float64", engine: str = "auto") -> xr.Dataset:
+             variables: Sequence[str], dtype: str | np.dtype = "float64", engine: str = "numpy") -> xr.Dataset:
     """Run members of the model with the fast engine (one chunk, in this process).
 
     parameters : DataFrame, optional  members × parameter values (see :func:`parameter_arrays`)
@@ -395,7 +395,7 @@ def run_fast(parameters: pd.DataFrame | None, constants: dict[str, float] | None
     variables : model variable names ("Real Name")
     dtype : "float64" (default, PySD's arithmetic) or "float32" (faster, for large
         ensembles; see docs/engine.md for its accuracy)
-    engine : "auto" (default: fused when numba imports), "fused" or "numpy" (see :data:`ENGINES`)
+    engine : "numpy" (default: the reference path), "fused" or "auto" (fused when numba imports; see :data:`ENGINES`)
     Returns a Dataset over (member, year, subscripts…), float64 whatever ``dtype``.
     """
     dtype = check_dtype(dtype, "run_fast")
