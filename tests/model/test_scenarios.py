@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from kbalance.errors import InvalidValueError, MissingFileError
+from kbalance.errors import KbalanceInputError, MissingFileError
 from kbalance.model.scenarios import list_scenarios, read_scenario
 from kbalance.paths import project_root
 
@@ -38,7 +38,7 @@ def test_scenario_sets_the_lever_constants(tmp_path):
 ])
 def test_bad_scenarios_name_file_field_and_allowed(tmp_path, text, field, allowed):
     path = _write(tmp_path, text)
-    with pytest.raises(InvalidValueError) as info:
+    with pytest.raises(KbalanceInputError) as info:
         read_scenario(path)
     message = str(info.value)
     assert "s.toml" in message and f"'{field}'" in message and allowed in message
