@@ -124,10 +124,15 @@ def _delete_equation(text: str, name: str) -> str:
      "uses 'gompertz_slope', which no equation defines"),
     (lambda text: _delete_equation(text, "regional fertility factor[Region]"), "load_model", "total fertility rate",
      "uses 'regional_fertility_factor'"),
+    # translated, then failed inside the engine when run
+    (lambda text: text.replace("gompertz slope=\n\t0.095", "gompertz slope=\n\tFOOBAR(0.095)", 1), "load_model",
+     "gompertz slope", "'FOOBAR' which it is not implemented"),
+    (lambda text: b"\xff\xfe" + text.encode("utf-8"), "abstract_model", "(file)", "byte 0 is not UTF-8"),
 ])
 def test_a_corrupt_model_file_names_the_file_and_the_equation(model_copy, corrupt, load, field, problem):
     path = model_copy / "kbalance.mdl"
-    path.write_text(corrupt(path.read_text(encoding="utf-8")), encoding="utf-8")
+    text = corrupt(path.read_text(encoding="utf-8"))
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
     with pytest.raises(ModelFileError) as info:  # was a PySD KeyError or ParseError
         getattr(mdl, load)()
     error = info.value

@@ -200,10 +200,11 @@ def test_a_lever_whose_range_is_inverted_is_blamed_on_levers_toml(tmp_path, monk
     assert message.startswith(str(levers)) and "'local_share_of_total_tax.range'" in message, message
 
 
-def test_a_lever_constant_missing_from_the_model_file_is_named(tmp_path, monkeypatch):
+@pytest.mark.parametrize("role, name", [("start", "local share start year"), ("target", "local share target")])
+def test_a_lever_constant_missing_from_the_model_file_is_named(tmp_path, monkeypatch, role, name):
     text = (model_dir() / "levers.toml").read_text(encoding="utf-8")
     levers = tmp_path / "levers.toml"
-    levers.write_text(text.replace('start = "local share start year"', 'start = "local share start yr"'), encoding="utf-8")
+    levers.write_text(text.replace(f'{role} = "{name}"', f'{role} = "{name} typo"'), encoding="utf-8")
     monkeypatch.setattr(scenarios, "read_levers", lambda: read_levers(levers))
-    with pytest.raises(KbalanceInputError, match=r"kbalance.mdl: field 'local share start yr'.*local_share_of_total_tax"):
+    with pytest.raises(KbalanceInputError, match=rf"kbalance.mdl: field '{name} typo'.*{role} constant.*local_share_of_total_tax"):
         read_scenario("decentralization")

@@ -5,7 +5,9 @@ it runs in PySD (and opens in Vensim) without Python. Every number here is
 computed from calibration/observations, model/regions.csv or model/levers.toml;
 nothing is typed in. Time convention (see model/kbalance.mdl): Time is the
 calendar year, stocks are 1 January values, so the registered population at the
-end of year ``y`` is the model stock at Time ``y + 1``.
+end of year ``y`` is the model stock at Time ``y + 1``. model/levers.toml is read and
+checked here (:func:`read_levers`), its references against docs/references.md
+(:func:`reference_keys`, :func:`cited_keys`).
 
 Estimation choices, each documented where it is made:
 

@@ -76,6 +76,8 @@ def model_file_problem(exc: BaseException) -> str:
         return f"uses {exc.args[0]!r}, which no equation defines (a deleted or misspelt variable or subscript)"
     if isinstance(exc, UnicodeDecodeError):
         return f"byte {exc.start} is not UTF-8"
+    if isinstance(exc, UserWarning):
+        return " ".join(str(exc).split()).replace(". The translated model will crash...", "")
     text = " ".join(str(exc).split())[:300]
     return f"PySD cannot read it ({type(exc).__name__}: {text})"
 
@@ -83,8 +85,9 @@ def model_file_problem(exc: BaseException) -> str:
 @contextmanager
 def model_file_errors():
     """Turn any error of PySD's parser, builder or loader into a ModelFileError naming
-    model/kbalance.mdl and the equation at fault."""
+    model/kbalance.mdl and the equation at fault; a file that is not UTF-8 text is one too."""
     try:
+        model_file().read_bytes().decode("utf-8")
         yield
     except (KbalanceInputError, OSError):
         raise
@@ -126,7 +129,9 @@ def translate_into(folder: Path) -> Path:
     (folder / "inputs").mkdir(exist_ok=True)
     for table in input_tables():
         shutil.copyfile(table, folder / "inputs" / table.name)
-    with model_file_errors():
+    with model_file_errors(), warnings.catch_warnings():
+        # a function PySD does not implement would only fail when the model runs
+        warnings.filterwarnings("error", message="Trying to translate .* which it is not implemented", category=UserWarning)
         vensim = VensimFile(copy)
         vensim.parse()
         return Path(ModelBuilder(vensim.get_abstract_model()).build_model())

@@ -151,6 +151,7 @@ def _read_step(path: Path, where: str, lever: str, spec: dict, step: dict, secon
     suffix = SECOND_STEP_SUFFIX if second else ""
     start = number_in(path, f"{where}.start", step["start"], *_limits(lever, "start", spec["start"] + suffix),
                       integer=True)
+    _limits(lever, "target", spec["target"] + suffix)  # the model file defines it; its range is the lever's
     target = number_in(path, f"{where}.target", step["target"], *spec["range"])
     ramp = None
     if "ramp" in step:
