@@ -222,11 +222,19 @@ def _stamp() -> str:
 
 
 def _scenarios_list(args: argparse.Namespace) -> int:
-    from kbalance.model.scenarios import list_scenarios, read_scenario
+    """Every shipped scenario with its description; a file that does not validate is
+    listed as invalid with its error (on stderr) and the exit code is 2."""
+    from kbalance.model.scenarios import check_scenarios
 
-    for name in list_scenarios():
-        print(f"{name:20s} {read_scenario(name).description}")
-    return EXIT_OK
+    broken = 0
+    for name, scenario in check_scenarios():
+        if isinstance(scenario, KbalanceInputError):
+            broken += 1
+            print(f"{name:20s} (invalid)", flush=True)
+            print(f"kbalance: error: {scenario}", file=sys.stderr, flush=True)
+        else:
+            print(f"{name:20s} {scenario.description}")
+    return EXIT_INPUT_ERROR if broken else EXIT_OK
 
 
 def _scenarios_check(args: argparse.Namespace) -> int:

@@ -1,11 +1,13 @@
 """Typed errors raised at kbalance's input boundary.
 
 Every message names the file, the field and what is allowed, so a user can
-fix the input without reading code.
+fix the input without reading code. The checks at the end (a number in a range, a
+documented range, a table, its keys) raise them for the readers of TOML files.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Iterable
 
@@ -78,3 +80,65 @@ class InvalidValueError(KbalanceInputError):
 
     def __init__(self, path: str | Path, field: str, value: object, allowed: Iterable[object] | str):
         super().__init__(path, field, f"invalid value {value!r}", _allowed(allowed))
+
+
+class MissingKeyError(KbalanceInputError):
+    """A required key (table entry, column of a TOML table) is absent."""
+
+    def __init__(self, path: str | Path, field: str, expected: str):
+        super().__init__(path, field, "missing", expected)
+
+
+class ModelFileError(KbalanceInputError):
+    """The model file does not parse or translate: field is the equation (variable) at fault."""
+
+    def __init__(self, path: str | Path, field: str, problem: str):
+        super().__init__(path, field, problem, "a complete Vensim model file (every equation "
+                         "'name = expression ~ unit ~ comment |', every variable defined)")
+
+
+def is_number(value: object) -> bool:
+    """Whether ``value`` is a real number (int or float, not bool) and finite."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def number_in(path: str | Path, field: str, value: object, low: float = -math.inf, high: float = math.inf,
+              integer: bool = False) -> float:
+    """``value`` as a float if it is a finite number in [low, high] (an integer when
+    ``integer``); InvalidValueError naming the file, the field and the range otherwise."""
+    kind = "an integer" if integer else "a finite number"
+    bounds = f" in [{low:g}, {high:g}]" if math.isfinite(low) or math.isfinite(high) else ""
+    ok = (isinstance(value, int) and not isinstance(value, bool)) if integer else is_number(value)
+    if not ok or not low <= value <= high:
+        raise InvalidValueError(path, field, value, kind + bounds)
+    return float(value)
+
+
+def range_of(path: str | Path, field: str, value: object) -> tuple[float, float]:
+    """A documented range ``[low, high]``: two finite numbers with low < high;
+    InvalidValueError naming the file and the field otherwise."""
+    if (not isinstance(value, list) or len(value) != 2 or not all(is_number(v) for v in value)
+            or not value[0] < value[1]):
+        raise InvalidValueError(path, field, value, "[low, high]: two finite numbers with low < high")
+    return float(value[0]), float(value[1])
+
+
+def table_of(path: str | Path, field: str, value: object, expected: str) -> dict:
+    """``value`` if it is a TOML table (a dict); InvalidValueError naming ``expected`` otherwise."""
+    if not isinstance(value, dict):
+        raise InvalidValueError(path, field, value, expected)
+    return value
+
+
+def keys_of(path: str | Path, field: str, table: dict, required: Iterable[str], optional: Iterable[str] = ()) -> None:
+    """Check that ``table`` holds every ``required`` key and no key beyond ``optional``;
+    MissingKeyError or InvalidValueError naming the first one at fault."""
+    required, optional = list(required), list(optional)
+    prefix = f"{field}." if field else ""
+    for key in table:
+        if key not in required and key not in optional:
+            raise InvalidValueError(path, prefix + str(key), "unknown key", required + optional)
+    for key in required:
+        if key not in table:
+            raise MissingKeyError(path, prefix + key, "keys " + ", ".join(required)
+                                  + (" and optionally " + ", ".join(optional) if optional else ""))

@@ -61,6 +61,8 @@ def read_toml(path: str | Path, what: str, expected: str) -> dict:
             return tomllib.load(f)
     except tomllib.TOMLDecodeError as exc:
         raise InvalidValueError(path, "(file)", str(exc), "valid TOML") from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidValueError(path, "(file)", f"byte {exc.start} is not UTF-8", "UTF-8 encoded TOML") from exc
 
 
 def outputs_dir() -> Path:

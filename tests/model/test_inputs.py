@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from kbalance.errors import InvalidValueError, MissingFileError
+from kbalance.errors import InvalidValueError, KbalanceInputError, MissingFileError
 from kbalance.model import inputs
 from kbalance.model.inputs import START_YEAR, build_model_inputs
 from kbalance.observations.load import BoundaryChange, load_series
@@ -107,3 +109,86 @@ def test_a_failed_build_leaves_the_old_inputs(calib_copy, tmp_path):
         build_model_inputs(root=calib_copy, dest=dest)
     assert [p.name for p in dest.parent.iterdir()] == ["inputs"]
     assert [p.name for p in dest.iterdir()] == ["old.csv"]
+
+
+def _edited_levers(tmp_path, entry: str, old: str, new: str):
+    """A copy of model/levers.toml with ``old`` replaced by ``new`` in the table [entry] (entry None: the file)."""
+    text = (model_dir() / "levers.toml").read_text(encoding="utf-8")
+    start = text.index(f"[{entry}]\n") if entry else 0
+    end = text.find("\n[", start + 1) if entry else len(text)
+    assert old in text[start:end], (entry, old)
+    path = tmp_path / "levers.toml"
+    path.write_text(text[:start] + text[start:end].replace(old, new, 1) + text[end:], encoding="utf-8")
+    return path
+
+
+def test_the_shipped_levers_are_valid_and_cite_listed_references():
+    levers = inputs.read_levers()
+    keys = inputs.reference_keys()
+    assert {"R4", "R31", "R192"} <= keys and len(keys) > 30
+    assert "local_share_of_total_tax" in levers
+    cited = {ref for spec in levers.values() for *_, ref in spec.get("history", [])}
+    assert cited and cited <= keys
+
+
+LOCAL = "local_share_of_total_tax"
+
+
+@pytest.mark.parametrize("entry, old, new, field, allowed", [
+    # NaN was written as an empty cell and the run held the lever at the point before
+    (LOCAL, '[2024, 25.3, "R4"]', '[2024, nan, "R4"]', f"{LOCAL}.history[16].value", "a finite number in [15, 50]"),
+    (LOCAL, '[2024, 25.3, "R4"]', '[2024, inf, "R4"]', f"{LOCAL}.history[16].value", "a finite number"),
+    (LOCAL, '[2024, 25.3, "R4"]', '[2024, 99.0, "R4"]', f"{LOCAL}.history[16].value", "[15, 50]"),
+    (LOCAL, '[2024, 25.3, "R4"]', '[2024.5, 25.3, "R4"]', f"{LOCAL}.history[16].year", "an integer"),
+    (LOCAL, '[2024, 25.3, "R4"]', '[2023, 25.3, "R4"]', f"{LOCAL}.history[16].year", "a year after 2023"),
+    (LOCAL, '[2024, 25.3, "R4"]', '[2024, 25.3]', f"{LOCAL}.history[16]", "[year, value, reference]"),
+    (LOCAL, '[2024, 25.3, "R4"]', '[2024, 25.3, "R999"]', f"{LOCAL}.history[16].reference", "listed in docs/references.md"),
+    (LOCAL, '[2024, 25.3, "R4"]', '[2024, 25.3, 4]', f"{LOCAL}.history[16].reference", "reference keys"),
+    (LOCAL, '[2024, 25.3, "R4"]', '[2024, 25.3, "a newspaper"]', f"{LOCAL}.history[16].reference", "obs:<series>"),
+    ("local_allocation_tax_rate", 'history = [[2006, 19.24, "R6"]]', 'history = "none"',
+     "local_allocation_tax_rate.history", "a list of [year, value, reference] points"),
+    (LOCAL, "range = [15.0, 50.0]", 'range = "wide"', f"{LOCAL}.range", "two finite numbers with low < high"),
+    (LOCAL, "range = [15.0, 50.0]", "range = [15.0, nan]", f"{LOCAL}.range", "finite"),
+    (LOCAL, "range = [15.0, 50.0]\n", "", f"{LOCAL}.range", "keys description, unit, model, range"),
+    (LOCAL, 'model = "local share of total tax"\n', "", f"{LOCAL}.model", "keys description, unit, model, range"),
+    (LOCAL, 'unit = "%"\n', "", f"{LOCAL}.unit", "keys description"),
+    (LOCAL, 'unit = "%"\n', 'unit = "%"\nrnage = 1\n', f"{LOCAL}.rnage", "history"),
+    (LOCAL, 'target = "local share target"\n', "", f"{LOCAL}.target", "target, start and ramp"),
+    (LOCAL, 'from_observations = "local_tax_share_of_total_tax_pct"', "from_observations = 5",
+     f"{LOCAL}.from_observations", "a non-empty string"),
+    ("first_relocation_staff.allocation", 'Jeju = [775, "R31"]', 'Jeju = [-775, "R31"]',
+     "first_relocation_staff.allocation.Jeju", "[0, inf]"),
+    ("first_relocation_staff.allocation", 'Jeju = [775, "R31"]', 'Jeju = ["775", "R31"]',
+     "first_relocation_staff.allocation.Jeju", "a finite number"),
+    (None, "[local_share_of_total_tax]", "stray = 1\n[local_share_of_total_tax]", "stray", "a table [stray]"),
+])
+def test_a_broken_lever_entry_is_refused_naming_levers_toml(tmp_path, entry, old, new, field, allowed):
+    path = _edited_levers(tmp_path, entry, old, new)
+    with pytest.raises(KbalanceInputError) as info:
+        inputs.read_levers(path)
+    message = str(info.value)
+    assert message.startswith(str(path)) and f"'{field}'" in message and allowed in message, message
+
+
+def test_an_empty_or_non_utf8_levers_file_is_refused(tmp_path):
+    path = tmp_path / "levers.toml"
+    path.write_text("", encoding="utf-8")
+    with pytest.raises(KbalanceInputError, match=r"levers.toml: field '\(file\)'.*one table per lever"):
+        inputs.read_levers(path)
+    path.write_bytes((model_dir() / "levers.toml").read_bytes() + b"\n# \xff\n")
+    with pytest.raises(KbalanceInputError, match=r"levers.toml: field '\(file\)'.*UTF-8"):
+        inputs.read_levers(path)
+
+
+@pytest.mark.parametrize("ref, keys", [
+    ("R4", ["R4"]), ("[R4][R5]", ["R4", "R5"]), ("R38 R29; size and pace hypothetical", ["R38", "R29"]),
+    ("hypothetical", []), ("obs:local_tax_share_of_total_tax_pct", []),
+])
+def test_cited_keys(ref, keys):
+    assert inputs.cited_keys("f.toml", "ref", ref, inputs.reference_keys()) == keys
+
+
+@pytest.mark.parametrize("ref", ["", "see above", "R4 R999", "r4", 4, None, ["R4"]])
+def test_a_reference_that_cites_no_listed_source_is_refused(ref):
+    with pytest.raises(InvalidValueError, match=re.escape("f.toml: field 'ref'")):
+        inputs.cited_keys("f.toml", "ref", ref, inputs.reference_keys())

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 import warnings
 from pathlib import Path
 
 import pytest
 
+from kbalance.errors import ModelFileError
 from kbalance.model import mdl
 from kbalance.model.inputs import read_levers
 from kbalance.paths import model_dir, project_root
@@ -103,3 +105,45 @@ def test_a_missing_model_file_is_named(model_copy):
     (model_copy / "kbalance.mdl").unlink()
     with pytest.raises(FileNotFoundError, match="kbalance.mdl"):
         mdl.load_model()
+
+
+def _delete_equation(text: str, name: str) -> str:
+    """``text`` without the equation of ``name`` (from its first line to its closing |)."""
+    edited, count = re.subn(rf"^{re.escape(name)}=\n(?:.*\n)*?.*\|\n", "", text, count=1, flags=re.M)
+    assert count == 1, name
+    return edited
+
+
+@pytest.mark.parametrize("corrupt, load, field, problem", [
+    (lambda text: "", "abstract_model", "(file)", "ParseError"),
+    (lambda text: text.replace("|", "", 1), "abstract_model", "****", "ParseError"),
+    (lambda text: text.replace("gompertz slope=\n\t0.095", "gompertz slope=\n\t(0.095", 1), "abstract_model",
+     "gompertz slope", "ParseError"),
+    (lambda text: text[: len(text) // 2], "load_model", "ageing", "uses 'time_step', which no equation defines"),
+    (lambda text: _delete_equation(text, "gompertz slope"), "load_model", "mortality rate",
+     "uses 'gompertz_slope', which no equation defines"),
+    (lambda text: _delete_equation(text, "regional fertility factor[Region]"), "load_model", "total fertility rate",
+     "uses 'regional_fertility_factor'"),
+    # translated, then failed inside the engine when run
+    (lambda text: text.replace("gompertz slope=\n\t0.095", "gompertz slope=\n\tFOOBAR(0.095)", 1), "load_model",
+     "gompertz slope", "'FOOBAR' which it is not implemented"),
+    (lambda text: b"\xff\xfe" + text.encode("utf-8"), "abstract_model", "(file)", "byte 0 is not UTF-8"),
+])
+def test_a_corrupt_model_file_names_the_file_and_the_equation(model_copy, corrupt, load, field, problem):
+    path = model_copy / "kbalance.mdl"
+    text = corrupt(path.read_text(encoding="utf-8"))
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    with pytest.raises(ModelFileError) as info:  # was a PySD KeyError or ParseError
+        getattr(mdl, load)()
+    error = info.value
+    assert error.path == str(path) and error.field.startswith(field), str(error)
+    assert problem in str(error) and "a complete Vensim model file" in str(error)
+
+
+def test_subscript_ranges_and_variable_names():
+    ranges = mdl.subscript_ranges()
+    assert len(ranges["Region"]) == 17 and ranges["Region"][0] == "Seoul"
+    assert ranges["To Region"] == ranges["Region"]  # an alias
+    assert ranges["Sex"] == ("Male", "Female") and len(ranges["Age"]) == 86
+    names = mdl.variable_names()
+    assert {"gompertz slope", "regional fertility factor", "local share start year"} <= names

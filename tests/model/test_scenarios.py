@@ -6,9 +6,12 @@ import re
 
 import pytest
 
-from kbalance.errors import InvalidValueError, MissingFileError
+from kbalance import cli
+from kbalance.errors import KbalanceInputError, MissingFileError
+from kbalance.model import scenarios
+from kbalance.model.inputs import read_levers
 from kbalance.model.scenarios import list_scenarios, read_scenario
-from kbalance.paths import project_root
+from kbalance.paths import model_dir, project_root
 
 
 def test_baseline_ships_and_sets_nothing():
@@ -38,7 +41,7 @@ def test_scenario_sets_the_lever_constants(tmp_path):
 ])
 def test_bad_scenarios_name_file_field_and_allowed(tmp_path, text, field, allowed):
     path = _write(tmp_path, text)
-    with pytest.raises(InvalidValueError) as info:
+    with pytest.raises(KbalanceInputError) as info:
         read_scenario(path)
     message = str(info.value)
     assert "s.toml" in message and f"'{field}'" in message and allowed in message
@@ -102,3 +105,106 @@ def test_integrated_is_the_union_of_decentralization_and_balance_plus_its_own_le
 def test_missing_scenario_lists_the_shipped_ones():
     with pytest.raises(MissingFileError, match="baseline"):
         read_scenario("no-such-scenario")
+
+
+LEVER = "[levers.local_share_of_total_tax]\n"
+WHERE = "levers.local_share_of_total_tax"
+
+
+@pytest.mark.parametrize("text, field, allowed", [
+    # each of these raised a TypeError, or was accepted
+    ("levers = 5\n", "levers", "[levers.<name>] tables"),
+    ("scenario = 5\n", "scenario", "a [scenario] table"),
+    ('scenario = "name"\n', "scenario", "a [scenario] table"),  # was reported as field 'scenario.a'
+    ("", "scenario.name", "an empty file is not a scenario"),
+    ("# nothing here\n", "scenario.name", "an empty file is not a scenario"),
+    ("[scenario]\n", "scenario.name", "an empty file is not a scenario"),
+    ("[scenario]\nname = 42\n", "scenario.name", "a non-empty string"),
+    ('[scenario]\nname = ""\n', "scenario.name", "a non-empty string"),
+    ('[scenario]\nname = "x"\ndescription = 5\n', "scenario.description", "a string"),
+    ('[scenario]\nname = "x"\ninclude = "balance"\n', "scenario.include", "a list of shipped scenario names"),
+    ("[levers]\nlocal_share_of_total_tax = 5\n", WHERE, "a table with target"),
+    (LEVER + "steps = 5\n", f"{WHERE}.steps", "a list of 1 to 2 tables"),
+    (LEVER + "steps = []\n", f"{WHERE}.steps", "a list of 1 to 2 tables"),
+    (LEVER + "target = 30.0\nstart = 2026\nramp = 4\nref = 'R999'\n", f"{WHERE}.ref", "listed in docs/references.md"),
+    (LEVER + "target = 30.0\nstart = 2026\nramp = 4\nref = 'see above'\n", f"{WHERE}.ref", "hypothetical"),
+    (LEVER + "target = 30.0\nstart = 2026\nramp = 4\nref = 5\n", f"{WHERE}.ref", "hypothetical"),
+    # the model ramps over MAX(1, ramp) years: 0.001 ran as a 1-year ramp
+    (LEVER + "target = 30.0\nstart = 2026\nramp = 0.001\nref = 'R4'\n", f"{WHERE}.ramp", "[1, 30]"),
+    (LEVER + "target = 30.0\nstart = 2027.5\nramp = 4\nref = 'R4'\n", f"{WHERE}.start", "an integer in [2025, 2100]"),
+    (LEVER + "target = 30.0\nstart = true\nramp = 4\nref = 'R4'\n", f"{WHERE}.start", "an integer"),
+    (LEVER + "target = nan\nstart = 2026\nramp = 4\nref = 'R4'\n", f"{WHERE}.target", "a finite number in [15, 50]"),
+    (LEVER + "target = inf\nstart = 2026\nramp = 4\nref = 'R4'\n", f"{WHERE}.target", "a finite number"),
+])
+def test_malformed_scenarios_are_refused(tmp_path, text, field, allowed):
+    test_bad_scenarios_name_file_field_and_allowed(tmp_path, text, field, allowed)
+
+
+def test_a_non_utf8_scenario_is_refused(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_bytes(b'[scenario]\nname = "\xff"\n')
+    with pytest.raises(KbalanceInputError, match=r"s.toml: field '\(file\)'.*UTF-8"):
+        read_scenario(path)
+
+
+@pytest.fixture
+def shipped(tmp_path, monkeypatch):
+    """An empty model/scenarios/ folder read in place of the shipped one."""
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    monkeypatch.setattr(scenarios, "scenario_dir", lambda: folder)
+    (folder / "baseline.toml").write_text('[scenario]\nname = "baseline"\ndescription = "history"\n', encoding="utf-8")
+    return folder
+
+
+def test_an_include_cycle_names_both_files(shipped):
+    (shipped / "a.toml").write_text('[scenario]\nname = "a"\ninclude = ["b"]\n', encoding="utf-8")
+    (shipped / "b.toml").write_text('[scenario]\nname = "b"\ninclude = ["a"]\n', encoding="utf-8")
+    for name, other in (("a", "b"), ("b", "a")):
+        with pytest.raises(KbalanceInputError) as info:  # was a RecursionError
+            read_scenario(name)
+        message = str(info.value)
+        assert "'scenario.include'" in message and f"{other}.toml" in message, message
+        assert f"include cycle: {name}.toml → {other}.toml → {name}.toml" in message, message
+
+
+def test_scenarios_list_reports_a_broken_file_and_goes_on(shipped, capsys):
+    (shipped / "a.toml").write_text('[scenario]\nname = "a"\ninclude = ["b"]\n', encoding="utf-8")
+    (shipped / "b.toml").write_text('[scenario]\nname = "b"\ninclude = ["a"]\n', encoding="utf-8")
+    (shipped / "c.toml").write_text('[scenario]\nname = "c"\ndescription = "fine"\n', encoding="utf-8")
+    (shipped / "d.toml").write_text("levers = 5\n", encoding="utf-8")
+    checked = dict(scenarios.check_scenarios())
+    assert list(checked) == ["baseline", "a", "b", "c", "d"]
+    assert [n for n, s in checked.items() if isinstance(s, KbalanceInputError)] == ["a", "b", "d"]
+    assert cli.main(["scenarios", "list"]) == 2
+    out, err = capsys.readouterr()
+    assert out.splitlines()[0].split() == ["baseline", "history"]
+    assert "c" in out and "fine" in out and out.count("(invalid)") == 3
+    assert err.count("kbalance: error:") == 3 and "d.toml: field 'levers'" in err and "Traceback" not in err
+
+
+def test_scenarios_list_of_the_shipped_files_exits_0(capsys):
+    assert cli.main(["scenarios", "list"]) == 0
+    out, _ = capsys.readouterr()
+    assert [line.split()[0] for line in out.splitlines()] == list_scenarios()
+
+
+def test_a_lever_whose_range_is_inverted_is_blamed_on_levers_toml(tmp_path, monkeypatch):
+    text = (model_dir() / "levers.toml").read_text(encoding="utf-8").replace("range = [15.0, 50.0]", "range = [50.0, 15.0]", 1)
+    levers = tmp_path / "levers.toml"
+    levers.write_text(text, encoding="utf-8")
+    monkeypatch.setattr(scenarios, "read_levers", lambda: read_levers(levers))
+    with pytest.raises(KbalanceInputError) as info:
+        read_scenario("decentralization")
+    message = str(info.value)
+    assert message.startswith(str(levers)) and "'local_share_of_total_tax.range'" in message, message
+
+
+@pytest.mark.parametrize("role, name", [("start", "local share start year"), ("target", "local share target")])
+def test_a_lever_constant_missing_from_the_model_file_is_named(tmp_path, monkeypatch, role, name):
+    text = (model_dir() / "levers.toml").read_text(encoding="utf-8")
+    levers = tmp_path / "levers.toml"
+    levers.write_text(text.replace(f'{role} = "{name}"', f'{role} = "{name} typo"'), encoding="utf-8")
+    monkeypatch.setattr(scenarios, "read_levers", lambda: read_levers(levers))
+    with pytest.raises(KbalanceInputError, match=rf"kbalance.mdl: field '{name} typo'.*{role} constant.*local_share_of_total_tax"):
+        read_scenario("decentralization")

@@ -5,7 +5,9 @@ it runs in PySD (and opens in Vensim) without Python. Every number here is
 computed from calibration/observations, model/regions.csv or model/levers.toml;
 nothing is typed in. Time convention (see model/kbalance.mdl): Time is the
 calendar year, stocks are 1 January values, so the registered population at the
-end of year ``y`` is the model stock at Time ``y + 1``.
+end of year ``y`` is the model stock at Time ``y + 1``. model/levers.toml is read and
+checked here (:func:`read_levers`), its references against docs/references.md
+(:func:`reference_keys`, :func:`cited_keys`).
 
 Estimation choices, each documented where it is made:
 
@@ -20,6 +22,7 @@ Estimation choices, each documented where it is made:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,10 +30,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from kbalance.errors import InvalidValueError
+from kbalance.errors import InvalidValueError, MissingFileError, MissingKeyError, keys_of, number_in, range_of, table_of
 from kbalance.observations.load import BoundaryChange, age_structure, births_by_mother_age, boundary_changes, load_series
 from kbalance.outputs import replace_entries
-from kbalance.paths import model_dir, read_toml
+from kbalance.paths import model_dir, project_root, read_toml
 from kbalance.regions import NATIONAL_CODE, distance_km, load_regions, names, region_codes
 
 #: Single ages of the model, 0..84 and the open group 85+.
@@ -348,9 +351,102 @@ def _lever_histories(root: Path | None, levers_path: Path) -> dict[str, pd.DataF
     return out
 
 
+#: Keys of a lever entry of model/levers.toml: required, optional, and the constants a
+#: scenario sets (all three or none).
+LEVER_KEYS = ("description", "unit", "model", "range")
+LEVER_OPTIONAL_KEYS = ("target", "start", "ramp", "history", "from_observations", "allocation")
+SCENARIO_CONSTANTS = ("target", "start", "ramp")
+#: A reference key of docs/references.md as cited in model files (R4, [R4]).
+REFERENCE_KEY = re.compile(r"\bR\d+\b")
+#: Words that stand for a source outside docs/references.md: a series of the observation
+#: set (obs:<series>) or an assumption made for a scenario.
+OBSERVATION_REF = re.compile(r"\bobs:\w+")
+HYPOTHETICAL = "hypothetical"
+
+
+def reference_keys(path: Path | None = None) -> frozenset[str]:
+    """The reference keys listed in docs/references.md (``R4`` …), from its anchors
+    ``<a id="r4"></a>``."""
+    path = Path(path or project_root() / "docs" / "references.md")
+    if not path.is_file():
+        raise MissingFileError(path, "references", "docs/references.md listing the reference keys")
+    return frozenset(f"R{n}" for n in re.findall(r'<a id="r(\d+)"></a>', path.read_text("utf-8", "replace")))
+
+
+def cited_keys(path: str | Path, field: str, ref: object, keys: frozenset[str]) -> list[str]:
+    """The reference keys that ``ref`` cites; InvalidValueError unless it is a string
+    citing at least one source (a key of docs/references.md, obs:<series> or the word
+    "hypothetical") and every key it cites is listed."""
+    allowed = 'reference keys of docs/references.md (R4 …), obs:<series> or "hypothetical"'
+    if not isinstance(ref, str):
+        raise InvalidValueError(path, field, ref, allowed)
+    cited = REFERENCE_KEY.findall(ref)
+    unknown = [k for k in cited if k not in keys]
+    if unknown:
+        raise InvalidValueError(path, field, unknown[0], "a key listed in docs/references.md: "
+                                + ", ".join(sorted(keys, key=lambda k: int(k[1:]))))
+    if not cited and HYPOTHETICAL not in ref and not OBSERVATION_REF.search(ref):
+        raise InvalidValueError(path, field, ref, allowed)
+    return cited
+
+
+def check_history(path: Path, field: str, history: object, limits: tuple[float, float],
+                  keys: frozenset[str]) -> None:
+    """A lever's history: points [year (an integer), value (finite, in the lever's range),
+    reference], years increasing."""
+    if not isinstance(history, list):
+        raise InvalidValueError(path, field, history, "a list of [year, value, reference] points")
+    last = None
+    for i, point in enumerate(history):
+        where = f"{field}[{i + 1}]"
+        if not isinstance(point, list) or len(point) != 3:
+            raise InvalidValueError(path, where, point, "a point [year, value, reference]")
+        year = number_in(path, f"{where}.year", point[0], integer=True)
+        if last is not None and year <= last:
+            raise InvalidValueError(path, f"{where}.year", point[0], f"a year after {last:g} (points in time order)")
+        last = year
+        number_in(path, f"{where}.value", point[1], *limits)
+        cited_keys(path, f"{where}.reference", point[2], keys)
+
+
+def check_lever(path: Path, key: str, spec: object, keys: frozenset[str]) -> dict:
+    """One entry of model/levers.toml, checked: keys, types, range, history, allocation."""
+    spec = table_of(path, key, spec, f"a table [{key}] with " + ", ".join(LEVER_KEYS))
+    keys_of(path, key, spec, LEVER_KEYS, LEVER_OPTIONAL_KEYS)
+    named = [k for k in SCENARIO_CONSTANTS if k in spec]
+    if named and len(named) < len(SCENARIO_CONSTANTS):
+        missing = next(k for k in SCENARIO_CONSTANTS if k not in spec)
+        raise MissingKeyError(path, f"{key}.{missing}", "target, start and ramp (the constants a scenario sets) "
+                              "all three, or none for a lever that only follows its history")
+    for name in (*LEVER_KEYS[:3], *named, "from_observations"):
+        if name in spec and (not isinstance(spec[name], str) or not spec[name].strip()):
+            raise InvalidValueError(path, f"{key}.{name}", spec[name], "a non-empty string")
+    limits = range_of(path, f"{key}.range", spec["range"])
+    check_history(path, f"{key}.history", spec.get("history", []), limits, keys)
+    allocation = table_of(path, f"{key}.allocation", spec.get("allocation", {}), "a table region = [count, reference]")
+    for region, entry in allocation.items():
+        where = f"{key}.allocation.{region}"
+        if not isinstance(entry, list) or len(entry) != 2:
+            raise InvalidValueError(path, where, entry, "[count, reference]")
+        number_in(path, where, entry[0], 0.0)
+        cited_keys(path, where, entry[1], keys)
+    return spec
+
+
 def read_levers(path: Path | None = None) -> dict[str, dict]:
-    """The lever definitions of model/levers.toml (name → table)."""
-    return read_toml(path or model_dir() / "levers.toml", "levers", "model/levers.toml")
+    """The lever definitions of model/levers.toml (name → table), each checked by
+    :func:`check_lever`: ``description``, ``unit``, ``model`` and ``range`` (two finite
+    numbers, low < high); the constants ``target``, ``start`` and ``ramp`` a scenario sets;
+    history points [year, value in range, reference key]. KbalanceInputError naming
+    model/levers.toml, the lever and the key otherwise."""
+    path = Path(path or model_dir() / "levers.toml")
+    levers = read_toml(path, "levers", "model/levers.toml")
+    if not levers:
+        raise InvalidValueError(path, "(file)", "no levers", "one table per lever")
+    keys = reference_keys()
+    for key, spec in levers.items():
+        check_lever(path, key, spec, keys)
+    return levers
 
 
 def relocation_allocation(levers: dict[str, dict]) -> pd.DataFrame:

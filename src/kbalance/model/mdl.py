@@ -9,7 +9,13 @@ Every part of the package that needs the model's equations reads them from here:
   beside the file it translates, so the checkout stays untouched);
 - :func:`documentation`: PySD's documentation table (units, limits, comments);
 - :func:`scalar_constants`: value and limits of every scalar constant (the lever limits
-  that scenario files are checked against).
+  that scenario files are checked against);
+- :func:`variable_names`, :func:`subscript_ranges`: what parameter files are checked against.
+
+A model file that PySD cannot parse or translate (an equation without its ``|``, a
+variable used but not defined, a truncated or empty file) raises
+:class:`~kbalance.errors.ModelFileError` naming the file and, where PySD's error shows
+it, the equation.
 
 Each is computed once per process and again only when :func:`model_key` changes: the
 modification times of model/kbalance.mdl and model/inputs/*.csv.
@@ -30,7 +36,7 @@ import pandas as pd
 import pysd
 from pysd.translators.vensim.vensim_file import VensimFile
 
-from kbalance.errors import InvalidValueError, MissingFileError
+from kbalance.errors import InvalidValueError, KbalanceInputError, MissingFileError, ModelFileError
 from kbalance.outputs import file_hash, write_new_folder
 from kbalance.paths import model_dir, model_file
 
@@ -44,6 +50,49 @@ def quiet_pysd():
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=DeprecationWarning)
         yield
+
+
+def equation_at_fault(exc: BaseException) -> str:
+    """The equation PySD was parsing or translating when it raised ``exc``: the name of the
+    innermost element or component on the traceback, else the start of the entry's text,
+    else "(file)"."""
+    found = "(file)"
+    tb = exc.__traceback__
+    while tb is not None:
+        owner = tb.tb_frame.f_locals.get("self")
+        name = getattr(owner, "name", None)
+        equation = getattr(owner, "equation", None)
+        if isinstance(name, str) and name and type(owner).__module__.startswith("pysd"):
+            found = name
+        elif isinstance(equation, str) and equation.strip() and type(owner).__module__.startswith("pysd"):
+            found = " ".join(equation.split())[:60]
+        tb = tb.tb_next
+    return found
+
+
+def model_file_problem(exc: BaseException) -> str:
+    """What went wrong, in words, from PySD's exception."""
+    if isinstance(exc, KeyError):
+        return f"uses {exc.args[0]!r}, which no equation defines (a deleted or misspelt variable or subscript)"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"byte {exc.start} is not UTF-8"
+    if isinstance(exc, UserWarning):
+        return " ".join(str(exc).split()).replace(". The translated model will crash...", "")
+    text = " ".join(str(exc).split())[:300]
+    return f"PySD cannot read it ({type(exc).__name__}: {text})"
+
+
+@contextmanager
+def model_file_errors():
+    """Turn any error of PySD's parser, builder or loader into a ModelFileError naming
+    model/kbalance.mdl and the equation at fault; a file that is not UTF-8 text is one too."""
+    try:
+        model_file().read_bytes().decode("utf-8")
+        yield
+    except (KbalanceInputError, OSError):
+        raise
+    except Exception as exc:
+        raise ModelFileError(model_file(), equation_at_fault(exc), model_file_problem(exc)) from exc
 
 
 def input_tables() -> list[Path]:
@@ -80,9 +129,12 @@ def translate_into(folder: Path) -> Path:
     (folder / "inputs").mkdir(exist_ok=True)
     for table in input_tables():
         shutil.copyfile(table, folder / "inputs" / table.name)
-    vensim = VensimFile(copy)
-    vensim.parse()
-    return Path(ModelBuilder(vensim.get_abstract_model()).build_model())
+    with model_file_errors(), warnings.catch_warnings():
+        # a function PySD does not implement would only fail when the model runs
+        warnings.filterwarnings("error", message="Trying to translate .* which it is not implemented", category=UserWarning)
+        vensim = VensimFile(copy)
+        vensim.parse()
+        return Path(ModelBuilder(vensim.get_abstract_model()).build_model())
 
 
 def _translation(key: tuple) -> Path:
@@ -104,13 +156,14 @@ def _translation(key: tuple) -> Path:
 
 @lru_cache(maxsize=1)
 def _pysd_model(key: tuple):
-    with quiet_pysd():
-        return pysd.load(str(_translation(key)))
+    translated = _translation(key)
+    with quiet_pysd(), model_file_errors():
+        return pysd.load(str(translated))
 
 
 @lru_cache(maxsize=1)
 def _abstract_model(key: tuple):
-    with quiet_pysd():
+    with quiet_pysd(), model_file_errors():
         vensim = VensimFile(model_file())
         vensim.parse()
         return vensim.get_abstract_model()
@@ -159,7 +212,27 @@ def scalar_constants() -> dict[str, tuple[float, float, float]]:
     return dict(_scalar_constants(model_key()))
 
 
+@lru_cache(maxsize=1)
+def _subscript_ranges(key: tuple) -> dict[str, tuple[str, ...]]:
+    declared = {r.name: r.subscripts for r in _abstract_model(key).sections[0].subscripts}
+    # an alias (To Region: Region) names another range instead of listing elements
+    return {name: tuple(declared.get(value, ()) if isinstance(value, str) else value)
+            for name, value in declared.items()}
+
+
+def subscript_ranges() -> dict[str, tuple[str, ...]]:
+    """The elements of every subscript range of the model file, in order: range name →
+    element names (an alias, such as "To Region", gives its range's elements)."""
+    return dict(_subscript_ranges(model_key()))
+
+
+def variable_names() -> frozenset[str]:
+    """The names of every variable and constant defined in the model file."""
+    return frozenset(element.name for element in _abstract_model(model_key()).sections[0].elements)
+
+
 __all__ = [
-    "abstract_model", "cache_dir", "documentation", "input_tables", "load_model", "model_key",
-    "quiet_pysd", "scalar_constants", "translate_into",
+    "abstract_model", "cache_dir", "documentation", "equation_at_fault", "input_tables", "load_model",
+    "model_file_errors", "model_file_problem", "model_key", "quiet_pysd", "scalar_constants",
+    "subscript_ranges", "translate_into", "variable_names",
 ]

@@ -25,6 +25,14 @@ the word "hypothetical". ``include = ["decentralization", "balance"]`` in the
 ``[scenario]`` table starts from the lever paths of other shipped scenarios; a lever
 the file names itself replaces the included path. Levers no scenario names follow
 their history.
+
+What a file may hold: a ``[scenario]`` table (``name`` and ``description`` strings,
+``include``) and ``[levers.<name>]`` tables; an empty file is refused. ``target`` is
+a number in the lever's range of model/levers.toml; ``start`` an integer year within the
+limits of the start constant in model/kbalance.mdl; ``ramp`` a number of years within
+the ramp constant's limits and at least :data:`MIN_RAMP` (the model ramps over
+``MAX(1, ramp)`` years). Anything else raises a KbalanceInputError naming the file,
+the key and what is allowed.
 """
 
 from __future__ import annotations
@@ -32,13 +40,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kbalance.errors import InvalidValueError
-from kbalance.model.inputs import read_levers
+from kbalance.errors import InvalidValueError, KbalanceInputError, MissingKeyError, number_in, table_of
+from kbalance.model.inputs import cited_keys, read_levers, reference_keys
 from kbalance.model.mdl import scalar_constants
-from kbalance.paths import model_dir, read_toml
+from kbalance.paths import model_dir, model_file, read_toml
 
 STEP_KEYS = ("target", "start", "ramp", "ref")
+HEAD_KEYS = ("name", "description", "include")
 MAX_STEPS = 2
+#: The shortest ramp [year]: the model ramps over MAX(1, ramp) years.
+MIN_RAMP = 1.0
 SECOND_STEP_SUFFIX = " 2"  # the model names a second step's constants "<first step's name> 2"
 
 
@@ -91,17 +102,21 @@ def list_scenarios() -> list[str]:
     return sorted(names, key=lambda n: n != "baseline")
 
 
-def _number(path: Path, key: str, value: object, limits: tuple[float, float]) -> float:
-    low, high = limits
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= float(value) <= high:
-        raise InvalidValueError(path, key, value, f"a number in [{low:g}, {high:g}]")
-    return float(value)
+def check_scenarios() -> list[tuple[str, Scenario | KbalanceInputError]]:
+    """Every shipped scenario read: (name, the scenario or the error that refuses it),
+    baseline first; one broken file does not stop the others from being read."""
+    out: list[tuple[str, Scenario | KbalanceInputError]] = []
+    for name in list_scenarios():
+        try:
+            out.append((name, read_scenario(name)))
+        except KbalanceInputError as exc:
+            out.append((name, exc))
+    return out
 
 
 def _steps_of(path: Path, where: str, settings: object) -> list[dict]:
     """The list of step tables of one lever entry (one-step form or ``steps = [...]``)."""
-    if not isinstance(settings, dict):
-        raise InvalidValueError(path, where, settings, "a table with " + ", ".join(STEP_KEYS) + " or steps")
+    settings = table_of(path, where, settings, "a table with " + ", ".join(STEP_KEYS) + " or steps")
     if "steps" not in settings:
         return [settings]
     extra = sorted(set(settings) - {"steps"})
@@ -113,6 +128,15 @@ def _steps_of(path: Path, where: str, settings: object) -> list[dict]:
     return steps
 
 
+def _limits(lever: str, role: str, name: str) -> tuple[float, float]:
+    """Limits of the model constant a lever step sets; the model file must define it."""
+    constants = scalar_constants()
+    if name not in constants:
+        raise InvalidValueError(model_file(), name, "not a constant of the model file",
+                                f"the {role} constant model/levers.toml names for {lever}")
+    return constants[name][1:]
+
+
 def _read_step(path: Path, where: str, lever: str, spec: dict, step: dict, second: bool) -> LeverStep:
     """Validate one step of a lever path."""
     for key in step:
@@ -120,21 +144,39 @@ def _read_step(path: Path, where: str, lever: str, spec: dict, step: dict, secon
             raise InvalidValueError(path, f"{where}.{key}", "unknown key", STEP_KEYS)
     for key in ("target", "start", "ref"):
         if key not in step:
-            raise InvalidValueError(path, f"{where}.{key}", "missing", "target, start, ref (reference keys or \"hypothetical\") and optionally ramp")
+            raise MissingKeyError(path, f"{where}.{key}", "target, start, ref (reference keys or \"hypothetical\") "
+                                  "and optionally ramp")
     ref = step["ref"]
-    if not isinstance(ref, str) or not ref.strip():
-        raise InvalidValueError(path, f"{where}.ref", ref, 'reference keys of docs/references.md or "hypothetical"')
-    limits = {name: (low, high) for name, (_, low, high) in scalar_constants().items()}
+    cited_keys(path, f"{where}.ref", ref, reference_keys())
     suffix = SECOND_STEP_SUFFIX if second else ""
-    names = {key: spec[key] + suffix for key in ("target", "start", "ramp")}
-    target_range = tuple(spec["range"])
-    values = {
-        "target": _number(path, f"{where}.target", step["target"], target_range),
-        "start": _number(path, f"{where}.start", step["start"], limits[names["start"]]),
-    }
+    start = number_in(path, f"{where}.start", step["start"], *_limits(lever, "start", spec["start"] + suffix),
+                      integer=True)
+    _limits(lever, "target", spec["target"] + suffix)  # the model file defines it; its range is the lever's
+    target = number_in(path, f"{where}.target", step["target"], *spec["range"])
+    ramp = None
     if "ramp" in step:
-        values["ramp"] = _number(path, f"{where}.ramp", step["ramp"], limits[names["ramp"]])
-    return LeverStep(lever, values["target"], values["start"], values.get("ramp"), ref.strip())
+        low, high = _limits(lever, "ramp", spec["ramp"] + suffix)
+        ramp = number_in(path, f"{where}.ramp", step["ramp"], max(low, MIN_RAMP), high)
+    return LeverStep(lever, target, start, ramp, ref.strip())
+
+
+def _read_head(path: Path, raw: dict) -> dict:
+    """The [scenario] table, checked: known keys, name and description strings."""
+    for table in raw:
+        if table not in ("scenario", "levers"):
+            raise InvalidValueError(path, table, "unknown table", "[scenario] and [levers.<name>]")
+    head = table_of(path, "scenario", raw.get("scenario", {}), "a [scenario] table with name, description, include")
+    for key in head:
+        if key not in HEAD_KEYS:
+            raise InvalidValueError(path, f"scenario.{key}", "unknown key", HEAD_KEYS)
+    for key in ("name", "description"):
+        if key in head and (not isinstance(head[key], str) or (key == "name" and not head[key].strip())):
+            raise InvalidValueError(path, f"scenario.{key}", head[key], "a non-empty string" if key == "name" else "a string")
+    table_of(path, "levers", raw.get("levers", {}), "[levers.<name>] tables, one per lever")
+    if not head and not raw.get("levers"):
+        raise MissingKeyError(path, "scenario.name", "a [scenario] table (name, description, include) or "
+                              "[levers.<name>] tables: an empty file is not a scenario")
+    return head
 
 
 def read_scenario(name_or_path: str | Path) -> Scenario:
@@ -142,24 +184,28 @@ def read_scenario(name_or_path: str | Path) -> Scenario:
 
     Raises MissingFileError, or InvalidValueError naming the file, the key and what is
     allowed: an unknown table, lever or key, a wrong type, a value outside the
-    documented range, a missing reference, or steps that overlap or are out of order.
+    documented range, a missing or unknown reference, steps that overlap or are out of
+    order, or an include of a scenario that includes others (a cycle among them).
     """
+    return _read(name_or_path, ())
+
+
+def _path_of(name_or_path: str | Path) -> Path:
     path = Path(name_or_path)
-    if path.suffix != ".toml":
-        path = scenario_dir() / f"{name_or_path}.toml"
+    return path if path.suffix == ".toml" else scenario_dir() / f"{name_or_path}.toml"
+
+
+def _read(name_or_path: str | Path, chain: tuple[Path, ...]) -> Scenario:
+    """A scenario read while ``chain`` (the files including it, outermost first) is read."""
+    path = _path_of(name_or_path)
     raw = read_toml(path, "scenario", "a scenario TOML file; shipped: " + ", ".join(list_scenarios()))
     levers = read_levers()
-    unknown_tables = sorted(set(raw) - {"scenario", "levers"})
-    if unknown_tables:
-        raise InvalidValueError(path, unknown_tables[0], "unknown table", "[scenario] and [levers.<name>]")
-    head = raw.get("scenario", {})
-    unknown_keys = sorted(set(head) - {"name", "description", "include"})
-    if unknown_keys:
-        raise InvalidValueError(path, f"scenario.{unknown_keys[0]}", "unknown key", ("name", "description", "include"))
-    includes = _included(path, head.get("include", []))
-    steps = [s for scenario in includes for s in scenario.steps if s.lever not in raw.get("levers", {})]
+    head = _read_head(path, raw)
+    includes = _included(path, head.get("include", []), chain)
+    named = raw.get("levers", {})
+    steps = [s for scenario in includes for s in scenario.steps if s.lever not in named]
     settable = [k for k, v in levers.items() if "target" in v]
-    for lever, settings in raw.get("levers", {}).items():
+    for lever, settings in named.items():
         where = f"levers.{lever}"
         if lever not in settable:
             raise InvalidValueError(path, where, "unknown lever", settable)
@@ -176,12 +222,12 @@ def read_scenario(name_or_path: str | Path) -> Scenario:
                                             f"a year at or after {ends:g}, when step {i} ends (steps in time "
                                             "order, not overlapping)")
             steps.append(step)
-    return Scenario(name=str(head.get("name", path.stem)), description=str(head.get("description", "")),
+    return Scenario(name=head.get("name", path.stem), description=head.get("description", ""),
                     constants=_constants(steps, levers), path=path, steps=tuple(steps),
                     includes=tuple(s.name for s in includes))
 
 
-def _included(path: Path, names: object) -> list[Scenario]:
+def _included(path: Path, names: object, chain: tuple[Path, ...]) -> list[Scenario]:
     """The shipped scenarios named by ``include``: none includes others, no lever twice."""
     others = [n for n in list_scenarios() if n != path.stem]
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
@@ -190,7 +236,12 @@ def _included(path: Path, names: object) -> list[Scenario]:
     for name in names:
         if name not in others:
             raise InvalidValueError(path, "scenario.include", name, others)
-        scenario = read_scenario(name)
+        included = _path_of(name).resolve()
+        if included in chain:
+            cycle = " → ".join(p.name for p in (*chain[chain.index(included):], path, included))
+            raise InvalidValueError(path, "scenario.include", name,
+                                    f"scenarios that include no others (an include cycle: {cycle})")
+        scenario = _read(name, (*chain, path.resolve()))
         if scenario.includes:
             raise InvalidValueError(path, "scenario.include", name, "scenarios that include no others")
         shared = {s.lever for s in scenario.steps} & {s.lever for other in scenarios for s in other.steps}
