@@ -9,7 +9,8 @@ import pytest
 
 from kbalance import errors
 from kbalance.errors import (DuplicateCellError, InvalidValueError, KbalanceInputError, MissingColumnError,
-                             MissingFileError, MissingValueError, UnitMismatchError, UnknownRegionError)
+                             MissingFileError, MissingKeyError, MissingValueError, ModelFileError,
+                             UnitMismatchError, UnknownRegionError)
 
 FILE = Path("calibration") / "observations" / "population.csv"
 
@@ -32,6 +33,10 @@ CASES = {
                         ["unit", "'thousand persons'", "'persons'"]),
     InvalidValueError: (InvalidValueError(FILE, "year", 1850, "a year from 1970 to 2070"),
                         ["year", "1850", "a year from 1970 to 2070"]),
+    MissingKeyError: (MissingKeyError(FILE, "gompertz_slope.range", "[low, high] with low < high"),
+                      ["gompertz_slope.range", "missing", "[low, high] with low < high"]),
+    ModelFileError: (ModelFileError(FILE, "mortality rate", "unknown variable 'gompertz slope'"),
+                     ["mortality rate", "unknown variable", "a complete Vensim model file"]),
 }
 
 

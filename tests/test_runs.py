@@ -102,10 +102,12 @@ def test_the_run_command_writes_a_folder_and_exits_2_on_an_existing_one(tmp_path
 
 @pytest.fixture
 def project_copy(tmp_path, monkeypatch):
-    """A copy of the project's model/ and calibration/ as the project folder."""
+    """A copy of the project's model/, calibration/ and the reference list as the project folder."""
     root = tmp_path / "project"
     for name in ("model", "calibration"):
         shutil.copytree(paths.project_root() / name, root / name)
+    (root / "docs").mkdir()
+    shutil.copy2(paths.project_root() / "docs" / "references.md", root / "docs" / "references.md")
     monkeypatch.setenv("KBALANCE_HOME", str(root))
     paths.project_root.cache_clear()
     yield root
