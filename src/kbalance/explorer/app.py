@@ -72,40 +72,40 @@ class Explorer:
         self.views = Views(lang)
         self.best = LatestOnly(best_fit)
         self.band = LatestOnly(ensemble_band)
-        self.status = pn.pane.Markdown(tr("computing", lang), name="status")
-        self.headline = pn.pane.Markdown("", name="headline")
+        self.status = pn.pane.Markdown(tr("computing", lang))
+        self.headline = pn.pane.Markdown("")
         self.message = pn.pane.Alert("", alert_type="warning", visible=False)
-        self.table = pn.pane.DataFrame(None, sizing_mode="stretch_width", name="change")
+        self.table = pn.pane.DataFrame(None, sizing_mode="stretch_width")
         self.links = pn.pane.HTML("")
         self.controls = {}
         for key, c in lever_controls().items():
             widgets = (
-                pn.widgets.FloatSlider(name=f"{tr('target', lang)} [{c.unit}]", start=c.target[1], end=c.target[2],
+                pn.widgets.FloatSlider(label=f"{tr('target', lang)} [{c.unit}]", start=c.target[1], end=c.target[2],
                                        step=c.step, value=c.target[0], css_classes=[f"lever-{key}-target"]),
-                pn.widgets.IntSlider(name=tr("start", lang), start=int(c.start[1]), end=int(c.start[2]),
+                pn.widgets.IntSlider(label=tr("start", lang), start=int(c.start[1]), end=int(c.start[2]),
                                      value=int(c.start[0]), css_classes=[f"lever-{key}-start"]),
-                pn.widgets.IntSlider(name=tr("ramp", lang), start=int(c.ramp[1]), end=int(c.ramp[2]),
+                pn.widgets.IntSlider(label=tr("ramp", lang), start=int(c.ramp[1]), end=int(c.ramp[2]),
                                      value=int(c.ramp[0]), css_classes=[f"lever-{key}-ramp"]))
             for w in widgets:
                 w.param.watch(lambda event, key=key: self.on_lever(key), "value")
             self.controls[key] = (c, widgets)
-        self.scenario = pn.widgets.Select(name=tr("scenario", lang), options=["", *list_scenarios()], value="")
+        self.scenario = pn.widgets.Select(label=tr("scenario", lang), options=["", *list_scenarios()], value="")
         self.scenario.param.watch(lambda e: e.new and self.load(read_scenario(e.new)), "value")
-        self.upload = pn.widgets.FileInput(accept=".toml", name=tr("upload", lang))
+        self.upload = pn.widgets.FileInput(accept=".toml", label=tr("upload", lang))
         self.upload.param.watch(self.on_upload, "value")
-        self.region = pn.widgets.Select(name=tr("region", lang), value=state.region,
+        self.region = pn.widgets.Select(label=tr("region", lang), value=state.region,
                                         options={region_name(c, lang): c for c in region_codes()})
-        self.year = pn.widgets.IntSlider(name=tr("year", lang), start=2025, end=UNTIL, value=state.year)
-        self.members = pn.widgets.Select(name=tr("members", lang), options=list(BAND_SIZES), value=state.members)
+        self.year = pn.widgets.IntSlider(label=tr("year", lang), start=2025, end=UNTIL, value=state.year)
+        self.members = pn.widgets.Select(label=tr("members", lang), options=list(BAND_SIZES), value=state.members)
         for w in (self.region, self.year, self.members):
             w.param.watch(self.on_view, "value")
-        buttons = {k: pn.widgets.Button(name=tr(k, lang), css_classes=[f"button-{k}"]) for k in ("reset", "save", "clear")}
+        buttons = {k: pn.widgets.Button(label=tr(k, lang), css_classes=[f"button-{k}"]) for k in ("reset", "save", "clear")}
         buttons["reset"].on_click(lambda e: self.load(None))
         buttons["save"].on_click(self.on_save)
         buttons["clear"].on_click(self.on_clear)
         self.buttons = buttons
         self.export = pn.widgets.FileDownload(callback=self.export_file, filename="explorer.toml",
-                                              label=tr("export", lang), button_type="primary")
+                                              label=tr("export", lang), color="primary")
         self.sync_widgets()
         self.check_versions()
 

@@ -23,7 +23,7 @@ import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from kbalance.errors import InvalidValueError
+from kbalance.errors import InvalidValueError, KbalanceInputError
 from kbalance.model.inputs import read_levers
 from kbalance.model.mdl import scalar_constants
 from kbalance.model.parameters import latest_fitted_set
@@ -222,15 +222,20 @@ def scenario_toml(state: ExplorerState, name: str = "explorer", description: str
     return "\n".join(lines) + "\n"
 
 
-def scenario_of(state: ExplorerState, name: str = "explorer") -> Scenario:
+def scenario_of(state: ExplorerState, name: str = "explorer", where: str = "explorer state") -> Scenario:
     """The validated scenario of ``state``: its TOML read back by
     kbalance.model.scenarios.read_scenario, so that what the explorer runs is what the
-    exported file runs. Raises InvalidValueError for a value outside a lever's range or
-    steps out of order."""
+    exported file runs. Raises InvalidValueError naming ``where`` and the field for a
+    value outside a lever's range or steps out of order."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"{name}.toml"
         path.write_text(scenario_toml(state, name), encoding="utf-8")
-        scenario = read_scenario(path)
+        try:
+            scenario = read_scenario(path)
+        except KbalanceInputError as exc:  # name the state, not the temporary file
+            exc.args = (str(exc).replace(exc.path, where, 1),)
+            exc.path = where
+            raise
     return replace(scenario, path=None)
 
 
