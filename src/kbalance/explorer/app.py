@@ -34,7 +34,7 @@ from kbalance.model.parameters import shipped_parameter_set
 from kbalance.model.scenarios import list_scenarios, read_scenario
 from kbalance.regions import region_codes, region_name
 
-POLL_MS = 100  # how often a session looks for finished runs [ms]
+POLL_MS = 50  # how often a session looks for finished runs [ms]
 HOST = "127.0.0.1"
 
 
