@@ -121,6 +121,7 @@ BAD_INPUT = {
     ("backtest",): (lambda tmp: ["--until", "2015", "--out", _nonempty(tmp)], "'--out'"),
     ("sensitivity",): (lambda tmp: ["--method", "bogus"], "'--method'"),
     ("whitepaper",): (lambda tmp: ["--out", _nonempty(tmp)], "'--out'"),
+    ("explore",): (lambda tmp: ["--port", "70000"], "'--port'"),
 }
 
 

@@ -352,6 +352,8 @@ def _add_explorer_commands(subparsers: argparse._SubParsersAction) -> None:
     exp.set_defaults(command=("explore", "explore"))
 
     def explore(args: argparse.Namespace) -> int:
+        if not 1 <= args.port <= 65535:
+            raise InvalidValueError("kbalance explore", "--port", args.port, "a port in 1 to 65535")
         from kbalance.explorer.app import serve  # Panel is imported only here
 
         serve(port=args.port, lang=args.lang, show=args.show)
