@@ -76,6 +76,7 @@ class Explorer:
         self.headline = pn.pane.Markdown("")
         self.message = pn.pane.Alert("", alert_type="warning", visible=False)
         self.table = pn.pane.DataFrame(None, sizing_mode="stretch_width")
+        self.table_title = pn.pane.Markdown("")
         self.links = pn.pane.HTML("")
         self.controls = {}
         for key, c in lever_controls().items():
@@ -222,6 +223,7 @@ class Explorer:
         base = baseline_projection()
         self.views.update(self.current, base, self.saved, self.state.region, self.state.year)
         self.table.object = change_frame(change_table(self.current, base, self.state.year), self.lang)
+        self.table_title.object = f"### {tr('change', self.lang)} ({self.state.year})"
         now, was = (float(ds["capital region share"].sel(year=UNTIL)) for ds in (self.current, base))
         self.headline.object = (f"**{label('capital_share', self.lang)}, {UNTIL}:** "
                                 f"<span class='capital-share'>{now:.3f}</span> "
@@ -270,7 +272,7 @@ class Explorer:
                      for k in ("region_population", "region_fiscal_autonomy")), sizing_mode="stretch_width"),
             pn.Row(*(pn.pane.Bokeh(f[k], sizing_mode="stretch_width") for k in ("bloc_population", "tiles", "pyramid")),
                    sizing_mode="stretch_width"),
-            pn.pane.Markdown(f"### {tr('change', lang)} ({self.state.year})"), self.table,
+            self.table_title, self.table,
             sizing_mode="stretch_width")
         return pn.Row(sidebar, main, sizing_mode="stretch_width")
 
@@ -280,7 +282,6 @@ def session(default_lang: str = "ko"):
     the periodic callback that shows finished runs."""
     query = query_of(pn.state.session_args or {})
     query.setdefault("lang", default_lang)
-    explorer = None
     try:
         state = state_from_query(query)
     except KbalanceInputError as exc:
