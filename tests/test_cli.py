@@ -126,6 +126,7 @@ BAD_INPUT = {
     ("whitepaper",): (lambda tmp: ["--out", _nonempty(tmp)], "'--out'"),
     ("evidence", "estimate"): (lambda tmp: ["--out", str(Path(_nonempty(tmp)) / "old.csv")], "'--out'"),
     ("reproduce",): (lambda tmp: [str(tmp / "nope.json")], "'MANIFEST'"),
+    ("explore",): (lambda tmp: ["--port", "70000"], "'--port'"),
 }
 
 

@@ -487,6 +487,31 @@ def _add_evidence_commands(subparsers: argparse._SubParsersAction) -> None:
 COMMAND_GROUPS.append(_add_evidence_commands)
 
 
+# --- explorer -------------------------------------------------------------------------------
+
+
+def _add_explorer_commands(subparsers: argparse._SubParsersAction) -> None:
+    exp = subparsers.add_parser("explore", help="the interactive policy explorer: a local web app on 127.0.0.1 "
+                                                "(needs the explorer extra: pip install -e \".[explorer]\")")
+    exp.add_argument("--port", type=int, default=5006, help="port on 127.0.0.1 (default 5006)")
+    exp.add_argument("--lang", choices=("ko", "en"), default="ko", help="language of the page (default ko)")
+    exp.add_argument("--show", action="store_true", help="open the page in the default browser")
+    exp.set_defaults(command=("explore", "explore"))
+
+    def explore(args: argparse.Namespace) -> int:
+        if not 1 <= args.port <= 65535:
+            raise InvalidValueError("kbalance explore", "--port", args.port, "a port in 1 to 65535")
+        from kbalance.explorer.app import serve  # Panel is imported only here
+
+        serve(port=args.port, lang=args.lang, show=args.show)
+        return EXIT_OK
+
+    DISPATCH[("explore", "explore")] = explore
+
+
+COMMAND_GROUPS.append(_add_explorer_commands)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser with every registered command group."""
     parser = argparse.ArgumentParser(

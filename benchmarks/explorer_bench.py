@@ -1,0 +1,138 @@
+"""Response times of the policy explorer (kbalance explore).
+
+Measures, in this process, the best-fit redraw after a lever change (the projection of
+the new state, the new data of every view and the change table) and the ensemble band
+of 100 members; with ``--browser``, also the same two in the served page in headless
+Chromium: from a key press on a lever's slider to the new line in the page, and from
+there to the band. Targets: 0.5 s and 5 s. The load average of the machine is printed
+with the figures, since other work on the machine slows them down.
+
+    python benchmarks/explorer_bench.py                 # in-process, about a minute
+    python benchmarks/explorer_bench.py --browser       # also in Chromium (/usr/bin/chromium)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlencode
+
+from kbalance.explorer.app import baseline_projection, best_fit, ensemble_band
+from kbalance.explorer.compute import change_table
+from kbalance.explorer.state import baseline_state, state_to_query
+from kbalance.explorer.views import Views, change_frame
+from kbalance.paths import project_root
+
+TARGETS = {"redraw_s": 0.5, "band_100_s": 5.0}
+LEVER = "capital_region_regulation"
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def redraw_times(repeats: int) -> list[float]:
+    """Seconds from a lever change to new data in every view, ``repeats`` times."""
+    views, base = Views("en"), baseline_projection()
+    best_fit(baseline_state("en"))  # compile and warm up
+    times = []
+    for i in range(repeats):
+        state = baseline_state("en").with_lever(LEVER, 0.1 * (i + 1), 2026, 4)
+        start = time.perf_counter()
+        current = best_fit(state)
+        views.update(current, base, [], state.region, state.year)
+        change_frame(change_table(current, base, state.year), "en")
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def band_times(repeats: int, members: int = 100) -> list[float]:
+    """Seconds for the band of ``members`` members, ``repeats`` times."""
+    state = baseline_state("en").with_lever(LEVER, 0.5, 2026, 4)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        ensemble_band((state, members))
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def browser_times(repeats: int) -> dict[str, list[float]]:
+    """Seconds in Chromium from a key press on a slider to the new line, and from the new
+    line to the 100-member band, on a server started here."""
+    from playwright.sync_api import sync_playwright
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "kbalance.cli", "explore", "--port", str(port), "--lang", "en"],
+                              cwd=project_root(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/?" + urlencode({**state_to_query(baseline_state("en")), "members": "100"})
+    try:
+        for _ in range(600):
+            try:
+                urllib.request.urlopen(url, timeout=30).read()
+                break
+            except OSError:
+                time.sleep(0.5)
+        current = "Bokeh.documents[0].get_model_by_name('capital_share_current').data.value"
+        band = "Bokeh.documents[0].get_model_by_name('capital_share_band').data.low"
+        out: dict[str, list[float]] = {"browser_redraw_s": [], "browser_band_100_s": []}
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(url)
+            page.wait_for_function(f"() => window.Bokeh && Bokeh.documents.length && {band}.length > 0", timeout=120_000)
+            handle = page.locator(f".lever-{LEVER}-target .noUi-handle")
+            for _ in range(repeats):
+                before = page.evaluate(f"() => {current}[{current}.length - 1]")
+                handle.focus()
+                start = time.perf_counter()
+                page.keyboard.press("ArrowLeft")
+                page.wait_for_function(f"() => {current}[{current}.length - 1] != {before!r}", timeout=60_000)
+                shown = time.perf_counter()
+                page.wait_for_function(f"() => {band}.length > 0", timeout=120_000)
+                out["browser_redraw_s"].append(shown - start)
+                out["browser_band_100_s"].append(time.perf_counter() - shown)
+            browser.close()
+        return out
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def summary(name: str, times: list[float]) -> dict:
+    target = TARGETS.get(name.removeprefix("browser_"))
+    row = {"median_s": statistics.median(times), "max_s": max(times), "runs": len(times), "target_s": target}
+    print(f"{name:22s} median {row['median_s']:6.3f} s  max {row['max_s']:6.3f} s  ({len(times)} runs; "
+          f"target {target} s)")
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5, help="lever changes timed (default 5)")
+    parser.add_argument("--band-repeats", type=int, default=3, help="bands timed (default 3)")
+    parser.add_argument("--browser", action="store_true", help="also time the served page in headless Chromium")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
+    args = parser.parse_args(argv)
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
+    figures = {"redraw_s": summary("redraw_s", redraw_times(args.repeats)),
+               "band_100_s": summary("band_100_s", band_times(args.band_repeats))}
+    if args.browser and CHROMIUM.exists():
+        for name, times in browser_times(args.repeats).items():
+            figures[name] = summary(name, times)
+    figures["load_average_after"] = os.getloadavg()
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in figures['load_average_after'])}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,257 @@
+"""The explorer's app: its session logic in this process, and the served page in Chromium.
+
+The browser tests serve ``kbalance explore`` on a free 127.0.0.1 port in a subprocess and
+drive the system Chromium with Playwright (never a downloaded browser); they are skipped
+only when /usr/bin/chromium is absent.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.request
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlparse
+
+import pytest
+import xarray as xr
+from fontTools.ttLib import TTFont
+
+from kbalance.explorer.app import EDITOR_TABLES, Explorer, best_fit, font_css, query_of, web_font
+from kbalance.explorer.state import (UNTIL, ExplorerState, baseline_state, current_versions, state_from_query,
+                                     state_from_scenario, state_to_query)
+from kbalance.explorer.views import label, tr
+from kbalance.model.scenarios import read_scenario
+from kbalance.paths import project_root
+
+CHROMIUM = Path("/usr/bin/chromium")
+START_TIMEOUT = 240  # the server's start on a loaded 2-core machine [s]
+RUN_TIMEOUT = 60_000  # a projection shown in the page [ms]
+
+
+def test_query_of_takes_the_last_value_of_each_argument():
+    assert query_of({"lang": [b"ko", b"en"], "year": [b"2040"], "empty": []}) == {"lang": "en", "year": "2040"}
+
+
+def test_the_web_font_drops_the_tables_browsers_reject(tmp_path):
+    path = web_font(tmp_path)
+    assert path is not None and path.parent == tmp_path
+    assert not set(EDITOR_TABLES) & set(TTFont(path).keys())
+    assert f"url('/fonts/{path.name}')" in font_css(path) and "@font-face" not in font_css(None)
+
+
+def wait_for(condition, timeout: float = 60.0) -> None:
+    deadline = time.time() + timeout
+    while not condition():
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_a_session_runs_the_latest_lever_state_and_exports_it():
+    explorer = Explorer(baseline_state("en"))
+    try:
+        explorer.request()
+        wait_for(lambda: (explorer.poll(), explorer.current is not None)[1])
+        first = explorer.views.sources["capital_share_current"].data["value"][-1]
+        _, (target, start, ramp) = explorer.controls["capital_region_regulation"]
+        target.value = 0.2
+        start.value = 2027
+        assert explorer.state.levers["capital_region_regulation"][0].start == 2027.0
+        wait_for(lambda: (explorer.poll(), explorer.views.sources["capital_share_current"].data["value"][-1] != first)[1])
+        shown = explorer.views.sources["capital_share_current"].data["value"][-1]
+        assert shown == pytest.approx(float(best_fit(explorer.state)["capital region share"].sel(year=UNTIL)))
+        text = explorer.export_file().getvalue().decode()
+        steps = tomllib.loads(text)["levers"]["capital_region_regulation"]["steps"]
+        assert steps == [{"target": 0.2, "start": 2027.0, "ramp": float(ramp.value), "ref": "hypothetical"}]
+        explorer.load(read_scenario("decentralization"))
+        assert target.value == 1.0 and explorer.controls["local_share_of_total_tax"][1][0].value == 30.0
+        assert "capital_region_regulation" not in explorer.state.levers
+        explorer.load(None)
+        assert explorer.state.levers == {} and explorer.controls["local_share_of_total_tax"][1][0].value == 25.3
+    finally:
+        explorer.best.close()
+        explorer.band.close()
+
+
+def test_a_link_from_another_version_says_so():
+    explorer = Explorer(ExplorerState(lang="en", versions={"model": "000000000000", "fitted": "v0"}))
+    try:
+        assert explorer.message.visible and "000000000000" in explorer.message.object
+        assert explorer.state.versions == current_versions()
+    finally:
+        explorer.best.close()
+        explorer.band.close()
+
+
+# ---------------------------------------------------------------------------
+# In the browser
+# ---------------------------------------------------------------------------
+
+browser_test = pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium is not installed")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if not CHROMIUM.exists():
+        pytest.skip("chromium is not installed")
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("explorer") / "server.log"
+    log = log_path.open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "kbalance.cli", "explore", "--port", str(port), "--lang", "en"],
+                            cwd=project_root(), stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + START_TIMEOUT
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=30).read()
+            break
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                proc.kill()
+                log.close()
+                pytest.fail(f"kbalance explore did not start: {log_path.read_text()[-2000:]}")
+            time.sleep(0.5)
+    yield url
+    proc.terminate()
+    proc.wait(30)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+def open_page(browser, url: str, requests: list | None = None):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    if requests is not None:
+        page.on("request", lambda r: requests.append(r.url))
+    page.goto(url)
+    page.wait_for_function("() => window.Bokeh && Bokeh.documents.length && "
+                           "Bokeh.documents[0].get_model_by_name('capital_share_current').data.value.length > 0",
+                           timeout=RUN_TIMEOUT)
+    return page
+
+
+def plotted(page, name: str = "capital_share_current") -> list[float]:
+    return page.evaluate(f"() => Array.from(Bokeh.documents[0].get_model_by_name('{name}').data.value)")
+
+
+def page_state(page) -> ExplorerState:
+    return state_from_query(dict(parse_qsl(urlparse(page.url).query)))
+
+
+@browser_test
+def test_the_page_loads_with_no_request_beyond_127_0_0_1(server, browser):
+    requests: list[str] = []
+    page = open_page(browser, server, requests)
+    page.wait_for_function("() => Bokeh.documents[0].get_model_by_name('capital_share_band').data.low.length > 0",
+                           timeout=RUN_TIMEOUT)
+    hosts = {urlparse(u).netloc for u in requests if urlparse(u).scheme in ("http", "https", "ws", "wss")}
+    assert hosts == {urlparse(server).netloc}, hosts
+    assert any("/static/js/bokeh" in u for u in requests) and any("/fonts/NanumGothic" in u for u in requests)
+    page.close()
+
+
+@browser_test
+def test_moving_a_slider_changes_the_plotted_values_and_the_url(server, browser):
+    page = open_page(browser, server)
+    before = plotted(page)
+    page.locator(".lever-capital_region_regulation-target .noUi-handle").focus()
+    for _ in range(30):
+        page.keyboard.press("ArrowLeft")
+    page.wait_for_function(f"() => Bokeh.documents[0].get_model_by_name('capital_share_current').data.value"
+                           f"[{len(before) - 1}] != {before[-1]!r}", timeout=RUN_TIMEOUT)
+    expected: dict[float, list[float]] = {}
+    deadline = time.time() + RUN_TIMEOUT / 1000
+    while True:  # until the line shows the projection of the state in the URL (the last key press's)
+        state = page_state(page)
+        target = state.levers["capital_region_regulation"][0].target
+        if target not in expected:
+            expected[target] = list(best_fit(state)["capital region share"].sel(year=slice(None, UNTIL)).values)
+        if plotted(page) == pytest.approx(expected[target][-len(before):], rel=1e-12):
+            break
+        assert time.time() < deadline, "the plotted line does not match the URL's state"
+        page.wait_for_timeout(200)
+    assert target < 1.0 and plotted(page)[-1] != before[-1]
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def shared_state() -> ExplorerState:
+    return state_from_scenario(read_scenario("integrated"),
+                               ExplorerState(lang="en", region="36", year=2040, members=0, versions=current_versions()))
+
+
+@browser_test
+def test_a_url_reopens_the_same_state(server, browser, shared_state):
+    page = open_page(browser, f"{server}?{urlencode(state_to_query(shared_state))}")
+    assert page_state(page) == shared_state
+    expected = float(best_fit(shared_state)["capital region share"].sel(year=UNTIL))
+    assert plotted(page)[-1] == pytest.approx(expected, rel=1e-12)
+    again = open_page(browser, page.url)
+    assert plotted(again) == plotted(page) and page_state(again) == shared_state
+    page.close()
+    again.close()
+
+
+@browser_test
+def test_the_export_is_checked_and_reproduced_by_kbalance_run(server, browser, shared_state, tmp_path):
+    page = open_page(browser, f"{server}?{urlencode(state_to_query(shared_state))}")
+    with page.expect_download(timeout=RUN_TIMEOUT) as download:
+        page.get_by_text(tr("export", "en")).click()
+    path = tmp_path / "exported.toml"
+    download.value.save_as(path)
+    cli = [sys.executable, "-m", "kbalance.cli"]
+    check = subprocess.run([*cli, "scenarios", "check", str(path)], cwd=project_root(), capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    run = subprocess.run([*cli, "run", "--scenario", str(path), "--out", str(tmp_path / "run")],
+                         cwd=project_root(), capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    with xr.open_dataset(tmp_path / "run" / "results.nc") as results:
+        reproduced = results["capital_region_share"].sel(year=slice(None, UNTIL)).values
+    shown = plotted(page)
+    assert shown == pytest.approx(list(reproduced[-len(shown):]), rel=1e-12)
+    assert read_scenario(path).constants == read_scenario("integrated").constants
+    page.close()
+
+
+@browser_test
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_both_languages_render(server, browser, lang):
+    page = open_page(browser, f"{server}?{urlencode({'lang': lang, 'members': '0'})}")
+    for text in (tr("title", lang), f"{label('capital_share', lang)}, {UNTIL}:", tr("reset", lang)):
+        page.get_by_text(text).first.wait_for(timeout=RUN_TIMEOUT)
+    assert page.evaluate("async () => (await document.fonts.load(\"12px 'NanumGothic'\", '인구')).length") > 0
+    other = "en" if lang == "ko" else "ko"
+    assert page.get_by_text(tr("reset", other)).count() == 0
+    assert page_state(page).lang == lang
+    page.close()
+
+
+def test_the_baseline_state_is_the_pages_default():
+    assert state_from_query({"lang": "en"}) == baseline_state("en")
+
+
+def test_the_command_line_imports_panel_only_to_explore():
+    code = ("import sys, kbalance.cli as cli; parser = cli.build_parser(); "
+            "args = parser.parse_args(['explore', '--port', '5099', '--lang', 'en']); "
+            "print(args.port, args.lang, 'panel' in sys.modules, 'bokeh' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=project_root(), capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["5099", "en", "False", "False"]
