@@ -29,7 +29,7 @@ from kbalance.paths import project_root
 
 CHROMIUM = Path("/usr/bin/chromium")
 START_TIMEOUT = 240  # the server's start on a loaded 2-core machine [s]
-RUN_TIMEOUT = 60_000  # a projection shown in the page [ms]
+RUN_TIMEOUT = 240_000  # a projection shown in the page, on a loaded 2-core machine [ms]
 
 
 def test_query_of_takes_the_last_value_of_each_argument():
@@ -43,7 +43,7 @@ def test_the_web_font_drops_the_tables_browsers_reject(tmp_path):
     assert f"url('/fonts/{path.name}')" in font_css(path) and "@font-face" not in font_css(None)
 
 
-def wait_for(condition, timeout: float = 60.0) -> None:
+def wait_for(condition, timeout: float = 240.0) -> None:
     deadline = time.time() + timeout
     while not condition():
         assert time.time() < deadline, "timed out"

@@ -217,7 +217,8 @@ def scenario_toml(state: ExplorerState, name: str = "explorer", description: str
         lines += ["", f"[levers.{key}]", "steps = ["]
         for s in steps:
             ramp = "" if s.ramp is None else f", ramp = {s.ramp!r}"
-            lines.append(f"  {{ target = {s.target!r}, start = {s.start!r}{ramp}, ref = {_toml_string(s.ref)} }},")
+            start = int(s.start) if float(s.start).is_integer() else s.start  # years are integers in a scenario file
+            lines.append(f"  {{ target = {s.target!r}, start = {start!r}{ramp}, ref = {_toml_string(s.ref)} }},")
         lines.append("]")
     return "\n".join(lines) + "\n"
 
