@@ -94,11 +94,17 @@ def _write(path, spec) -> None:
     ("label_en", None, "fields variable, level"),  # None: the field is left out
 ])
 def test_a_bad_entry_names_file_field_and_allowed_values(tmp_path, field, value, allowed):
-    spec = {**GOOD, field: value}
+    assert_refused(tmp_path, _write, GOOD, field, value, allowed)
+
+
+def assert_refused(tmp_path, write, good: dict, field: str, value, allowed: str) -> None:
+    """``good`` with ``field`` set to ``value`` (left out when None), written by ``write``,
+    is refused with a message naming the file, the field and ``allowed``."""
+    spec = {**good, field: value}
     if value is None:
         del spec[field]
     path = tmp_path / f"indicators-{field}.toml"
-    _write(path, spec)
+    write(path, spec)
     with pytest.raises(KbalanceInputError) as err:
         read_indicators(path)
     message = str(err.value)
@@ -150,12 +156,4 @@ def test_classes_load_with_their_labels_and_the_shipped_risk_classes_are_ordered
     ("class_ref", None, "all of classes"),  # None: the field is left out
 ])
 def test_bad_classes_name_file_field_and_allowed_values(tmp_path, field, value, allowed):
-    classes = {**CLASSES, field: value}
-    if value is None:
-        del classes[field]
-    path = tmp_path / f"indicators-{field}.toml"
-    _write_classes(path, classes)
-    with pytest.raises(KbalanceInputError) as err:
-        read_indicators(path)
-    message = str(err.value)
-    assert str(path) in message and f"population.{field}" in message and allowed in message
+    assert_refused(tmp_path, _write_classes, CLASSES, field, value, allowed)
