@@ -8,12 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kbalance.calibration import ensemble as ensemble_module
 from kbalance.calibration.ensemble import (constrained_ensemble, ensemble_path, lag_one_autocorrelation,
                                            latest_ensemble_set, read_ensemble, write_ensemble)
 from kbalance.calibration.targets import Target
 from kbalance.errors import MissingFileError
-from kbalance.model import parameters
 from kbalance.model.parameters import latest_fitted_set
 
 
@@ -37,15 +35,6 @@ def test_a_small_constrained_ensemble_is_reproducible_and_within_its_threshold()
     assert info["threshold"] > info["cost_best_fit"] and 0 < info["lag1_autocorrelation"] < 1
     assert (first["cost"] <= info["threshold"]).all()
     assert info["members_sampled"] == 60
-
-
-@pytest.fixture
-def fitted_folder(tmp_path, monkeypatch):
-    """An empty calibration/fitted/ in place of the shipped one."""
-    monkeypatch.setattr(parameters, "calibration_dir", lambda: tmp_path)
-    monkeypatch.setattr(ensemble_module, "calibration_dir", lambda: tmp_path)
-    (tmp_path / "fitted").mkdir()
-    return tmp_path / "fitted"
 
 
 def test_the_latest_set_with_an_ensemble_is_used(fitted_folder):

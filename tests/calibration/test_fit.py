@@ -14,7 +14,6 @@ from kbalance.calibration.fit import (MAX_EVALUATIONS, FitResult, calibrate, fit
                                       prior_unit, read_fitted_unit, residuals, to_table, write_fitted_set)
 from kbalance.calibration.targets import Target, read_targets
 from kbalance.errors import InvalidValueError
-from kbalance.model import parameters
 from kbalance.model.parameters import read_parameter_set
 
 
@@ -72,15 +71,6 @@ def test_one_evaluation_cap_for_the_fit_calibrate_and_the_command():
     assert inspect.signature(calibrate).parameters["max_evaluations"].default == MAX_EVALUATIONS
     args = cli.build_parser().parse_args(["calibrate"])
     assert args.max_evaluations == MAX_EVALUATIONS
-
-
-@pytest.fixture
-def fitted_folder(tmp_path, monkeypatch):
-    """An empty calibration/ folder with fitted/ in it, in place of the shipped one."""
-    monkeypatch.setattr(parameters, "calibration_dir", lambda: tmp_path)
-    monkeypatch.setattr(fit_module, "calibration_dir", lambda: tmp_path)
-    (tmp_path / "fitted").mkdir()
-    return tmp_path / "fitted"
 
 
 def test_next_version_follows_the_highest_fitted_set(fitted_folder):

@@ -21,11 +21,6 @@ from kbalance.runs import run_model
 
 
 @pytest.fixture(scope="module")
-def baseline():
-    return project(scenario_of(baseline_state()), shipped_parameter_set(), UNTIL)
-
-
-@pytest.fixture(scope="module")
 def relaxed():
     state = baseline_state().with_lever("capital_region_regulation", 0.0, 2026, 4)
     return project(scenario_of(state), shipped_parameter_set(), UNTIL)

@@ -15,11 +15,6 @@ from kbalance.whitepaper.figures import RISK_COLOURS, TILE_GRID
 
 
 @pytest.fixture(scope="module")
-def baseline():
-    return project(scenario_of(baseline_state()), shipped_parameter_set(), UNTIL)
-
-
-@pytest.fixture(scope="module")
 def changed():
     state = baseline_state().with_lever("mega_region_integration", 1.0, 2026, 5)
     return project(scenario_of(state), shipped_parameter_set(), UNTIL)

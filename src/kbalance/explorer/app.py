@@ -199,23 +199,27 @@ class Explorer:
 
     def poll(self) -> None:
         """Show finished runs (called periodically on the session's own thread)."""
-        found = self.best.take()
+        self._show(self.best, self._show_best)
+        self._show(self.band, self._show_band)
+
+    def _show(self, runner: LatestOnly, show) -> None:
+        """Pass the finished run of ``runner`` to ``show``, or show its error."""
+        found = runner.take()
         if found is not None:
             _, result, error = found
             if error is not None:
                 self.show_error(error)
             else:
-                self.current = result
-                self.redraw()
-                self.request_band()
-        found = self.band.take()
-        if found is not None:
-            _, result, error = found
-            if error is not None:
-                self.show_error(error)
-            else:
-                self.views.update_band(result)
-                self.status.object = tr("band_ready", self.lang, n=self.state.members)
+                show(result)
+
+    def _show_best(self, result) -> None:
+        self.current = result
+        self.redraw()
+        self.request_band()
+
+    def _show_band(self, result) -> None:
+        self.views.update_band(result)
+        self.status.object = tr("band_ready", self.lang, n=self.state.members)
 
     def redraw(self) -> None:
         if self.current is None:
