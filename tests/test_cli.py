@@ -258,3 +258,12 @@ def test_run_accepts_an_empty_folder_and_validates_the_observations_first(tmp_pa
 def _bad_set():
     raise KbalanceInputError("calibration/observations/vital.csv", "region_code", "series 'tfr', region 39: no rows",
                              "rows for every region")
+
+
+def test_run_writes_the_municipal_layer_on_request(tmp_path, capsys):
+    out = tmp_path / "municipal"
+    assert cli.main(["run", "--until", "2030", "--municipal", "--out", str(out)]) == 0
+    assert {"municipal.csv", "municipal_summary.csv", "municipal.nc"} <= {p.name for p in out.iterdir()}
+    assert "municipal.nc" in capsys.readouterr().out
+    assert cli.main(["run", "--until", "2010", "--municipal", "--out", str(tmp_path / "short")]) == 2
+    assert "jump-off year" in capsys.readouterr().err and not (tmp_path / "short").exists()

@@ -186,10 +186,14 @@ def _run(args: argparse.Namespace) -> int:
     with reserved_folder(out) as out:
         validate_observation_set()
         print(f"running scenario {args.scenario} to {args.until} on the {args.engine} engine ...", flush=True)
+        extra = None
+        if args.municipal:
+            from kbalance.municipal.layer import write_run_municipal as extra
         folder = run_to_folder(args.scenario, out, until=args.until,
                                parameters=Path(args.parameters) if args.parameters else None,
-                               command=["kbalance", *args.argv], engine=args.engine)
-    print(f"wrote {folder}/results.csv, results.nc and manifest.json")
+                               command=["kbalance", *args.argv], engine=args.engine, extra=extra)
+    more = ", municipal.csv, municipal_summary.csv, municipal.nc" if args.municipal else ""
+    print(f"wrote {folder}/results.csv, results.nc{more} and manifest.json")
     return EXIT_OK
 
 
@@ -260,6 +264,8 @@ def _add_model_commands(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--parameters", metavar="FILE", help="parameter set (default: the latest calibration/fitted/v<N>.toml, else the priors)")
     run.add_argument("--engine", choices=("fast", "pysd"), default="fast",
                      help="fast: numpy code generated from the model file (default); pysd: the PySD reference run")
+    run.add_argument("--municipal", action="store_true",
+                     help="also write the 229 시군구 projected from the latest observed year, raked to the run's regions")
     run.set_defaults(command=("run", "run"))
     DISPATCH[("run", "run")] = _run
 

@@ -145,3 +145,8 @@ def write_municipal(folder: Path, results: xr.Dataset) -> list[Path]:
     summary_table(results).to_csv(paths[1], index=False, float_format="%.10g")
     netcdf_ready(results).to_netcdf(paths[2])
     return paths
+
+
+def write_run_municipal(folder: Path, results: xr.Dataset) -> list[Path]:
+    """The municipal files of a run folder from the run's results (its ``Population``)."""
+    return write_municipal(folder, municipal_results(results["Population"]))
