@@ -7,6 +7,7 @@ import argparse
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from conftest import SHARED_DATA, needs_shared
@@ -267,3 +268,11 @@ def test_run_writes_the_municipal_layer_on_request(tmp_path, capsys):
     assert "municipal.nc" in capsys.readouterr().out
     assert cli.main(["run", "--until", "2010", "--municipal", "--out", str(tmp_path / "short")]) == 2
     assert "jump-off year" in capsys.readouterr().err and not (tmp_path / "short").exists()
+
+
+def test_municipal_backtest_writes_its_table(tmp_path, capsys):
+    out = tmp_path / "m.csv"
+    assert cli.main(["municipal", "backtest", "--out", str(out)]) == 0
+    table = pd.read_csv(out)
+    assert table["base"].tolist() == [2015, 2019] and (table["mape_method"] < table["mape_naive"]).all()
+    assert "wrote" in capsys.readouterr().out

@@ -461,6 +461,36 @@ def _add_whitepaper_commands(subparsers: argparse._SubParsersAction) -> None:
 COMMAND_GROUPS.append(_add_whitepaper_commands)
 
 
+# --- municipal layer ------------------------------------------------------------------------
+
+
+def _municipal_backtest(args: argparse.Namespace) -> int:
+    from kbalance.municipal.backtest import BACKTEST_FILE, backtests, write_backtest
+    from kbalance.municipal.projection import age_groups, observed_population
+    from kbalance.model.mdl import subscript_ranges
+    from kbalance.paths import calibration_dir
+
+    validate_observation_set()
+    table = backtests(observed_population(age_groups(subscript_ranges()["Age"])[0]))
+    path = write_backtest(table, Path(args.out) if args.out else calibration_dir() / BACKTEST_FILE)
+    with pd.option_context("display.width", 200, "display.max_columns", None):
+        print(table.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
+    print(f"wrote {path}")
+    return EXIT_OK
+
+
+def _add_municipal_commands(subparsers: argparse._SubParsersAction) -> None:
+    group = subparsers.add_parser("municipal", help="the 시군구 layer")
+    commands = group.add_subparsers(dest="municipal_command", required=True, metavar="COMMAND")
+    back = commands.add_parser("backtest", help="backtest the municipal method against constant shares")
+    back.add_argument("--out", metavar="FILE", help="CSV to write (default calibration/reports/municipal/backtest.csv)")
+    back.set_defaults(command=("municipal", "backtest"))
+    DISPATCH[("municipal", "backtest")] = _municipal_backtest
+
+
+COMMAND_GROUPS.append(_add_municipal_commands)
+
+
 # --- evidence -------------------------------------------------------------------------------
 
 

@@ -27,6 +27,8 @@ from kbalance.municipal.projection import HALF_LIFE, estimate_ratios, project, r
 
 #: Base years of the backtests [December year] and the years their ratios are estimated on.
 BACKTESTS = {2015: (2015, 2019), 2019: (2015, 2019)}
+#: Where the backtest table goes, relative to calibration/.
+BACKTEST_FILE = "reports/municipal/backtest.csv"
 
 
 def regional_totals(observed: xr.DataArray, codes: list[str]) -> np.ndarray:
