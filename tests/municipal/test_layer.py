@@ -67,3 +67,12 @@ def test_files_of_a_run(run_population, tmp_path):
     assert summary["at_risk"].between(0, 229).all() and "designated_index_depopulation_area" in summary
     assert summary_table(results)["year"].tolist() == list(range(2026, 2036))
     assert xr.open_dataset(paths[2])["extinction_index"].shape == (10, 229)
+
+
+def test_member_summary_keeps_the_index_of_chosen_years(run_population):
+    members = run_population.expand_dims(member=[3])
+    out = member_summary(members, index_years=(2030, 2099))
+    assert out["extinction_index"].dims == ("member", "index_year", "sgg_code")
+    assert out["extinction_index"]["index_year"].values.tolist() == [2030]
+    single = municipal_results(run_population)["extinction_index"].sel(year=2030)
+    np.testing.assert_allclose(out["extinction_index"].sel(member=3, index_year=2030), single)

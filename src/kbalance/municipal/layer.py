@@ -104,13 +104,23 @@ def municipal_results(population: xr.DataArray, half_life: float = HALF_LIFE) ->
     return xr.merge([ds, counts])
 
 
-def member_summary(population: xr.DataArray, half_life: float = HALF_LIFE) -> xr.Dataset:
-    """The counted municipal indicators of every member [count, person, 1] over (member, year, …)."""
+def member_summary(population: xr.DataArray, index_years=(), half_life: float = HALF_LIFE) -> xr.Dataset:
+    """The counted municipal indicators of every member [count, person, 1] over (member,
+    year, …), and ``extinction_index`` (member, index_year, sgg_code) [1] in ``index_years``
+    (those the run reaches)."""
     pop = municipal_population(population, half_life)
     labels = tuple(pop["age_group"].values)
     values = pop.transpose("member", "year", "sgg_code", "sex", "age_group").values
-    return summary_dataset(values, labels, designations(pop["sgg_code"].values),
-                           {"member": pop["member"].values, "year": pop["year"].values})
+    out = summary_dataset(values, labels, designations(pop["sgg_code"].values),
+                          {"member": pop["member"].values, "year": pop["year"].values})
+    years = [y for y in index_years if y in pop["year"].values]
+    if years:
+        chosen = pop.sel(year=years).transpose("member", "year", "sgg_code", "sex", "age_group")
+        out["extinction_index"] = xr.DataArray(extinction_index(chosen.values, labels),
+                                               dims=("member", "index_year", "sgg_code"),
+                                               coords={"member": pop["member"].values, "index_year": years,
+                                                       "sgg_code": pop["sgg_code"].values})
+    return out
 
 
 def municipal_table(results: xr.Dataset) -> pd.DataFrame:
