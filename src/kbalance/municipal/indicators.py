@@ -39,16 +39,22 @@ def risk_bounds() -> tuple[float, float]:
     return classes[0], classes[1]
 
 
+def group_slice(labels: tuple[str, ...], low: int, high: int = 10_000) -> slice:
+    """The groups of ``labels`` from age ``low`` to age ``high`` [years] (closed groups
+    inside, or the open group from its lower bound), as a slice (groups are in order)."""
+    chosen = [i for i, g in enumerate(labels) if low <= group_lower(g) and (group_lower(g) + 4 <= high)
+              or (g.endswith("p") and low <= group_lower(g) <= high)]
+    return slice(chosen[0], chosen[-1] + 1)
+
+
 def young_women(pop: np.ndarray, labels: tuple[str, ...]) -> np.ndarray:
     """Women aged 20–39 [persons] of ``pop`` (..., sex, group)."""
-    chosen = [i for i, g in enumerate(labels) if 20 <= group_lower(g) <= 35 and not g.endswith("p")]
-    return pop[..., 1, chosen].sum(axis=-1)
+    return pop[..., 1, group_slice(labels, 20, 39)].sum(axis=-1)
 
 
 def elderly(pop: np.ndarray, labels: tuple[str, ...]) -> np.ndarray:
     """Residents aged 65 and over [persons] of ``pop`` (..., sex, group)."""
-    chosen = [i for i, g in enumerate(labels) if group_lower(g) >= 65]
-    return pop[..., chosen].sum(axis=(-1, -2))
+    return pop[..., group_slice(labels, 65)].sum(axis=(-1, -2))
 
 
 def extinction_index(pop: np.ndarray, labels: tuple[str, ...]) -> np.ndarray:
@@ -93,18 +99,16 @@ def summary(pop: np.ndarray, labels: tuple[str, ...], designation: np.ndarray) -
     return out
 
 
-def summary_dataset(pop: np.ndarray, labels: tuple[str, ...], designation: np.ndarray,
-                    coords: dict[str, np.ndarray]) -> xr.Dataset:
-    """:func:`summary` as a Dataset; ``coords`` names the leading axes of ``pop`` in order
-    (e.g. ``{"member": …, "year": …}``)."""
+def summary_dataset(values: dict[str, np.ndarray], coords: dict[str, np.ndarray]) -> xr.Dataset:
+    """The arrays of :func:`summary` as a Dataset; ``coords`` names their leading axes in
+    order (e.g. ``{"member": …, "year": …}``); the designated groups get the axis ``group``."""
     dims = list(coords)
     out = {}
-    for name, values in summary(pop, labels, designation).items():
+    for name, array in values.items():
         if name.startswith("designated_"):
-            out[name] = xr.DataArray(values, dims=[*dims, "group"],
-                                     coords={**coords, "group": list(DESIGNATED_GROUPS)})
+            out[name] = xr.DataArray(array, dims=[*dims, "group"], coords={**coords, "group": list(DESIGNATED_GROUPS)})
         else:
-            out[name] = xr.DataArray(values, dims=dims, coords=coords)
+            out[name] = xr.DataArray(array, dims=dims, coords=coords)
     return xr.Dataset(out)
 
 

@@ -19,9 +19,9 @@ import pandas as pd
 import xarray as xr
 
 from kbalance.errors import InvalidValueError
-from kbalance.municipal.indicators import extinction_index, summary_dataset
+from kbalance.municipal.indicators import extinction_index, summary, summary_dataset
 from kbalance.municipal.projection import (HALF_LIFE, MODEL_YEAR_OFFSET, Ratios, age_groups, estimate_ratios,
-                                           observed_population, project)
+                                           observed_population, project, project_years)
 from kbalance.observations.keyed import municipalities
 from kbalance.outputs import netcdf_ready
 from kbalance.regions import code_of
@@ -42,11 +42,31 @@ def jump_off_year(observed: xr.DataArray) -> int:
 def regional_targets(population: xr.DataArray, matrix: np.ndarray, years: list[int]) -> tuple[np.ndarray, list[str]]:
     """(member, year, region, sex, group) population of the model [persons] in the 5-year
     groups of ``matrix`` (age × group), regions as KOSIS codes sorted; and those codes."""
-    pop = population.sel(year=years).transpose("member", "year", "Region", "Sex", "Age")
-    codes = [code_of(str(r)) for r in pop["Region"].values]
+    all_years = [int(y) for y in population["year"].values]
+    first = all_years.index(years[0])
+    if all_years[first:first + len(years)] != list(years):
+        raise InvalidValueError("municipal layer", "year", f"{all_years}", f"consecutive years {years[0]}–{years[-1]}")
+    pop = population.transpose("member", "year", "Region", "Sex", "Age").values[:, first:first + len(years)]
+    codes = [code_of(str(r)) for r in population["Region"].values]
     order = np.argsort(codes)
-    grouped = pop.values @ matrix
+    grouped = np.matmul(pop, matrix)
     return grouped[:, :, order], sorted(codes)
+
+
+def layer_inputs(population: xr.DataArray):
+    """What the projection of a run needs: (labels, ratios, base, targets, region codes,
+    years, member ids); ``population`` with or without a ``member`` dimension."""
+    labels, matrix = age_groups(population["Age"].values)
+    observed, ratios = observed_and_ratios(labels)
+    first = jump_off_year(observed)
+    years = [int(y) for y in population["year"].values if y >= first]
+    if not years or years[0] != first:
+        raise InvalidValueError("municipal layer", "year", f"{population['year'].values.max()}",
+                                f"a run that reaches the layer's jump-off year {first}")
+    pop = population if "member" in population.dims else population.expand_dims(member=[0])
+    targets, codes = regional_targets(pop, matrix, years)
+    base = observed.isel(year=-1).transpose("sgg_code", "sex", "age_group").values
+    return labels, ratios, base, targets, codes, years, pop["member"].values
 
 
 def municipal_population(population: xr.DataArray, half_life: float = HALF_LIFE) -> xr.DataArray:
@@ -56,24 +76,15 @@ def municipal_population(population: xr.DataArray, half_life: float = HALF_LIFE)
     population : the model's ``Population`` (year, Region, Sex, Age), with or without a
         ``member`` dimension (kept when present); its years must reach the jump-off
     """
-    labels, matrix = age_groups(population["Age"].values)
-    observed, ratios = observed_and_ratios(labels)
-    first = jump_off_year(observed)
-    years = [int(y) for y in population["year"].values if y >= first]
-    if not years or years[0] != first:
-        raise InvalidValueError("municipal layer", "year", f"{population['year'].values.max()}",
-                                f"a run that reaches the layer's jump-off year {first}")
-    single = "member" not in population.dims
-    pop = population.expand_dims(member=[0]) if single else population
-    targets, codes = regional_targets(pop, matrix, years)
-    base = observed.isel(year=-1).transpose("sgg_code", "sex", "age_group").values
+    labels, ratios, base, targets, codes, years, member = layer_inputs(population)
+    observed, _ = observed_and_ratios(labels)
     values = project(ratios, base, targets, codes, half_life)
     out = xr.DataArray(values, dims=("member", "year", "sgg_code", "sex", "age_group"),
-                       coords={"member": pop["member"].values, "year": years, "sgg_code": ratios.codes,
+                       coords={"member": member, "year": years, "sgg_code": ratios.codes,
                                "sex": list(observed["sex"].values), "age_group": list(labels),
                                "region": ("sgg_code", ratios.region)},
                        name="population", attrs={"units": "person"})
-    return out.isel(member=0, drop=True) if single else out
+    return out if "member" in population.dims else out.isel(member=0, drop=True)
 
 
 def designations(codes: np.ndarray) -> np.ndarray:
@@ -92,8 +103,8 @@ def municipal_results(population: xr.DataArray, half_life: float = HALF_LIFE) ->
     observed, _ = observed_and_ratios(labels)
     latest = observed.isel(year=-1).transpose("sgg_code", "sex", "age_group").values
     table = municipalities().reindex(pop["sgg_code"].values)
-    counts = summary_dataset(pop.transpose("year", "sgg_code", "sex", "age_group").values, labels,
-                             designations(pop["sgg_code"].values), {"year": pop["year"].values})
+    counts = summary_dataset(summary(pop.transpose("year", "sgg_code", "sex", "age_group").values, labels,
+                                     designations(pop["sgg_code"].values)), {"year": pop["year"].values})
     ds = xr.Dataset({
         "population": pop,
         "extinction_index": xr.DataArray(index, dims=("year", "sgg_code"), coords={"year": pop["year"]}),
@@ -107,19 +118,22 @@ def municipal_results(population: xr.DataArray, half_life: float = HALF_LIFE) ->
 def member_summary(population: xr.DataArray, index_years=(), half_life: float = HALF_LIFE) -> xr.Dataset:
     """The counted municipal indicators of every member [count, person, 1] over (member,
     year, …), and ``extinction_index`` (member, index_year, sgg_code) [1] in ``index_years``
-    (those the run reaches)."""
-    pop = municipal_population(population, half_life)
-    labels = tuple(pop["age_group"].values)
-    values = pop.transpose("member", "year", "sgg_code", "sex", "age_group").values
-    out = summary_dataset(values, labels, designations(pop["sgg_code"].values),
-                          {"member": pop["member"].values, "year": pop["year"].values})
-    years = [y for y in index_years if y in pop["year"].values]
-    if years:
-        chosen = pop.sel(year=years).transpose("member", "year", "sgg_code", "sex", "age_group")
-        out["extinction_index"] = xr.DataArray(extinction_index(chosen.values, labels),
-                                               dims=("member", "index_year", "sgg_code"),
-                                               coords={"member": pop["member"].values, "index_year": years,
-                                                       "sgg_code": pop["sgg_code"].values})
+    (those the run reaches). Each year is reduced as it is projected, so memory stays
+    that of one year."""
+    labels, ratios, base, targets, codes, years, member = layer_inputs(population)
+    designation = designations(ratios.codes)
+    kept = [y for y in index_years if y in years]
+    counts, index = [], []
+    for year, pop in zip(years, project_years(ratios, base, targets, codes, half_life)):
+        counts.append(summary(pop, labels, designation))
+        if year in kept:
+            index.append(extinction_index(pop, labels))
+    stacked = {k: np.stack([c[k] for c in counts], axis=1) for k in counts[0]}
+    out = summary_dataset(stacked, {"member": member, "year": years})
+    if kept:
+        out["extinction_index"] = xr.DataArray(np.stack(index, axis=1), dims=("member", "index_year", "sgg_code"),
+                                               coords={"member": member, "index_year": kept,
+                                                       "sgg_code": ratios.codes})
     return out
 
 

@@ -124,7 +124,7 @@ def reachable(pop: np.ndarray) -> np.ndarray:
 def mothers(pop: np.ndarray, labels: tuple[str, ...]) -> np.ndarray:
     """Women aged 15–49 [persons] of ``pop`` (..., sex, group): sex axis dropped."""
     chosen = [i for i, g in enumerate(labels) if MOTHER_AGES[0] <= group_lower(g) <= MOTHER_AGES[1] - WIDTH + 1]
-    return pop[..., 1, chosen].sum(axis=-1)
+    return pop[..., 1, chosen[0]:chosen[-1] + 1].sum(axis=-1)
 
 
 @dataclass(frozen=True)
@@ -210,6 +210,12 @@ def region_matrix(region: np.ndarray, codes: list[str]) -> np.ndarray:
     return (np.asarray(codes)[:, None] == np.asarray(region)[None, :]).astype(float)
 
 
+def regional_sums(members: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """(member, region, …) sums of the municipalities of ``values`` (member, sgg, …) [persons]."""
+    flat = values.reshape(values.shape[0], values.shape[1], -1)
+    return np.matmul(members, flat).reshape(values.shape[0], members.shape[0], *values.shape[2:])
+
+
 def rake(estimate: np.ndarray, target: np.ndarray, members: np.ndarray) -> np.ndarray:
     """Scale municipal counts within region × sex × group to the regional ``target`` [persons].
 
@@ -218,16 +224,37 @@ def rake(estimate: np.ndarray, target: np.ndarray, members: np.ndarray) -> np.nd
     Where a region's estimate of a cell is zero and its target is not, the target is
     shared by the municipalities' populations of that sex (all ages).
     """
-    sums = np.einsum("rs,msxg->mrxg", members, estimate)
+    region = members.argmax(axis=0)
+    sums = regional_sums(members, estimate)
     with np.errstate(divide="ignore", invalid="ignore"):
         factor = np.where(sums > 0, target / sums, 0.0)
-    out = estimate * np.einsum("rs,mrxg->msxg", members, factor)
+    out = estimate * factor[:, region]
     empty = (sums <= 0) & (target > 0)
     if empty.any():
         size = estimate.sum(axis=-1, keepdims=True) + 1e-300
-        share = size / np.einsum("rs,mrxg->msxg", members, np.einsum("rt,mtxg->mrxg", members, size))
-        out = out + share * np.einsum("rs,mrxg->msxg", members, np.where(empty, target, 0.0))
+        share = size / regional_sums(members, size)[:, region]
+        out = out + share * np.where(empty, target, 0.0)[:, region]
     return out
+
+
+def project_years(ratios: Ratios, base: np.ndarray, targets: np.ndarray, region_codes: list[str],
+                  half_life: float = HALF_LIFE):
+    """The municipal population of each year of ``targets`` in turn (see :func:`project`):
+    yields (member, sgg, sex, group) arrays [persons], one per year, so that a caller can
+    reduce them without holding every year."""
+    if base.shape != ratios.change.shape or targets.shape[-1] != base.shape[-1]:
+        raise InvalidValueError("municipal projection", "shape", f"{base.shape} / {targets.shape}",
+                                f"base {ratios.change.shape} and targets (member, year, region, sex, {base.shape[-1]})")
+    members = region_matrix(ratios.region, region_codes)
+    pop = rake(np.broadcast_to(base, (targets.shape[0], *base.shape)).copy(), targets[:, 0], members)
+    yield pop
+    for step in range(1, targets.shape[1]):
+        change = damped(ratios.change, ratios.regional_change, step, half_life)
+        child = damped(ratios.child, ratios.regional_child, step, half_life)
+        nxt = reachable(pop) * change
+        nxt[..., 0] = child * mothers(nxt, ratios.labels)[..., None]
+        pop = rake(nxt, targets[:, step], members)
+        yield pop
 
 
 def project(ratios: Ratios, base: np.ndarray, targets: np.ndarray, region_codes: list[str],
@@ -240,22 +267,7 @@ def project(ratios: Ratios, base: np.ndarray, targets: np.ndarray, region_codes:
     Returns (member, year, sgg, sex, group) [persons], raked every year, so that it sums to
     ``targets`` within region × sex × group.
     """
-    if base.shape != ratios.change.shape or targets.shape[-1] != base.shape[-1]:
-        raise InvalidValueError("municipal projection", "shape", f"{base.shape} / {targets.shape}",
-                                f"base {ratios.change.shape} and targets (member, year, region, sex, {base.shape[-1]})")
-    members = region_matrix(ratios.region, region_codes)
-    n_member, n_year = targets.shape[:2]
-    out = np.empty((n_member, n_year, *base.shape))
-    pop = rake(np.broadcast_to(base, (n_member, *base.shape)).copy(), targets[:, 0], members)
-    out[:, 0] = pop
-    for step in range(1, n_year):
-        change = damped(ratios.change, ratios.regional_change, step, half_life)
-        child = damped(ratios.child, ratios.regional_child, step, half_life)
-        nxt = reachable(pop) * change
-        nxt[..., 0] = child * mothers(nxt, ratios.labels)[..., None]
-        pop = rake(nxt, targets[:, step], members)
-        out[:, step] = pop
-    return out
+    return np.stack(list(project_years(ratios, base, targets, region_codes, half_life)), axis=1)
 
 
 def observed_population(labels: tuple[str, ...], root=None) -> xr.DataArray:
