@@ -51,3 +51,11 @@ def test_split_leaves_the_indicators_alone():
     indicators, municipal, seconds = split_municipal(ds)
     assert list(indicators.data_vars) == ["population"] and indicators.sizes["year"] == 2
     assert seconds == 0.75 and list(municipal.data_vars) == ["at_risk"] and municipal["year"].values.tolist() == [2026]
+
+
+def test_crossing_summary_names_the_municipalities():
+    from kbalance.whitepaper.municipal import crossing_summary
+    cross = pd.DataFrame({"scenario": "baseline", "sgg_code": ["1", "2"], "sgg_name": ["가군", "나군"],
+                          "region": ["36", "36"], "crossing": ["into risk", "into risk"]})
+    row = crossing_summary(cross, "en").iloc[0]
+    assert row["count"] == 2 and row["crossing"] == "into risk (< 0.5)" and "가군 (Jeonnam)" in row["municipalities"]

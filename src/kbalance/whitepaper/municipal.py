@@ -26,8 +26,9 @@ from kbalance.municipal.indicators import (POPULATION_THRESHOLDS, crossings, ext
                                            risk_bounds)
 from kbalance.municipal.layer import member_summary, observed_and_ratios
 from kbalance.municipal.maps import index_maps
-from kbalance.municipal.projection import age_groups
+from kbalance.municipal.projection import HALF_LIFE, WINDOW, age_groups
 from kbalance.observations.keyed import municipalities
+from kbalance.regions import region_name
 from kbalance.whitepaper.analysis import QUANTILE_NAMES, Whitepaper, member_indicators, scenario_label, summarize
 
 #: Projected years of the maps (the latest observed December is shown beside them) [year].
@@ -39,11 +40,11 @@ CROSSING_YEAR = 2050
 
 TEXT = {
     "intro": (("The regional population of every member is distributed over the 229 시군구 by cohort-change ratios "
-               "(2015–2025) damped toward their region's ratios (half-life {half_life:g} years) and raked to the "
+               "({first}–{last}) damped toward their region's ratios (half-life {half_life:g} years) and raked to the "
                "region by sex and 5-year age group every year (docs/municipal.md). The extinction fund and the "
                "relocated agencies act on the regional totals only; the layer does not target them to designated "
                "areas or host cities within a region."),
-              ("각 앙상블 구성원의 시도 인구를 229개 시군구에 코호트 변화율(2015–2025년, 시도 비율로 반감기 {half_life:g}년 수렴)로 "
+              ("각 앙상블 구성원의 시도 인구를 229개 시군구에 코호트 변화율({first}–{last}년, 시도 비율로 반감기 {half_life:g}년 수렴)로 "
                "배분하고, 매년 성·5세 연령군별로 시도 합계에 맞추었습니다(docs/municipal.md). 지방소멸대응기금과 이전 기관은 시도 "
                "합계에만 작용하며, 시도 안에서 인구감소지역이나 혁신도시로 배분하지는 않습니다.")),
     "map": ("Extinction risk index by 시군구 (ensemble median)", "시군구별 소멸위험지수 (앙상블 중앙값)"),
@@ -51,6 +52,9 @@ TEXT = {
     "counts": ("Municipalities at risk (index < {risk}) and at high risk (< {high})",
                "소멸위험 (지수 < {risk}) 및 소멸고위험 (< {high}) 시군구 수"),
     "at_risk": ("at risk", "소멸위험"), "high_risk": ("high risk", "소멸고위험"),
+    "into_risk": ("into risk (< {risk})", "소멸위험 진입 (< {risk})"),
+    "into_high_risk": ("into high risk (< {high})", "소멸고위험 진입 (< {high})"),
+    "out_of_risk": ("out of risk (≥ {risk})", "소멸위험 탈출 (≥ {risk})"),
     "count_axis": ("municipalities (of 229)", "시군구 수 (229개 중)"),
     "year": ("Year (1 January)", "연도 (1월 1일 기준)"),
     "bands": ("lines: ensemble median; bands: 5–95 % and 25–75 %", "선: 앙상블 중앙값, 음영: 5–95 % 및 25–75 % 구간"),
@@ -196,6 +200,17 @@ def crossing_table(index: pd.DataFrame, year: int) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+def crossing_summary(cross: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Per scenario and kind of crossing: the number of municipalities and their names."""
+    high, risk = risk_bounds()
+    rows = []
+    for (scenario, kind), group in cross.groupby(["scenario", "crossing"], sort=False):
+        names = sorted(f"{n} ({region_name(str(r), lang)})" for n, r in zip(group["sgg_name"], group["region"]))
+        rows.append({"scenario": scenario_label(str(scenario), lang), "crossing": tr(kind.replace(" ", "_"), lang, risk=risk, high=high),
+                     "count": len(group), "municipalities": ", ".join(names)})
+    return pd.DataFrame(rows)
+
+
 def write_section(wp: Whitepaper, folder: Path) -> Whitepaper:
     """Results (results/municipal_summary.nc/.csv, results/municipal_index.csv), tables
     (tables/municipal_groups.csv, municipal_crossings.csv) and figures of the section into
@@ -236,14 +251,13 @@ def municipal_html(wp: Whitepaper) -> str:
         return ""
     lang = wp.lang
     high, risk = risk_bounds()
-    parts = [f"<p>{tr('intro', lang, half_life=wp.municipal.attrs.get('half_life', 10))}</p>",
+    parts = [f"<p>{tr('intro', lang, half_life=HALF_LIFE, first=WINDOW[0], last=WINDOW[1])}</p>",
              figure_html(wp.figures["municipal_map"], tr("map", lang)),
              figure_html(wp.figures["municipal_counts"], tr("counts", lang, risk=risk, high=high)),
              f"<h3>{tr('groups', lang)}</h3>", wp.tables["municipal_groups"].to_html(index=False, border=0)]
     cross = wp.tables["municipal_crossings"]
     if not cross.empty:
-        counts = cross.groupby(["scenario", "crossing"]).size().unstack(fill_value=0).reset_index()
-        counts["scenario"] = [scenario_label(s, lang) for s in counts["scenario"]]
+        counts = crossing_summary(cross, lang)
         years = median_years(wp)
         parts += [f"<h3>{tr('crossings', lang, start=years[0], end=crossing_year(years[1:]))}</h3>",
                   counts.to_html(index=False, border=0)]
