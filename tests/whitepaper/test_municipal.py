@@ -37,6 +37,8 @@ def test_section_files_and_page(written):
     assert (folder / "figures" / "municipal_map.png").is_file() and "municipal_counts" in wp.figures
     page = municipal_html(wp)
     assert page.count("<figure>") == 2 and "229" in page
+    groups = pd.read_csv(folder / "tables" / "municipal_groups.csv")
+    assert "인구, 인구감소지역 [천 명]" in groups and len(groups) == wp.municipal.sizes["scenario"] * 2
 
 
 def test_years_of_maps_and_crossings():

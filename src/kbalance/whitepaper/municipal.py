@@ -55,6 +55,12 @@ TEXT = {
     "into_risk": ("into risk (< {risk})", "소멸위험 진입 (< {risk})"),
     "into_high_risk": ("into high risk (< {high})", "소멸고위험 진입 (< {high})"),
     "out_of_risk": ("out of risk (≥ {risk})", "소멸위험 탈출 (≥ {risk})"),
+    "depopulation_area": ("depopulation areas", "인구감소지역"), "area_of_concern": ("areas of concern", "관심지역"),
+    "designated": ("all designated", "지정지역 전체"),
+    "population_of": ("population, {group} [thousand]", "인구, {group} [천 명]"),
+    "index_of": ("index, {group}", "소멸위험지수, {group}"),
+    "below": ("municipalities below {n:,} residents", "인구 {n:,}명 미만 시군구"),
+    "scenario": ("scenario", "시나리오"), "year_column": ("year", "연도"),
     "count_axis": ("municipalities (of 229)", "시군구 수 (229개 중)"),
     "year": ("Year (1 January)", "연도 (1월 1일 기준)"),
     "bands": ("lines: ensemble median; bands: 5–95 % and 25–75 %", "선: 앙상블 중앙값, 음영: 5–95 % 및 25–75 % 구간"),
@@ -165,13 +171,14 @@ def group_table(wp: Whitepaper, years) -> pd.DataFrame:
     for scenario in q["scenario"].values:
         for year in years:
             at = q.sel(scenario=scenario, year=year)
-            row = {"scenario": scenario_label(str(scenario), wp.lang), "year": year}
+            lang = wp.lang
+            row = {tr("scenario", lang): scenario_label(str(scenario), lang), tr("year_column", lang): year}
             for group in at["group"].values:
-                pop, ix = at["designated_population"].sel(group=group), at["designated_index"].sel(group=group)
-                row[f"population {group} [thousand]"] = band(pop / 1e3, 0)
-                row[f"index {group}"] = band(ix, 3)
+                name = tr(str(group), lang)
+                row[tr("population_of", lang, group=name)] = band(at["designated_population"].sel(group=group) / 1e3, 0)
+                row[tr("index_of", lang, group=name)] = band(at["designated_index"].sel(group=group), 3)
             for n in POPULATION_THRESHOLDS:
-                row[f"below {n:,}"] = band(at[f"below_{n}"], 0)
+                row[tr("below", lang, n=n)] = band(at[f"below_{n}"], 0)
             rows.append(row)
     return pd.DataFrame(rows)
 
