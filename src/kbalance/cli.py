@@ -471,7 +471,8 @@ def _municipal_backtest(args: argparse.Namespace) -> int:
     from kbalance.paths import calibration_dir
 
     validate_observation_set()
-    table = backtests(observed_population(age_groups(subscript_ranges()["Age"])[0]))
+    labels = age_groups(subscript_ranges()["Age"])[0]
+    table = backtests(observed_population(labels), unfilled=observed_population(labels, fill=False))
     path = write_backtest(table, Path(args.out) if args.out else calibration_dir() / BACKTEST_FILE)
     with pd.option_context("display.width", 200, "display.max_columns", None):
         print(table.to_string(index=False, float_format=lambda x: f"{x:.2f}"))

@@ -17,7 +17,7 @@ def observed():
 
 
 def test_method_beats_constant_shares_and_counts_the_risk(observed):
-    table = backtests(observed)
+    table = backtests(observed, unfilled=observed_population(age_groups(range(86))[0], fill=False))
     assert list(table["base"]) == [2015, 2019]
     assert (table["mape_method"] < table["mape_naive"]).all()
     row = table.set_index("base").loc[2019]

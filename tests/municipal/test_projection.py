@@ -93,3 +93,11 @@ def test_ratios_fall_back_to_the_region_without_data():
     ratios = estimate_ratios(obs)
     i = list(ratios.codes).index("11110")
     np.testing.assert_allclose(ratios.change[i], ratios.regional_change[i])
+
+
+def test_filled_years_stay_out_of_the_ratios():
+    labels = age_groups(range(86))[0]
+    unfilled = observed_population(labels, fill=False)
+    assert bool(unfilled.sel(sgg_code="27720", year=2018).isnull().all())  # 군위군 before it joined Daegu
+    ratios = estimate_ratios(unfilled)
+    assert ratios.window == (2015, 2025) and np.isfinite(ratios.change[..., 1:]).all()

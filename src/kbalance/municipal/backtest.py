@@ -52,11 +52,12 @@ def mape(forecast: np.ndarray, actual: np.ndarray) -> float:
 
 
 def run_backtest(observed: xr.DataArray, base: int, window: tuple[int, int], last: int | None = None,
-                 half_life: float = HALF_LIFE) -> dict:
+                 half_life: float = HALF_LIFE, unfilled: xr.DataArray | None = None) -> dict:
     """One backtest from December ``base`` to ``last`` (default the latest observed year).
 
     observed : the output of :func:`kbalance.municipal.projection.observed_population`
     window : December years the ratios are estimated on
+    unfilled : the same without filled age vectors, for the ratios (default ``observed``)
     Returns a row: base, last, window, in_sample, horizon, MAPEs of method and naive [%],
     counts at risk and high risk (observed, method, naive).
     """
@@ -65,7 +66,7 @@ def run_backtest(observed: xr.DataArray, base: int, window: tuple[int, int], las
     if base not in years or last <= base or last not in years:
         raise InvalidValueError("municipal backtest", "base", base, f"a December year before {last} in {years}")
     codes = sorted(set(observed["region"].values.astype(str)))
-    ratios = estimate_ratios(observed, window)
+    ratios = estimate_ratios(observed if unfilled is None else unfilled, window)
     span = observed.sel(year=list(range(base, last + 1)))
     targets = regional_totals(span, codes)
     base_pop = observed.sel(year=base).transpose("sgg_code", "sex", "age_group").values
@@ -86,9 +87,9 @@ def run_backtest(observed: xr.DataArray, base: int, window: tuple[int, int], las
             "high_risk_observed": obs_high, "high_risk_method": m_high, "high_risk_naive": n_high}
 
 
-def backtests(observed: xr.DataArray, half_life: float = HALF_LIFE) -> pd.DataFrame:
-    """Every backtest of :data:`BACKTESTS`, one row each."""
-    return pd.DataFrame([run_backtest(observed, base, window, half_life=half_life)
+def backtests(observed: xr.DataArray, half_life: float = HALF_LIFE, unfilled: xr.DataArray | None = None) -> pd.DataFrame:
+    """Every backtest of :data:`BACKTESTS`, one row each (arguments as :func:`run_backtest`)."""
+    return pd.DataFrame([run_backtest(observed, base, window, half_life=half_life, unfilled=unfilled)
                          for base, window in BACKTESTS.items()])
 
 

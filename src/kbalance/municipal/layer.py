@@ -29,9 +29,9 @@ from kbalance.regions import code_of
 
 @lru_cache(maxsize=4)
 def observed_and_ratios(labels: tuple[str, ...]) -> tuple[xr.DataArray, Ratios]:
-    """The observed municipal population in ``labels`` and its ratios (cached per grouping)."""
-    observed = observed_population(labels)
-    return observed, estimate_ratios(observed)
+    """The observed municipal population in ``labels`` (missing age vectors filled) and its
+    ratios (estimated without the filled years); cached per grouping."""
+    return observed_population(labels), estimate_ratios(observed_population(labels, fill=False))
 
 
 def jump_off_year(observed: xr.DataArray) -> int:

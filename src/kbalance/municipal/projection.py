@@ -11,7 +11,8 @@ Method (docs/municipal.md):
   fifth of the group below at December *t* (people spread evenly within a group); the open
   group keeps all of itself. Ratios are pooled over the estimation window (sum of the
   numerators over sum of the denominators of every year-to-year step), so small
-  municipalities are not dominated by one noisy year (:func:`estimate_ratios`).
+  municipalities are not dominated by one noisy year (:func:`estimate_ratios`); the window
+  is every observed year (2015–2025), years without an age vector left out.
 - **Child–woman ratios** give the 0–4 group: children of each sex per woman aged 15–49.
 - **Damping**: a municipality's ratio moves toward its region's ratio, log-linearly with
   half-life :data:`HALF_LIFE` years from the jump-off (:func:`damped`).
@@ -38,8 +39,6 @@ from kbalance.observations.keyed import municipal_age_structure, municipal_popul
 WIDTH = 5
 #: Half-life of a municipality's departure from its region's ratios [years].
 HALF_LIFE = 10.0
-#: Estimation window of the ratios: December years of the first and last observation.
-WINDOW = (2015, 2025)
 #: Ages of the women of the child–woman ratio [years].
 MOTHER_AGES = (15, 49)
 #: Model year of a December observation: the 1 January stock of the next year.
@@ -149,9 +148,10 @@ class Ratios:
     window: tuple[int, int]
 
 
-def pooled(population: np.ndarray, labels: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Pooled cohort-change and child–woman ratios of ``population`` (unit, year, sex, group):
-    year-to-year steps with a missing value are left out; NaN where no step has a denominator."""
+def pooled_sums(population: np.ndarray, labels: tuple[str, ...]) -> tuple[np.ndarray, ...]:
+    """Numerators and denominators of the pooled ratios of ``population`` (unit, year, sex,
+    group) [persons]: (cohort-change numerator, denominator, children 0–4, women 15–49),
+    summed over the year-to-year steps (years) without a missing value."""
     now, nxt = population[:, :-1], population[:, 1:]
     ok = (np.isfinite(now).all(axis=(2, 3)) & np.isfinite(nxt).all(axis=(2, 3)))[..., None, None]
     num = np.where(ok, nxt, 0.0).sum(axis=1)
@@ -159,18 +159,25 @@ def pooled(population: np.ndarray, labels: tuple[str, ...]) -> tuple[np.ndarray,
     okw = np.isfinite(population).all(axis=(2, 3))[..., None]
     kids = np.where(okw, np.nan_to_num(population[..., 0]), 0.0).sum(axis=1)
     women = np.where(okw[..., 0], mothers(np.nan_to_num(population), labels), 0.0).sum(axis=1)[:, None]
+    return num, den, kids, women
+
+
+def ratios_of(num: np.ndarray, den: np.ndarray, kids: np.ndarray, women: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(cohort-change, child–woman) ratios from :func:`pooled_sums` [1]; NaN without a denominator."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(den > 0, num / den, np.nan), np.where(women > 0, kids / women, np.nan)
 
 
-def estimate_ratios(observed: xr.DataArray, window: tuple[int, int] = WINDOW) -> Ratios:
-    """The ratios of every municipality and region over the December years ``window``.
+def estimate_ratios(observed: xr.DataArray, window: tuple[int, int] | None = None) -> Ratios:
+    """The ratios of every municipality and region over the December years ``window``
+    (default every year of ``observed``: 2015–2025).
 
     observed : (sgg_code, year, sex, age_group) [persons] with coordinate ``region``, groups
         as :func:`regroup_observed` gives them; NaN rows are left out of the pooling
-    A municipality without a usable step (or a zero denominator) takes its region's ratio.
+    A region's ratios pool the steps of all its municipalities; a municipality without a
+    usable step (or a zero denominator) takes its region's ratio.
     """
-    first, last = window
+    first, last = window or (int(observed["year"].min()), int(observed["year"].max()))
     years = [y for y in observed["year"].values if first <= y <= last]
     if len(years) < 2 or years != list(range(first, last + 1)):
         raise InvalidValueError("calibration/observations/municipal_population_age.csv", "year", f"{years}",
@@ -178,14 +185,11 @@ def estimate_ratios(observed: xr.DataArray, window: tuple[int, int] = WINDOW) ->
     data = observed.sel(year=years).transpose("sgg_code", "year", "sex", "age_group")
     labels = tuple(str(g) for g in data["age_group"].values)
     region = data["region"].values.astype(str)
-    codes = sorted(set(region))
-    regional = np.stack([np.nansum(data.values[region == r], axis=0) for r in codes])
-    incomplete = np.stack([np.isnan(data.values[region == r]).any(axis=(0, 2, 3)) for r in codes])
-    regional[incomplete] = np.nan  # a region-year with a municipality missing is not a regional total
-    change, child = pooled(data.values, labels)
-    reg_change, reg_child = pooled(regional, labels)
-    index = np.searchsorted(codes, region)
-    reg_change, reg_child = reg_change[index], reg_child[index]
+    sums = pooled_sums(data.values, labels)
+    change, child = ratios_of(*sums)
+    members = region_matrix(region, sorted(set(region)))
+    reg_change, reg_child = ratios_of(*(members.T @ (members @ part.reshape(len(part), -1)) for part in sums))
+    reg_change, reg_child = reg_change.reshape(change.shape), reg_child.reshape(child.shape)
     return Ratios(codes=data["sgg_code"].values, region=region, labels=labels,
                   change=np.where(np.isfinite(change), change, reg_change),
                   child=np.where(np.isfinite(child), child, reg_child),
@@ -270,10 +274,12 @@ def project(ratios: Ratios, base: np.ndarray, targets: np.ndarray, region_codes:
     return np.stack(list(project_years(ratios, base, targets, region_codes, half_life)), axis=1)
 
 
-def observed_population(labels: tuple[str, ...], root=None) -> xr.DataArray:
+def observed_population(labels: tuple[str, ...], root=None, fill: bool = True) -> xr.DataArray:
     """The registered population by 시군구, December year, sex and the groups ``labels``
     [persons]: (sgg_code, year, sex, age_group) with coordinate ``region``; years without
-    an age vector filled by :func:`fill_missing_ages` from the municipality's total."""
+    an age vector filled by :func:`fill_missing_ages` from the municipality's total, or
+    left NaN with ``fill=False`` (for estimating ratios, which must not see filled years)."""
     structure = municipal_age_structure(root)
-    filled = fill_missing_ages(structure, municipal_population(root))
-    return regroup_observed(filled, labels).transpose("sgg_code", "year", "sex", "age_group")
+    if fill:
+        structure = fill_missing_ages(structure, municipal_population(root))
+    return regroup_observed(structure, labels).transpose("sgg_code", "year", "sex", "age_group")

@@ -26,7 +26,7 @@ from kbalance.municipal.indicators import (POPULATION_THRESHOLDS, crossings, ext
                                            risk_bounds)
 from kbalance.municipal.layer import member_summary, observed_and_ratios
 from kbalance.municipal.maps import index_maps
-from kbalance.municipal.projection import HALF_LIFE, WINDOW, age_groups
+from kbalance.municipal.projection import HALF_LIFE, age_groups
 from kbalance.observations.keyed import municipalities
 from kbalance.regions import region_name
 from kbalance.whitepaper.analysis import QUANTILE_NAMES, Whitepaper, member_indicators, scenario_label, summarize
@@ -258,7 +258,8 @@ def municipal_html(wp: Whitepaper) -> str:
         return ""
     lang = wp.lang
     high, risk = risk_bounds()
-    parts = [f"<p>{tr('intro', lang, half_life=HALF_LIFE, first=WINDOW[0], last=WINDOW[1])}</p>",
+    window = observed_and_ratios(age_groups(wp.bestfit["Age"].values)[0])[1].window
+    parts = [f"<p>{tr('intro', lang, half_life=HALF_LIFE, first=window[0], last=window[1])}</p>",
              figure_html(wp.figures["municipal_map"], tr("map", lang)),
              figure_html(wp.figures["municipal_counts"], tr("counts", lang, risk=risk, high=high)),
              f"<h3>{tr('groups', lang)}</h3>", wp.tables["municipal_groups"].to_html(index=False, border=0)]
