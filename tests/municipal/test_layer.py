@@ -76,3 +76,13 @@ def test_member_summary_keeps_the_index_of_chosen_years(run_population):
     assert out["extinction_index"]["index_year"].values.tolist() == [2030]
     single = municipal_results(run_population)["extinction_index"].sel(year=2030)
     np.testing.assert_allclose(out["extinction_index"].sel(member=3, index_year=2030), single)
+
+
+def test_designations_are_those_of_the_data_file():
+    from kbalance.municipal.layer import designations
+    from kbalance.observations.keyed import municipal_designations, municipalities
+    codes = municipalities().index.to_numpy()
+    given = designations(codes)
+    table = municipal_designations().set_index("sgg_code")["status"]
+    assert {c: s for c, s in zip(codes, given) if s} == table.to_dict()
+    assert (given == "depopulation_area").sum() == 89 and (given == "area_of_concern").sum() == 18
