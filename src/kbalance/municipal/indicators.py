@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from kbalance.model.indicators import Indicator, indicator
+from kbalance.errors import KbalanceInputError
+from kbalance.model.indicators import Indicator, indicator, indicators_file
 from kbalance.municipal.projection import group_lower
 
 #: The indicator of model/indicators.toml whose definition and classes the layer uses.
@@ -35,7 +36,8 @@ def risk_bounds() -> tuple[float, float]:
     """(high-risk, at-risk) bounds of the index [1]: its two lowest classes (0.2, 0.5)."""
     classes = index_indicator().classes
     if len(classes) < 2:
-        raise ValueError(f"model/indicators.toml: {INDEX_KEY}.classes needs at least two bounds")
+        raise KbalanceInputError(indicators_file(), f"{INDEX_KEY}.classes", f"{list(classes)}",
+                                 "at least two class bounds (high risk, at risk)")
     return classes[0], classes[1]
 
 
