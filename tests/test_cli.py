@@ -128,6 +128,7 @@ BAD_INPUT = {
     ("evidence", "estimate"): (lambda tmp: ["--out", str(Path(_nonempty(tmp)) / "old.csv")], "'--out'"),
     ("reproduce",): (lambda tmp: [str(tmp / "nope.json")], "'MANIFEST'"),
     ("explore",): (lambda tmp: ["--port", "70000"], "'--port'"),
+    ("municipal", "backtest"): (lambda tmp: ["--until", "2019"], "unrecognized arguments: --until"),
 }
 
 
