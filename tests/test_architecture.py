@@ -24,7 +24,7 @@ LAYERS = (
     ("engine",),
     ("runs", "evidence"),
     ("calibration",),
-    ("sensitivity",),
+    ("sensitivity", "municipal"),
     ("whitepaper", "explorer"),
     ("cli",),
 )

@@ -7,6 +7,7 @@ import argparse
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from conftest import SHARED_DATA, needs_shared
@@ -127,6 +128,7 @@ BAD_INPUT = {
     ("evidence", "estimate"): (lambda tmp: ["--out", str(Path(_nonempty(tmp)) / "old.csv")], "'--out'"),
     ("reproduce",): (lambda tmp: [str(tmp / "nope.json")], "'MANIFEST'"),
     ("explore",): (lambda tmp: ["--port", "70000"], "'--port'"),
+    ("municipal", "backtest"): (lambda tmp: ["--until", "2019"], "unrecognized arguments: --until"),
 }
 
 
@@ -258,3 +260,20 @@ def test_run_accepts_an_empty_folder_and_validates_the_observations_first(tmp_pa
 def _bad_set():
     raise KbalanceInputError("calibration/observations/vital.csv", "region_code", "series 'tfr', region 39: no rows",
                              "rows for every region")
+
+
+def test_run_writes_the_municipal_layer_on_request(tmp_path, capsys):
+    out = tmp_path / "municipal"
+    assert cli.main(["run", "--until", "2030", "--municipal", "--out", str(out)]) == 0
+    assert {"municipal.csv", "municipal_summary.csv", "municipal.nc"} <= {p.name for p in out.iterdir()}
+    assert "municipal.nc" in capsys.readouterr().out
+    assert cli.main(["run", "--until", "2010", "--municipal", "--out", str(tmp_path / "short")]) == 2
+    assert "jump-off year" in capsys.readouterr().err and not (tmp_path / "short").exists()
+
+
+def test_municipal_backtest_writes_its_table(tmp_path, capsys):
+    out = tmp_path / "m.csv"
+    assert cli.main(["municipal", "backtest", "--out", str(out)]) == 0
+    table = pd.read_csv(out)
+    assert table["base"].tolist() == [2015, 2019] and (table["mape_method"] < table["mape_naive"]).all()
+    assert "wrote" in capsys.readouterr().out

@@ -186,10 +186,14 @@ def _run(args: argparse.Namespace) -> int:
     with reserved_folder(out) as out:
         validate_observation_set()
         print(f"running scenario {args.scenario} to {args.until} on the {args.engine} engine ...", flush=True)
+        extra = None
+        if args.municipal:
+            from kbalance.municipal.layer import write_run_municipal as extra
         folder = run_to_folder(args.scenario, out, until=args.until,
                                parameters=Path(args.parameters) if args.parameters else None,
-                               command=["kbalance", *args.argv], engine=args.engine)
-    print(f"wrote {folder}/results.csv, results.nc and manifest.json")
+                               command=["kbalance", *args.argv], engine=args.engine, extra=extra)
+    more = ", municipal.csv, municipal_summary.csv, municipal.nc" if args.municipal else ""
+    print(f"wrote {folder}/results.csv, results.nc{more} and manifest.json")
     return EXIT_OK
 
 
@@ -260,6 +264,8 @@ def _add_model_commands(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--parameters", metavar="FILE", help="parameter set (default: the latest calibration/fitted/v<N>.toml, else the priors)")
     run.add_argument("--engine", choices=("fast", "pysd"), default="fast",
                      help="fast: numpy code generated from the model file (default); pysd: the PySD reference run")
+    run.add_argument("--municipal", action="store_true",
+                     help="also write the 229 시군구 projected from the latest observed year, raked to the run's regions")
     run.set_defaults(command=("run", "run"))
     DISPATCH[("run", "run")] = _run
 
@@ -453,6 +459,37 @@ def _add_whitepaper_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 COMMAND_GROUPS.append(_add_whitepaper_commands)
+
+
+# --- municipal layer ------------------------------------------------------------------------
+
+
+def _municipal_backtest(args: argparse.Namespace) -> int:
+    from kbalance.municipal.backtest import BACKTEST_FILE, backtests, write_backtest
+    from kbalance.municipal.projection import age_groups, observed_population
+    from kbalance.model.mdl import subscript_ranges
+    from kbalance.paths import calibration_dir
+
+    validate_observation_set()
+    labels = age_groups(subscript_ranges()["Age"])[0]
+    table = backtests(observed_population(labels), unfilled=observed_population(labels, fill=False))
+    path = write_backtest(table, Path(args.out) if args.out else calibration_dir() / BACKTEST_FILE)
+    with pd.option_context("display.width", 200, "display.max_columns", None):
+        print(table.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
+    print(f"wrote {path}")
+    return EXIT_OK
+
+
+def _add_municipal_commands(subparsers: argparse._SubParsersAction) -> None:
+    group = subparsers.add_parser("municipal", help="the 시군구 layer")
+    commands = group.add_subparsers(dest="municipal_command", required=True, metavar="COMMAND")
+    back = commands.add_parser("backtest", help="backtest the municipal method against constant shares")
+    back.add_argument("--out", metavar="FILE", help="CSV to write (default calibration/reports/municipal/backtest.csv)")
+    back.set_defaults(command=("municipal", "backtest"))
+    DISPATCH[("municipal", "backtest")] = _municipal_backtest
+
+
+COMMAND_GROUPS.append(_add_municipal_commands)
 
 
 # --- evidence -------------------------------------------------------------------------------

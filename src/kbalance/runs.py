@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -68,16 +68,20 @@ def results_long(results: xr.Dataset) -> pd.DataFrame:
 
 
 
-def write_run(out: Path, results: xr.Dataset, manifest: dict) -> Path:
+def write_run(out: Path, results: xr.Dataset, manifest: dict,
+              extra: Callable[[Path, xr.Dataset], object] | None = None) -> Path:
     """Write results.csv, results.nc and manifest.json into the new folder ``out``.
 
     Refuses an existing ``out`` unless it is an empty folder; writes into a temporary
     sibling first and renames it into place, so an interrupted run leaves no
-    half-written folder.
+    half-written folder. ``extra(folder, results)``, when given, writes further files
+    (the municipal layer) into the same folder before it is renamed.
     """
     def write(tmp: Path) -> None:
         results_long(results).to_csv(tmp / "results.csv", index=False, float_format="%.10g")
         netcdf_ready(results).to_netcdf(tmp / "results.nc")
+        if extra is not None:
+            extra(tmp, results)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
     return write_new_folder(out, write)
@@ -135,13 +139,15 @@ def run_model(scenario: Scenario, parameters: ParameterSet, until: int = 2070,
 
 
 def run_to_folder(scenario: str | Path, out: Path, until: int = 2070, parameters: Path | None = None,
-                  command: Sequence[str] | None = None, engine: str = "fast") -> Path:
-    """Run one scenario and write a run folder (reserved before the run); returns the folder."""
+                  command: Sequence[str] | None = None, engine: str = "fast",
+                  extra: Callable[[Path, xr.Dataset], object] | None = None) -> Path:
+    """Run one scenario and write a run folder (reserved before the run); returns the folder.
+    ``extra`` writes further files into it (see :func:`write_run`)."""
     with reserved_folder(out) as out:
         chosen = read_scenario(scenario)
         params = read_parameter_set(parameters) if parameters else shipped_parameter_set()
         results = run_model(chosen, params, until, engine=engine)
-        return write_run(out, results, build_manifest(chosen, params, until, engine, command))
+        return write_run(out, results, build_manifest(chosen, params, until, engine, command), extra)
 
 
 # ---------------------------------------------------------------------------

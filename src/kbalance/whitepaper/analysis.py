@@ -128,6 +128,8 @@ class Whitepaper:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     figures: dict[str, Path] = field(default_factory=dict)
     complementarity: dict = field(default_factory=dict)
+    municipal: xr.Dataset | None = None  # (scenario, member, year, …) municipal counts, see whitepaper.municipal
+    municipal_seconds: float = math.nan  # time the municipal layer took [s]
 
 
 # ---------------------------------------------------------------------------
@@ -239,19 +241,23 @@ def member_indicators(ds: xr.Dataset) -> xr.Dataset:
 
 
 def run_scenario_members(scenario: Scenario, parameters: pd.DataFrame, until: int,
-                         workers: int | None = None) -> xr.Dataset:
+                         workers: int | None = None, reduce=member_indicators,
+                         extra_variables: Sequence[str] = ()) -> xr.Dataset:
     """Indicators of every ensemble member under one scenario.
 
     parameters : DataFrame  members × parameter columns, indexed by member id
     until : int  last year [year]
     workers : int, optional  local processes (default: cores; 1 for small ensembles)
-    Returns :func:`member_indicators` over all members, ``member`` holding the member ids.
+    reduce : a top-level function of a chunk (default :func:`member_indicators`)
+    extra_variables : model variables the chunks keep beside :func:`ensemble_variables`
+    Returns ``reduce`` over all members, ``member`` holding the member ids.
     """
     n = len(parameters)
     workers = workers or (1 if n < 64 else (os.cpu_count() or 1))
     chunk = max(1, min(250, math.ceil(n / workers)))
-    chunks = run_ensemble(parameters.reset_index(drop=True), scenario, until, ensemble_variables(),
-                          chunk_size=chunk, workers=workers, reduce=member_indicators)
+    variables = tuple(dict.fromkeys((*ensemble_variables(), *extra_variables)))
+    chunks = run_ensemble(parameters.reset_index(drop=True), scenario, until, variables,
+                          chunk_size=chunk, workers=workers, reduce=reduce)
     merged = xr.concat(chunks, dim="member") if len(chunks) > 1 else chunks[0]
     return merged.assign_coords(member=parameters.index.to_numpy())
 

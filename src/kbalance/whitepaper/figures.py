@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 
 from kbalance.fonts import use_korean_font
 from kbalance.model.indicators import indicator
+from kbalance.municipal.maps import RISK_COLOURS
 from kbalance.regions import BLOCS, load_regions, region_codes, region_name
 from kbalance.whitepaper.analysis import (COMBINED, LOCAL_SHARE_LEVER, PURE, PYRAMID_REGIONS, TILE_YEARS, Whitepaper,
                                           complementarity_available, complementarity_paths, lever_targets,
@@ -48,8 +49,6 @@ TILE_GRID = {
     "24": (4, 0), "36": (4, 1),
     "39": (5, 0),
 }
-#: Colours of the extinction-risk classes (model/indicators.toml), lowest class first.
-RISK_COLOURS = ("#b2182b", "#ef8a62", "#fddbc7", "#d1e5f0", "#4393c3")
 
 TEXT = {
     "year": ("Year (1 January)", "연도 (1월 1일 기준)"),

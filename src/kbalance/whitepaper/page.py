@@ -24,6 +24,7 @@ from kbalance.outputs import data_hash, model_hash
 from kbalance.paths import calibration_dir
 from kbalance.whitepaper.analysis import (BASE, LOCAL_SHARE_LEVER, NATIONAL_KEYS, PURE, Whitepaper, lever_targets,
                                           member_quantiles, scenario_label)
+from kbalance.whitepaper.municipal import municipal_html
 from kbalance.whitepaper.sources import history_end_year, model_caveats
 from kbalance.whitepaper.tables import summary_band
 
@@ -39,6 +40,7 @@ H = {
     "results": ("Results", "결과"), "complementarity": ("Complementarity of decentralization and balance",
                                                        "분권과 균형발전의 보완성"),
     "sensitivity": ("Sensitivity", "민감도 분석"), "caveats": ("Caveats", "유의사항"),
+    "municipal": ("The 229 시군구", "229개 시군구"),
     "comparison": ("Scenario comparison: median [5–95 %] of the ensemble",
                    "시나리오 비교: 앙상블 중앙값 [5–95 % 구간]"),
     "differences": ("Paired difference from the baseline in {y}: median [5–95 %]",
@@ -476,6 +478,7 @@ def render_html(wp: Whitepaper, folder_name: str) -> str:
         ("scenarios", scenarios_html(wp)),
         ("results", results_html(wp, images)),
         ("complementarity", complementarity_html(wp, images)),
+        ("municipal", municipal_html(wp)),
         ("sensitivity", sensitivity_html(wp, images)),
         ("caveats", caveats_html(wp)),
     ]

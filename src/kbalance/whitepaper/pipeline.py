@@ -4,7 +4,8 @@ write one new folder::
     manifest.json            command, hashes of scenarios, fitted set, ensemble, model and data,
                              versions, members, timings, the sensitivity folder used
     results/                 ensemble_summary.nc/.csv (quantiles by scenario, year, region),
-                             bestfit.nc/.csv (the best-fit run of every scenario)
+                             bestfit.nc/.csv (the best-fit run of every scenario),
+                             municipal_summary.nc/.csv and municipal_index.csv (the 시군구 layer)
     tables/                  CSV tables and tables.xlsx (one sheet each)
     figures/                 PNG (300 dpi) and SVG
     report.html              one self-contained page
@@ -47,6 +48,7 @@ from kbalance.whitepaper.analysis import (LANGS, Whitepaper, complementarity_fin
                                           lever_settings, pyramid_years, run_bestfit, run_scenario_members,
                                           summarize, table_years, whitepaper_scenarios)
 from kbalance.whitepaper.figures import FIGURES, save_figure
+from kbalance.whitepaper.municipal import member_reduce, split_municipal, write_section
 from kbalance.whitepaper.page import render_html
 from kbalance.whitepaper.sources import find_sensitivity, fit_summary
 from kbalance.whitepaper.tables import bestfit_long, build_tables, summary_long, write_tables
@@ -114,13 +116,14 @@ def prepare_whitepaper(lang: str = "ko", until: int = 2070, members: int | None 
     runs, best = [], []
     for s in scenarios:
         log.stage(f"scenario {s.name}: {len(table):,} ensemble members to {until}")
-        runs.append(run_scenario_members(s, table, until, workers))
+        runs.append(run_scenario_members(s, table, until, workers, member_reduce, ("Population",)))
         log.stage(f"scenario {s.name}: best-fit run")
         best.append(run_bestfit(s, params, until))
     names = pd.Index([s.name for s in scenarios], name="scenario")
     log.stage("ensemble summaries")
-    member_ds = xr.concat(runs, dim=names)
+    member_ds, municipal, seconds = split_municipal(xr.concat(runs, dim=names))
     wp = Whitepaper(lang=lang, until=until, members=member_ds, summary=summarize(member_ds),
+                    municipal=municipal, municipal_seconds=seconds,
                     bestfit=xr.concat(best, dim=names), scenarios={s.name: s for s in scenarios},
                     levers=lever_settings(scenarios), fit=fit_summary(fit_dir),
                     backtest=pd.read_csv(backtests[-1]) if backtests else None, fit_report=fit_dir,
@@ -217,6 +220,8 @@ def write_contents(wp: Whitepaper, folder: Path, log: Progress, name: str | None
         fig = make(wp)
         if fig is not None:
             wp.figures[key] = save_figure(fig, folder / "figures", key, dpi=FIGURE_DPI)
+    log.stage("municipal section")
+    wp = write_section(wp, folder)
     log.stage("copying calibration and sensitivity figures")
     wp.figures.update(copy_external_figures(wp, folder / "figures"))
     log.stage("report.html")
