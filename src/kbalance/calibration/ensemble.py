@@ -22,6 +22,7 @@ from kbalance.calibration.fit import (free_parameters, read_fitted_unit, residua
 from kbalance.calibration.targets import Target, last_time, read_targets, target_variables
 from kbalance.engine.ensemble import run_ensemble
 from kbalance.errors import MissingFileError
+from kbalance.model.mdl import variable_names
 from kbalance.model.parameters import fitted_versions, parameter_definitions
 from kbalance.outputs import replace_file
 from kbalance.paths import calibration_dir
@@ -153,15 +154,15 @@ def latest_ensemble_set() -> Path | None:
 def read_ensemble(fitted: Path | None = None) -> pd.DataFrame:
     """The constrained ensemble of a fitted set (default: :func:`latest_ensemble_set`):
     members × engine parameter columns [model units], indexed by ``member``, without ``cost``
-    and without columns of constants calibration/parameters.toml no longer defines (an
-    ensemble of an earlier model)."""
+    and without columns of constants model/kbalance.mdl no longer has (an ensemble of an
+    earlier model)."""
     fitted = Path(fitted) if fitted is not None else latest_ensemble_set()
     path = ensemble_path(fitted) if fitted is not None else calibration_dir() / "fitted" / "v<N>-ensemble.csv"
     if not path.is_file():
         raise MissingFileError(path, "constrained ensemble", "run kbalance calibrate, then kbalance ensemble")
     table = pd.read_csv(path).set_index("member").drop(columns=["cost"], errors="ignore")
-    known = {spec["model"] for spec in parameter_definitions().values()}
-    return table[[c for c in table.columns if c.split("[")[0] in known]]
+    known = variable_names()
+    return table[[c for c in table.columns if c.partition("[")[0] in known]]
 
 
 def write_ensemble(table: pd.DataFrame, info: dict, version: str) -> Path:
