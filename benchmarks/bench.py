@@ -47,7 +47,7 @@ START = time.perf_counter()
 
 #: Parameters drawn for the ensembles: model constant → uniform range.
 SAMPLED = {
-    "gompertz slope": (0.07, 0.12),
+    "mortality index drift": (-5.0, -2.5),
     "push elasticity": (0.0, 2.0),
     "regional fertility factor": (0.8, 1.2),
     "productivity trend": (0.0, 0.05),

@@ -215,7 +215,7 @@ def test_the_checks_catch_a_broken_bound():
     ds = run_ensemble(draw_members(0, 0.0, 2), until=2005, variables=recorded_variables(), workers=1)
     broken = ds.copy()
     broken["employment rate"] = ds["employment rate"] + 0.5
-    broken["Population"] = ds["Population"].where(ds["Population"]["Age"] != "A85", -1.0)
+    broken["Population"] = ds["Population"].where(ds["Population"]["Age"] != "A100", -1.0)
     broken["births"] = ds["births"] * 1.001
     messages = " | ".join(violations(broken))
     assert "employment rate" in messages and "Population" in messages and "balancing" in messages

@@ -78,7 +78,7 @@ def test_run_writes_a_folder_and_refuses_to_overwrite(tmp_path):
                                   "36", "37", "38", "39"}
     assert pop["year"].min() == 2001 and pop["year"].max() == 2006
     ages = results[results["variable"] == "Population"]["age"]
-    assert "85+" in set(ages) and "0" in set(ages)
+    assert "100+" in set(ages) and "0" in set(ages)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["scenario"]["name"] == "baseline" and manifest["until"] == 2006 and manifest["seed"] is None
     assert (out / "results.nc").stat().st_size > 0

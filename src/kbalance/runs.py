@@ -39,16 +39,18 @@ from kbalance.regions import code_of
 # ---------------------------------------------------------------------------
 
 
-def _age_label(element: str) -> str:
-    age = int(element[1:])
-    return f"{age}+" if age == 85 else str(age)
+def _age_labels(elements) -> dict[str, str]:
+    """Labels of the model's Age elements (A0 … A100): the age, the last one (the open
+    group) with a plus sign."""
+    elements = list(elements)
+    return {e: f"{int(e[1:])}+" if e == elements[-1] else str(int(e[1:])) for e in elements}
 
 
 def results_long(results: xr.Dataset) -> pd.DataFrame:
     """Results as a long table: variable, region, sex, age, year, value, unit.
 
     region is the KOSIS code (the destination region for origin × destination
-    variables is not written); age is 0..84 and 85+; empty where a dimension does
+    variables is not written); age is 0..99 and 100+ (the model's ages, the last open); empty where a dimension does
     not apply.
     """
     frames = []
@@ -58,7 +60,7 @@ def results_long(results: xr.Dataset) -> pd.DataFrame:
             "variable": name,
             "region": frame["Region"].map(code_of) if "Region" in frame else "",
             "sex": frame["Sex"].str.lower() if "Sex" in frame else "",
-            "age": frame["Age"].map(_age_label) if "Age" in frame else "",
+            "age": frame["Age"].map(_age_labels(array["Age"].values)) if "Age" in frame else "",
             "year": frame["year"],
             "value": frame["value"],
             "unit": array.attrs.get("units", ""),

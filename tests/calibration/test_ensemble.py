@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from kbalance.calibration.ensemble import (constrained_ensemble, ensemble_path, lag_one_autocorrelation,
-                                           latest_ensemble_set, read_ensemble, write_ensemble)
+                                           latest_ensemble_set, prior_draws, read_ensemble, write_ensemble)
 from kbalance.calibration.targets import Target
 from kbalance.errors import MissingFileError
-from kbalance.model.parameters import latest_fitted_set
+from kbalance.model.parameters import latest_fitted_set, parameter_definitions
 
 
 def test_lag_one_autocorrelation_of_smooth_and_alternating_residuals():
@@ -35,6 +35,24 @@ def test_a_small_constrained_ensemble_is_reproducible_and_within_its_threshold()
     assert info["threshold"] > info["cost_best_fit"] and 0 < info["lag1_autocorrelation"] < 1
     assert (first["cost"] <= info["threshold"]).all()
     assert info["members_sampled"] == 60
+    # the prior-sampled drift is a column of its own, drawn for every member within its range
+    assert info["prior_parameters"] == ["mortality index drift"]
+    drift = first["mortality index drift"]
+    assert drift.between(-5.324, -2.078).all() and (drift.nunique() == len(first) or len(first) < 2)
+
+
+def test_prior_draws_follow_the_normal_prior_clipped_to_the_range():
+    definitions = parameter_definitions()
+    spec = definitions["mortality_index_drift"]
+    draws = prior_draws(20_000, np.random.default_rng(1), definitions)
+    assert list(draws.columns) == ["mortality index drift"]  # only ensemble = "prior" parameters
+    values = draws["mortality index drift"]
+    assert values.mean() == pytest.approx(spec["prior_mean"], abs=0.02)
+    assert values.std() == pytest.approx(spec["prior_sd"], rel=0.03)
+    narrow = {"x": {**spec, "model": "x", "range": [spec["prior_mean"] - 0.1, spec["prior_mean"] + 0.1]}}
+    clipped = prior_draws(1000, np.random.default_rng(1), narrow)["x"]
+    assert clipped.min() == spec["prior_mean"] - 0.1 and clipped.max() == spec["prior_mean"] + 0.1
+    pd.testing.assert_frame_equal(prior_draws(50, np.random.default_rng(7)), prior_draws(50, np.random.default_rng(7)))
 
 
 def test_the_latest_set_with_an_ensemble_is_used(fitted_folder):
@@ -48,14 +66,16 @@ def test_the_latest_set_with_an_ensemble_is_used(fitted_folder):
 
 
 def test_written_ensembles_read_back_without_cost(fitted_folder):
-    table = pd.DataFrame({"member": [3, 8], "cost": [1.5, 1.25], "a": [0.1, 0.2], "b[Seoul]": [1.0, 2.0]})
+    table = pd.DataFrame({"member": [3, 8], "cost": [1.5, 1.25], "mobility": [0.1, 0.2],
+                          "regional fertility factor[Seoul]": [1.0, 2.0], "gompertz slope": [0.1, 0.1]})
     info = {"members_sampled": 10, "members_accepted": 2}
     path = write_ensemble(table, info, "v4")
     assert path == fitted_folder / "v4-ensemble.csv"
     assert json.loads((fitted_folder / "v4-ensemble.json").read_text()) == info
     (fitted_folder / "v4.toml").write_text("")
     read = read_ensemble()
-    assert list(read.index) == [3, 8] and list(read.columns) == ["a", "b[Seoul]"]
+    # the column of a constant the model no longer has (an older ensemble) is dropped
+    assert list(read.index) == [3, 8] and list(read.columns) == ["mobility", "regional fertility factor[Seoul]"]
     write_ensemble(table.iloc[:1], info, "v4")  # a new ensemble of the same set replaces the old
     assert list(read_ensemble(fitted_folder / "v4.toml").index) == [3]
     assert sorted(p.name for p in fitted_folder.iterdir()) == ["v4-ensemble.csv", "v4-ensemble.json", "v4.toml"]

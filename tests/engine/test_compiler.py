@@ -21,10 +21,10 @@ def test_the_engine_refuses_constructs_it_does_not_compile():
 
 def test_static_expressions_are_computed_once_per_run():
     source = compile_model().source
-    # the age profile of mortality reads constants only: one function, kept for the run
+    # the age profile of migration reads constants only: one function, kept for the run
     assert "def _static_" in source and "s.static[" in source
-    mortality = next(line for line in source.splitlines() if "s.cache['mortality_rate'] =" in line)
-    assert "_static_" in mortality and "np.transpose" not in mortality
+    migration = next(line for line in source.splitlines() if "s.cache['out_migration_rate'] =" in line)
+    assert "_static_" in migration and "np.transpose" not in migration
 
 
 def test_every_model_variable_is_compiled_once():

@@ -24,7 +24,7 @@ def test_chunks_on_processes_equal_chunks_in_process():
 
 def test_a_float32_chunk_on_a_process_equals_the_same_members_in_process():
     rng = np.random.default_rng(11)
-    table = pd.DataFrame({"gompertz slope": rng.uniform(0.07, 0.12, 6), "push elasticity": rng.uniform(0, 2, 6)})
+    table = pd.DataFrame({"mortality index drift": rng.uniform(-5.0, -2.5, 6), "push elasticity": rng.uniform(0, 2, 6)})
     pooled = run_ensemble(table, None, 2030, ["national population"], chunk_size=3, workers=2, dtype=np.float32)
     single = run_fast(table.iloc[3:], None, 2030, ["national population"], dtype="float32")
     np.testing.assert_array_equal(pooled["national population"].values[3:], single["national population"].values)

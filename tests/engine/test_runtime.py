@@ -13,7 +13,7 @@ from kbalance.errors import InvalidValueError
 
 
 def test_members_of_an_ensemble_equal_their_single_runs():
-    table = pd.DataFrame({"gompertz slope": [0.08, 0.1, 0.11], "regional fertility factor[Seoul]": [0.7, 1.0, 1.3]})
+    table = pd.DataFrame({"mortality index drift": [-4.5, -3.7, -3.0], "regional fertility factor[Seoul]": [0.7, 1.0, 1.3]})
     ensemble = run_fast(table, None, 2030, ["total population", "births"])
     for i, row in table.iterrows():
         single = run_fast(pd.DataFrame([row]), None, 2030, ["total population"]).isel(member=0)
@@ -36,7 +36,7 @@ FLOAT32_RTOL = 1e-5
 def test_float32_runs_match_float64_on_key_outputs(engine):
     """float32 on either path against the reference, float64 on the numpy path."""
     rng = np.random.default_rng(11)
-    table = pd.DataFrame({"gompertz slope": rng.uniform(0.07, 0.12, 6), "push elasticity": rng.uniform(0, 2, 6),
+    table = pd.DataFrame({"mortality index drift": rng.uniform(-5.0, -2.5, 6), "push elasticity": rng.uniform(0, 2, 6),
                           "regional fertility factor": rng.uniform(0.8, 1.2, 6),
                           "productivity trend": rng.uniform(0, 0.05, 6)})
     names = ["total population", "national population", "capital region share", "extinction risk index", "grdp"]
@@ -72,17 +72,17 @@ def test_bad_parameter_tables_name_the_column_and_what_is_allowed():
         run_fast(pd.DataFrame({"no such constant": [1.0]}), None, 2005, ["national population"])
     with pytest.raises(InvalidValueError, match=r"'regional fertility factor\[Atlantis\]'.*Region"):
         run_fast(pd.DataFrame({"regional fertility factor[Atlantis]": [1.0]}), None, 2005, ["national population"])
-    with pytest.raises(InvalidValueError, match="'gompertz slope'.*finite"):
-        run_fast(pd.DataFrame({"gompertz slope": [np.nan]}), None, 2005, ["national population"])
+    with pytest.raises(InvalidValueError, match="'mortality index drift'.*finite"):
+        run_fast(pd.DataFrame({"mortality index drift": [np.nan]}), None, 2005, ["national population"])
     with pytest.raises(InvalidValueError, match="'variables'.*no such variable"):
         run_fast(None, None, 2005, ["no such variable"])
 
 
 @pytest.mark.parametrize("spec, shapes", [
-    ("...abc,...ad->...dbc", [(3, 17, 2, 86), (3, 17, 17)]),  # arrivals: out-movers by destination share
-    ("...ab,...bcd->...acd", [(1, 17, 17), (3, 17, 2, 86)]),  # boundary transfer: member axis broadcast
+    ("...abc,...ad->...dbc", [(3, 17, 2, 101), (3, 17, 17)]),  # arrivals: out-movers by destination share
+    ("...ab,...bcd->...acd", [(1, 17, 17), (3, 17, 2, 101)]),  # boundary transfer: member axis broadcast
     ("...abc,...ad->...bcd", [(3, 4, 2, 5), (3, 4, 6)]),  # a result that needs a transpose
-    ("...ab,...ab->...a", [(3, 17, 86), (3, 17, 86)]),  # a weighted sum: numpy's C loop
+    ("...ab,...ab->...a", [(3, 17, 101), (3, 17, 101)]),  # a weighted sum: numpy's C loop
     ("...a,...a->...", [(3, 17), (1, 17)]),
 ])
 def test_contractions_equal_numpy_einsum(spec, shapes):

@@ -14,7 +14,7 @@ VARIABLES = ["national population", "total population"]
 
 def _table(n: int) -> pd.DataFrame:
     rng = np.random.default_rng(3)
-    return pd.DataFrame({"push elasticity": rng.uniform(0, 2, n), "gompertz slope": rng.uniform(0.07, 0.12, n)})
+    return pd.DataFrame({"push elasticity": rng.uniform(0, 2, n), "mortality index drift": rng.uniform(-5.0, -2.5, n)})
 
 
 def test_streamed_moments_and_quantiles_equal_those_of_the_whole_ensemble():

@@ -55,7 +55,7 @@ def test_bloc_populations_add_up_to_the_regions(baseline):
 
 def test_the_pyramid_adds_up_to_the_regions_population(baseline):
     table = pyramid(baseline, "39", 2040)
-    assert list(table.columns) == ["Male", "Female"] and list(table.index) == list(range(86))
+    assert list(table.columns) == ["Male", "Female"] and list(table.index) == list(range(101))
     assert table.to_numpy().sum() == pytest.approx(float(baseline["total population"].sel(year=2040, Region="Jeju")))
 
 

@@ -59,7 +59,7 @@ def test_the_tile_map_uses_the_white_papers_grid_and_class_colours(baseline):
 
 def test_the_pyramid_draws_men_left(baseline):
     data = pyramid_data(baseline, "11", 2050)
-    assert len(data["age"]) == 86 and all(v <= 0 for v in data["male"]) and all(v >= 0 for v in data["female"])
+    assert len(data["age"]) == 101 and all(v <= 0 for v in data["male"]) and all(v >= 0 for v in data["female"])
 
 
 def test_views_show_current_baseline_and_saved_values(baseline, changed):

@@ -11,7 +11,9 @@ import pytest
 from kbalance.errors import InvalidValueError, KbalanceInputError, MissingFileError
 from kbalance.model import inputs
 from kbalance.model.inputs import START_YEAR, build_model_inputs
-from kbalance.observations.load import BoundaryChange, load_series
+from kbalance.demography.ages import FIVE_YEAR_GROUPS
+from kbalance.model.mortality import old_age_shares
+from kbalance.observations.load import BoundaryChange, age_structure, load_series
 from kbalance.paths import model_dir
 
 
@@ -38,6 +40,31 @@ def test_initial_population_sums_to_registered_population_by_sex(rebuilt):
         assert (table.to_numpy() >= 0).all()
 
 
+@pytest.mark.parametrize("sex", ["male", "female"])
+def test_initial_population_by_single_age_sums_to_the_census_groups(rebuilt, sex):
+    """The single ages of each 5-year group (and the open 100+) add up to the group's
+    share of the registered total: the census group, 85+ split by the HMD old-age shares."""
+    table = pd.read_csv(rebuilt / f"initial_population_{sex}.csv", index_col=0)
+    assert list(table.columns) == [f"A{a}" for a in range(101)]
+    groups = inputs.census_groups(age_structure("pop_census"), START_YEAR - 1, sex)
+    groups.index = table.index
+    present = groups.notna().all(axis=1)
+    expected = groups[present].div(groups[present].sum(axis=1), axis=0).mul(table[present].sum(axis=1), axis=0)
+    for i, g in enumerate(FIVE_YEAR_GROUPS):
+        ages = [f"A{a}" for a in (range(5 * i, 5 * i + 5) if i < 20 else [100])]
+        np.testing.assert_allclose(table.loc[present, ages].sum(axis=1), expected[g], rtol=1e-9, err_msg=g)
+    assert (table.to_numpy() >= 0).all() and (table.loc[present, "A100"] > 0).all()
+    assert (table[~present].to_numpy() == 0).all()  # Sejong did not exist in 2000
+
+
+def test_old_age_shares_split_85_plus_by_the_hmd_exposure():
+    shares = old_age_shares()
+    np.testing.assert_allclose(shares.sum(axis=1), 1.0)
+    assert list(shares.columns) == ["85_89", "90_94", "95_99", "100p"]
+    assert (shares.diff(axis=1).iloc[:, 1:] < 0).all().all()  # fewer people at each older group
+    assert shares.loc["female", "100p"] > shares.loc["male", "100p"] > 0
+
+
 @pytest.mark.parametrize("which", ["early", "late"])
 def test_fertility_schedules_sum_to_one_and_cover_ages_15_to_49(rebuilt, which):
     schedule = pd.read_csv(rebuilt / f"fertility_schedule_{which}.csv", index_col=0)
@@ -47,7 +74,7 @@ def test_fertility_schedules_sum_to_one_and_cover_ages_15_to_49(rebuilt, which):
 
 
 def test_childbearing_moved_to_older_ages(rebuilt):
-    ages = np.arange(86)
+    ages = np.arange(101)
     early = pd.read_csv(rebuilt / "fertility_schedule_early.csv", index_col=0)
     late = pd.read_csv(rebuilt / "fertility_schedule_late.csv", index_col=0)
     mean_age = lambda table: (table.to_numpy() * ages).sum(axis=1)  # noqa: E731

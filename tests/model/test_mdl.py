@@ -117,16 +117,16 @@ def _delete_equation(text: str, name: str) -> str:
 @pytest.mark.parametrize("corrupt, load, field, problem", [
     (lambda text: "", "abstract_model", "(file)", "ParseError"),
     (lambda text: text.replace("|", "", 1), "abstract_model", "****", "ParseError"),
-    (lambda text: text.replace("gompertz slope=\n\t0.095", "gompertz slope=\n\t(0.095", 1), "abstract_model",
-     "gompertz slope", "ParseError"),
+    (lambda text: text.replace("regional mortality ratio[Region]=\n\t1", "regional mortality ratio[Region]=\n\t(1", 1), "abstract_model",
+     "regional mortality ratio", "ParseError"),
     (lambda text: text[: len(text) // 2], "load_model", "ageing", "uses 'time_step', which no equation defines"),
-    (lambda text: _delete_equation(text, "gompertz slope"), "load_model", "mortality rate",
-     "uses 'gompertz_slope', which no equation defines"),
+    (lambda text: _delete_equation(text, "regional mortality ratio[Region]"), "load_model", "mortality rate",
+     "uses 'regional_mortality_ratio', which no equation defines"),
     (lambda text: _delete_equation(text, "regional fertility factor[Region]"), "load_model", "total fertility rate",
      "uses 'regional_fertility_factor'"),
     # translated, then failed inside the engine when run
-    (lambda text: text.replace("gompertz slope=\n\t0.095", "gompertz slope=\n\tFOOBAR(0.095)", 1), "load_model",
-     "gompertz slope", "'FOOBAR' which it is not implemented"),
+    (lambda text: text.replace("regional mortality ratio[Region]=\n\t1", "regional mortality ratio[Region]=\n\tFOOBAR(1)", 1), "load_model",
+     "regional mortality ratio", "'FOOBAR' which it is not implemented"),
     (lambda text: b"\xff\xfe" + text.encode("utf-8"), "abstract_model", "(file)", "byte 0 is not UTF-8"),
 ])
 def test_a_corrupt_model_file_names_the_file_and_the_equation(model_copy, corrupt, load, field, problem):
@@ -144,6 +144,6 @@ def test_subscript_ranges_and_variable_names():
     ranges = mdl.subscript_ranges()
     assert len(ranges["Region"]) == 17 and ranges["Region"][0] == "Seoul"
     assert ranges["To Region"] == ranges["Region"]  # an alias
-    assert ranges["Sex"] == ("Male", "Female") and len(ranges["Age"]) == 86
+    assert ranges["Sex"] == ("Male", "Female") and len(ranges["Age"]) == 101
     names = mdl.variable_names()
-    assert {"gompertz slope", "regional fertility factor", "local share start year"} <= names
+    assert {"mortality index drift", "regional fertility factor", "local share start year"} <= names

@@ -59,19 +59,16 @@ FITTED_SET_PROBLEMS = [
     (None, r"^\[values\]", "[vals]", "'values'", "[values] table"),
     (None, r"^\[values\]", "values = 5\n[other]", "'values'", "[values] table"),
     # a deleted parameter took its default
-    (None, r"^gompertz_slope = .*\n", "", "'values.gompertz_slope'", "every calibrated parameter"),
+    (None, r"^destination_size_elasticity = .*\n", "", "'values.destination_size_elasticity'", "every calibrated parameter"),
     # a scalar for a per-region list was broadcast; a short list failed inside the engine
     (None, r"^regional_fertility_factor = .*$", "regional_fertility_factor = 1.0",
      "'values.regional_fertility_factor'", "a list of 17 numbers in [0.5, 2], one per element of Region"),
     (None, r"^(regional_fertility_factor = \[)[^,]*, ", r"\1", "'values.regional_fertility_factor'", "a list of 17"),
-    (None, r"^sex_mortality_factor = .*$", "sex_mortality_factor = [1.0, 1.2, 1.3]",
-     "'values.sex_mortality_factor'", "a list of 2 numbers"),
-    (None, r"^gompertz_slope = .*$", "gompertz_slope = [0.1, 0.1]", "'values.gompertz_slope'", "[0.07, 0.12]"),
-    (None, r"^gompertz_slope = .*$", "gompertz_slope = nan", "'values.gompertz_slope'", "a finite number in [0.07, 0.12]"),
+    (None, r"^destination_size_elasticity = .*$", "destination_size_elasticity = [0.5, 0.5]", "'values.destination_size_elasticity'", "[0.3, 1.2]"),
+    (None, r"^destination_size_elasticity = .*$", "destination_size_elasticity = nan", "'values.destination_size_elasticity'", "a finite number in [0.3, 1.2]"),
     (None, r"^mobility = .*$", "mobility = inf", "'values.mobility'", "a finite number"),
     (None, r"^mobility = .*$", "mobility = true", "'values.mobility'", "a finite number"),
-    (None, r"^gompertz_slope = .*$", "gompertz_slope = 5.0", "'values.gompertz_slope'", "[0.07, 0.12]"),
-    (None, r"^\[values\]$", "[values]\nfoo_bar = 1.0", "'values.foo_bar'", "regional_fertility_factor"),
+    (None, r"^destination_size_elasticity = .*$", "destination_size_elasticity = 5.0", "'values.destination_size_elasticity'", "[0.3, 1.2]"),
 ]
 
 
@@ -83,6 +80,34 @@ def test_a_broken_fitted_set_is_refused_naming_the_file_and_the_key(calibration,
         read_parameter_set(path)
     message = str(info.value)
     assert message.startswith(str(path)) and field in message and allowed in message, message
+
+
+def test_values_of_parameters_no_longer_defined_are_ignored(calibration):
+    path = calibration / "fitted" / "v6.toml"
+    before = read_parameter_set(path).values
+    edit(path, None, r"^\[values\]$", "[values]\nfoo_bar = 1.0")
+    assert read_parameter_set(path).values == before and "foo_bar" not in before
+
+
+PRIOR_PROBLEMS = [
+    ("mortality_index_drift", r"^prior = .*$", 'prior = "beta"', "'mortality_index_drift.prior'", "normal"),
+    ("mortality_index_drift", r"^prior_sd = .*\n", "", "'mortality_index_drift.prior_sd'", "prior_mean and prior_sd"),
+    ("mortality_index_drift", r"^prior_sd = .*$", "prior_sd = 0.0", "'mortality_index_drift.prior_sd'", "> 0"),
+    ("mortality_index_drift", r"^prior_mean = .*$", "prior_mean = 9.0", "'mortality_index_drift.prior_mean'",
+     "[-5.324, -2.078]"),
+    ("mortality_index_drift", r"^ensemble = .*$", 'ensemble = "fit"', "'mortality_index_drift.ensemble'", "prior"),
+    ("mortality_index_drift", r"^calibrate = .*$", "calibrate = true", "'mortality_index_drift.ensemble'",
+     "calibrate = false"),
+]
+
+
+@pytest.mark.parametrize("entry, pattern, new, field, allowed", PRIOR_PROBLEMS)
+def test_a_broken_prior_is_refused(calibration, entry, pattern, new, field, allowed):
+    edit(calibration / "parameters.toml", entry, pattern, new)
+    with pytest.raises(KbalanceInputError) as info:
+        parameter_definitions()
+    message = str(info.value)
+    assert "parameters.toml" in message and field in message and allowed in message, message
 
 
 def test_a_non_utf8_fitted_set_is_refused(calibration):
@@ -110,9 +135,9 @@ DEFINITION_PROBLEMS = [
     ("fertility_trend_assumption", r"^prior = ", "prior_ = ", "'fertility_trend_assumption.prior_'", "fixed_because"),
     ("fertility_trend_assumption", r"^model = .*$", 'model = "family support elasticity"',
      "'fertility_trend_assumption.model'", "no other entry names (family_support_elasticity"),
-    ("gompertz_slope", r"^group = .*\n", "", "'gompertz_slope.group'", "calibrated parameter"),
+    ("destination_size_elasticity", r"^group = .*\n", "", "'destination_size_elasticity.group'", "calibrated parameter"),
     # an inverted range was blamed on the fitted set
-    ("gompertz_slope", r"^range = \[(.*), (.*)\]$", r"range = [\2, \1]", "'gompertz_slope.range'", "low < high"),
+    ("destination_size_elasticity", r"^range = \[(.*), (.*)\]$", r"range = [\2, \1]", "'destination_size_elasticity.range'", "low < high"),
 ]
 
 
@@ -130,8 +155,9 @@ def test_a_broken_parameter_definition_is_blamed_on_parameters_toml(calibration,
 @pytest.mark.parametrize("entry, pattern, new, field, allowed", [
     ("fertility_trend_assumption", r"^model = .*$", 'model = "fertility trend assumptio"',
      "'fertility_trend_assumption.model'", "a constant of"),
-    ("sex_mortality_factor", r"^dims = .*$", 'dims = ["Gender"]', "'sex_mortality_factor.dims'", "Region"),
-    ("sex_mortality_factor", r"^default = .*$", "default = [1.5]", "'sex_mortality_factor.default'", "a list of 2"),
+    ("regional_mortality_ratio", r"^dims = .*$", 'dims = ["Gender"]', "'regional_mortality_ratio.dims'", "Region"),
+    ("regional_mortality_ratio", r"^default = .*$", "default = [1.0, 1.1]", "'regional_mortality_ratio.default'",
+     "a list of 17"),
 ])
 def test_a_definition_must_match_the_model_file(calibration, entry, pattern, new, field, allowed):
     edit(calibration / "parameters.toml", entry, pattern, new)

@@ -27,16 +27,21 @@ def test_every_factor_is_in_exactly_one_group_and_groups_are_about_twenty(factor
     assert 15 <= len(groups) <= 25
     # groups are contiguous runs of factors: the parameter groups in their order, then the levers
     assert [g for i, g in enumerate(problem["groups"]) if i == 0 or problem["groups"][i - 1] != g] == groups
-    assert groups[:len(sf.PARAMETER_GROUPS)] == list(sf.PARAMETER_GROUPS)  # every parameter group has factors
-    assert set(groups[len(sf.PARAMETER_GROUPS):]) == set(sf.settable_levers())  # then one group per lever
+    # every parameter group with a parameter the ensemble holds has factors, in order; then one group per lever
+    held = {c.partition("[")[0] for c in read_ensemble().columns}
+    definitions = parameter_definitions()
+    filled = [g for g in sf.PARAMETER_GROUPS
+              if any(definitions[k]["model"] in held for k, group in sf.parameter_groups(definitions).items() if group == g)]
+    assert groups[:len(filled)] == filled and len(filled) >= len(sf.PARAMETER_GROUPS) - 2
+    assert set(groups[len(filled):]) == set(sf.settable_levers())
 
 
 def test_every_calibrated_parameter_names_a_known_group():
     definitions = parameter_definitions()
     groups = sf.parameter_groups(definitions)
-    assert set(groups) == {k for k, spec in definitions.items() if spec.get("calibrate")}
-    assert set(groups.values()) == set(sf.PARAMETER_GROUPS)
-    assert groups["gompertz_slope"] == "mortality_level" and groups["mobility"] == "migration"
+    assert set(groups) == {k for k, spec in definitions.items() if spec.get("calibrate") or spec.get("ensemble") == "prior"}
+    assert set(groups.values()) >= set(sf.PARAMETER_GROUPS) - {"mortality_level"}
+    assert groups["mortality_index_drift"] == "mortality_improvement" and groups["mobility"] == "migration"
 
 
 @pytest.mark.parametrize("change, problem", [
@@ -45,12 +50,12 @@ def test_every_calibrated_parameter_names_a_known_group():
 ])
 def test_a_bad_parameter_group_is_refused_naming_file_parameter_and_groups(change, problem):
     definitions = parameter_definitions()
-    spec = {k: v for k, v in definitions["gompertz_slope"].items() if k != "group"}
-    definitions["gompertz_slope"] = {**spec, **{k: v for k, v in change.items() if v is not None}}
+    spec = {k: v for k, v in definitions["destination_size_elasticity"].items() if k != "group"}
+    definitions["destination_size_elasticity"] = {**spec, **{k: v for k, v in change.items() if v is not None}}
     with pytest.raises(InvalidValueError) as error:
         sf.define_factors(definitions=definitions)
     message = str(error.value)
-    assert error.value.path == "calibration/parameters.toml" and error.value.field == "gompertz_slope.group"
+    assert error.value.path == "calibration/parameters.toml" and error.value.field == "destination_size_elasticity.group"
     assert problem in message and all(group in message for group in sf.PARAMETER_GROUPS)
 
 
@@ -132,7 +137,7 @@ def test_same_seed_gives_the_same_indices_on_the_model(factors):
                             ["population", "capital_share"], years) for _ in range(2)]
     pd.testing.assert_frame_equal(runs[0].indices, runs[1].indices)
     np.testing.assert_array_equal(runs[0].Y, runs[1].Y)
-    assert np.isfinite(runs[0].Y).all() and runs[0].Y.shape == (4 * 23, 2, 3)
+    assert np.isfinite(runs[0].Y).all() and runs[0].Y.shape == (4 * (len(sd.group_names(problem)) + 2), 2, 3)
     other = sd.sample_design(problem, "sobol", 4, seed=12)
     assert not np.array_equal(other.X, runs[0].design.X)
 

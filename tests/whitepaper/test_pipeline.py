@@ -65,7 +65,7 @@ def test_whitepaper_writes_every_promised_file(whitepaper_folder, sensitivity_di
     with pd.ExcelFile(out / "tables" / "tables.xlsx", engine="openpyxl") as workbook:
         assert "scenario_comparison" in workbook.sheet_names and "fit_statistics" in workbook.sheet_names
     with xr.open_dataset(out / "results" / "bestfit.nc") as nc:
-        assert "Population" in nc and nc["Population"].sizes["Age"] == 86
+        assert "Population" in nc and nc["Population"].sizes["Age"] == 101
 
 
 def test_whitepaper_refuses_existing_folder(whitepaper_folder, capsys):

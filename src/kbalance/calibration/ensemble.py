@@ -1,5 +1,10 @@
 """The calibrated, constrained ensemble: parameter sets sampled around a fitted set,
-kept when they fit history as well as the fit does (within its confidence region)."""
+kept when they fit history as well as the fit does (within its confidence region).
+
+Parameters marked ``ensemble = "prior"`` in calibration/parameters.toml (projection
+assumptions history does not constrain, such as the mortality index drift) are not
+fitted: every member draws them from their normal prior, clipped to the range
+(:func:`prior_draws`), independently of the fitted parameters' draws."""
 
 from __future__ import annotations
 
@@ -17,7 +22,8 @@ from kbalance.calibration.fit import (free_parameters, read_fitted_unit, residua
 from kbalance.calibration.targets import Target, last_time, read_targets, target_variables
 from kbalance.engine.ensemble import run_ensemble
 from kbalance.errors import MissingFileError
-from kbalance.model.parameters import fitted_versions
+from kbalance.model.mdl import variable_names
+from kbalance.model.parameters import fitted_versions, parameter_definitions
 from kbalance.outputs import replace_file
 from kbalance.paths import calibration_dir
 
@@ -52,6 +58,18 @@ def lag_one_autocorrelation(model: dict[str, np.ndarray], targets: Sequence[Targ
     return float(np.clip(np.sum(a * b) / np.sqrt(np.sum(a * a) * np.sum(b * b)), 0.0, 0.99))
 
 
+def prior_draws(members: int, rng: np.random.Generator, definitions: dict | None = None) -> pd.DataFrame:
+    """Draws of the parameters with ``ensemble = "prior"``: members × model constants
+    [model units], each N(prior_mean, prior_sd²) clipped to the parameter's range."""
+    definitions = definitions if definitions is not None else parameter_definitions()
+    columns = {}
+    for spec in definitions.values():
+        if spec.get("ensemble") == "prior":
+            low, high = spec["range"]
+            columns[spec["model"]] = np.clip(rng.normal(spec["prior_mean"], spec["prior_sd"], members), low, high)
+    return pd.DataFrame(columns, index=pd.RangeIndex(members))
+
+
 def constrained_ensemble(fitted: Path, members: int = 100_000, keep: int = 200, seed: int = 20261129,
                          workers: int | None = None, chunk_size: int = 1000,
                          progress: bool = True, scheduler: str | None = None) -> tuple[pd.DataFrame, dict]:
@@ -62,6 +80,9 @@ def constrained_ensemble(fitted: Path, members: int = 100_000, keep: int = 200, 
     the precision of the uniform prior (variance 1/12 over each range) and the proposal
     scale c (:data:`PROPOSAL_SCALE`), clipped to the parameter ranges. A member is kept when its objective S satisfies Beale's
     (1960) confidence-region bound S ≤ S* (1 + p/(n − p) F(p, n − p; 0.95)).
+
+    Parameters with ``ensemble = "prior"`` are drawn by :func:`prior_draws` (seeded from
+    ``seed`` on a stream of their own) and run with the fitted ones.
 
     Returns the accepted members (at most :data:`STORED_MEMBERS`; one row each: member,
     cost, parameter columns) and a description of the threshold and counts.
@@ -84,12 +105,14 @@ def constrained_ensemble(fitted: Path, members: int = 100_000, keep: int = 200, 
     rng = np.random.default_rng(seed)
     unit = np.clip(x_star + PROPOSAL_SCALE * rng.standard_normal((members, p)) @ root.T, 0.0, 1.0)
     threshold = cost_star * (1 + p / (n_eff - p) * float(f_dist.ppf(CONFIDENCE, p, n_eff - p)))
-    costs = np.concatenate(run_ensemble(to_table(params, unit), None, last_time(targets), target_variables(targets),
+    drawn = prior_draws(members, np.random.default_rng([seed, 1]))
+    sampled = pd.concat([to_table(params, unit), drawn], axis=1)
+    costs = np.concatenate(run_ensemble(sampled, None, last_time(targets), target_variables(targets),
                                         chunk_size=chunk_size, workers=workers, progress=progress,
                                         scheduler=scheduler, reduce=partial(chunk_costs, targets=targets)))
     passed = np.flatnonzero(costs <= threshold)
     accepted = passed[:STORED_MEMBERS]
-    table = to_table(params, unit[accepted])
+    table = sampled.iloc[accepted].reset_index(drop=True)
     table.insert(0, "cost", costs[accepted])
     table.insert(0, "member", accepted)
     info = {
@@ -98,7 +121,7 @@ def constrained_ensemble(fitted: Path, members: int = 100_000, keep: int = 200, 
         "members_stored": int(accepted.size), "proposal_scale": PROPOSAL_SCALE,
         "cost_best_fit": cost_star, "threshold": threshold, "residuals": n, "parameters": p,
         "lag1_autocorrelation": rho, "effective_residuals": n_eff,
-        "confidence": CONFIDENCE,
+        "confidence": CONFIDENCE, "prior_parameters": list(drawn.columns),
         "method": ("members drawn from N(x*, c^2 (J'J/s^2 + 12 I)^-1), c = proposal_scale, in unit-cube coordinates around the fitted set "
                    "(linearised posterior with the uniform priors' precision, s^2 = 2 S*/(n_eff - p)), clipped to "
                    "the parameter ranges; kept when the objective S <= S* (1 + p/(n_eff-p) F(p, n_eff-p; 0.95)), "
@@ -130,12 +153,16 @@ def latest_ensemble_set() -> Path | None:
 
 def read_ensemble(fitted: Path | None = None) -> pd.DataFrame:
     """The constrained ensemble of a fitted set (default: :func:`latest_ensemble_set`):
-    members × engine parameter columns [model units], indexed by ``member``, without ``cost``."""
+    members × engine parameter columns [model units], indexed by ``member``, without ``cost``
+    and without columns of constants model/kbalance.mdl no longer has (an ensemble of an
+    earlier model)."""
     fitted = Path(fitted) if fitted is not None else latest_ensemble_set()
     path = ensemble_path(fitted) if fitted is not None else calibration_dir() / "fitted" / "v<N>-ensemble.csv"
     if not path.is_file():
         raise MissingFileError(path, "constrained ensemble", "run kbalance calibrate, then kbalance ensemble")
-    return pd.read_csv(path).set_index("member").drop(columns=["cost"], errors="ignore")
+    table = pd.read_csv(path).set_index("member").drop(columns=["cost"], errors="ignore")
+    known = variable_names()
+    return table[[c for c in table.columns if c.partition("[")[0] in known]]
 
 
 def write_ensemble(table: pd.DataFrame, info: dict, version: str) -> Path:

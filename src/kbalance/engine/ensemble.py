@@ -77,7 +77,7 @@ def run_ensemble(parameters: pd.DataFrame | None, scenario=None, until: int = 20
     """Run an ensemble with the fast engine.
 
     parameters : DataFrame, optional  members × parameter values; columns are model
-        constant names ("gompertz slope") or "name[element]"; None runs one member
+        constant names ("mortality index drift") or "name[element]"; None runs one member
         with the model's values
     scenario : Scenario or str, optional  lever settings (a shipped name or a file)
     until : int  last year [year]

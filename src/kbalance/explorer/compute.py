@@ -77,7 +77,7 @@ def blocs(ds: xr.Dataset, year: int) -> pd.Series:
 
 
 def pyramid(ds: xr.Dataset, region: str, year: int) -> pd.DataFrame:
-    """Persons by single year of age (0 … 85+) and sex in one region: columns Male, Female."""
+    """Persons by single year of age (the model's ages, 0 … 100+) and sex in one region: columns Male, Female."""
     names = {code_of(n): n for n in ds["Region"].values}
     values = ds[PYRAMID_VARIABLE].sel(year=year, Region=names[region])
     table = values.transpose("Age", "Sex").to_pandas()

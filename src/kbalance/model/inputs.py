@@ -11,7 +11,12 @@ checked here (:func:`read_levers`), its references against docs/references.md
 
 Estimation choices, each documented where it is made:
 
-- single years of age are obtained by spreading each 5-year census group evenly;
+- single years of age 0–99 and the open group 100+ are obtained from 5-year census
+  groups by the monotone (PCHIP) spline of the cumulative count
+  (:func:`kbalance.demography.ages.split_five_year`: group totals kept, no negative
+  count); a census whose open group is 85+ (2000) has it split into 85–89 … 100+ by the
+  old-age structure of the HMD exposure (:func:`kbalance.model.mortality.old_age_shares`);
+- national mortality is a Li–Lee fit of the HMD rates (:mod:`kbalance.model.mortality`);
 - the balancing residual ("other change") of year ``y`` is
   ``P[y] - P[y-1] - births[y] + deaths[y] - net internal migration[y] - transfers[y]``;
 - boundary transfers (the ``boundary`` rows of calibration/breaks.csv) are the
@@ -30,15 +35,16 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from kbalance.demography.ages import FIVE_YEAR_GROUPS, split_five_year
 from kbalance.errors import InvalidValueError, MissingFileError, MissingKeyError, keys_of, number_in, range_of, table_of
+from kbalance.model.mortality import OPEN_AGE, fit_national_mortality, mortality_tables, old_age_shares
 from kbalance.observations.load import BoundaryChange, age_structure, births_by_mother_age, boundary_changes, load_series
 from kbalance.outputs import replace_entries
 from kbalance.paths import model_dir, project_root, read_toml
 from kbalance.regions import NATIONAL_CODE, distance_km, load_regions, names, region_codes
 
-#: Single ages of the model, 0..84 and the open group 85+.
-AGES = [f"A{a}" for a in range(86)]
-OPEN_AGE = 85
+#: Single ages of the model, 0..99 and the open group 100+ (:data:`OPEN_AGE`).
+AGES = [f"A{a}" for a in range(OPEN_AGE + 1)]
 #: Model start: 1 January 2001, the registered population at the end of 2000.
 START_YEAR = 2001
 #: Years whose balancing residual sets the projected rate of other change:
@@ -88,32 +94,43 @@ def observations(root: Path | None = None) -> Observations:
 # ---------------------------------------------------------------------------
 
 
-def census_single_age_shares(census: xr.DataArray, year: int, sex: str) -> pd.DataFrame:
+def census_groups(census: xr.DataArray, year: int, sex: str, root: Path | None = None) -> pd.DataFrame:
+    """A census's population by region × 5-year group 00_04 … 95_99, 100p [persons].
+
+    census : DataArray  census population by (region, year, sex, age_group) [persons]
+    A census whose open group is 85+ has it split by :func:`old_age_shares`; any other
+    open group raises InvalidValueError. Regions absent from the census get NaN.
+    """
+    cut = census.sel(year=year, sex=sex)
+    codes = region_codes()
+    present = [g for g in cut.age_group.values if not np.isnan(cut.sel(age_group=g).values).all()]
+    table = pd.DataFrame({g: cut.sel(age_group=g).to_series().reindex(codes) for g in present})
+    opened = [g for g in present if g.endswith("p")]
+    if opened == ["85p"]:
+        shares = old_age_shares(root).loc[sex]
+        for g, share in shares.items():
+            table[g] = table["85p"] * share
+        table = table.drop(columns="85p")
+    elif opened != ["100p"]:
+        raise InvalidValueError("calibration/observations/census_age.csv", "age_group", ";".join(opened),
+                                f"one open group, 85p or 100p, in {year}")
+    return table.reindex(columns=list(FIVE_YEAR_GROUPS))
+
+
+def census_single_age_shares(census: xr.DataArray, year: int, sex: str, root: Path | None = None) -> pd.DataFrame:
     """Share of each single age in a region's population at a census.
 
     census : DataArray  census population by (region, year, sex, age_group) [persons]
-    Returns a region × age table (ages A0..A85) of shares summing to 1 per region;
-    each 5-year group is spread evenly over its five ages, the open group (85+) is
-    kept whole. Regions absent from the census get NaN.
+    Returns a region × age table (ages A0..A100, A100 the open group) of shares summing
+    to 1 per region: the groups of :func:`census_groups` split to single ages by
+    :func:`kbalance.demography.ages.split_five_year`. Regions absent from the census get NaN.
     """
-    cut = census.sel(year=year, sex=sex)
-    groups = [g for g in cut.age_group.values if not np.isnan(cut.sel(age_group=g).values).all()]
-    codes = region_codes()
-    shares = pd.DataFrame(0.0, index=codes, columns=AGES)
-    for g in groups:
-        values = cut.sel(age_group=g).to_series().reindex(codes)
-        if g.endswith("p"):
-            low = int(g[:-1])
-            if low != OPEN_AGE:
-                raise InvalidValueError("calibration/observations/census_age.csv", "age_group", g,
-                                        f"an open group starting at {OPEN_AGE} in {year}")
-            shares[f"A{OPEN_AGE}"] += values
-        else:
-            low, high = (int(x) for x in g.split("_"))
-            for a in range(low, high + 1):
-                shares[f"A{min(a, OPEN_AGE)}"] += values / (high - low + 1)
-    total = shares.sum(axis=1)
-    return shares.div(total.where(total > 0), axis=0)
+    groups = census_groups(census, year, sex, root)
+    present = groups.notna().all(axis=1)
+    single = pd.DataFrame(np.nan, index=groups.index, columns=AGES)
+    single.loc[present] = split_five_year(groups.loc[present].to_numpy())
+    total = single.sum(axis=1)
+    return single.div(total.where(total > 0), axis=0)
 
 
 def initial_population(root: Path | None = None) -> dict[str, pd.DataFrame]:
@@ -128,7 +145,7 @@ def initial_population(root: Path | None = None) -> dict[str, pd.DataFrame]:
     out = {}
     for sex in ("male", "female"):
         registered = _wide(f"pop_registered_{sex}", root).loc[year]
-        shares = census_single_age_shares(census, year, sex)
+        shares = census_single_age_shares(census, year, sex, root)
         table = shares.mul(registered, axis=0).fillna(0.0)
         table.index = list(names().values())
         out[sex] = table
@@ -145,7 +162,7 @@ def _age_group_population(root: Path | None, code: str, year: int, low: int, hig
     if year in reg.year.values and code in reg.region.values:
         groups = [f"{a:02d}_{a + 4:02d}" for a in range(low, high + 1, 5)]
         return float(reg.sel(region=code, year=year, sex="total", age_group=groups).sum())
-    shares = census_single_age_shares(age_structure("pop_census", root), START_YEAR - 1, "total")
+    shares = census_single_age_shares(age_structure("pop_census", root), START_YEAR - 1, "total", root)
     pop = _wide("pop_registered", root).loc[year, code]
     return float(shares.loc[code, [f"A{a}" for a in range(low, high + 1)]].sum() * pop)
 
@@ -477,9 +494,10 @@ def input_tables(root: Path | None = None) -> dict[str, pd.DataFrame]:
     tables["initial_population_male.csv"] = init["male"]
     tables["initial_population_female.csv"] = init["female"]
 
-    ages = pd.DataFrame([np.arange(86, dtype=float), (np.arange(86) == 0).astype(float)],
-                        index=["age_in_years", "infant_flag"], columns=AGES)
-    tables["ages.csv"] = ages
+    years = np.arange(OPEN_AGE + 1, dtype=float)
+    tables["ages.csv"] = pd.DataFrame([years], index=["age_in_years"], columns=AGES)
+    tables["age_below.csv"] = pd.DataFrame((years[None, :] < years[:, None]).astype(float), index=AGES, columns=AGES)
+    tables.update(mortality_tables(fit_national_mortality(root)))
 
     reg_age = age_structure("pop_registered", root)
     boys = float(reg_age.sel(region=NATIONAL_CODE, sex="male", age_group="00_04").sum())

@@ -4,9 +4,13 @@ calibration/fitted/.
 Both files are checked when read. Every entry of calibration/parameters.toml has a
 ``model`` constant of model/kbalance.mdl, ``unit``, ``default``, ``range`` (two finite
 numbers, low < high), ``calibrate`` and ``reason``; the default lies in the range and,
-for a subscripted parameter (``dims``), is one number or one per element. A fitted set
-has a ``[values]`` table naming every calibrated parameter (``calibrate = true``), with
-finite values in range, one per element for a subscripted parameter.
+for a subscripted parameter (``dims``), is one number or one per element. ``prior`` is
+"uniform" (the default) or "normal" with ``prior_mean`` (in the range) and ``prior_sd``
+(> 0); ``ensemble = "prior"`` marks a parameter that is not fitted (``calibrate =
+false``) but drawn from its normal prior for every ensemble member. A fitted set has a
+``[values]`` table naming every calibrated parameter (``calibrate = true``), with finite
+values in range, one per element for a subscripted parameter; values of parameters the
+file no longer defines (a set fitted to an earlier model) are ignored.
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ from kbalance.paths import calibration_dir, model_file, read_toml
 PRIORS_NAME = "parameters (priors)"
 #: Keys every entry of calibration/parameters.toml has, and those it may have.
 REQUIRED_KEYS = ("model", "unit", "default", "range", "calibrate", "reason")
-OPTIONAL_KEYS = ("group", "dims", "prior", "status", "fixed_because")
+OPTIONAL_KEYS = ("group", "dims", "prior", "prior_mean", "prior_sd", "ensemble", "status", "fixed_because")
+#: Priors a parameter may carry: uniform over its range, or normal (``prior_mean``, ``prior_sd``).
+PRIORS = ("uniform", "normal")
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,29 @@ def check_definition(path: Path, key: str, spec: object) -> dict:
     default = spec["default"]
     for value in (default if isinstance(default, list) and dims else [default]):
         number_in(path, f"{key}.default", value, low, high)
+    check_prior(path, key, spec, low, high)
     return spec
+
+
+def check_prior(path: Path, key: str, spec: dict, low: float, high: float) -> None:
+    """The prior of an entry: uniform, or normal with a mean in the range and a positive
+    s.d.; ``ensemble = "prior"`` only for an uncalibrated parameter with a normal prior."""
+    prior = spec.get("prior", "uniform")
+    if prior not in PRIORS:
+        raise InvalidValueError(path, f"{key}.prior", prior, PRIORS)
+    if prior == "normal":
+        for name in ("prior_mean", "prior_sd"):
+            if name not in spec:
+                raise MissingKeyError(path, f"{key}.{name}", "prior_mean and prior_sd for a normal prior")
+        number_in(path, f"{key}.prior_mean", spec["prior_mean"], low, high)
+        if number_in(path, f"{key}.prior_sd", spec["prior_sd"], 0.0) <= 0:
+            raise InvalidValueError(path, f"{key}.prior_sd", spec["prior_sd"], "a standard deviation > 0")
+    if "ensemble" in spec:
+        if spec["ensemble"] != "prior":
+            raise InvalidValueError(path, f"{key}.ensemble", spec["ensemble"], ("prior",))
+        if spec["calibrate"] or prior != "normal" or spec.get("dims"):
+            raise InvalidValueError(path, f"{key}.ensemble", "prior", "a scalar parameter with calibrate = false "
+                                    "and a normal prior")
 
 
 def parameter_definitions(path: Path | None = None) -> dict[str, dict]:
@@ -146,7 +174,7 @@ def read_parameter_set(path: Path | None = None) -> ParameterSet:
     fitted = table_of(path, "values", raw["values"], expected)
     for key, value in fitted.items():
         if key not in definitions:
-            raise InvalidValueError(path, f"values.{key}", "unknown parameter", list(definitions))
+            continue  # a parameter of an earlier model
         spec = definitions[key]
         values[spec["model"]] = checked_value(path, f"values.{key}", value, spec, sizes[key], False)
     missing = [key for key, spec in definitions.items() if spec["calibrate"] and key not in fitted]

@@ -53,7 +53,7 @@ PARAMETER_GROUPS = ("regional_fertility", "fertility_conditions", "mortality_lev
 class Factor:
     """One sampled input.
 
-    name : str  engine column: a model constant ("gompertz slope") or "name[element]"
+    name : str  engine column: a model constant ("mortality index drift") or "name[element]"
     group : str  SALib group
     low, high : float  sampled range [the constant's unit]
     kind : str  "parameter" or "lever"
@@ -69,8 +69,8 @@ class Factor:
 
 
 def parameter_groups(definitions: dict[str, dict]) -> dict[str, str]:
-    """Group of each calibrated parameter (key → group) from the ``group`` fields of
-    calibration/parameters.toml.
+    """Group of each calibrated or ensemble-drawn (``ensemble = "prior"``) parameter
+    (key → group) from the ``group`` fields of calibration/parameters.toml.
 
     Raises InvalidValueError naming the file, the parameter and :data:`PARAMETER_GROUPS`
     when a calibrated parameter has no group, or any parameter has an unknown one.
@@ -82,7 +82,7 @@ def parameter_groups(definitions: dict[str, dict]) -> dict[str, str]:
             continue
         if group not in PARAMETER_GROUPS:
             raise InvalidValueError("calibration/parameters.toml", f"{key}.group", group, PARAMETER_GROUPS)
-        if spec.get("calibrate", False):
+        if spec.get("calibrate", False) or spec.get("ensemble") == "prior":
             groups[key] = group
     return groups
 

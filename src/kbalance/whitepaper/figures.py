@@ -72,7 +72,7 @@ TEXT = {
     "by_bloc": ("5+3 blocs", "5극3특 권역"),
     "pyramid_title": ("Age pyramids, baseline (best-fit run)", "인구 피라미드, 기준 시나리오 (최적 적합 모수)"),
     "pyramid_x": ("Persons [thousand]: men left, women right", "인구 [천 명]: 왼쪽 남자, 오른쪽 여자"),
-    "pyramid_open": ("85+ [thousand]: {values}", "85세 이상 [천 명]: {values}"),
+    "pyramid_open": ("{age}+ [thousand]: {values}", "{age}세 이상 [천 명]: {values}"),
     "age": ("Age [years]", "연령 [세]"),
     "tiles_title": ("Extinction risk index by region (women 20–39 / residents 65+, ensemble median)",
                     "시도별 소멸위험지수 (20–39세 여성 / 65세 이상 인구, 앙상블 중앙값)"),
@@ -261,8 +261,8 @@ def fig_population_change(wp: Whitepaper) -> Figure:
 
 
 def fig_age_pyramids(wp: Whitepaper) -> Figure:
-    """Age pyramids (single years 0–84) of selected regions, baseline best-fit run, for the
-    pyramid years; the open group 85+ is written as a number (it is not one year wide)."""
+    """Age pyramids (the model's single years) of selected regions, baseline best-fit run, for the
+    pyramid years; the open group (the last age) is written as a number (it is not one year wide)."""
     pop = wp.bestfit["Population"].sel(scenario="baseline")
     years = [y for y in pyramid_years(wp.until) if y in pop["year"]]
     fig, axes = _figure(1, len(PYRAMID_REGIONS), (3.0 * len(PYRAMID_REGIONS), 4.8), sharey=True)
@@ -288,11 +288,12 @@ def fig_age_pyramids(wp: Whitepaper) -> Figure:
         ax.set_xticks(ticks, [f"{abs(t):.0f}" for t in ticks])
         ax.set_xlim(-limit, limit)
         ax.axvline(0, color="black", lw=0.6)
-        ax.set_title(f"{region_name(code, wp.lang)}\n" + tr("pyramid_open", wp.lang, values=" / ".join(notes)),
+        ax.set_title(f"{region_name(code, wp.lang)}\n" + tr("pyramid_open", wp.lang, age=int(pop["Age"].values[-1][1:]),
+                                                              values=" / ".join(notes)),
                      fontsize=9)
         ax.set_xlabel(tr("pyramid_x", wp.lang), fontsize=7)
     axes[0, 0].set_ylabel(tr("age", wp.lang))
-    axes[0, 0].set_yticks([0, 20, 40, 60, 80], ["0", "20", "40", "60", "80"])
+    axes[0, 0].set_yticks(ages[::20], [str(a) for a in ages[::20]])
     axes[0, -1].legend(frameon=False, loc="upper right")
     return finish(fig, tr("pyramid_title", wp.lang), source_line(wp, tr("bestfit", wp.lang)))
 

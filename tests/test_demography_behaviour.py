@@ -1,0 +1,83 @@
+"""Behaviour of the population sector on the baseline with the shipped fitted set.
+
+Rules a demographer checks first (issue #13): women outlive men in every region and
+year; life expectancy rises with gains that slow down; deaths rise while the large
+1955–1974 birth cohorts pass ages 75–95; no mortality drift means no improvement; the
+model's national life expectancy 2003–2020 reproduces the life table of the data.
+Runs on the fast engine (its parity with PySD is tested in tests/engine).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kbalance.demography.lifetable import life_table
+from kbalance.demography.oldage import complete_rates
+from kbalance.model.parameters import shipped_parameter_set
+from kbalance.model.scenarios import Scenario
+from kbalance.observations.keyed import national_mortality
+from kbalance.runs import run_model
+
+VARIABLES = ["life expectancy at birth", "national life expectancy at birth", "total deaths",
+             "national mortality rate", "common mortality index"]
+#: Largest gap [years] between the model's and the data's national e0 2003–2020 (issue #13).
+E0_TOLERANCE = 0.3
+
+
+def run(**constants):
+    parameters = shipped_parameter_set()
+    values = dict(parameters.values, **constants)
+    return run_model(Scenario("baseline", ""), type(parameters)(parameters.name, values, parameters.path),
+                     until=2070, variables=VARIABLES)
+
+
+@pytest.fixture(scope="module")
+def baseline():
+    return run()
+
+
+def test_women_outlive_men_in_every_region_and_year(baseline):
+    e0 = baseline["life expectancy at birth"]
+    assert (e0.sel(Sex="Female") > e0.sel(Sex="Male")).all()
+    national = baseline["national life expectancy at birth"]
+    assert (national.sel(Sex="Female") > national.sel(Sex="Male")).all()
+
+
+def test_life_expectancy_rises_with_gains_that_slow_down(baseline):
+    e0 = baseline["national life expectancy at birth"]
+    assert (e0.diff("year") > 0).all()
+    early = e0.sel(year=2050) - e0.sel(year=2030)
+    late = e0.sel(year=2070) - e0.sel(year=2050)
+    assert (early > late).all() and (late > 0).all()
+    regional = baseline["life expectancy at birth"]
+    assert ((regional.sel(year=2050) - regional.sel(year=2030)) > (regional.sel(year=2070) - regional.sel(year=2050))).all()
+
+
+def test_deaths_rise_while_the_large_cohorts_reach_old_age(baseline):
+    deaths = baseline["total deaths"].sum("Region")
+    assert float(deaths.sel(year=2070)) > 1.5 * float(deaths.sel(year=2030))
+    assert int(deaths["year"][deaths.argmax("year")]) > 2050
+
+
+def test_zero_drift_stops_the_common_decline_of_mortality(baseline):
+    flat = run(**{"mortality index drift": 0.0})
+    index = flat["common mortality index"].sel(year=slice(2020, 2070))
+    assert float(np.ptp(index.values)) == 0.0
+    rates = flat["national mortality rate"]
+    # the sexes' indices return to their means (AR(1)); by the 2060s the rates have settled
+    settled = np.abs(rates.sel(year=2070) / rates.sel(year=2060) - 1)
+    falling = 1 - baseline["national mortality rate"].sel(year=2070) / baseline["national mortality rate"].sel(year=2060)
+    assert float(settled.max()) < 0.01 < 0.1 < float(falling.max())
+    still = run(**{"mortality index drift": 0.0, "sex mortality index persistence": 1.0})
+    held = still["national mortality rate"].sel(year=slice(2020, 2070))
+    np.testing.assert_allclose(held.values, np.broadcast_to(held.sel(year=2020).values, held.shape), rtol=1e-12)
+
+
+def test_national_life_expectancy_reproduces_the_data_2003_to_2020(baseline):
+    deaths, exposure = national_mortality("deaths"), national_mortality("exposure")
+    rates = complete_rates(deaths.values, exposure.values, open_age=100)
+    target = life_table(rates, (deaths["sex"].values == "female")[:, None]).e0
+    model = baseline["national life expectancy at birth"].sel(year=deaths["year"].values, Sex=["Male", "Female"])
+    gap = np.abs(model.values.T - target)
+    assert float(gap.max()) <= E0_TOLERANCE, gap.max(axis=1)
