@@ -4,7 +4,10 @@ calibration/fitted/.
 Both files are checked when read. Every entry of calibration/parameters.toml has a
 ``model`` constant of model/kbalance.mdl, ``unit``, ``default``, ``range`` (two finite
 numbers, low < high), ``calibrate`` and ``reason``; the default lies in the range and,
-for a subscripted parameter (``dims``), is one number or one per element. A fitted set
+for a subscripted parameter (``dims``), is one number or one per element. ``prior`` is
+``"uniform"`` over the range (the default) or ``"normal"`` with ``prior_mean`` and a positive
+``prior_sd`` [model units]; a subscripted parameter may give a positive ``spread`` [model
+units], the standard deviation of its elements about their common mean. A fitted set
 has a ``[values]`` table naming every calibrated parameter (``calibrate = true``), with
 finite values in range, one per element for a subscripted parameter.
 """
@@ -23,7 +26,9 @@ from kbalance.paths import calibration_dir, model_file, read_toml
 PRIORS_NAME = "parameters (priors)"
 #: Keys every entry of calibration/parameters.toml has, and those it may have.
 REQUIRED_KEYS = ("model", "unit", "default", "range", "calibrate", "reason")
-OPTIONAL_KEYS = ("group", "dims", "prior", "status", "fixed_because")
+OPTIONAL_KEYS = ("group", "dims", "prior", "prior_mean", "prior_sd", "ensemble", "spread", "status", "fixed_because")
+#: Prior distributions an entry may name.
+PRIORS = ("uniform", "normal")
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,33 @@ def check_definition(path: Path, key: str, spec: object) -> dict:
     default = spec["default"]
     for value in (default if isinstance(default, list) and dims else [default]):
         number_in(path, f"{key}.default", value, low, high)
+    check_prior(path, key, spec)
     return spec
+
+
+def check_prior(path: Path, key: str, spec: dict) -> None:
+    """The prior of one entry: ``prior`` one of :data:`PRIORS`; a normal prior has a finite
+    ``prior_mean`` and a positive ``prior_sd``, a uniform one neither; ``spread`` only on a
+    subscripted parameter and positive."""
+    prior = spec.get("prior", "uniform")
+    if prior not in PRIORS:
+        raise InvalidValueError(path, f"{key}.prior", prior, list(PRIORS))
+    if prior == "normal":
+        for name in ("prior_mean", "prior_sd"):
+            if name not in spec:
+                raise MissingKeyError(path, f"{key}.{name}", "a number for a normal prior")
+        number_in(path, f"{key}.prior_mean", spec["prior_mean"])
+        if number_in(path, f"{key}.prior_sd", spec["prior_sd"]) <= 0:
+            raise InvalidValueError(path, f"{key}.prior_sd", spec["prior_sd"], "a positive number")
+    else:
+        for name in ("prior_mean", "prior_sd"):
+            if name in spec:
+                raise InvalidValueError(path, f"{key}.{name}", spec[name], 'only with prior = "normal"')
+    if "spread" in spec:
+        if not spec.get("dims"):
+            raise InvalidValueError(path, f"{key}.spread", spec["spread"], "only on a subscripted parameter (dims)")
+        if number_in(path, f"{key}.spread", spec["spread"]) <= 0:
+            raise InvalidValueError(path, f"{key}.spread", spec["spread"], "a positive number")
 
 
 def parameter_definitions(path: Path | None = None) -> dict[str, dict]:
