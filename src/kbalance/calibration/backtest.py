@@ -34,7 +34,7 @@ from kbalance.regions import region_codes, region_name
 #: Years [year] over which the naive forecasts and the other-change rate are taken.
 NAIVE_YEARS = 5
 #: Safety cap on the least-squares evaluations of each origin's fit (it stops at convergence).
-BACKTEST_EVALUATIONS = 2000
+BACKTEST_EVALUATIONS = 500
 #: The forecast origins: last observed year of each fit [calendar year].
 ORIGINS = (2010, 2015, 2019)
 #: The targets (calibration/targets.toml) the backtests forecast.

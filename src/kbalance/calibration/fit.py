@@ -42,7 +42,7 @@ from kbalance.paths import calibration_dir, read_toml
 
 #: Safety cap on the least-squares evaluations of a calibration (each one ensemble of the
 #: fast engine); a fit stops at convergence well before it, and reports when it did not.
-MAX_EVALUATIONS = 2000
+MAX_EVALUATIONS = 500
 #: Relative tolerances of the optimiser on the cost, the step and the gradient [-].
 TOLERANCE = 1e-6
 #: A fitted value this close to a limit, in unit-cube coordinates, sits at its bound [-].
