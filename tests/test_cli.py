@@ -122,7 +122,7 @@ BAD_INPUT = {
     ("scenarios", "check"): (lambda tmp: [str(tmp / "nosuch.toml")], "'scenario'"),
     ("calibrate",): (lambda tmp: ["--version", "vtest", "--out", _nonempty(tmp)], "'--out'"),
     ("ensemble",): (lambda tmp: ["--fitted", str(tmp / "v1.toml")], "'--fitted'"),
-    ("backtest",): (lambda tmp: ["--until", "2015", "--out", _nonempty(tmp)], "'--out'"),
+    ("backtest",): (lambda tmp: ["--origins", "2015", "1990", "--out", str(tmp / "report")], "'--origins'"),
     ("sensitivity",): (lambda tmp: ["--method", "bogus"], "'--method'"),
     ("whitepaper",): (lambda tmp: ["--out", _nonempty(tmp)], "'--out'"),
     ("evidence", "estimate"): (lambda tmp: ["--out", str(Path(_nonempty(tmp)) / "old.csv")], "'--out'"),
@@ -157,7 +157,7 @@ def _no_compute(monkeypatch):
     monkeypatch.setattr("kbalance.sensitivity.pipeline.sensitivity_to_folder", forbidden)
     monkeypatch.setattr("kbalance.whitepaper.pipeline.run_whitepaper", forbidden)
     monkeypatch.setattr(cli, "calibrate", forbidden)
-    monkeypatch.setattr(cli, "backtest", forbidden)
+    monkeypatch.setattr(cli, "backtests", forbidden)
     monkeypatch.setattr(cli, "constrained_ensemble", forbidden)
     monkeypatch.setattr("kbalance.evidence.priors.write_evidence", forbidden)
 
@@ -168,7 +168,7 @@ def _afile(tmp: Path) -> str:
 
 
 OUT_COMMANDS = (["run"], ["whitepaper"], ["sensitivity"], ["calibrate", "--version", "vtest"],
-                ["backtest", "--until", "2015"], ["evidence", "estimate"])
+                ["backtest"], ["evidence", "estimate"])
 
 
 @pytest.mark.parametrize("command", OUT_COMMANDS, ids=lambda c: c[0])

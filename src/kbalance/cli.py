@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
-from kbalance.calibration.backtest import BACKTEST_EVALUATIONS, backtest
+from kbalance.calibration.backtest import BACKTEST_EVALUATIONS, ORIGINS, backtests, check_origins
 from kbalance.calibration.ensemble import constrained_ensemble, write_ensemble
 from kbalance.calibration.fit import MAX_EVALUATIONS, calibrate, next_version
 from kbalance.errors import InvalidValueError, KbalanceInputError, MissingFileError
@@ -297,10 +297,15 @@ def _calibrate(args: argparse.Namespace) -> int:
     check_writable_folder(calibration_dir() / "fitted")
     with reserved_folder(out) as out:
         validate_observation_set()
-        print(f"calibrating against observations up to {args.until} (at most {args.max_evaluations} evaluations) ...",
-              flush=True)
+        print(f"calibrating against observations up to {args.until} until convergence (safety cap "
+              f"{args.max_evaluations} evaluations) ...", flush=True)
         fitted, report = calibrate(until=args.until, out=out, version=version, max_evaluations=args.max_evaluations,
                                    start=Path(args.start) if args.start else None)
+    overview = pd.read_csv(report / "fit_overview.csv").set_index("statistic")["value"]
+    print(f"{int(overview['evaluations'])} evaluations, "
+          + ("stopped at the evaluation cap" if overview["hit_evaluation_cap"] else "converged")
+          + f"; {int(overview['parameters_at_bound'])} of {int(overview['free_parameters'])} free parameters at a bound; "
+          f"{int(overview['data_points'])} data points")
     print(f"wrote {fitted} and the fit report in {report}")
     return EXIT_OK
 
@@ -325,12 +330,24 @@ def _ensemble(args: argparse.Namespace) -> int:
 
 
 def _backtest(args: argparse.Namespace) -> int:
-    with reserved_folder(out_arg(args.out)) as out:
-        validate_observation_set()
-        summary = backtest(args.until, out, max_evaluations=args.max_evaluations)
+    from kbalance.paths import calibration_dir
+
+    out = out_arg(args.out)
+    if out is None:
+        fitted = latest_fitted_set()
+        if fitted is None:
+            raise InvalidValueError("calibration/fitted", "--out", "no fitted set", "a folder, or run kbalance calibrate first")
+        out = calibration_dir() / "reports" / fitted.stem
+    check_writable_folder(out)
+    check_origins(args.origins)
+    validate_observation_set()
+    summary = backtests(out, origins=args.origins, max_evaluations=args.max_evaluations,
+                        start=Path(args.start) if args.start else None)
+    columns = ["origin", "series", "mape_model", "mape_naive_trend", "mape_naive_share", "wape_model",
+               "wape_naive_trend", "model_beats_both", "converged", "jump_off"]
     with pd.option_context("display.width", 200, "display.max_columns", None):
-        print(summary.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
-    print(f"wrote {args.out}/backtest.csv, summary.csv and fitted.toml")
+        print(summary[columns].to_string(index=False, float_format=lambda x: f"{x:.2f}"))
+    print(f"wrote {out}/backtests.csv, backtests_summary.csv, backtest_error_by_horizon.png and the origins' fitted sets")
     return EXIT_OK
 
 
@@ -341,7 +358,8 @@ def _add_calibration_commands(subparsers: argparse._SubParsersAction) -> None:
     cal.add_argument("--version", help="name of the fitted set (default the next v<N>)")
     cal.add_argument("--start", metavar="FILE", help="start from this fitted set (default: the parameter defaults)")
     cal.add_argument("--max-evaluations", type=count(1, 100_000, "least-squares evaluations"), default=MAX_EVALUATIONS,
-                     help=f"least-squares evaluations, each one ensemble of the fast engine (default {MAX_EVALUATIONS})")
+                     help=f"safety cap on the least-squares evaluations, each one ensemble of the fast engine; the fit "
+                     f"stops at convergence (default {MAX_EVALUATIONS})")
     cal.set_defaults(command=("calibrate", "calibrate"))
     DISPATCH[("calibrate", "calibrate")] = _calibrate
 
@@ -354,11 +372,16 @@ def _add_calibration_commands(subparsers: argparse._SubParsersAction) -> None:
     ens.set_defaults(command=("ensemble", "ensemble"))
     DISPATCH[("ensemble", "ensemble")] = _ensemble
 
-    back = subparsers.add_parser("backtest", help="calibrate to a year, forecast the rest, compare with naive forecasts")
-    back.add_argument("--until", type=int, required=True, help="last observed year used for fitting")
-    back.add_argument("--out", metavar="DIR", required=True, help="new folder for backtest.csv and summary.csv")
+    back = subparsers.add_parser("backtest", help="rolling-origin backtests: calibrate to each origin, forecast to the "
+                                 "latest data, compare with naive forecasts")
+    back.add_argument("--origins", type=int, nargs="+", default=list(ORIGINS), metavar="YEAR",
+                      help="last observed years of the fits (default " + " ".join(map(str, ORIGINS)) + ")")
+    back.add_argument("--out", metavar="DIR", help="report folder for backtests.csv (default "
+                      "calibration/reports/<latest fitted version>)")
+    back.add_argument("--start", metavar="FILE", help="start each fit from this fitted set (default: the parameter "
+                      "defaults); with a few --max-evaluations a fast check")
     back.add_argument("--max-evaluations", type=count(1, 100_000, "least-squares evaluations"), default=BACKTEST_EVALUATIONS,
-                      help=f"least-squares evaluations (default {BACKTEST_EVALUATIONS})")
+                      help=f"safety cap on each fit's evaluations; fits stop at convergence (default {BACKTEST_EVALUATIONS})")
     back.set_defaults(command=("backtest", "backtest"))
     DISPATCH[("backtest", "backtest")] = _backtest
 

@@ -1,4 +1,4 @@
-"""The out-of-sample backtest: constants that hide the future, naive forecasts and the summary."""
+"""The rolling-origin backtests: constants that hide the future, the jump-off, naive forecasts, the table and the summary."""
 
 from __future__ import annotations
 
@@ -7,8 +7,14 @@ import pandas as pd
 import pytest
 
 from kbalance.calibration import backtest as backtest_module
-from kbalance.calibration.backtest import backtest, backtest_summary, forecast_constants, naive_forecasts
+from kbalance.calibration.backtest import (COLUMNS, SERIES, backtest_origin, backtest_summary, backtests,
+                                           forecast_constants, horizon_errors, jump_off_constants, naive_forecasts,
+                                           naive_migration, observed_population)
+from kbalance.calibration.fit import FitResult
 from kbalance.errors import InvalidValueError
+from kbalance.model.parameters import latest_fitted_set
+from kbalance.observations.load import load_series
+from kbalance.regions import region_codes
 
 
 def test_naive_forecasts_extrapolate_growth_and_shares():
@@ -38,20 +44,95 @@ def test_forecast_constants_hide_the_years_after_the_cut():
     assert "other change rate[Seoul]" in constants
 
 
-def test_backtest_summary_compares_the_last_year():
-    table = pd.DataFrame({"series": "s", "target": "t", "region": ["11", "21"] * 2, "year": [2023, 2023, 2024, 2024],
+def test_backtest_summary_compares_all_years_and_the_last():
+    table = pd.DataFrame({"series": "s", "region": ["11", "21"] * 2, "year": [2023, 2023, 2024, 2024],
                           "observed": [100.0] * 4, "model": [101.0, 99.0, 102.0, 98.0],
                           "naive_trend": [110.0] * 4, "naive_share": [95.0] * 4})
     row = backtest_summary(table).iloc[0]
     assert row["mape_last_model"] == pytest.approx(2.0) and row["mape_model"] == pytest.approx(1.5)
     assert row["mape_last_naive_share"] == pytest.approx(5.0) and bool(row["model_beats_both_last_year"])
+    assert row["wape_model"] == pytest.approx(1.5) and bool(row["model_beats_both"])
 
 
-def test_backtest_refuses_a_used_folder_before_fitting(tmp_path, monkeypatch):
-    def no_fit(**kwargs):
-        raise AssertionError("fit started")
+def test_net_migration_is_compared_with_its_mean_rate_only():
+    table = pd.DataFrame({"series": "net_migration", "region": ["11", "21"], "year": [2020, 2020],
+                          "observed": [100.0, -100.0], "model": [50.0, -50.0], "naive_trend": [0.0, 0.0],
+                          "naive_share": [np.nan, np.nan]})
+    row = backtest_summary(table).iloc[0]
+    assert np.isnan(row["mape_naive_share"]) and np.isnan(row["wape_naive_share"])
+    assert row["wape_model"] == pytest.approx(50.0) and bool(row["model_beats_both"])
 
-    monkeypatch.setattr(backtest_module, "fit", no_fit)
-    (tmp_path / "old.csv").write_text("")
-    with pytest.raises(InvalidValueError, match="'--out'"):
-        backtest(2015, tmp_path)
+
+def test_origins_need_five_years_before_and_one_after():
+    assert backtest_module.check_origins([2010, 2015, 2019]) == [2010, 2015, 2019]
+    for bad in (2005, 2024, 2015.5):
+        with pytest.raises(InvalidValueError, match="'--origins'"):
+            backtest_module.check_origins([2015, bad])
+
+
+def test_naive_migration_holds_the_mean_net_rate_of_five_years():
+    years = range(2010, 2016)
+    net = pd.DataFrame({"a": [10.0, 20, 30, 40, 50, 60], "b": [-5.0] * 6}, index=years)
+    population = pd.DataFrame({"a": [1000.0] * 6, "b": [500.0] * 6}, index=years)
+    forecast = naive_migration(net, population, 2015, [2016, 2020])
+    assert forecast.loc[2020, "a"] == pytest.approx(np.mean([20, 30, 40, 50, 60]) / 1000 * 1000)
+    assert forecast.loc[2016, "b"] == pytest.approx(-5.0)
+
+
+class FakeModel:
+    names = {"jump off year": "jump_off_year", "jump off population": "jump_off_population"}
+    subscripts = {"Sex": ["Male", "Female"], "Age": [f"A{a}" for a in range(101)]}
+
+
+def test_a_forecast_jumps_off_from_the_observed_population_only_when_the_model_can():
+    constants = jump_off_constants(FakeModel(), 2015)
+    assert constants["jump off year"] == 2016
+    population = constants["jump off population"]
+    assert population.shape == (1, 17, 2, 101)
+    total = load_series("pop_registered").query("year == 2015").set_index("region_code")["value"]
+    np.testing.assert_allclose(population[0].sum(axis=(1, 2)), total.reindex(region_codes()).to_numpy(), rtol=1e-3)
+    assert jump_off_constants(FakeModel(), 2010) == {}  # not observed by age before 2011: the model's own history
+
+    class Plain:
+        names = {"births": "births"}
+        subscripts = FakeModel.subscripts
+
+    assert jump_off_constants(Plain(), 2015) == {}
+    assert jump_off_constants(FakeModel(), 2019, lambda year: np.ones((17, 2, 101)))["jump off population"].sum() == 3434
+    assert observed_population(2015, ["Male", "Female"], 86) is None  # another age axis
+
+
+def test_backtests_write_one_table_a_summary_a_figure_and_the_fitted_sets(tmp_path, monkeypatch):
+    def fake_origin(origin, max_evaluations, start, progress):
+        rows = [{"origin": origin, "series": series, "region": "11", "year": origin + h, "horizon": h,
+                 "observed": 100.0, "model": 100.0 + h, "naive_trend": 100.0 + 2 * h, "naive_share": 97.0}
+                for series in ("population", "births") for h in (1, 2, 3)]
+        result = FitResult(values={}, unit=np.array([]), cost=1.0, initial_cost=2.0, evaluations=3, status="test",
+                           until=origin, converged=False)
+        return pd.DataFrame(rows, columns=list(COLUMNS)), result, origin > 2010
+
+    monkeypatch.setattr(backtest_module, "backtest_origin", fake_origin)
+    monkeypatch.setattr(backtest_module, "fitted_set_text", lambda result: f"until = {result.until}\n")
+    (tmp_path / "fit_statistics.csv").write_text("kept")
+    summary = backtests(tmp_path, origins=(2010, 2015), progress=False)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["backtest_error_by_horizon.png", "backtest_fitted_2010.toml", "backtest_fitted_2015.toml",
+                     "backtests.csv", "backtests_summary.csv", "fit_statistics.csv"]
+    table = pd.read_csv(tmp_path / "backtests.csv")
+    assert tuple(table.columns) == COLUMNS and set(table["origin"]) == {2010, 2015}
+    assert list(summary["jump_off"]) == [False, False, True, True] and not summary["converged"].any()
+    errors = horizon_errors(table).set_index(["series", "horizon"])
+    assert errors.loc[("births", 3), "model"] == pytest.approx(3.0)
+
+
+def test_one_origin_fits_to_its_year_and_forecasts_every_series():
+    table, result, jumped = backtest_origin(2015, max_evaluations=1, start=latest_fitted_set(), progress=False)
+    assert result.until == 2015 and result.evaluations == 1 and not jumped
+    assert tuple(table.columns) == COLUMNS and (table["horizon"] >= 1).all() and (table["year"] > 2015).all()
+    assert set(table["series"]) == set(SERIES) - {"fiscal_autonomy"}  # observed from 2014 only: from origin 2019
+    assert table.loc[table["series"] == "net_migration", "naive_share"].isna().all()
+    population = table[table["series"] == "population"]
+    assert np.isfinite(population[["model", "naive_share"]]).all().all()
+    sejong = population["region"] == "29"  # no naive trend for a region absent five years before the origin
+    assert population.loc[sejong, "naive_trend"].isna().all() and np.isfinite(population.loc[~sejong, "naive_trend"]).all()
+    assert (np.abs(population["model"] / population["observed"] - 1) < 0.2).all()

@@ -6,15 +6,18 @@ import inspect
 import tomllib
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from kbalance import cli
 from kbalance.calibration import fit as fit_module
-from kbalance.calibration.fit import (MAX_EVALUATIONS, FitResult, calibrate, fit, free_parameters, next_version,
-                                      prior_unit, read_fitted_unit, residuals, to_table, write_fitted_set)
+from kbalance.calibration.fit import (MAX_EVALUATIONS, FitResult, FreeParameter, calibrate, fit, fit_overview,
+                                      free_parameters, next_version, parameter_report, prior_residuals, prior_unit,
+                                      read_fitted_unit, residuals, to_table, write_fitted_set)
 from kbalance.calibration.targets import Target, read_targets
 from kbalance.errors import InvalidValueError
 from kbalance.model.parameters import read_parameter_set
+from kbalance.paths import calibration_dir
 
 
 def test_residuals_vanish_when_the_model_equals_the_data():
@@ -59,11 +62,14 @@ def test_fitted_sets_round_trip(tmp_path):
     assert until == 2010
 
 
-def test_a_short_fit_lowers_the_cost():
+def test_a_short_fit_lowers_the_posterior_cost_and_reports_the_cap():
     result = fit(until=2004, max_evaluations=3, progress=False)
     assert result.cost < result.initial_cost
     assert 1 <= result.evaluations <= 3
     assert all(0 <= u <= 1 for u in result.unit)
+    assert result.data_cost + result.prior_cost == pytest.approx(result.cost)
+    assert result.prior_cost > 0 and result.data_scale > 0 and result.data_points > 0
+    assert not result.converged  # three evaluations do not reach the tolerance
 
 
 def test_one_evaluation_cap_for_the_fit_calibrate_and_the_command():
@@ -93,3 +99,46 @@ def test_calibrate_refuses_an_existing_version_or_report_before_fitting(fitted_f
     (report / "fit_statistics.csv").write_text("")
     with pytest.raises(InvalidValueError, match="report.*'--out'"):
         calibrate(out=report)
+
+
+def test_prior_residuals_measure_distance_from_the_evidence_and_shrink_regions_to_their_mean():
+    params = [FreeParameter("a", "a", 0.0, 2.0, 1.0, prior_mean=0.5, prior_sd=0.25),
+              FreeParameter("u", "u", 0.0, 1.0, 0.5),
+              *[FreeParameter("r", f"r[{e}]", -1.0, 1.0, 0.0, spread=0.1) for e in "xyz"]]
+    x = np.array([0.5, 0.3, 0.5, 0.6, 0.7])  # a = 1.0, r = (0, 0.2, 0.4)
+    r, jac = prior_residuals(x, params)
+    np.testing.assert_allclose(r, [2.0, -2.0, 0.0, 2.0])  # (1 - 0.5)/0.25; (r - 0.2)/0.1
+    step = 1e-6
+    numeric = np.array([(prior_residuals(x + step * np.eye(5)[i], params)[0] - r) / step for i in range(5)]).T
+    np.testing.assert_allclose(jac, numeric, atol=1e-6)
+    assert not jac[:, 1].any()  # a uniform prior adds nothing within its range
+
+
+def test_the_shipped_priors_follow_the_evidence():
+    table = pd.read_csv(calibration_dir() / "evidence" / "estimates.csv").dropna(subset=["prior_mean"])
+    rows = {r["parameter"]: r for _, r in table.iterrows()}
+    params = {p.column: p for p in free_parameters()}
+    normal = {c: p for c, p in params.items() if p.prior == "normal"}
+    assert set(normal) == set(rows) and len(rows) >= 10
+    for column, p in normal.items():
+        assert p.prior_mean == pytest.approx(float(rows[column]["prior_mean"]), rel=1e-5)
+        assert p.prior_sd == pytest.approx(float(rows[column]["prior_sd"]), rel=1e-5)
+        # two evidence means lie below ranges that stay at 0 (a negative power of a zero base)
+        assert p.low <= p.prior_mean <= p.high or (p.low == 0 and p.prior_mean < 0), column
+    assert {p.key for p in params.values() if p.spread} >= {"regional_fertility_factor", "region_attractiveness_constant"}
+
+
+def test_parameter_report_flags_bounds_and_the_overview_counts_them():
+    params = free_parameters()
+    unit = prior_unit(params)
+    unit[0], unit[1] = 0.0, 1.0
+    report = parameter_report(params, unit)
+    assert len(report) == len(params) and list(report["column"]) == [p.column for p in params]
+    assert list(report["at_bound"][:2]) == ["low", "high"]
+    assert np.isfinite(report.loc[report["prior"] == "normal", "z"]).all()
+    result = FitResult(values={}, unit=unit, cost=3.0, initial_cost=5.0, evaluations=4, status="test", until=2010,
+                       converged=False, data_points=100, data_cost=2.0, prior_cost=1.0)
+    overview = fit_overview(result, report).set_index("statistic")["value"]
+    assert overview["free_parameters"] == len(params) and overview["data_points"] == 100
+    assert overview["parameters_at_bound"] == (report["at_bound"] != "").sum() >= 2
+    assert overview["hit_evaluation_cap"] == 1

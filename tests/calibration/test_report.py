@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kbalance.calibration.report import fit_report, fit_statistics, plot_fit
+from kbalance.calibration.report import (HEADLINE_COLUMNS, effective_residuals, fit_report, fit_statistics,
+                                         headline_statistics, lag_one_autocorrelation, plot_fit)
 from kbalance.calibration.targets import Target
 from kbalance.regions import region_codes
 
@@ -64,6 +65,35 @@ def test_report_has_a_row_per_target_and_region_and_one_over_all():
     assert births.loc["all", "n"] == 85 and births.loc["all", "mape"] == pytest.approx(10.0)
     od = report[report["target"] == "migration_od"].set_index("region")
     assert od.loc[region_codes()[0], "n"] == 5 * 17  # by origin region: every year and destination
+
+
+def test_the_headline_is_per_region_with_the_pooled_figures_beside():
+    targets = _targets()
+    births = next(t for t in targets if t.name == "births")
+    codes = region_codes()
+    # every region's level right, but one region's series flat at its mean
+    model = births.observed * np.linspace(1.0, 1.2, len(codes))[None, :]
+    model[:, 3] = births.observed[:, 3].mean()
+    headline = headline_statistics(fit_report({"births": model, "migration_od": targets[1].observed}, targets))
+    assert tuple(headline.columns) == HEADLINE_COLUMNS and list(headline["target"]) == ["births", "migration_od"]
+    row = headline.set_index("target").loc["births"]
+    flat = fit_statistics(model[:, 3], births.observed[:, 3])
+    assert row["worst_region"] == codes[3] and row["mape_worst_region"] == pytest.approx(flat["mape"])
+    assert flat["r2"] == pytest.approx(0.0) and row["mape_median_region"] == pytest.approx(11.25)  # the 9th of 17
+    assert row["regions"] == 17 and row["regions_r2_positive"] < 17  # region 3 explains nothing over time
+    assert row["r2_pooled"] > row["r2_worst_region"]
+
+
+def test_effective_residuals_shrink_with_autocorrelated_errors():
+    targets = _targets()
+    births = next(t for t in targets if t.name == "births")
+    years = births.observed.shape[0]
+    smooth = {"births": births.observed * (1 + 0.01 * np.arange(years))[:, None]}
+    noisy = {"births": births.observed * (1 + 0.01 * (-1.0) ** np.arange(years))[:, None]}
+    only = [births]
+    assert lag_one_autocorrelation(smooth, only) > 0.3
+    assert lag_one_autocorrelation(noisy, only) == 0.0
+    assert effective_residuals(smooth, only, 100) < effective_residuals(noisy, only, 100) == 100
 
 
 def test_figures_only_for_regional_targets(tmp_path):

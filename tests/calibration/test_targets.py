@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kbalance.calibration.targets import Target, last_time, read_targets, target_goals, target_variables
+from kbalance.calibration.targets import (Target, history_constants, last_time, read_targets, target_goals,
+                                          target_variables)
 from kbalance.errors import InvalidValueError, MissingFileError
 
 
@@ -53,3 +54,12 @@ def test_bad_goals_name_file_field_and_allowed(tmp_path, text, field, allowed):
 def test_shipped_goals():
     goals = target_goals()
     assert goals["population"] == ("mape", 1.0) and goals["net_migration"] == ("r2", 0.6)
+
+
+def test_history_runs_never_jump_off():
+    class Model:
+        names = {"jump off year": "jump_off_year", "births": "births"}
+
+    assert history_constants(Model()) == {"jump off year": 2200.0}
+    Model.names = {"births": "births"}
+    assert history_constants(Model()) == {}

@@ -1,26 +1,46 @@
-"""Out-of-sample backtest: calibrate on observations to a year, project the rest and
-compare with two naive forecasts."""
+"""Rolling-origin backtests: calibrate on observations to an origin year, forecast to the
+latest data and compare with naive forecasts.
+
+For each origin (:data:`ORIGINS`) the fit uses the observations up to the origin only;
+the forecast hides everything observed after it (:func:`forecast_constants`) and, when the
+model has a jump-off (constants ``jump off year`` and ``jump off population``), starts from
+the population observed at the end of the origin year (:func:`jump_off_constants`). The
+series (:data:`SERIES`) are compared with the naive trend and constant-share forecasts of
+:func:`naive_forecasts`; net migration, which crosses zero, with the last five years' mean
+net rate (:func:`naive_migration`) instead. One table (:data:`COLUMNS`) holds every
+origin, series, region and forecast year.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from kbalance.calibration.fit import fit, free_parameters, to_table, write_fitted_set
-from kbalance.calibration.targets import last_time, read_targets, target_variables
+from kbalance.calibration.fit import FitResult, fit, fitted_set_text, free_parameters, to_table
+from kbalance.calibration.targets import FIRST_YEAR, Target, last_time, read_targets, target_variables
+from kbalance.demography.ages import FIVE_YEAR_GROUPS, SINGLE_AGES, split_five_year
+from kbalance.engine.compiler import compile_model
 from kbalance.engine.ensemble import run_ensemble
+from kbalance.errors import number_in
 from kbalance.model.inputs import mean_rate, observations, other_change
-from kbalance.observations.load import load_breaks
-from kbalance.outputs import check_new_folder, write_new_folder
+from kbalance.model.scenarios import Scenario
+from kbalance.observations.load import age_structure, load_breaks, load_series
+from kbalance.outputs import replace_entries
 from kbalance.regions import region_codes, region_name
 
 #: Years [year] over which the naive forecasts and the other-change rate are taken.
 NAIVE_YEARS = 5
-#: Most least-squares evaluations of a backtest's calibration.
-BACKTEST_EVALUATIONS = 60
+#: Safety cap on the least-squares evaluations of each origin's fit (it stops at convergence).
+BACKTEST_EVALUATIONS = 500
+#: The forecast origins: last observed year of each fit [calendar year].
+ORIGINS = (2010, 2015, 2019)
+#: The targets (calibration/targets.toml) the backtests forecast.
+SERIES = ("population", "births", "deaths", "net_migration", "grdp", "employed", "fiscal_autonomy")
+#: Columns of backtests.csv.
+COLUMNS = ("origin", "series", "region", "year", "horizon", "observed", "model", "naive_trend", "naive_share")
 
 
 def break_years() -> set[int]:
@@ -68,61 +88,210 @@ def naive_forecasts(observed: pd.DataFrame, until: int, years: Sequence[int]) ->
     return trend, share
 
 
-def backtest(until: int, out: Path, max_evaluations: int = BACKTEST_EVALUATIONS,
-             progress: bool = True) -> pd.DataFrame:
-    """Calibrate on observations to ``until``, project to the latest observed year and
-    compare with the naive forecasts. Writes backtest.csv, summary.csv and the fitted
-    set (fitted.toml) into the new folder ``out``; returns the summary.
+def check_origins(origins: Sequence[int]) -> list[int]:
+    """The origins as years, each with five observed years before it and at least one
+    after it: from :data:`kbalance.calibration.targets.FIRST_YEAR` + 5 to the year before
+    the latest registered population; InvalidValueError naming ``--origins`` otherwise."""
+    last = int(load_series("pop_registered")["year"].max())
+    return [int(number_in("kbalance backtest", "--origins", o, FIRST_YEAR + NAIVE_YEARS, last - 1, integer=True))
+            for o in origins]
+
+
+def naive_migration(net: pd.DataFrame, population: pd.DataFrame, origin: int, years: Sequence[int]) -> pd.DataFrame:
+    """The naive forecast of net migration [persons/year]: each region's mean net rate
+    (net migrants of a year over its year-end population) over the five years to
+    ``origin``, times its population at the end of ``origin``, for every year of ``years``.
+
+    net, population : years × regions
     """
-    out = check_new_folder(out)
-    result = fit(until=until, max_evaluations=max_evaluations, progress=progress)
-    full = read_targets(until=2100)
-    table = to_table(free_parameters(), result.unit)
-    for column, value in forecast_constants(until).items():
-        table[column] = value
-    run = run_ensemble(table, None, last_time(full), target_variables(full), workers=1)
+    window = [y for y in range(origin - NAIVE_YEARS + 1, origin + 1) if y in net.index and y in population.index]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = (net.loc[window] / population.loc[window].where(population.loc[window] > 0)).mean()
+    level = rate * population.loc[origin]
+    return pd.DataFrame([level.to_numpy()] * len(years), index=list(years), columns=net.columns)
+
+
+def observed_population(year: int, sexes: Sequence[str], ages: int) -> np.ndarray | None:
+    """The registered population at the end of ``year`` by region, sex and single age
+    [persons], shaped (region, sex, age) in the order of kbalance.regions and ``sexes``:
+    the 5-year groups of calibration/observations/population_age.csv split to single ages
+    0–99 and the open 100+ (kbalance.demography.ages.split_five_year). None when that year
+    is not observed by age, or the model's ``ages`` are not those 101."""
+    if ages != len(SINGLE_AGES):
+        return None
+    table = age_structure("pop_registered")
+    if year not in table["year"].values:
+        return None
+    counts = table.sel(year=year, region=region_codes(), sex=[s.lower() for s in sexes],
+                       age_group=list(FIVE_YEAR_GROUPS)).values
+    if not np.isfinite(counts).all():
+        return None
+    return split_five_year(counts, axis=-1)
+
+
+def jump_off_constants(model, origin: int,
+                       population: Callable[[int], np.ndarray | None] | None = None) -> dict[str, object]:
+    """The constants that start a forecast from the population observed at ``origin``:
+    ``{"jump off year": origin + 1, "jump off population": <observed>}`` when the model
+    defines both and the population is observed; nothing otherwise (the forecast then
+    continues the model's own history, as a model without a jump-off does).
+
+    model : the compiled model (anything with ``names`` and ``subscripts``)
+    population : year → the observed (Region, Sex, Age) population at its end [persons];
+        default :func:`observed_population` with the model's sexes and ages
+    """
+    if not {"jump off year", "jump off population"} <= set(model.names):
+        return {}
+    if population is None:
+        def population(year: int) -> np.ndarray | None:
+            return observed_population(year, model.subscripts["Sex"], len(model.subscripts["Age"]))
+    observed = population(origin)
+    if observed is None:
+        return {}
+    return {"jump off year": float(origin + 1), "jump off population": np.asarray(observed, float)[None, ...]}
+
+
+def forecast_rows(origin: int, run, targets: Sequence[Target]) -> pd.DataFrame:
+    """The rows of backtests.csv for one origin: each series of :data:`SERIES` observed at
+    the origin and five years before it, each region and year after it (observed, model
+    and naive forecasts; cells not observed, or observed as zero, left out)."""
     codes = region_codes()
+    frame = {t.name: pd.DataFrame(t.observed, index=t.years, columns=codes) for t in targets if t.observed.ndim == 2}
+    by_name = {t.name: t for t in targets}
     rows = []
-    for t in full:
-        if t.observed.ndim != 2 or until - NAIVE_YEARS not in t.years:
+    for name in SERIES:
+        t = by_name.get(name)
+        if t is None or name not in frame or origin - NAIVE_YEARS not in t.years or origin not in t.years:
             continue
-        observed = pd.DataFrame(t.observed, index=t.years, columns=codes)
-        years = [int(y) for y in t.years if y > until]
+        observed = frame[name]
+        years = [int(y) for y in t.years if y > origin]
         if not years:
             continue
         model = run[t.variable].isel(member=0).sel(year=[y + t.offset for y in years]).values
-        trend, share = naive_forecasts(observed, until, years)
+        if name == "net_migration":
+            trend = naive_migration(observed, frame["population"], origin, years)
+            share = pd.DataFrame(np.nan, index=years, columns=codes)
+        else:
+            trend, share = naive_forecasts(observed, origin, years)
         for i, year in enumerate(years):
             for j, code in enumerate(codes):
-                rows.append({"series": t.series, "target": t.name, "region": code, "year": year,
+                rows.append({"origin": origin, "series": name, "region": code, "year": year, "horizon": year - origin,
                              "observed": observed.loc[year, code], "model": float(model[i, j]),
                              "naive_trend": trend.loc[year, code], "naive_share": share.loc[year, code]})
-    table_out = pd.DataFrame(rows).dropna(subset=["observed"])
-    table_out = table_out[table_out["observed"] != 0]
-    summary = backtest_summary(table_out)
+    table = pd.DataFrame(rows, columns=list(COLUMNS)).dropna(subset=["observed"])
+    return table[table["observed"] != 0].reset_index(drop=True)
+
+
+def backtest_origin(origin: int, max_evaluations: int = BACKTEST_EVALUATIONS, start: Path | None = None,
+                    progress: bool = True) -> tuple[pd.DataFrame, FitResult, bool]:
+    """Fit to the observations up to ``origin`` (from ``start``, a fitted set, or the
+    defaults) and forecast to the latest data: the origin's rows of backtests.csv, the
+    fit, and whether the forecast jumped off from the observed population."""
+    result = fit(until=origin, max_evaluations=max_evaluations, progress=progress, start=start)
+    full = read_targets(until=2100)
+    table = to_table(free_parameters(), result.unit)
+    for column, value in forecast_constants(origin).items():
+        table[column] = value
+    jump = jump_off_constants(compile_model(), origin)
+    scenario = Scenario(f"backtest-{origin}", "forecast from the origin", constants=jump) if jump else None
+    run = run_ensemble(table, scenario, last_time(full), target_variables(full), workers=1)
+    return forecast_rows(origin, run, full), result, bool(jump)
+
+
+def backtests(out: Path, origins: Sequence[int] = ORIGINS, max_evaluations: int = BACKTEST_EVALUATIONS,
+              start: Path | None = None, progress: bool = True) -> pd.DataFrame:
+    """Rolling-origin backtests into the folder ``out`` (calibration/reports/<version>):
+    backtests.csv (:data:`COLUMNS`), backtests_summary.csv (:func:`backtest_summary` per
+    origin, with the fit's evaluations, whether it converged and whether the forecast
+    jumped off), backtest_error_by_horizon.png and each origin's fitted set
+    backtest_fitted_<origin>.toml, all replaced together. Returns the summary."""
+    tables, summaries, fitted = [], [], {}
+    for origin in origins:
+        table, result, jumped = backtest_origin(origin, max_evaluations, start, progress)
+        summary = backtest_summary(table)
+        summary.insert(0, "origin", origin)
+        summary["evaluations"], summary["converged"], summary["jump_off"] = result.evaluations, result.converged, jumped
+        tables.append(table)
+        summaries.append(summary)
+        fitted[origin] = fitted_set_text(result)
+    table = pd.concat(tables, ignore_index=True)
+    summary = pd.concat(summaries, ignore_index=True)
+    entries = ["backtests.csv", "backtests_summary.csv", "backtest_error_by_horizon.png",
+               *[f"backtest_fitted_{o}.toml" for o in origins]]
 
     def write(folder: Path) -> None:
-        table_out.to_csv(folder / "backtest.csv", index=False, float_format="%.10g")
-        summary.to_csv(folder / "summary.csv", index=False, float_format="%.6g")
-        write_fitted_set(result, folder / "fitted.toml")
+        table.to_csv(folder / "backtests.csv", index=False, float_format="%.10g")
+        summary.to_csv(folder / "backtests_summary.csv", index=False, float_format="%.6g")
+        plot_horizon_errors(table, folder / "backtest_error_by_horizon.png")
+        for origin, text in fitted.items():
+            (folder / f"backtest_fitted_{origin}.toml").write_text(text, encoding="utf-8")
 
-    write_new_folder(out, write)
+    replace_entries(Path(out), entries, write)
     return summary
 
 
+def horizon_errors(table: pd.DataFrame) -> pd.DataFrame:
+    """Absolute percentage errors [%] by series and horizon, averaged over origins and
+    regions, of the model and the naive forecasts, on the cells where the model and the
+    naive trend exist."""
+    ok = table[np.isfinite(table[["model", "naive_trend"]]).all(axis=1)].copy()
+    for name in ("model", "naive_trend", "naive_share"):
+        ok[name] = np.abs(ok[name] / ok["observed"] - 1) * 100
+    return ok.groupby(["series", "horizon"])[["model", "naive_trend", "naive_share"]].mean().reset_index()
+
+
+def plot_horizon_errors(table: pd.DataFrame, path: Path) -> Path:
+    """The figure of error by horizon: one panel per series, the mean absolute percentage
+    error of the model and the naive forecasts against the years after the origin."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    errors = horizon_errors(table)
+    series = [s for s in SERIES if s in set(errors["series"])]
+    fig, axes = plt.subplots(2, 4, figsize=(14, 6.5), squeeze=False)
+    for ax, name in zip(axes.flat, series):
+        part = errors[errors["series"] == name]
+        for column, colour in (("model", "#1f6fb4"), ("naive_trend", "#999999"), ("naive_share", "#e08a1e")):
+            if part[column].notna().any():
+                ax.plot(part["horizon"], part[column], marker="o", ms=3, color=colour, label=column)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("years after the origin", fontsize=8)
+        ax.set_ylabel("MAPE [%]", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(series):]:
+        ax.axis("off")
+    if series:
+        axes.flat[0].legend(fontsize=7, frameon=False)
+    fig.suptitle("Rolling-origin backtests: error by horizon (mean over origins and regions)", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
 def backtest_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """MAPE [%] of the model and the naive forecasts per series: over every forecast
-    region-year, and in the last year only, on the cells where all three forecasts exist
-    (a naive trend does not exist for a region that did not exist five years before)."""
+    """Errors of the model and the naive forecasts per series of one origin's rows:
+    MAPE [%] over every forecast region-year and in the last year only, and the weighted
+    absolute percentage error WAPE [%] (the sum of absolute errors over the sum of
+    absolute observations, meaningful for net migration, which crosses zero), on the cells
+    where the model and the naive trend exist (a naive trend does not exist for a region
+    that did not exist five years before); a naive forecast that does not exist for a
+    series (the constant share of net migration) is NaN and not compared.
+    ``model_beats_both`` (all years) and ``model_beats_both_last_year`` compare the MAPE."""
     rows = []
-    comparable = table[np.isfinite(table[["model", "naive_trend", "naive_share"]]).all(axis=1)]
-    for (series, target), group in comparable.groupby(["series", "target"], sort=False):
+    comparable = table[np.isfinite(table[["model", "naive_trend"]]).all(axis=1)]
+    for series, group in comparable.groupby("series", sort=False):
         last = group[group["year"] == group["year"].max()]
-        row = {"series": series, "target": target, "last_year": int(group["year"].max())}
+        row = {"series": series, "last_year": int(group["year"].max()), "cells": len(group)}
         for name in ("model", "naive_trend", "naive_share"):
-            row[f"mape_{name}"] = float(np.mean(np.abs(group[name] / group["observed"] - 1)) * 100)
+            err = np.abs(group[name] - group["observed"])
+            row[f"mape_{name}"] = float(np.mean(err / group["observed"].abs()) * 100)
             row[f"mape_last_{name}"] = float(np.mean(np.abs(last[name] / last["observed"] - 1)) * 100)
-        row["model_beats_both_last_year"] = bool(row["mape_last_model"] < min(row["mape_last_naive_trend"],
-                                                                                row["mape_last_naive_share"]))
+            row[f"wape_{name}"] = float(err.to_numpy().sum() / group["observed"].abs().sum() * 100)
+        for suffix in ("", "_last"):
+            naive = [row[f"mape{suffix}_{n}"] for n in ("naive_trend", "naive_share") if np.isfinite(row[f"mape{suffix}_{n}"])]
+            row[f"model_beats_both{'_last_year' if suffix else ''}"] = bool(row[f"mape{suffix}_model"] < min(naive))
         rows.append(row)
     return pd.DataFrame(rows)

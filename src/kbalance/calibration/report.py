@@ -1,5 +1,10 @@
-"""How well a run fits the calibration targets: statistics per target and region, and
-figures of model against observations."""
+"""How well a run fits the calibration targets: statistics per target and region, the
+per-region headline of each target, and figures of model against observations.
+
+The headline of a target is per region, since pooling all region-years lets the
+differences between regions dominate: the median-region and worst-region MAPE and the
+within-region R² (a region's series about its own mean over time), with the pooled
+figures beside them."""
 
 from __future__ import annotations
 
@@ -38,6 +43,58 @@ def fit_statistics(model: np.ndarray, observed: np.ndarray) -> dict[str, float]:
         um = us = uc = 0.0
     return {"n": int(n), "rmse": float(np.sqrt(mse)), "mape": mape, "r2": r2,
             "um": float(um), "us": float(us), "uc": float(uc)}
+
+
+#: Columns of fit_statistics.csv, the headline per target.
+HEADLINE_COLUMNS = ("target", "series", "regions", "n", "mape_median_region", "mape_worst_region", "worst_region",
+                    "r2_median_region", "r2_worst_region", "regions_r2_positive", "mape_pooled", "r2_pooled",
+                    "rmse_pooled", "um", "us", "uc")
+
+
+def headline_statistics(regions: pd.DataFrame) -> pd.DataFrame:
+    """The per-region headline of each target from the per-region table of :func:`fit_report`:
+    median-region and worst-region MAPE [%] (and which region), median and worst
+    within-region R² [-], how many regions have R² > 0, and the pooled MAPE [%], R² [-],
+    RMSE [units of the series] and Theil's U^M, U^S, U^C of the row ``all`` beside them.
+    Regions without observations are left out of the median and the worst."""
+    rows = []
+    for target, group in regions.groupby("target", sort=False):
+        per = group[(group["region"].astype(str) != "all") & (group["n"] > 0)]
+        pooled = group[group["region"].astype(str) == "all"].iloc[0]
+        mape, r2 = per["mape"].dropna(), per["r2"].dropna()
+        rows.append({"target": target, "series": pooled["series"], "regions": len(per), "n": int(pooled["n"]),
+                     "mape_median_region": float(mape.median()) if len(mape) else np.nan,
+                     "mape_worst_region": float(mape.max()) if len(mape) else np.nan,
+                     "worst_region": str(per.loc[mape.idxmax(), "region"]) if len(mape) else "",
+                     "r2_median_region": float(r2.median()) if len(r2) else np.nan,
+                     "r2_worst_region": float(r2.min()) if len(r2) else np.nan,
+                     "regions_r2_positive": int((r2 > 0).sum()),
+                     "mape_pooled": pooled["mape"], "r2_pooled": pooled["r2"], "rmse_pooled": pooled["rmse"],
+                     "um": pooled["um"], "us": pooled["us"], "uc": pooled["uc"]})
+    return pd.DataFrame(rows, columns=list(HEADLINE_COLUMNS))
+
+
+def lag_one_autocorrelation(model: dict[str, np.ndarray], targets: Sequence[Target]) -> float:
+    """Pooled lag-one autocorrelation over time of the residuals (model − observed) [-],
+    each series normalised like the objective; floored at 0 and capped at 0.99.
+
+    model : target name → model values shaped like the target's observations"""
+    pairs = []
+    for t in targets:
+        diff = (model[t.name] - t.observed) / t.scale
+        a, b = diff[:-1].ravel(), diff[1:].ravel()
+        ok = np.isfinite(a) & np.isfinite(b)
+        pairs.append((a[ok] - np.nanmean(diff), b[ok] - np.nanmean(diff)))
+    a = np.concatenate([x for x, _ in pairs])
+    b = np.concatenate([y for _, y in pairs])
+    return float(np.clip(np.sum(a * b) / np.sqrt(np.sum(a * a) * np.sum(b * b)), 0.0, 0.99))
+
+
+def effective_residuals(model: dict[str, np.ndarray], targets: Sequence[Target], n: int) -> float:
+    """The effective number of ``n`` residuals, n (1 − ρ)/(1 + ρ) with ρ their pooled
+    lag-one autocorrelation (:func:`lag_one_autocorrelation`) [-]."""
+    rho = lag_one_autocorrelation(model, targets)
+    return n * (1 - rho) / (1 + rho)
 
 
 def fit_report(model: dict[str, np.ndarray], targets: Sequence[Target]) -> pd.DataFrame:

@@ -16,6 +16,8 @@ from kbalance.regions import region_codes
 
 #: First calendar year of any target.
 FIRST_YEAR = 2001
+#: A jump-off year beyond any history run [calendar year]: history runs never jump off.
+NO_JUMP_OFF_YEAR = 2200.0
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,17 @@ class Target:
     def times(self) -> np.ndarray:
         """Model times of the observations [year]."""
         return self.years + self.offset
+
+
+def history_constants(model) -> dict[str, float]:
+    """Constants that make a run a history run: ``{"jump off year": 2200}`` when the model
+    defines a ``jump off year`` (the population then follows the model from the start,
+    never reset to the observed one), nothing otherwise.
+
+    model : the compiled model (``kbalance.engine.compiler.compile_model()``) or anything
+        with ``names``, its model variable names
+    """
+    return {"jump off year": NO_JUMP_OFF_YEAR} if "jump off year" in model.names else {}
 
 
 def last_time(targets: Sequence[Target]) -> int:

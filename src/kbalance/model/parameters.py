@@ -5,12 +5,14 @@ Both files are checked when read. Every entry of calibration/parameters.toml has
 ``model`` constant of model/kbalance.mdl, ``unit``, ``default``, ``range`` (two finite
 numbers, low < high), ``calibrate`` and ``reason``; the default lies in the range and,
 for a subscripted parameter (``dims``), is one number or one per element. ``prior`` is
-"uniform" (the default) or "normal" with ``prior_mean`` (in the range) and ``prior_sd``
-(> 0); ``ensemble = "prior"`` marks a parameter that is not fitted (``calibrate =
-false``) but drawn from its normal prior for every ensemble member. A fitted set has a
-``[values]`` table naming every calibrated parameter (``calibrate = true``), with finite
-values in range, one per element for a subscripted parameter; values of parameters the
-file no longer defines (a set fitted to an earlier model) are ignored.
+``"uniform"`` over the range (the default) or ``"normal"`` with ``prior_mean`` and a positive
+``prior_sd`` [model units]; a subscripted parameter may give a positive ``spread`` [model
+units], the standard deviation of its elements about their common mean. ``ensemble =
+"prior"`` marks a parameter that is not fitted (``calibrate = false``) but drawn from its
+normal prior for every ensemble member. A fitted set has a ``[values]`` table naming every
+calibrated parameter (``calibrate = true``), with finite values in range, one per element
+for a subscripted parameter; values of parameters the file no longer defines (a set fitted
+to an earlier model) are ignored.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ from kbalance.paths import calibration_dir, model_file, read_toml
 PRIORS_NAME = "parameters (priors)"
 #: Keys every entry of calibration/parameters.toml has, and those it may have.
 REQUIRED_KEYS = ("model", "unit", "default", "range", "calibrate", "reason")
-OPTIONAL_KEYS = ("group", "dims", "prior", "prior_mean", "prior_sd", "ensemble", "status", "fixed_because")
-#: Priors a parameter may carry: uniform over its range, or normal (``prior_mean``, ``prior_sd``).
+OPTIONAL_KEYS = ("group", "dims", "prior", "prior_mean", "prior_sd", "ensemble", "spread", "status", "fixed_because")
+#: Prior distributions an entry may name.
 PRIORS = ("uniform", "normal")
 
 
@@ -67,23 +69,34 @@ def check_definition(path: Path, key: str, spec: object) -> dict:
     default = spec["default"]
     for value in (default if isinstance(default, list) and dims else [default]):
         number_in(path, f"{key}.default", value, low, high)
-    check_prior(path, key, spec, low, high)
+    check_prior(path, key, spec)
     return spec
 
 
-def check_prior(path: Path, key: str, spec: dict, low: float, high: float) -> None:
-    """The prior of an entry: uniform, or normal with a mean in the range and a positive
-    s.d.; ``ensemble = "prior"`` only for an uncalibrated parameter with a normal prior."""
+def check_prior(path: Path, key: str, spec: dict) -> None:
+    """The prior of one entry: ``prior`` one of :data:`PRIORS`; a normal prior has a finite
+    ``prior_mean`` and a positive ``prior_sd``, a uniform one neither; ``spread`` only on a
+    subscripted parameter and positive; ``ensemble = "prior"`` only for an uncalibrated
+    scalar parameter with a normal prior."""
     prior = spec.get("prior", "uniform")
     if prior not in PRIORS:
-        raise InvalidValueError(path, f"{key}.prior", prior, PRIORS)
+        raise InvalidValueError(path, f"{key}.prior", prior, list(PRIORS))
     if prior == "normal":
         for name in ("prior_mean", "prior_sd"):
             if name not in spec:
-                raise MissingKeyError(path, f"{key}.{name}", "prior_mean and prior_sd for a normal prior")
-        number_in(path, f"{key}.prior_mean", spec["prior_mean"], low, high)
-        if number_in(path, f"{key}.prior_sd", spec["prior_sd"], 0.0) <= 0:
-            raise InvalidValueError(path, f"{key}.prior_sd", spec["prior_sd"], "a standard deviation > 0")
+                raise MissingKeyError(path, f"{key}.{name}", "a number for a normal prior")
+        number_in(path, f"{key}.prior_mean", spec["prior_mean"])
+        if number_in(path, f"{key}.prior_sd", spec["prior_sd"]) <= 0:
+            raise InvalidValueError(path, f"{key}.prior_sd", spec["prior_sd"], "a positive number")
+    else:
+        for name in ("prior_mean", "prior_sd"):
+            if name in spec:
+                raise InvalidValueError(path, f"{key}.{name}", spec[name], 'only with prior = "normal"')
+    if "spread" in spec:
+        if not spec.get("dims"):
+            raise InvalidValueError(path, f"{key}.spread", spec["spread"], "only on a subscripted parameter (dims)")
+        if number_in(path, f"{key}.spread", spec["spread"]) <= 0:
+            raise InvalidValueError(path, f"{key}.spread", spec["spread"], "a positive number")
     if "ensemble" in spec:
         if spec["ensemble"] != "prior":
             raise InvalidValueError(path, f"{key}.ensemble", spec["ensemble"], ("prior",))

@@ -86,9 +86,9 @@ TEXT = {
     "innovation_title": ("Innovation base and GRDP per capita (national)", "혁신역량 스톡과 1인당 GRDP (전국)"),
     "disparity_title": ("Regional disparity: coefficient of variation and Theil index (population-weighted)",
                         "지역 격차: 변이계수와 타일지수 (인구가중)"),
-    "calibration_title": ("Calibration fit by target (all region-years, fitted set {v})",
-                          "보정 적합도: 목표 계열별 (전체 시도·연도, 적합 모수 {v})"),
-    "mape": ("MAPE [%] (log scale)", "평균절대백분율오차 MAPE [%] (로그 척도)"),
+    "calibration_title": ("Calibration fit by target (median region, fitted set {v})",
+                          "보정 적합도: 목표 계열별 (중앙 시도, 적합 모수 {v})"),
+    "mape": ("median-region MAPE [%] (log scale)", "중앙 시도 평균절대백분율오차 MAPE [%] (로그 척도)"),
     "met": ("met", "충족"), "not_met": ("not met", "미충족"),
     "no_goal": ("no goal", "목표 없음"),
     "goals": ("goals from calibration/targets.toml", "목표: calibration/targets.toml"),
@@ -443,23 +443,24 @@ def fig_disparity(wp: Whitepaper) -> Figure:
 
 
 def fig_calibration(wp: Whitepaper) -> Figure:
-    """MAPE per calibration target (all region-years), coloured by whether its goal
+    """Median-region MAPE per calibration target, coloured by whether its goal
     (calibration/targets.toml) is met; grey where the target has no goal."""
     fit = wp.fit.iloc[::-1]
     fig, axes = _figure(1, 1, (8, 4.8))
     ax = axes[0, 0]
     palette = {True: "#2e9e44", False: "#c7302a", None: "#9e9e9e"}
     state = [None if pd.isna(m) else bool(m) for m in fit["met"]]
-    ax.barh(fit["target"], fit["mape"], color=[palette[s] for s in state])
+    ax.barh(fit["target"], fit["mape_median_region"], color=[palette[s] for s in state])
     for y, row in enumerate(fit.itertuples()):
         goal = f"  [{row.criterion}]" if row.criterion else ""
-        ax.text(row.mape * 1.05, y, f"{row.mape:.1f} %  R² {row.r2:.2f}{goal}", va="center", fontsize=7)
+        ax.text(row.mape_median_region * 1.05, y, f"{row.mape_median_region:.1f} %  R² {row.r2_median_region:.2f}{goal}",
+                va="center", fontsize=7)
     ax.set_xscale("log")
     ax.set_xlabel(tr("mape", wp.lang))
     handles = [plt.Rectangle((0, 0), 1, 1, color=palette[s]) for s in (True, False, None)]
     ax.legend(handles, [tr("met", wp.lang), tr("not_met", wp.lang), tr("no_goal", wp.lang)], frameon=False,
               loc="lower right")
-    ax.set_xlim(right=fit["mape"].max() * 12)
+    ax.set_xlim(right=fit["mape_median_region"].max() * 12)
     source = f"{tr('goals', wp.lang)}; calibration/reports/{wp.fit_report.name}/fit_statistics.csv"
     return finish(fig, tr("calibration_title", wp.lang, v=wp.fit_report.name), source)
 

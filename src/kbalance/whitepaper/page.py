@@ -340,10 +340,13 @@ def fit_html(wp: Whitepaper, images: dict[str, str]) -> str:
     goals = wp.fit[wp.fit["met"].notna()]
     met = ", ".join(f"{r.target} ({r.criterion})" for r in goals[goals["met"].astype(bool)].itertuples()) or "-"
     missed = ", ".join(f"{r.target} ({r.criterion})" for r in goals[~goals["met"].astype(bool)].itertuples()) or "-"
-    text = (f"<p>보정 통계 (calibration/reports/{wp.fit_report.name}/fit_statistics.csv, 전체 시도·연도). 목표는 "
+    text = (f"<p>보정 통계 (calibration/reports/{wp.fit_report.name}/fit_statistics.csv: 시도별 통계의 중앙값과 "
+            f"최악값, 시도 내 시계열 R², 전체 시도·연도 통계는 옆에). 목표는 "
             f"calibration/targets.toml에 있습니다. <span class='met'>충족</span>: {met}. "
             f"<span class='notmet'>미충족</span>: {missed}.</p>" if ko else
-            f"<p>Fit statistics (calibration/reports/{wp.fit_report.name}/fit_statistics.csv, all region-years); "
+            f"<p>Fit statistics (calibration/reports/{wp.fit_report.name}/fit_statistics.csv: "
+            f"the median and worst region, R² within each region over time, "
+            f"the pooled figures over all region-years beside them); "
             f"the goals are set in calibration/targets.toml. <span class='met'>Met</span>: {met}. "
             f"<span class='notmet'>Not met</span>: {missed}.</p>")
     parts = [text, _table_html(wp.fit.round(4)), images.get("calibration_fit", "")]
@@ -423,8 +426,9 @@ def caveats_html(wp: Whitepaper) -> str:
     items = []
     missed = wp.fit.loc[wp.fit["met"].notna() & ~wp.fit["met"].fillna(True).astype(bool)]
     for r in missed.itertuples():
-        items.append(f"보정 목표 미충족: {r.target} (MAPE {r.mape:.1f} %, R² {r.r2:.2f})" if ko else
-                     f"Calibration target not met: {r.target} (MAPE {r.mape:.1f} %, R² {r.r2:.2f})")
+        items.append(f"보정 목표 미충족: {r.target} (중앙 시도 MAPE {r.mape_median_region:.1f} %, R² {r.r2_median_region:.2f})"
+                     if ko else f"Calibration target not met: {r.target} (median-region MAPE "
+                     f"{r.mape_median_region:.1f} %, R² {r.r2_median_region:.2f})")
     items.append("구간은 모수 불확실성만 나타냅니다. 모형 구조, 외생 가정(출산 추세, 사망률 개선, 생산성 추세)과 정책 경로는 "
                  "구성원 간에 같습니다." if ko else
                  "Bands show parameter uncertainty only: the model structure, the exogenous assumptions (fertility trend, "

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from kbalance.calibration.report import headline_statistics
 from kbalance.calibration.targets import target_goals
 from kbalance.errors import MissingFileError
 from kbalance.model.inputs import read_levers
@@ -63,24 +64,30 @@ def lever_history_refs(lever: str) -> list[str]:
 
 
 def fit_summary(report: Path, targets: Path | None = None) -> pd.DataFrame:
-    """Fit statistics over all region-years per calibration target, with its goal
-    (``goal_mape`` [%] or ``goal_r2`` in calibration/targets.toml) and whether it is met;
-    ``met`` is NA for a target without a goal."""
+    """The per-region headline of each calibration target (median-region and worst-region
+    MAPE [%], median within-region R² [-], regions with R² > 0, the pooled MAPE and R²
+    beside them), with its goal (``goal_mape`` [%] on the median region's MAPE or
+    ``goal_r2`` on the median region's R², calibration/targets.toml) and whether it is met;
+    ``met`` is NA for a target without a goal. A report written per region and target
+    only (before the headline file) is summarised the same way."""
     path = report / "fit_statistics.csv"
     if not path.is_file():
         raise MissingFileError(path, "fit statistics", "run kbalance calibrate first")
     goals = target_goals(targets)
-    stats = pd.read_csv(path, dtype={"region": str})
-    rows = stats[stats["region"] == "all"].drop(columns=["region"]).reset_index(drop=True)
+    stats = pd.read_csv(path, dtype={"region": str, "worst_region": str})
+    if "region" in stats.columns:
+        stats = headline_statistics(stats)
+    rows = stats[["target", "series", "regions", "mape_median_region", "mape_worst_region", "worst_region",
+                  "r2_median_region", "regions_r2_positive", "mape_pooled", "r2_pooled"]].reset_index(drop=True)
     criteria, met = [], []
     for row in rows.itertuples():
         kind, goal = goals.get(row.target, (None, None))
         if kind == "r2":
             criteria.append(f"R² ≥ {goal:g}")
-            met.append(bool(row.r2 >= goal))
+            met.append(bool(row.r2_median_region >= goal))
         elif kind == "mape":
             criteria.append(f"MAPE ≤ {goal:g} %")
-            met.append(bool(row.mape <= goal))
+            met.append(bool(row.mape_median_region <= goal))
         else:
             criteria.append("")
             met.append(pd.NA)
