@@ -101,7 +101,10 @@ def test_effect_table_bands_and_sign_share():
     assert inter["q50"] == pytest.approx((1.6 + 0.01 * 9.5) / 2) and inter["same_sign"] == 1.0
     assert inter["not_additive"] and inter["classification"] == (
         "complementary" if indicator("capital_share").direction > 0 else "substitutive")
-    assert table.loc["a", "classification"] == "main"
+    assert table.loc["a", "classification"] == "main" and inter["agree"] == 1.0
+    assert fx.member_agreement(np.array([0.1, -0.2, 0.5, 2.0]), "additive", 0.3, 1) == 0.5
+    assert fx.member_agreement(np.array([0.1, -0.2, 0.5, 2.0]), "complementary", 0.3, 1) == 0.5
+    assert fx.member_agreement(np.array([0.1, -0.2, 0.5, 2.0]), "complementary", 0.3, -1) == 0.0
 
 
 @pytest.fixture(scope="module")
@@ -122,3 +125,12 @@ def test_cells_are_paired_by_member_and_match_the_scenario_runs(small_run):
     # the decentralization cell differs from the none cell member by member
     diff = cells["capital_share"].sel(cell="decentralization", year=2030) - cells["capital_share"].sel(cell="none", year=2030)
     assert (np.abs(diff.values) > 0).all()
+
+
+def test_cell_table_holds_model_values_where_a_cell_sets_nothing():
+    design = fx.factorial_design()
+    table = fx.cell_table(design)
+    assert table.shape[0] == 16 and list(table.index) == design.names
+    assert table.loc["none", "local share start year"] == 2100 and table.loc["none", "local share target"] == 25.3
+    full = table.iloc[-1].to_dict()
+    assert full == pytest.approx(read_scenario("integrated").constants)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from kbalance.engine.runtime import run_fast
 from kbalance.model.indicators import indicator
 from kbalance.model.parameters import latest_fitted_set, read_parameter_set
 from kbalance.sensitivity import factorial as fx
@@ -77,3 +78,13 @@ def test_sobol_cross_check_on_the_best_fit_set(design):
     assert ((check["predicted"] >= 0) & (check["predicted"] <= 1)).all()
     main = check[check["order"] == 1].set_index("effect")
     assert main.loc["decentralization", "predicted"] > main.loc["mega_region_integration", "predicted"]
+
+
+def test_bestfit_cells_equal_the_cell_scenarios_run_one_by_one(design):
+    values = read_parameter_set(latest_fitted_set()).values
+    runs = ix.bestfit_cells(design, values, 2032, ("capital region share", "fiscal autonomy ratio"))
+    for i in (0, 5, 15):
+        one = run_fast(None, {**values, **design.cells[i].constants}, 2032, ("capital region share",))
+        expected = one["capital region share"].isel(member=0).sel(year=runs["year"]).values
+        np.testing.assert_allclose(runs["capital region share"].isel(cell=i).values, expected, rtol=1e-12, atol=0)
+    assert list(runs["region"].values)[:2] == ["11", "21"] and runs.sizes["cell"] == 16

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from kbalance.engine.compiler import compile_model
 from kbalance.engine.summaries import summarize_ensemble
 from kbalance.errors import InvalidValueError
 from kbalance.model.indicators import indicator
@@ -132,6 +133,16 @@ def cell_scenario(combined: Scenario, levers: set[str], name: str) -> Scenario:
     steps: tuple[LeverStep, ...] = tuple(st for st in combined.steps if st.lever in levers)
     return Scenario(name=name, description=f"Factorial cell of {combined.name}: {name}", constants=constants,
                     path=None, steps=steps, includes=())
+
+
+def cell_table(design: FactorialDesign) -> pd.DataFrame:
+    """The cells as rows of lever constants (every constant a cell of the combined scenario
+    sets; a cell that does not set one holds the model's value), for one run of all cells."""
+    model = compile_model()
+    names = list(dict.fromkeys(k for c in design.cells for k in c.constants))
+    default = {k: float(np.ravel(model.constants[model.names[k]])[0]) for k in names}
+    return pd.DataFrame([{k: c.constants.get(k, default[k]) for k in names} for c in design.cells],
+                        index=pd.Index(design.names, name="cell"))
 
 
 def factorial_design(combined: Scenario | str = COMBINED) -> FactorialDesign:
@@ -263,6 +274,17 @@ def classify_interaction(low: float, high: float, median: float, threshold: floa
     return "complementary" if np.sign(median) * direction > 0 else "substitutive"
 
 
+def member_agreement(values: np.ndarray, classification: str, threshold: float, direction: int) -> float:
+    """Share of members whose own effect gets the ensemble's class: within ±``threshold``
+    for "additive", beyond it on the median's side for the other classes."""
+    if classification == "additive":
+        return float(np.mean(np.abs(values) <= threshold))
+    sign = (1 if classification == "complementary" else -1) * (direction or 1)
+    if classification == "interacting":
+        sign = np.sign(np.median(values))
+    return float(np.mean(sign * values > threshold))
+
+
 def effect_table(effects: xr.Dataset, years: Sequence[int] | None = None) -> pd.DataFrame:
     """Every effect per indicator and year with its band over members.
 
@@ -270,7 +292,8 @@ def effect_table(effects: xr.Dataset, years: Sequence[int] | None = None) -> pd.
     years : years to report (default every year)
     Returns rows: indicator, year, effect, order, q05, q50, q95, same_sign (share of
     members with the median's sign), threshold (the practical threshold of the indicator
-    and year), not_additive (interactions only) and classification.
+    and year), not_additive (interactions only), classification and agree (interactions:
+    the share of members whose own effect gets that class, :func:`member_agreement`).
     """
     years = list(effects["year"].values if years is None else years)
     orders = effects["order"].values
@@ -289,7 +312,9 @@ def effect_table(effects: xr.Dataset, years: Sequence[int] | None = None) -> pd.
                 rows.append({"indicator": key, "year": int(year), "effect": name, "order": int(orders[e]),
                              **dict(zip(BAND_NAMES, (low, mid, high))),
                              "same_sign": same_sign_share(x[e, :, t], mid), "threshold": threshold,
-                             "not_additive": cls not in ("main", "additive"), "classification": cls})
+                             "not_additive": cls not in ("main", "additive"), "classification": cls,
+                             "agree": (np.nan if cls == "main" else
+                                       member_agreement(x[e, :, t], cls, threshold, ind.direction))})
     return pd.DataFrame(rows)
 
 
@@ -301,7 +326,7 @@ def effect_paths(effects: xr.Dataset) -> xr.Dataset:
 
 __all__ = [
     "BAND_NAMES", "COMBINED", "FACTORIAL_KEYS", "FIRST_YEAR", "FactorialDesign", "PRACTICAL_SHARE", "PolicyGroup",
-    "TIMES", "cell_scenario", "classify_interaction", "contrast_matrix", "effect_names", "effect_paths", "effect_sets",
-    "effect_table", "effects_dataset", "factorial_design", "lever_of_constants", "policy_groups",
+    "TIMES", "cell_scenario", "cell_table", "classify_interaction", "contrast_matrix", "effect_names", "effect_paths", "effect_sets",
+    "effect_table", "effects_dataset", "factorial_design", "lever_of_constants", "member_agreement", "policy_groups",
     "practical_threshold", "run_factorial", "same_sign_share", "yates_effects",
 ]

@@ -35,8 +35,8 @@ from kbalance.model.inputs import read_levers
 from kbalance.model.scenarios import SECOND_STEP_SUFFIX, Scenario
 from kbalance.regions import code_of
 from kbalance.sensitivity.design import analyze, sample_design
-from kbalance.sensitivity.factorial import (FIRST_YEAR, TIMES, FactorialDesign, effect_names, effect_sets,
-                                            lever_of_constants, yates_effects)
+from kbalance.sensitivity.factorial import (FIRST_YEAR, TIMES, FactorialDesign, cell_table, effect_names,
+                                            effect_sets, lever_of_constants, yates_effects)
 
 #: Variables of the engine that are not model quantities.
 CLOCK = ("SAVEPER", "Time")
@@ -63,12 +63,12 @@ def trace_variables() -> tuple[str, ...]:
 
 def bestfit_cells(design: FactorialDesign, values: dict, until: int,
                   variables: tuple[str, ...] | None = None) -> xr.Dataset:
-    """Every cell run once with the parameter values ``values`` (model constant → value, the
-    best-fit set): dims (cell, year, region) with KOSIS region codes, from :data:`FIRST_YEAR`."""
+    """Every cell run once (one run, the cells as members) with the parameter values ``values``
+    (model constant → value, the best-fit set): dims (cell, year, region) with KOSIS region
+    codes, from :data:`FIRST_YEAR`."""
     variables = variables or trace_variables()
-    runs = [run_fast(None, {**values, **cell.constants}, until, variables).isel(member=0, drop=True)
-            for cell in design.cells]
-    out = xr.concat(runs, dim=pd.Index(design.names, name="cell")).sel(year=slice(FIRST_YEAR, None))
+    runs = run_fast(cell_table(design), background(design, values).constants, until, variables)
+    out = runs.rename(member="cell").assign_coords(cell=design.names).sel(year=slice(FIRST_YEAR, None))
     if "Region" in out.dims:
         out = out.rename(Region="region").assign_coords(region=[code_of(n) for n in out["Region"].values])
     return out
