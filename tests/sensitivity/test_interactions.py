@@ -24,7 +24,7 @@ def synthetic_runs(design) -> xr.Dataset:
     seoul = 10 + x[:, 0] + x[:, 1] + 2 * x[:, 0] * x[:, 1]
     busan = 5 + x[:, 0] - x[:, 1] + 0.5 * x[:, 3]
     values = np.stack([seoul, busan], axis=1)[:, None, :] * np.ones((1, 3, 1))  # cell, year, region
-    return xr.Dataset({"v": (("cell", "year", "region"), values)},
+    return xr.Dataset({"v": (("cell", "year", "region"), values), "w": (("cell", "year", "region"), 3 * values)},
                       coords={"cell": design.names, "year": [2030, 2040, 2050], "region": ["11", "26"]})
 
 
@@ -39,8 +39,9 @@ def test_additive_prediction_and_trace_find_the_product(design):
     pred = ix.additive_prediction(runs, design, (0, 1))
     assert float(pred["v"].sel(region="11", year=2030)) == pytest.approx(12.0)  # 10 + 1 + 1
     trace = ix.mechanism_trace(runs, design, (0, 1))
-    assert len(trace) == 1  # Busan is additive: no departure
-    row = trace.iloc[0]
+    assert list(trace["variable"]) == ["w", "v"]  # one row per variable (Seoul; Busan is additive), ties by size
+    assert trace.loc[0, "departure"] == 6.0 and list(trace["rank"]) == [1, 2]
+    row = trace.iloc[1]
     assert (row["region"], row["departure"], row["combined_effect"], row["additive_effect"]) == ("11", 2.0, 4.0, 2.0)
     assert row["relative"] == pytest.approx(0.2) and row["interaction"] == "decentralization × balance"
 

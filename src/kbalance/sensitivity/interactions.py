@@ -86,11 +86,12 @@ def mechanism_trace(runs: xr.Dataset, design: FactorialDesign, groups: tuple[int
 
     runs : Dataset of :func:`bestfit_cells`
     groups : indices of the interacting groups (two or more)
-    Returns the ``rows`` largest, ranked by ``relative`` = max over years of |combined −
-    additive| / max over years of |all-off run| (variables that are zero in the all-off run
-    are ranked by their absolute departure after the others): variable, region ("" for a
-    national variable), year of the largest departure, the all-off value, the combined and
-    additive effects (run − all-off run) and their difference there [the variable's unit].
+    Returns the ``rows`` largest, one row per variable (its region departing most), ranked
+    by ``relative`` = max over years of |combined − additive| / max over years of |all-off
+    run| (variables that are zero in the all-off run are ranked by their absolute departure
+    after the others): variable, region ("" for a national variable), year of the largest
+    departure, the all-off value, the combined and additive effects (run − all-off run) and
+    their difference there [the variable's unit].
     """
     combined = runs.isel(cell=design.cell(groups), drop=True)
     additive = additive_prediction(runs, design, groups)
@@ -111,7 +112,7 @@ def mechanism_trace(runs: xr.Dataset, design: FactorialDesign, groups: tuple[int
     table = pd.DataFrame(out)
     table = table.assign(_absolute=table["departure"].abs()).sort_values(
         ["relative", "_absolute"], ascending=False, na_position="last").drop(columns="_absolute")
-    table = table[table["departure"] != 0].head(rows).reset_index(drop=True)
+    table = table[table["departure"] != 0].drop_duplicates("variable").head(rows).reset_index(drop=True)
     return table.assign(rank=np.arange(1, len(table) + 1))
 
 

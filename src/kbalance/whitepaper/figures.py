@@ -101,7 +101,8 @@ TEXT = {
     "comp_effect": ("interaction effect", "상호작용 효과"),
     "comp_higher": ("3- and 4-way interactions (median)", "3·4차 상호작용 (중앙값)"),
     "comp_threshold": ("± practical threshold", "± 실용 기준"),
-    "comp_source": ("{n} factorial combinations, paired by member; bands 5–95 %", "요인실험 {n}개 조합, 구성원 대응; 음영 5–95 %"),
+    "comp_source": ("{n} factorial combinations, paired by member; lines: median, bands: 5–95 % over members",
+                    "요인실험 {n}개 조합, 구성원 대응; 선: 중앙값, 음영: 구성원 5–95 %"),
     "difference": ("Difference from baseline", "기준 대비 차이"),
 }
 
@@ -525,8 +526,9 @@ def fig_complementarity(wp: Whitepaper) -> Figure | None:
         row[0].set_ylabel(tr("comp_effect", wp.lang))
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=4, frameon=False, bbox_to_anchor=(0.5, 0.045))
-    return finish(fig, tr("comp_title", wp.lang), source_line(wp, tr("comp_source", wp.lang, n=len(comp.design.cells))),
-                  bottom=0.1)
+    source = tr("source", wp.lang, n=wp.members.sizes["member"], fitted=wp.fit_report.name,
+                extra=tr("comp_source", wp.lang, n=len(comp.design.cells)))
+    return finish(fig, tr("comp_title", wp.lang), source, bottom=0.1)
 
 
 #: Figure name → function, in report order.
