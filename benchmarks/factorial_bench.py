@@ -37,21 +37,23 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--members", type=int, default=1000, help="ensemble members (default 1000)")
     parser.add_argument("--workers", type=int, default=2, help="local processes (default 2)")
     parser.add_argument("--until", type=int, default=2070, help="last year (default 2070)")
+    parser.add_argument("--engine", choices=("numpy", "fused"), default="numpy",
+                        help="execution path of the fast engine (default numpy)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
     args = parser.parse_args(argv)
     load_start = os.getloadavg()[0]
-    compile_model()
+    compile_model(args.engine == "fused")
     design = factorial_design()
     members = read_ensemble().iloc[:args.members]
     cpu0 = time.process_time() + sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2])
     start = time.perf_counter()
-    cells = run_factorial(design, members, args.until, workers=args.workers)
+    cells = run_factorial(design, members, args.until, workers=args.workers, engine=args.engine)
     effects = effects_dataset(cells, design)
     seconds = time.perf_counter() - start
     cpu = time.process_time() + sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2]) - cpu0
     figures = {
         "members": len(members), "cells": len(design.cells), "runs": len(members) * len(design.cells),
-        "until": args.until, "workers": args.workers, "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
+        "until": args.until, "workers": args.workers, "engine": args.engine, "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
         "seconds_per_run": round(seconds / (len(members) * len(design.cells)), 5),
         "peak_mb_self": round(peak_mb(resource.RUSAGE_SELF), 1),
         "peak_mb_workers": round(peak_mb(resource.RUSAGE_CHILDREN), 1),

@@ -214,7 +214,7 @@ def effects_dataset(cells: xr.Dataset, design: FactorialDesign) -> xr.Dataset:
 
 def run_factorial(design: FactorialDesign, parameters: pd.DataFrame, until: int,
                   keys: Sequence[str] = FACTORIAL_KEYS, workers: int | None = None,
-                  chunk_size: int | None = None) -> xr.Dataset:
+                  chunk_size: int | None = None, engine: str = "numpy") -> xr.Dataset:
     """The indicators ``keys`` (national, model/indicators.toml) of every member in every
     cell, streamed: each chunk keeps only the indicators' variables from :data:`FIRST_YEAR`.
 
@@ -223,6 +223,7 @@ def run_factorial(design: FactorialDesign, parameters: pd.DataFrame, until: int,
     until : int  last year [year]
     workers : int, optional  local processes (default: cores; 1 for fewer than 64 members)
     chunk_size : int, optional  members per chunk (default: the members spread over the workers, at most 250)
+    engine : "numpy" (default, PySD's arithmetic), "fused" or "auto": the fast engine's execution path
     Returns a Dataset over (cell, member, year) in the indicators' display units.
     """
     inds = [indicator(k) for k in keys]
@@ -238,7 +239,7 @@ def run_factorial(design: FactorialDesign, parameters: pd.DataFrame, until: int,
     per_cell = []
     for cell in design.cells:
         summary = summarize_ensemble(table, keep={v: years for v in variables}, scenario=cell, until=until,
-                                     variables=variables, chunk_size=chunk, workers=workers)
+                                     variables=variables, chunk_size=chunk, workers=workers, engine=engine)
         results = xr.Dataset({v: summary.outcomes(v) for v in variables})
         per_cell.append(xr.Dataset({ind.key: ind.values(results) for ind in inds}))
     out = xr.concat(per_cell, dim=pd.Index(design.names, name="cell"))
