@@ -462,7 +462,7 @@ def _whitepaper(args: argparse.Namespace) -> int:
         validate_observation_set()
         folder = run_whitepaper(out, lang=args.lang, until=args.until, members=args.members,
                                 sensitivity=Path(args.sensitivity) if args.sensitivity else None,
-                                command=["kbalance", *args.argv])
+                                command=["kbalance", *args.argv], sobol_n=args.sobol_n)
     print(f"wrote {folder}/report.html, manifest.json, results/, tables/ and figures/")
     return EXIT_OK
 
@@ -477,6 +477,8 @@ def _add_whitepaper_commands(subparsers: argparse._SubParsersAction) -> None:
                     help="use the first M members of the constrained ensemble (default all)")
     wp.add_argument("--sensitivity", metavar="DIR", help="kbalance sensitivity folder to include (default the newest "
                                                          "outputs/sensitivity*/ with summary.json, if any)")
+    wp.add_argument("--sobol-n", type=int, default=None, metavar="N",
+                    help="Sobol base samples of the complementarity cross-check, a power of two (default 64)")
     wp.set_defaults(command=("whitepaper", "whitepaper"))
     DISPATCH[("whitepaper", "whitepaper")] = _whitepaper
 

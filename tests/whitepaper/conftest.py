@@ -19,7 +19,7 @@ FOLDER_SETTINGS = {"members": 8, "until": 2040}
 @pytest.fixture(scope="session")
 def small_whitepaper():
     """Every scenario with 4 members to 2035, nothing written."""
-    wp, _ = prepare_whitepaper("ko", until=2035, members=4, workers=1)
+    wp, _ = prepare_whitepaper("ko", until=2035, members=4, workers=1, sobol_n=8)
     return wp
 
 
@@ -51,7 +51,7 @@ def whitepaper_folder(tmp_path_factory, sensitivity_dir) -> Path:
     """`kbalance whitepaper` with 8 members to 2040, Korean, written once."""
     out = tmp_path_factory.mktemp("whitepaper") / "wp-final-name"
     code = cli.main(["whitepaper", "--members", str(FOLDER_SETTINGS["members"]), "--until", str(FOLDER_SETTINGS["until"]),
-                     "--out", str(out),
+                     "--out", str(out), "--sobol-n", "8",
                      "--sensitivity", str(sensitivity_dir)])
     assert code == 0
     return out

@@ -1,12 +1,10 @@
-"""The white paper's analysis: indicators per member, complementarity arithmetic and
-verdicts, the derived scenario and the policy targets drawn from the scenario files."""
+"""The white paper's analysis: indicators per member, the derived scenario and the policy
+targets drawn from the scenario files."""
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
-import xarray as xr
 
 from kbalance.calibration.ensemble import latest_ensemble_set
 from kbalance.engine.runtime import run_fast
@@ -16,22 +14,6 @@ from kbalance.model.parameters import read_parameter_set
 from kbalance.model.scenarios import list_scenarios, read_scenario
 from kbalance.regions import BLOCS, region_codes
 from kbalance.whitepaper import analysis
-
-
-def toy_members(effects: dict[str, float], inter: np.ndarray, key: str = "population") -> xr.Dataset:
-    """Members × years under the four scenarios: base 10, scenario effects added, and the
-    per-member interaction ``inter`` added to integrated."""
-    members, years = len(inter), [2030, 2040]
-    base = np.full((members, 2), 10.0)
-    values = {
-        "baseline": base,
-        "decentralization": base + effects["decentralization"],
-        "balance": base + effects["balance"],
-        "integrated": base + effects["decentralization"] + effects["balance"] + inter[:, None],
-    }
-    array = xr.DataArray(np.stack(list(values.values())), dims=("scenario", "member", "year"),
-                         coords={"scenario": list(values), "member": np.arange(members), "year": years})
-    return xr.Dataset({key: array})
 
 
 def test_the_white_paper_shows_indicators_of_the_indicators_file():
@@ -57,67 +39,8 @@ def test_member_indicators_are_the_model_variables_scaled_for_display():
     np.testing.assert_allclose(ind["bloc_population"].sum("bloc"), ind["region_population"].sum("region"), rtol=1e-12)
 
 
-def test_complementarity_paths_recover_the_interaction():
-    inter = np.linspace(0.5, 1.5, 21)
-    ds = toy_members({"decentralization": 2.0, "balance": -1.0}, inter)
-    paths = analysis.complementarity_paths(ds, ["population"])["population"]
-    assert paths.sel(series="interaction", quantile="q50", year=2040) == pytest.approx(np.median(inter))
-    assert paths.sel(series="sum", quantile="q50", year=2040) == pytest.approx(1.0)
-
-
-@pytest.mark.parametrize("low, high, direction, expected", [
-    (0.1, 0.9, +1, "complementary"), (-0.9, -0.1, -1, "complementary"),
-    (-0.9, -0.1, +1, "substitutive"), (0.1, 0.9, -1, "substitutive"),
-    (-0.1, 0.9, +1, "additive"), (0.0, 0.5, -1, "additive"),
-])
-def test_classify_from_band(low, high, direction, expected):
-    assert analysis.classify(low, high, direction) == expected
-
-
-def test_complementarity_table_bands_and_classes():
-    members = 101
-    positive = toy_members({"decentralization": 2.0, "balance": 1.0}, np.linspace(0.5, 1.5, members))
-    around_zero = toy_members({"decentralization": 2.0, "balance": 1.0}, np.linspace(-1, 1, members), "capital_share")
-    table = analysis.complementarity_table(xr.merge([positive, around_zero]), [2030, 2040])
-    row = table[(table["indicator"] == "population") & (table["year"] == 2040)].iloc[0]
-    assert row["sum_of_effects_q50"] == pytest.approx(3.0)
-    assert row["effect_combined_q50"] == pytest.approx(4.0)
-    assert row["interaction_q50"] == pytest.approx(1.0)
-    assert row["interaction_q05"] == pytest.approx(0.55) and row["interaction_q95"] == pytest.approx(1.45)
-    assert row["classification"] == "complementary"
-    capital = table[table["indicator"] == "capital_share"]
-    assert set(capital["classification"]) == {"additive"}
-    # for capital share lower is better: a positive interaction is substitutive
-    worse = toy_members({"decentralization": -1.0, "balance": -1.0}, np.linspace(0.2, 0.4, members), "capital_share")
-    assert set(analysis.complementarity_table(worse, [2040])["classification"]) == {"substitutive"}
-
-
-def test_verdict_counts_classes():
-    table = pd.DataFrame({"indicator": ["a", "b", "c", "d"], "year": 2070,
-                          "classification": ["complementary", "complementary", "additive", "substitutive"]})
-    v = analysis.verdict(table, 2070)
-    assert v["answer"] == "confirmed" and v["complementary"] == ["a", "b"] and v["substitutive"] == ["d"]
-    table["classification"] = ["substitutive", "substitutive", "additive", "complementary"]
-    assert analysis.verdict(table, 2070)["answer"] == "refuted"
-    table["classification"] = "additive"
-    assert analysis.verdict(table, 2070)["answer"] == "not supported"
-
-
 needs_four = pytest.mark.skipif(not {"baseline", "decentralization", "balance", "integrated"} <= set(list_scenarios()),
-                                reason="the four complementarity scenarios are not all shipped")
-
-
-@needs_four
-def test_complementarity_findings_separate_integrated_and_pure_union():
-    scenarios = {n: read_scenario(n) for n in ("decentralization", "balance", "integrated")}
-    table = pd.DataFrame({"indicator": ["a", "b", "a", "b"], "year": 2070,
-                          "combined": ["integrated", "integrated", analysis.PURE, analysis.PURE],
-                          "classification": ["complementary", "complementary", "additive", "additive"]})
-    found = analysis.complementarity_findings(table, scenarios, 2070)
-    assert found["verdict"]["answer"] == "confirmed" and found["verdict_pure"]["answer"] == "not supported"
-    assert found["verdict_pure"]["additive"] == ["a", "b"]
-    assert isinstance(found["extra_levers"], list)
-    assert analysis.complementarity_findings(table.iloc[:2], scenarios, 2070)["verdict_pure"] is None
+                                reason="baseline, decentralization, balance and integrated are not all shipped")
 
 
 @needs_four

@@ -31,7 +31,13 @@ def test_whitepaper_writes_every_promised_file(whitepaper_folder, sensitivity_di
             continue
         assert (out / "figures" / f"{name}.png").is_file() and (out / "figures" / f"{name}.svg").is_file(), name
     if full:
-        assert (out / "tables" / "complementarity.csv").is_file()
+        for name in ("tables/complementarity.csv", "tables/complementarity_traces.csv",
+                     "tables/complementarity_sobol.csv", "results/factorial_effects.nc"):
+            assert (out / name).is_file(), name
+        effects = pd.read_csv(out / "tables" / "complementarity.csv")
+        assert effects["effect"].nunique() == 15 and (effects["q05"] <= effects["q95"] + 1e-12).all()
+        factorial = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["factorial"]
+        assert len(factorial["cells"]) == 16 and factorial["sobol_n"] == 8
     with Image.open(out / "figures" / "capital_share.png") as image:
         assert image.info["dpi"][0] == pytest.approx(300, abs=1)
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]
@@ -93,6 +99,8 @@ def test_bad_members_exits_2_and_writes_nothing(tmp_path, capsys):
     out = tmp_path / "wp"
     assert cli.main(["whitepaper", "--members", "0", "--out", str(out)]) == 2
     assert "--members" in capsys.readouterr().err
+    assert cli.main(["whitepaper", "--members", "2", "--sobol-n", "6", "--out", str(out)]) == 2
+    assert "--sobol-n" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
 
 

@@ -90,6 +90,7 @@ def test_build_tables_on_a_small_white_paper(small_whitepaper):
     built = tables.build_tables(small_whitepaper)
     assert {"scenario_comparison", "regional_indicators", "bloc_population", "scenario_differences",
             "scenario_levers", "fit_statistics"} <= set(built)
-    if analysis.complementarity_available(list(small_whitepaper.scenarios)):
-        assert set(built["complementarity"]["combined"]) <= {analysis.COMBINED, analysis.PURE}
+    if small_whitepaper.complementarity is not None:
+        assert {"complementarity", "complementarity_traces", "complementarity_sobol"} <= set(built)
+        assert len(set(built["complementarity"]["effect"])) == 15
     assert small_whitepaper.tables == {}  # building tables changes nothing shared

@@ -1,6 +1,6 @@
 """The white paper's analysis: every shipped scenario on the constrained ensemble, the
-indicators of each member, their quantiles and the complementarity of decentralization
-and balance policies.
+indicators of each member and their quantiles (the complementarity of the policy groups
+is in :mod:`~kbalance.whitepaper.complementarity`).
 
 The indicators are variables of model/kbalance.mdl listed in model/indicators.toml
 (:mod:`kbalance.model.indicators`); this module only selects which ones the white paper
@@ -42,8 +42,8 @@ TABLE_YEARS = (2030, 2040, 2050, 2070)
 PYRAMID_REGIONS = ("11", "31", "36", "37", "29")  # Seoul, Gyeonggi, Jeonnam, Gyeongbuk, Sejong
 PYRAMID_YEARS = (2024, 2050, 2070)
 TILE_YEARS = (2024, 2040, 2050, 2070)
-#: The paired scenarios of the complementarity analysis and the derived pure combination.
-BASE, FIRST, SECOND, COMBINED = "baseline", "decentralization", "balance", "integrated"
+#: The baseline, the two scenarios whose union is derived, and that union.
+BASE, FIRST, SECOND = "baseline", "decentralization", "balance"
 PURE = "decentralization+balance"
 
 #: The indicators of model/indicators.toml the white paper shows, in display order.
@@ -127,7 +127,7 @@ class Whitepaper:
     sensitivity: Path | None
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     figures: dict[str, Path] = field(default_factory=dict)
-    complementarity: dict = field(default_factory=dict)
+    complementarity: object | None = None  # kbalance.whitepaper.complementarity.Complementarity
     municipal: xr.Dataset | None = None  # (scenario, member, year, …) municipal counts, see whitepaper.municipal
     municipal_seconds: float = math.nan  # time the municipal layer took [s]
 
@@ -285,122 +285,9 @@ def member_quantiles(array: xr.DataArray) -> dict[str, float]:
     return dict(zip(QUANTILE_NAMES, map(float, values)))
 
 
-# ---------------------------------------------------------------------------
-# Complementarity
-# ---------------------------------------------------------------------------
-
-
-def classify(low: float, high: float, direction: int) -> str:
-    """Classify an interaction from its 5–95 % band.
-
-    low, high : float  band of the interaction effect
-    direction : int  +1 when higher values are better, -1 when lower are
-    Returns "additive" when the band includes 0, else "complementary" when the interaction
-    pushes the indicator in its better direction (the combination achieves more than the
-    sum of its parts), "substitutive" otherwise.
-    """
-    if low <= 0 <= high:
-        return "additive"
-    return "complementary" if np.sign(low) * direction > 0 else "substitutive"
-
-
-def complementarity_table(members: xr.Dataset, years: Sequence[int], combined: str = COMBINED,
-                          keys: Sequence[str] | None = None) -> pd.DataFrame:
-    """Effects and interaction per national indicator and year, with bands.
-
-    members : Dataset over (scenario, member, year) holding the national indicators
-    years : years to report [year]
-    combined : the combined scenario (``integrated``, or the derived pure union)
-    Returns rows: indicator, year, combined, effect medians of first, second, their sum
-    and the combination (with 5/95 % bands), the interaction's quantiles, its size
-    relative to the summed effects, the direction and the classification.
-    """
-    keys = list(keys or [k for k in NATIONAL_KEYS if k in members])
-    rows = []
-    for key in keys:
-        x = members[key].sel(year=list(years))
-        base = x.sel(scenario=BASE)
-        eff_first, eff_second = x.sel(scenario=FIRST) - base, x.sel(scenario=SECOND) - base
-        eff_sum, eff_comb = eff_first + eff_second, x.sel(scenario=combined) - base
-        inter = eff_comb - eff_sum
-        direction = indicator(key).direction if key in NATIONAL_KEYS else 1
-        for year in years:
-            at = {"year": year}
-            qi, qs, qc = (member_quantiles(a.sel(at)) for a in (inter, eff_sum, eff_comb))
-            rows.append({
-                "indicator": key, "year": year, "combined": combined,
-                "effect_first_q50": member_quantiles(eff_first.sel(at))["q50"],
-                "effect_second_q50": member_quantiles(eff_second.sel(at))["q50"],
-                "sum_of_effects_q50": qs["q50"], "sum_of_effects_q05": qs["q05"], "sum_of_effects_q95": qs["q95"],
-                "effect_combined_q50": qc["q50"], "effect_combined_q05": qc["q05"], "effect_combined_q95": qc["q95"],
-                **{f"interaction_{k}": v for k, v in qi.items()},
-                "interaction_share_of_sum": qi["q50"] / abs(qs["q50"]) if qs["q50"] != 0 else np.nan,
-                "direction": direction, "classification": classify(qi["q05"], qi["q95"], direction),
-            })
-    return pd.DataFrame(rows)
-
-
-def complementarity_paths(members: xr.Dataset, keys: Sequence[str], combined: str = COMBINED) -> xr.Dataset:
-    """Quantiles over members of the summed separate effects, the combined effect and the
-    interaction, for every year: dims (series, quantile, year)."""
-    x = members[list(keys)]
-    base = x.sel(scenario=BASE, drop=True)
-    eff_sum = x.sel(scenario=FIRST, drop=True) + x.sel(scenario=SECOND, drop=True) - 2 * base
-    eff_comb = x.sel(scenario=combined, drop=True) - base
-    parts = xr.concat([eff_sum, eff_comb, eff_comb - eff_sum], dim=pd.Index(["sum", "combined", "interaction"],
-                                                                            name="series"))
-    return summarize(parts)
-
-
-def complementarity_available(names: Sequence[str]) -> bool:
-    """True when baseline, decentralization, balance and integrated all ran."""
-    return {BASE, FIRST, SECOND, COMBINED} <= set(names)
-
-
-def extra_levers(scenarios: dict[str, Scenario]) -> list[str]:
-    """Levers the integrated scenario sets beyond (or differently from) the union of
-    decentralization and balance: lever names of model/levers.toml."""
-    union = {**scenarios[FIRST].constants, **scenarios[SECOND].constants}
-    changed = {k for k, v in scenarios[COMBINED].constants.items() if union.get(k) != v}
-    return [name for name, spec in read_levers().items()
-            if changed & {spec.get("target"), spec.get("start"), spec.get("ramp")}]
-
-
-def verdict(table: pd.DataFrame, year: int) -> dict:
-    """The model's answer to "decentralization and balance policies are complementary" in
-    ``year``: the indicators in each class and whether the claim is confirmed (more
-    complementary than substitutive indicators, and at least a third complementary),
-    refuted (more substitutive than complementary) or not supported (mostly additive)."""
-    rows = table[table["year"] == year]
-    classes = {c: list(rows.loc[rows["classification"] == c, "indicator"])
-               for c in ("complementary", "substitutive", "additive")}
-    n = max(len(rows), 1)
-    if len(classes["complementary"]) > len(classes["substitutive"]) and len(classes["complementary"]) >= n / 3:
-        answer = "confirmed"
-    elif len(classes["substitutive"]) > len(classes["complementary"]):
-        answer = "refuted"
-    else:
-        answer = "not supported"
-    return {"year": year, "answer": answer, **classes}
-
-
-def complementarity_findings(table: pd.DataFrame, scenarios: dict[str, Scenario], year: int) -> dict:
-    """The verdicts in ``year`` for the integrated scenario and (when it ran) the pure
-    union, and the levers only the integrated scenario moves.
-
-    table : the rows of :func:`complementarity_table` for every combined scenario
-    """
-    pure = table[table["combined"] == PURE]
-    return {"verdict": verdict(table[table["combined"] == COMBINED], year),
-            "verdict_pure": verdict(pure, year) if not pure.empty else None,
-            "extra_levers": extra_levers(scenarios)}
-
-
 __all__ = [
-    "BASE", "COMBINED", "FIRST", "INDICATOR_KEYS", "LANGS", "NATIONAL_KEYS", "PURE", "QUANTILE_NAMES",
-    "REGIONAL_KEYS", "SECOND", "Whitepaper", "classify", "combined_scenario", "complementarity_available",
-    "complementarity_findings", "complementarity_paths", "complementarity_table", "ensemble_members",
-    "lever_settings", "lever_targets", "member_indicators", "member_quantiles", "national_indicators",
-    "regional_indicators", "run_bestfit", "run_scenario_members", "scenario_label", "summarize", "verdict",
-    "whitepaper_scenarios",
+    "BASE", "FIRST", "INDICATOR_KEYS", "LANGS", "NATIONAL_KEYS", "PURE", "QUANTILE_NAMES", "REGIONAL_KEYS",
+    "SECOND", "Whitepaper", "combined_scenario", "ensemble_members", "lever_settings", "lever_targets",
+    "member_indicators", "member_quantiles", "national_indicators", "regional_indicators", "run_bestfit",
+    "run_scenario_members", "scenario_label", "summarize", "whitepaper_scenarios",
 ]

@@ -28,9 +28,9 @@ from kbalance.fonts import use_korean_font
 from kbalance.model.indicators import indicator
 from kbalance.municipal.maps import RISK_COLOURS
 from kbalance.regions import BLOCS, load_regions, region_codes, region_name
-from kbalance.whitepaper.analysis import (COMBINED, LOCAL_SHARE_LEVER, PURE, PYRAMID_REGIONS, TILE_YEARS, Whitepaper,
-                                          complementarity_available, complementarity_paths, lever_targets,
+from kbalance.whitepaper.analysis import (LOCAL_SHARE_LEVER, PYRAMID_REGIONS, TILE_YEARS, Whitepaper, lever_targets,
                                           pyramid_years, scenario_label, table_years)
+from kbalance.whitepaper.complementarity import effect_label, thresholds
 from kbalance.whitepaper.sources import (history_end_year, latest_backtest, lever_history, lever_history_refs,
                                          observed_history)
 
@@ -95,12 +95,13 @@ TEXT = {
     "backtest_title": ("Out-of-sample backtest: error in the last forecast year", "표본 외 백테스트: 마지막 예측 연도 오차"),
     "backtest_source": ("Source: calibration/reports/{name}/summary.csv", "자료: calibration/reports/{name}/summary.csv"),
     "model": ("model", "모형"), "naive_trend": ("naive trend", "단순 추세"), "naive_share": ("constant share", "비중 고정"),
-    "comp_title": ("Complementarity: integrated effect against the sum of separate effects (vs baseline)",
-                   "보완성: 통합 효과와 개별 효과 합의 비교 (기준 대비)"),
-    "comp_sum": ("decentralization + balance effects", "분권 효과 + 균형 효과"),
-    "comp_comb": ("integrated effect", "통합 효과"),
-    "comp_inter": ("interaction (integrated − D − B + baseline), 5–95 %", "상호작용 (통합 − 분권 − 균형 + 기준), 5–95 %"),
-    "comp_pure": ("interaction of the pure union D ∪ B (median)", "순수 결합(분권 ∪ 균형) 상호작용 (중앙값)"),
+    "comp_title": ("Complementarity: interactions of the factorial experiment (Yates' effects)",
+                   "보완성: 요인실험의 상호작용 (Yates 효과)"),
+    "comp_effect": ("interaction effect", "상호작용 효과"),
+    "comp_higher": ("3- and 4-way interactions (median)", "3·4차 상호작용 (중앙값)"),
+    "comp_threshold": ("± practical threshold", "± 실용 기준"),
+    "comp_source": ("{n} factorial combinations, paired by member; lines: median, bands: 5–95 % over members",
+                    "요인실험 {n}개 조합, 구성원 대응; 선: 중앙값, 음영: 구성원 5–95 %"),
     "difference": ("Difference from baseline", "기준 대비 차이"),
 }
 
@@ -485,38 +486,50 @@ def fig_backtest(wp: Whitepaper) -> Figure | None:
     return finish(fig, tr("backtest_title", wp.lang), tr("backtest_source", wp.lang, name=name))
 
 
-#: Indicators drawn in the complementarity figure.
-COMPLEMENTARITY_KEYS = ("population", "capital_share", "tfr", "extinction_index", "fiscal_autonomy_mean",
-                        "fiscal_autonomy_cv", "innovation_base", "grdp_pc_cv")
+#: Colours of the pairwise interactions in the complementarity figure.
+INTERACTION_COLOURS = ("#8a5cb8", "#1f6fb4", "#c7302a", "#2e9e44", "#e08a1e", "#17becf")
 
 
 def fig_complementarity(wp: Whitepaper) -> Figure | None:
-    """Summed separate effects, the integrated effect and the interaction with its band."""
-    if not complementarity_available(_scenarios(wp)):
+    """The interactions of the factorial experiment over time, one panel per indicator:
+    the pairwise ones with their 5–95 % bands, the higher-order ones as thin grey lines, the
+    practical threshold dashed."""
+    comp = wp.complementarity
+    if comp is None:
         return None
-    paths = complementarity_paths(wp.members, COMPLEMENTARITY_KEYS, COMBINED)
-    pure = complementarity_paths(wp.members, COMPLEMENTARITY_KEYS, PURE) if PURE in _scenarios(wp) else None
-    fig, axes = _figure(2, 4, (14, 6.6))
-    for ax, key in zip(axes.flat, COMPLEMENTARITY_KEYS):
+    paths = comp.paths
+    keys = list(paths.data_vars)
+    cols = 3
+    fig, axes = _figure(-(-len(keys) // cols), cols, (13, 3.3 * -(-len(keys) // cols)))
+    effects = [str(e) for e, order in zip(paths["effect"].values, paths["order"].values) if order > 1]
+    pairs = [e for e in effects if e.count(" × ") == 1]
+    first_higher = next((e for e in effects if e not in pairs), None)
+    for ax, key in zip(axes.flat, keys):
         p = paths[key]
         years = p["year"].values
-        ax.plot(years, p.sel(series="sum", quantile="q50"), color="#1f6fb4", ls="--", lw=1.4,
-                label=tr("comp_sum", wp.lang))
-        ax.plot(years, p.sel(series="combined", quantile="q50"), color="#c7302a", lw=1.6,
-                label=tr("comp_comb", wp.lang))
-        band(ax, p.sel(series="interaction"), "#8a5cb8", label=tr("comp_inter", wp.lang), inner=False, alpha=0.3)
-        if pure is not None:
-            ax.plot(years, pure[key].sel(series="interaction", quantile="q50"), color="black", lw=1, ls=":",
-                    label=tr("comp_pure", wp.lang))
-        ax.axhline(0, color="black", lw=0.6)
-        _history_line(ax, wp)
-        ax.set_xlim(2020, wp.until)
+        for colour, effect in zip(INTERACTION_COLOURS, pairs):
+            q = p.sel(effect=effect)
+            ax.fill_between(years, q.sel(quantile="q05"), q.sel(quantile="q95"), color=colour, alpha=0.15, lw=0)
+            ax.plot(years, q.sel(quantile="q50"), color=colour, lw=1.4, label=effect_label(effect, wp.lang))
+        for effect in effects:
+            if effect not in pairs:
+                ax.plot(years, p.sel(effect=effect, quantile="q50"), color="#999999", lw=0.7,
+                        label=tr("comp_higher", wp.lang) if effect == first_higher else None)
+        limit = thresholds(paths, key)
+        ax.plot(years, limit, color="black", lw=0.8, ls="--", label=tr("comp_threshold", wp.lang))
+        ax.plot(years, -limit, color="black", lw=0.8, ls="--")
+        ax.axhline(0, color="black", lw=0.5)
+        ax.set_xlim(years[0], wp.until)
         ax.set_title(_ylabel(key, wp.lang), fontsize=8.5)
-    axes[0, 0].set_ylabel(tr("difference", wp.lang))
-    axes[1, 0].set_ylabel(tr("difference", wp.lang))
-    handles, labels = axes[0, 0].get_legend_handles_labels()
+    for ax in axes.flat[len(keys):]:
+        ax.set_visible(False)
+    for row in axes:
+        row[0].set_ylabel(tr("comp_effect", wp.lang))
+    handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=4, frameon=False, bbox_to_anchor=(0.5, 0.045))
-    return finish(fig, tr("comp_title", wp.lang), source_line(wp), bottom=0.06)
+    source = tr("source", wp.lang, n=wp.members.sizes["member"], fitted=wp.fit_report.name,
+                extra=tr("comp_source", wp.lang, n=len(comp.design.cells)))
+    return finish(fig, tr("comp_title", wp.lang), source, bottom=0.1)
 
 
 #: Figure name → function, in report order.

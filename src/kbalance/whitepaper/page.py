@@ -13,7 +13,6 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from fontTools import subset
 
@@ -22,8 +21,9 @@ from kbalance.fonts import bundled_hangul_fonts
 from kbalance.model.indicators import indicator
 from kbalance.outputs import data_hash, model_hash
 from kbalance.paths import calibration_dir
-from kbalance.whitepaper.analysis import (BASE, LOCAL_SHARE_LEVER, NATIONAL_KEYS, PURE, Whitepaper, lever_targets,
+from kbalance.whitepaper.analysis import (BASE, LOCAL_SHARE_LEVER, Whitepaper, lever_targets,
                                           member_quantiles, scenario_label)
+from kbalance.whitepaper.complementarity import section_html, summary_sentence
 from kbalance.whitepaper.municipal import municipal_html
 from kbalance.whitepaper.sources import history_end_year, model_caveats
 from kbalance.whitepaper.tables import summary_band
@@ -55,15 +55,7 @@ H = {
                         "<code>kbalance sensitivity</code>를 실행한 뒤 다시 실행하거나 --sensitivity DIR을 지정하십시오.")),
     "sens_from": ("From <code>{path}</code>.", "출처: <code>{path}</code>."),
     "top_factors": ("Top factors (latest year, main index)", "주요 요인 (최종 연도, 주 지수)"),
-    "no_comp": (("The complementarity analysis needs the scenarios baseline, decentralization, balance and "
-                 "integrated; shipped now: {names}."),
-                "보완성 분석에는 기준, 분권, 균형, 통합 시나리오가 모두 필요합니다. 현재 제공: {names}."),
 }
-
-CLASS_NAMES = {"complementary": ("complementary", "보완적"), "substitutive": ("substitutive", "대체적"),
-               "additive": ("additive (band includes 0)", "가산적 (구간이 0 포함)")}
-ANSWERS = {"confirmed": ("confirmed", "지지됨"), "refuted": ("refuted", "기각됨"),
-           "not supported": ("not supported (the effects are mostly additive)", "지지되지 않음 (효과가 대체로 가산적)")}
 
 CSS = """
 body{font-family:KbalanceHangul,'Noto Sans KR','Malgun Gothic','Apple SD Gothic Neo',NanumGothic,sans-serif;max-width:1100px;
@@ -160,106 +152,15 @@ def findings(wp: Whitepaper) -> list[str]:
         out.append((f"{html.escape(ind.label_ko)}: 기준 {end}년 {_band(wp, key, BASE, end)}; 기준 대비 차이 — " if ko else
                     f"{html.escape(ind.label_en)}: baseline {_band(wp, key, BASE, end)} in {end}; difference from baseline — ")
                    + ("; ".join(parts) if parts else ("없음" if ko else "none")) + ".")
-    if wp.complementarity:
-        out.append(verdict_sentence(wp))
+    if wp.complementarity is not None:
+        out.append(summary_sentence(wp.complementarity, wp.lang))
     return out
 
 
-def verdict_sentence(wp: Whitepaper) -> str:
-    """One sentence: the model's verdict on complementarity."""
-    v = wp.complementarity["verdict"]
-    ko = wp.lang == "ko"
-    label = {k: html.escape(indicator(k).label(wp.lang)) for k in NATIONAL_KEYS}
-    lists = {c: ", ".join(label[k] for k in v[c]) or ("없음" if ko else "none") for c in CLASS_NAMES}
-    answer = ANSWERS[v["answer"]][ko]
-    if ko:
-        return (f"<b>\"분권과 균형발전 정책은 상호보완적이다\"라는 주장은 {v['year']}년 지표 기준으로 {answer}.</b> "
-                f"보완적: {lists['complementary']}; 대체적: {lists['substitutive']}; 가산적: {lists['additive']}.")
-    return (f"<b>The claim \"decentralization and balance policies are complementary\" is {answer} by the "
-            f"{v['year']} indicators.</b> Complementary: {lists['complementary']}; substitutive: "
-            f"{lists['substitutive']}; additive: {lists['additive']}.")
-
-
 def complementarity_html(wp: Whitepaper, images: dict[str, str]) -> str:
-    """The complementarity section: method, verdict paragraph, table and figure."""
-    ko = wp.lang == "ko"
-    if not wp.complementarity:
-        return f"<p>{h('no_comp', wp.lang, names=', '.join(wp.scenarios))}</p>"
-    table = wp.tables["complementarity"]
-    v = wp.complementarity["verdict"]
-    extra = ", ".join(f"<code>{x}</code>" for x in wp.complementarity["extra_levers"]) or ("없음" if ko else "none")
-    if ko:
-        method = ("각 지표와 연도마다 통합 시나리오의 효과(통합 − 기준)를 분권 효과(분권 − 기준)와 균형 효과(균형 − 기준)의 합과 "
-                  "비교합니다. 상호작용 = 통합 − 분권 − 균형 + 기준을 앙상블 구성원마다 (같은 모수로) 계산하므로 구간이 있습니다. "
-                  "5–95 % 구간이 0을 포함하면 <i>가산적</i>, 상호작용이 지표의 바람직한 방향(인구·출산율·재정자립도·혁신은 증가, "
-                  "수도권 비중·격차·소멸위험 시도 수는 감소)이면 <i>보완적</i>, 반대면 <i>대체적</i>으로 분류합니다. "
-                  f"주의: 통합 시나리오는 분권과 균형 정책수단 외에 {extra}도 바꿉니다. 따라서 통합 시나리오의 상호작용에는 "
-                  "이 추가 수단(초광역 통합, 균등화 등)의 효과가 포함됩니다.")
-        if PURE in wp.scenarios:
-            method += (" 이를 분리하기 위해 분권과 균형 시나리오 설정의 합집합인 파생 시나리오 '분권+균형 결합'도 실행했으며, "
-                       "그 상호작용은 순수한 정책 간 상호작용입니다.")
-    else:
-        method = ("For each indicator and year the effect of the integrated scenario (integrated − baseline) is compared "
-                  "with the sum of the decentralization effect (decentralization − baseline) and the balance effect "
-                  "(balance − baseline). The interaction = integrated − decentralization − balance + baseline is computed "
-                  "per ensemble member (the same parameters in every scenario), so it has a band. It is <i>additive</i> "
-                  "when its 5–95 % band includes 0, <i>complementary</i> when it moves the indicator in its better "
-                  "direction (higher population, fertility, fiscal autonomy, innovation; lower capital-region share, "
-                  "disparity and regions at risk), <i>substitutive</i> otherwise. Note: the integrated scenario also "
-                  f"changes {extra} beyond the decentralization and balance levers, so its interaction includes the "
-                  "effect of those extra levers (mega-region integration, equalization).")
-        if PURE in wp.scenarios:
-            method += (" To separate them, the derived scenario 'decentralization + balance' (the union of the two "
-                       "scenarios' settings) was run too; its interaction is the pure policy interaction.")
-    parts = [f"<p>{method}</p>", f"<p class='verdict'>{verdict_sentence(wp)} {verdict_detail(wp)}</p>"]
-    for combined in table["combined"].unique():
-        rows = table[(table["combined"] == combined) & (table["year"] == v["year"])]
-        parts.append(f"<h3>{html.escape(scenario_label(combined, wp.lang))} ({v['year']})</h3>")
-        parts.append(_table_html(_complementarity_display(rows, wp.lang)))
-    if "complementarity" in images:
-        parts.append(images["complementarity"])
-    return "\n".join(parts)
-
-
-def verdict_detail(wp: Whitepaper) -> str:
-    """The pure-union verdict, when the derived scenario ran."""
-    pure = wp.complementarity.get("verdict_pure")
-    if not pure:
-        return ""
-    ko = wp.lang == "ko"
-    answer = ANSWERS[pure["answer"]][ko]
-    names = {c: ", ".join(html.escape(indicator(k).label(wp.lang)) for k in pure[c]) or ("없음" if ko else "none")
-             for c in CLASS_NAMES}
-    if ko:
-        return (f"순수 결합(분권 ∪ 균형, 초광역·균등화 제외)만 보면 주장은 {answer}. 보완적: {names['complementary']}; "
-                f"대체적: {names['substitutive']}; 가산적: {names['additive']}. 두 결과의 차이는 통합 시나리오가 추가로 "
-                f"바꾸는 정책수단의 효과입니다.")
-    return (f"For the pure union of the two scenarios (without the extra mega-region and equalization levers) the "
-            f"claim is {answer}. Complementary: {names['complementary']}; substitutive: {names['substitutive']}; "
-            f"additive: {names['additive']}. The difference between the two is the effect of the levers only the "
-            f"integrated scenario moves.")
-
-
-def _complementarity_display(rows: pd.DataFrame, lang: str) -> pd.DataFrame:
-    ko = lang == "ko"
-    out = []
-    for r in rows.itertuples():
-        d = indicator(r.indicator).digits + 1
-        out.append({
-            ("지표" if ko else "indicator"): indicator(r.indicator).label(lang),
-            ("단위" if ko else "unit"): indicator(r.indicator).unit(lang),
-            ("분권 효과" if ko else "decentralization effect"): f"{r.effect_first_q50:+.{d}f}",
-            ("균형 효과" if ko else "balance effect"): f"{r.effect_second_q50:+.{d}f}",
-            ("효과 합" if ko else "sum of effects"): f"{r.sum_of_effects_q50:+.{d}f}",
-            ("결합 효과" if ko else "combined effect"): f"{r.effect_combined_q50:+.{d}f} "
-                                                      f"[{r.effect_combined_q05:+.{d}f}, {r.effect_combined_q95:+.{d}f}]",
-            ("상호작용" if ko else "interaction"): f"{r.interaction_q50:+.{d}f} [{r.interaction_q05:+.{d}f}, "
-                                                 f"{r.interaction_q95:+.{d}f}]",
-            ("효과 합 대비 상호작용" if ko else "interaction / |sum|"):
-                "" if not np.isfinite(r.interaction_share_of_sum) else f"{r.interaction_share_of_sum * 100:+.0f} %",
-            ("분류" if ko else "class"): CLASS_NAMES[r.classification][ko],
-        })
-    return pd.DataFrame(out)
+    """The complementarity section: the factorial experiment, its verdicts, effects,
+    interactions figure, mechanism traces and Sobol cross-check."""
+    return section_html(wp.complementarity, wp.lang, images.get("complementarity", ""), _table_html)
 
 
 def _table_html(table: pd.DataFrame) -> str:

@@ -5,7 +5,8 @@ write one new folder::
                              versions, members, timings, the sensitivity folder used
     results/                 ensemble_summary.nc/.csv (quantiles by scenario, year, region),
                              bestfit.nc/.csv (the best-fit run of every scenario),
-                             municipal_summary.nc/.csv and municipal_index.csv (the 시군구 layer)
+                             municipal_summary.nc/.csv and municipal_index.csv (the 시군구 layer),
+                             factorial_effects.nc (bands of the factorial experiment's effects)
     tables/                  CSV tables and tables.xlsx (one sheet each)
     figures/                 PNG (300 dpi) and SVG
     report.html              one self-contained page
@@ -43,10 +44,13 @@ from kbalance.model.scenarios import Scenario
 from kbalance.outputs import (check_new_folder, data_hash, file_hash, input_hashes, model_hash, netcdf_ready,
                               package_versions, write_new_folder)
 from kbalance.paths import calibration_dir, outputs_dir
+from kbalance.sensitivity.factorial import COMBINED
+from kbalance.sensitivity.interactions import SOBOL_N
 from kbalance.runs import scenario_files
-from kbalance.whitepaper.analysis import (LANGS, Whitepaper, complementarity_findings, ensemble_members,
-                                          lever_settings, pyramid_years, run_bestfit, run_scenario_members,
-                                          summarize, table_years, whitepaper_scenarios)
+from kbalance.whitepaper.analysis import (LANGS, Whitepaper, ensemble_members, lever_settings, pyramid_years,
+                                          run_bestfit, run_scenario_members, summarize, table_years,
+                                          whitepaper_scenarios)
+from kbalance.whitepaper.complementarity import run_complementarity
 from kbalance.whitepaper.figures import FIGURES, save_figure
 from kbalance.whitepaper.municipal import member_reduce, split_municipal, write_section
 from kbalance.whitepaper.page import render_html
@@ -90,8 +94,10 @@ def default_out() -> Path:
 
 def prepare_whitepaper(lang: str = "ko", until: int = 2070, members: int | None = None,
                        sensitivity: Path | None = None, workers: int | None = None,
-                       log: Progress | None = None) -> tuple[Whitepaper, dict]:
-    """Run every scenario on the ensemble and the best-fit set; nothing is written.
+                       log: Progress | None = None, sobol_n: int | None = None) -> tuple[Whitepaper, dict]:
+    """Run every scenario on the ensemble and the best-fit set, and the factorial
+    experiment of the complementarity analysis (``sobol_n`` base samples of its Sobol
+    cross-check, default :data:`~kbalance.sensitivity.interactions.SOBOL_N`); nothing is written.
 
     Returns the :class:`Whitepaper` and the inputs the manifest records (fitted set,
     scenarios, derived scenario note, members).
@@ -101,6 +107,9 @@ def prepare_whitepaper(lang: str = "ko", until: int = 2070, members: int | None 
     if until < 2030 or until > 2100:
         raise InvalidValueError("kbalance whitepaper", "--until", until, "a year in [2030, 2100]")
     log = log or Progress(False)
+    sobol_n = SOBOL_N if sobol_n is None else sobol_n
+    if sobol_n < 4 or sobol_n & (sobol_n - 1):
+        raise InvalidValueError("kbalance whitepaper", "--sobol-n", sobol_n, "a power of two, at least 4")
     log.stage("reading inputs")
     fitted = latest_ensemble_set()
     if fitted is None:
@@ -119,6 +128,9 @@ def prepare_whitepaper(lang: str = "ko", until: int = 2070, members: int | None 
         runs.append(run_scenario_members(s, table, until, workers, member_reduce, ("Population",)))
         log.stage(f"scenario {s.name}: best-fit run")
         best.append(run_bestfit(s, params, until))
+    log.stage(f"factorial experiment: 16 combinations × {len(table):,} members, traces, Sobol cross-check")
+    complementarity = (run_complementarity(table, params.values, until, table_years(until), workers, sobol_n)
+                       if COMBINED in {s.name for s in scenarios} else None)
     names = pd.Index([s.name for s in scenarios], name="scenario")
     log.stage("ensemble summaries")
     member_ds, municipal, seconds = split_municipal(xr.concat(runs, dim=names))
@@ -127,15 +139,19 @@ def prepare_whitepaper(lang: str = "ko", until: int = 2070, members: int | None 
                     bestfit=xr.concat(best, dim=names), scenarios={s.name: s for s in scenarios},
                     levers=lever_settings(scenarios), fit=fit_summary(fit_dir),
                     backtest=pd.read_csv(backtests[-1]) if backtests else None, fit_report=fit_dir,
-                    sensitivity=sens)
-    inputs = {"fitted": fitted, "scenarios": scenarios, "derived": derived, "members": len(table)}
+                    sensitivity=sens, complementarity=complementarity)
+    inputs = {"fitted": fitted, "scenarios": scenarios, "derived": derived, "members": len(table),
+              "factorial": None if complementarity is None else {
+                  "combined": COMBINED, "groups": [g.name for g in complementarity.design.groups],
+                  "cells": complementarity.design.names, "sobol_n": sobol_n}}
     return wp, inputs
 
 
 def build_whitepaper_manifest(command: Sequence[str], scenarios: Sequence[Scenario], derived: dict,
                               fitted: Path, members: int, until: int, lang: str,
-                              sensitivity: Path | None, timings: dict) -> dict:
-    """What reproduces the white paper: command, inputs with hashes, versions, settings."""
+                              sensitivity: Path | None, timings: dict, factorial: dict | None = None) -> dict:
+    """What reproduces the white paper: command, inputs with hashes, versions, settings
+    (``factorial``: the groups, cells and Sobol sample size of the complementarity analysis)."""
     ens = ensemble_path(fitted)
     info = ens.with_suffix(".json")
     seed = json.loads(info.read_text(encoding="utf-8")).get("seed") if info.is_file() else None
@@ -149,6 +165,7 @@ def build_whitepaper_manifest(command: Sequence[str], scenarios: Sequence[Scenar
                        "sha256": file_hash([s.path]) if s.path else None, "constants": s.constants}
                       for s in scenarios],
         "derived_scenario": derived or None,
+        "factorial": factorial,
         "fitted_set": {"file": fitted.name, "sha256": file_hash([fitted])},
         "ensemble": {"file": ens.name, "sha256": file_hash([ens]),
                      "info_file": info.name if info.is_file() else None,
@@ -165,7 +182,7 @@ def build_whitepaper_manifest(command: Sequence[str], scenarios: Sequence[Scenar
 
 def run_whitepaper(out: Path | None = None, lang: str = "ko", until: int = 2070, members: int | None = None,
                    sensitivity: Path | None = None, command: Sequence[str] | None = None,
-                   progress: bool = True, workers: int | None = None) -> Path:
+                   progress: bool = True, workers: int | None = None, sobol_n: int | None = None) -> Path:
     """Run every shipped scenario on the ensemble and write the white-paper folder.
 
     out : Path, optional  new folder (default outputs/whitepaper-<UTC time>); an existing
@@ -176,11 +193,12 @@ def run_whitepaper(out: Path | None = None, lang: str = "ko", until: int = 2070,
     sensitivity : Path, optional  a kbalance sensitivity folder (default the newest
         outputs/sensitivity*/ with summary.json, if any)
     workers : int, optional  local processes for the ensemble (default: cores)
+    sobol_n : int, optional  Sobol base samples of the complementarity cross-check
     Returns the folder written.
     """
     out = check_new_folder(Path(out) if out else default_out())
     log = Progress(progress)
-    wp, inputs = prepare_whitepaper(lang, until, members, sensitivity, workers, log)
+    wp, inputs = prepare_whitepaper(lang, until, members, sensitivity, workers, log, sobol_n)
     timings: dict[str, float] = {}
 
     def write(tmp: Path) -> None:
@@ -189,7 +207,7 @@ def run_whitepaper(out: Path | None = None, lang: str = "ko", until: int = 2070,
         timings.update(log.done())
         manifest = build_whitepaper_manifest(command or ["kbalance", *sys.argv[1:]], inputs["scenarios"],
                                              inputs["derived"], inputs["fitted"], inputs["members"], until, lang,
-                                             wp.sensitivity, timings)
+                                             wp.sensitivity, timings, inputs.get("factorial"))
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
                                            encoding="utf-8")
 
@@ -203,7 +221,7 @@ def write_contents(wp: Whitepaper, folder: Path, log: Progress, name: str | None
     """Results, tables, figures and the report into ``folder``.
 
     name : the folder's final name, shown in the report's footer (default ``folder``'s name)
-    Returns a copy of ``wp`` holding the tables, figures and complementarity findings.
+    Returns a copy of ``wp`` holding the tables and figures.
     """
     for sub in ("results", "tables", "figures"):
         (folder / sub).mkdir()
@@ -212,9 +230,7 @@ def write_contents(wp: Whitepaper, folder: Path, log: Progress, name: str | None
     log.stage("tables")
     tables = build_tables(wp)
     write_tables(tables, folder / "tables")
-    findings = (complementarity_findings(tables["complementarity"], wp.scenarios, table_years(wp.until)[-1])
-                if "complementarity" in tables else {})
-    wp = replace(wp, tables=tables, complementarity=findings, figures={})
+    wp = replace(wp, tables=tables, figures={})
     for key, make in FIGURES.items():
         log.stage(f"figure {key}")
         fig = make(wp)
@@ -242,6 +258,8 @@ def write_results(wp: Whitepaper, folder: Path) -> None:
     write_netcdf(wp.summary, folder / "ensemble_summary.nc")
     summary_long(wp.summary).to_csv(folder / "ensemble_summary.csv", index=False, float_format="%.8g")
     write_netcdf(wp.bestfit, folder / "bestfit.nc")
+    if wp.complementarity is not None:
+        write_netcdf(wp.complementarity.paths, folder / "factorial_effects.nc")
     years = sorted({*range(2025, wp.until + 1, 5), *pyramid_years(wp.until)})
     bestfit_long(wp.bestfit, years).to_csv(folder / "bestfit.csv", index=False, float_format="%.10g")
 

@@ -11,9 +11,9 @@ import xarray as xr
 from kbalance.model.indicators import indicator
 from kbalance.regions import region_name
 from kbalance.runs import results_long
-from kbalance.whitepaper.analysis import (BASE, COMBINED, PURE, QUANTILE_NAMES, Whitepaper, complementarity_available,
-                                          complementarity_table, member_quantiles, national_indicators,
+from kbalance.whitepaper.analysis import (BASE, QUANTILE_NAMES, Whitepaper, member_quantiles, national_indicators,
                                           regional_indicators, scenario_label, table_years)
+from kbalance.whitepaper.complementarity import tables as complementarity_tables
 from kbalance.whitepaper.sources import top_factors
 
 
@@ -112,10 +112,8 @@ def build_tables(wp: Whitepaper) -> dict[str, pd.DataFrame]:
     }
     if wp.backtest is not None:
         tables["backtest_summary"] = wp.backtest
-    if complementarity_available(list(wp.scenarios)):
-        combined = [COMBINED, *([PURE] if PURE in wp.scenarios else [])]
-        tables["complementarity"] = pd.concat([complementarity_table(wp.members, years, c) for c in combined],
-                                              ignore_index=True)
+    if wp.complementarity is not None:
+        tables.update(complementarity_tables(wp.complementarity))
     if wp.sensitivity is not None and (wp.sensitivity / "indices.csv").is_file():
         tables["sensitivity_top_factors"] = top_factors(pd.read_csv(wp.sensitivity / "indices.csv"))
     return tables
