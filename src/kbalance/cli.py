@@ -188,7 +188,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"running scenario {args.scenario} to {args.until} on the {args.engine} engine ...", flush=True)
         folder = run_to_folder(args.scenario, out, until=args.until,
                                parameters=Path(args.parameters) if args.parameters else None,
-                               command=["kbalance", *args.argv], engine=args.engine)
+                               command=["kbalance", *args.argv], engine=args.engine, variant=args.variant)
     print(f"wrote {folder}/results.csv, results.nc and manifest.json")
     return EXIT_OK
 
@@ -258,6 +258,8 @@ def _add_model_commands(subparsers: argparse._SubParsersAction) -> None:
                      help="last year to simulate, 2002 to 2100 (default 2070)")
     run.add_argument("--out", metavar="DIR", help="new folder to write (default outputs/run-<scenario>-<time>)")
     run.add_argument("--parameters", metavar="FILE", help="parameter set (default: the latest calibration/fitted/v<N>.toml, else the priors)")
+    run.add_argument("--variant", metavar="KEY", help="national demographic variant: a key of model/demography.toml "
+                     "(default: the scenario's [demography] variant, else the file's default)")
     run.add_argument("--engine", choices=("fast", "pysd"), default="fast",
                      help="fast: numpy code generated from the model file (default); pysd: the PySD reference run")
     run.set_defaults(command=("run", "run"))

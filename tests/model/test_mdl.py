@@ -119,7 +119,7 @@ def _delete_equation(text: str, name: str) -> str:
     (lambda text: text.replace("|", "", 1), "abstract_model", "****", "ParseError"),
     (lambda text: text.replace("gompertz slope=\n\t0.095", "gompertz slope=\n\t(0.095", 1), "abstract_model",
      "gompertz slope", "ParseError"),
-    (lambda text: text[: len(text) // 2], "load_model", "ageing", "uses 'time_step', which no equation defines"),
+    (lambda text: text[: len(text) // 2], "load_model", "jump off adjustment", "uses 'time_step', which no equation defines"),
     (lambda text: _delete_equation(text, "gompertz slope"), "load_model", "mortality rate",
      "uses 'gompertz_slope', which no equation defines"),
     (lambda text: _delete_equation(text, "regional fertility factor[Region]"), "load_model", "total fertility rate",

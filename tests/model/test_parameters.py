@@ -94,22 +94,22 @@ def test_a_non_utf8_fitted_set_is_refused(calibration):
 
 DEFINITION_PROBLEMS = [
     # a default outside its documented range was used
-    ("fertility_trend_assumption", r"^default = 1.0", "default = 99.0", "'fertility_trend_assumption.default'", "[0.5, 2]"),
-    ("fertility_trend_assumption", r"^default = 1.0", "default = nan", "'fertility_trend_assumption.default'", "finite"),
-    ("fertility_trend_assumption", r"^range = .*$", 'range = "wide"', "'fertility_trend_assumption.range'",
+    ("tfr_path_deviation", r"^default = 0.0", "default = 99.0", "'tfr_path_deviation.default'", "[-3, 3]"),
+    ("tfr_path_deviation", r"^default = 0.0", "default = nan", "'tfr_path_deviation.default'", "finite"),
+    ("tfr_path_deviation", r"^range = .*$", 'range = "wide"', "'tfr_path_deviation.range'",
      "two finite numbers with low < high"),
-    ("fertility_trend_assumption", r"^range = .*$", "range = [0.5, nan]", "'fertility_trend_assumption.range'", "finite"),
-    ("fertility_trend_assumption", r"^range = .*$", "range = [0.5, 1, 2]", "'fertility_trend_assumption.range'", "[low, high]"),
-    ("fertility_trend_assumption", r"^range = .*\n", "", "'fertility_trend_assumption.range'", "keys model, unit, default"),
-    ("fertility_trend_assumption", r"^model = .*\n", "", "'fertility_trend_assumption.model'", "keys model"),
-    ("fertility_trend_assumption", r"^unit = .*\n", "", "'fertility_trend_assumption.unit'", "keys model"),
-    ("fertility_trend_assumption", r"^reason = .*\n", "", "'fertility_trend_assumption.reason'", "keys model"),
-    ("fertility_trend_assumption", r"^calibrate = .*\n", "", "'fertility_trend_assumption.calibrate'", "keys model"),
-    ("fertility_trend_assumption", r"^calibrate = .*$", 'calibrate = "no"', "'fertility_trend_assumption.calibrate'",
+    ("tfr_path_deviation", r"^range = .*$", "range = [0.5, nan]", "'tfr_path_deviation.range'", "finite"),
+    ("tfr_path_deviation", r"^range = .*$", "range = [0.5, 1, 2]", "'tfr_path_deviation.range'", "[low, high]"),
+    ("tfr_path_deviation", r"^range = .*\n", "", "'tfr_path_deviation.range'", "keys model, unit, default"),
+    ("tfr_path_deviation", r"^model = .*\n", "", "'tfr_path_deviation.model'", "keys model"),
+    ("tfr_path_deviation", r"^unit = .*\n", "", "'tfr_path_deviation.unit'", "keys model"),
+    ("tfr_path_deviation", r"^reason = .*\n", "", "'tfr_path_deviation.reason'", "keys model"),
+    ("tfr_path_deviation", r"^calibrate = .*\n", "", "'tfr_path_deviation.calibrate'", "keys model"),
+    ("tfr_path_deviation", r"^calibrate = .*$", 'calibrate = "no"', "'tfr_path_deviation.calibrate'",
      "true or false"),
-    ("fertility_trend_assumption", r"^prior = ", "prior_ = ", "'fertility_trend_assumption.prior_'", "fixed_because"),
-    ("fertility_trend_assumption", r"^model = .*$", 'model = "family support elasticity"',
-     "'fertility_trend_assumption.model'", "no other entry names (family_support_elasticity"),
+    ("tfr_path_deviation", r"^prior = ", "prior_ = ", "'tfr_path_deviation.prior_'", "fixed_because"),
+    ("tfr_path_deviation", r"^model = .*$", 'model = "family support elasticity"',
+     "'tfr_path_deviation.model'", "no other entry names (family_support_elasticity"),
     ("gompertz_slope", r"^group = .*\n", "", "'gompertz_slope.group'", "calibrated parameter"),
     # an inverted range was blamed on the fitted set
     ("gompertz_slope", r"^range = \[(.*), (.*)\]$", r"range = [\2, \1]", "'gompertz_slope.range'", "low < high"),
@@ -128,8 +128,8 @@ def test_a_broken_parameter_definition_is_blamed_on_parameters_toml(calibration,
 
 
 @pytest.mark.parametrize("entry, pattern, new, field, allowed", [
-    ("fertility_trend_assumption", r"^model = .*$", 'model = "fertility trend assumptio"',
-     "'fertility_trend_assumption.model'", "a constant of"),
+    ("tfr_path_deviation", r"^model = .*$", 'model = "tfr path deviatio"',
+     "'tfr_path_deviation.model'", "a constant of"),
     ("sex_mortality_factor", r"^dims = .*$", 'dims = ["Gender"]', "'sex_mortality_factor.dims'", "Region"),
     ("sex_mortality_factor", r"^default = .*$", "default = [1.5]", "'sex_mortality_factor.default'", "a list of 2"),
 ])

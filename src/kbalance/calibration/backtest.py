@@ -12,13 +12,17 @@ import pandas as pd
 from kbalance.calibration.fit import fit, free_parameters, to_table, write_fitted_set
 from kbalance.calibration.targets import last_time, read_targets, target_variables
 from kbalance.engine.ensemble import run_ensemble
-from kbalance.model.inputs import mean_rate, observations, other_change
+from kbalance.model.variants import read_variants
 from kbalance.observations.load import load_breaks
 from kbalance.outputs import check_new_folder, write_new_folder
-from kbalance.regions import region_codes, region_name
+from kbalance.regions import region_codes
 
-#: Years [year] over which the naive forecasts and the other-change rate are taken.
+#: Years [year] over which the naive forecasts are taken.
 NAIVE_YEARS = 5
+#: Code of the variant holding the last observed national TFR (model/demography.toml).
+HOLD_CODE = read_variants()["hold"].code
+#: A jump-off year beyond every run [year]: the forecast starts from the simulated history.
+NO_JUMP_OFF = 2200.0
 #: Most least-squares evaluations of a backtest's calibration.
 BACKTEST_EVALUATIONS = 60
 
@@ -35,18 +39,11 @@ def forecast_constants(until: int) -> dict[str, object]:
     """Model constants that hide everything observed after ``until`` from a projection.
 
     Flows after ``until`` follow the model (not the observed residuals), national
-    fertility is held at its ``until`` level, and the projected rate of other change is
-    the mean observed rate over the five years to ``until`` without break years.
+    fertility is held at its ``until`` level (the ``hold`` variant), and no jump-off to a
+    later observed population takes place.
     """
-    obs = observations()
-    other = other_change(obs)
-    breaks = break_years()
-    years = [y for y in range(until - NAIVE_YEARS + 1, until + 1) if y not in breaks and y in other.index]
-    rate = mean_rate(other, obs, years).fillna(0.0)
-    constants: dict[str, object] = {"history end year": float(until + 1), "last observed fertility year": float(until)}
-    for code, value in rate.items():
-        constants[f"other change rate[{region_name(code)}]"] = float(value)
-    return constants
+    return {"history end year": float(until + 1), "last observed fertility year": float(until),
+            "fertility variant": float(HOLD_CODE), "jump off year": NO_JUMP_OFF}
 
 
 def naive_forecasts(observed: pd.DataFrame, until: int, years: Sequence[int]) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -23,7 +23,7 @@ from kbalance.paths import calibration_dir, model_file, read_toml
 PRIORS_NAME = "parameters (priors)"
 #: Keys every entry of calibration/parameters.toml has, and those it may have.
 REQUIRED_KEYS = ("model", "unit", "default", "range", "calibrate", "reason")
-OPTIONAL_KEYS = ("group", "dims", "prior", "status", "fixed_because")
+OPTIONAL_KEYS = ("group", "dims", "prior", "prior_mean", "prior_sd", "ensemble", "status", "fixed_because")
 
 
 @dataclass(frozen=True)
