@@ -12,7 +12,8 @@ import tomllib
 import numpy as np
 import pytest
 
-from kbalance.model.inputs import read_levers
+from kbalance.model.inputs import OPEN_AGE, read_levers
+from kbalance.model.population import jump_off_population, latest_age_year, observed_age_groups
 from kbalance.paths import calibration_dir
 from kbalance.engine.reference import DEFAULT_VARIABLES, run_pysd
 from kbalance.model.mdl import load_model
@@ -20,6 +21,7 @@ from kbalance.model.parameters import read_parameter_set
 from kbalance.model.scenarios import Scenario
 
 BALANCE_VARIABLES = ("total population", "births", "total deaths", "net migration", "other change total",
+                     "net international migration", "jump off adjustment total", "extinction risk index",
                      "boundary transfer total", "national population", "Population", "Innovation Base",
                      "Public Service Capital", "Cumulative Births", "total births")
 
@@ -39,9 +41,44 @@ def test_balancing_equation_holds_every_year_and_region(baseline):
     pop = baseline["total population"]
     change = pop.diff("year", label="lower")  # P[t+1] - P[t], labelled t
     flows = (baseline["births"] - baseline["total deaths"] + baseline["net migration"]
-             + baseline["other change total"] + baseline["boundary transfer total"]).sel(year=change.year)
+             + baseline["net international migration"] + baseline["other change total"]
+             + baseline["boundary transfer total"] + baseline["jump off adjustment total"]).sel(year=change.year)
     error = np.abs(change - flows)
     assert float(error.max()) <= 1e-6 * float(pop.max())
+
+
+def test_population_at_the_jump_off_is_the_observed_one(baseline):
+    year = latest_age_year()
+    observed = jump_off_population(year, OPEN_AGE)
+    model = baseline["Population"].sel(year=year + 1)
+    for sex, table in observed.items():
+        np.testing.assert_allclose(model.sel(Sex=sex.capitalize()).values, table.to_numpy(), rtol=1e-9, atol=1e-6)
+    assert float(np.abs(baseline["jump off adjustment total"].sel(year=year)).sum()) > 0
+    others = baseline["jump off adjustment total"].drop_sel(year=year)
+    assert float(np.abs(others).max()) == 0.0
+
+
+def test_extinction_index_at_the_jump_off_equals_the_observed_to_three_decimals(baseline):
+    year = latest_age_year()
+    groups = observed_age_groups(year)
+    women = groups.sel(sex="female", age_group=["20_24", "25_29", "30_34", "35_39"]).sum("age_group")
+    elderly = groups.isel(age_group=slice(13, None)).sum(["sex", "age_group"])
+    observed = (women / elderly).values
+    model = baseline["extinction risk index"].sel(year=year + 1).values
+    np.testing.assert_array_equal(np.round(model, 3), np.round(observed, 3))
+
+
+def test_a_tfr_variant_moves_births_after_the_last_observed_year_only(parameters):
+    variables = ["births", "total population", "Population", "total fertility rate"]
+    hold = run_pysd(Scenario("hold", ""), parameters, until=2040, variables=variables)
+    high = run_pysd(Scenario("high", "", {"fertility variant": 5.0}), parameters, until=2040, variables=variables)
+    last_observed, jump_off = 2023, latest_age_year() + 1
+    for name in variables:
+        np.testing.assert_array_equal(hold[name].sel(year=slice(None, last_observed)).values,
+                                      high[name].sel(year=slice(None, last_observed)).values)
+    np.testing.assert_allclose(hold["Population"].sel(year=jump_off), high["Population"].sel(year=jump_off), rtol=1e-12)
+    more = high["births"].sum("Region") / hold["births"].sum("Region")
+    assert float(more.sel(year=2030)) > 1.3 and float(more.sel(year=2040)) > 1.3
 
 
 def test_cumulative_births_accumulate_national_births(baseline):
@@ -73,7 +110,7 @@ def test_boundary_transfers_create_sejong_and_move_gunwi(baseline):
 
 
 def test_zero_fertility_gives_no_births_and_a_falling_population(parameters):
-    values = dict(parameters.values, **{"regional fertility factor": 0.0})
+    values = dict(parameters.values, **{"maximum total fertility rate": 0.0, "jump off year": 2200.0})
     params = type(parameters)(parameters.name, values, parameters.path)
     result = run_pysd(Scenario("zero fertility", ""), params, until=2040,
                       variables=["births", "national population"])

@@ -5,7 +5,8 @@ Members are drawn inside the ranges of calibration/parameters.toml and model/lev
 engine. Every run must give finite values; every variable whose limits the model file
 documents (``~ Dmnl [0,1]``, ``~ person [0,?]``, ...) must stay within them; every lever
 within its range; and each region's population must change by exactly its births minus
-deaths plus net migration, other change and boundary transfers.
+deaths plus net migration, international migration, other change, boundary transfers
+and the jump-off adjustment.
 
 Hypothesis draws the seed of each batch of members and the share of values set at a
 bound; a failure names the seed, so it can be re-run.
@@ -32,8 +33,8 @@ MEMBERS = 32  # members per example
 CHUNK = 16  # members per engine call (bounds memory: age-resolved variables for every member)
 ROUNDING = 1e-12  # allowed excursion beyond a limit, relative to the variable's largest value
 BALANCE = 1e-9  # allowed error of the balancing equation, relative to the region's population and flows
-BALANCE_TERMS = {"births": 1, "total deaths": -1, "net migration": 1, "net other change": 1,
-                 "net boundary transfer": 1}
+BALANCE_TERMS = {"births": 1, "total deaths": -1, "net migration": 1, "net international migration": 1,
+                 "net other change": 1, "net boundary transfer": 1, "jump off adjustment total": 1}
 
 
 def documented_limits() -> dict[str, tuple[float, float]]:
@@ -162,6 +163,7 @@ def violations(ds: xr.Dataset) -> list[str]:
     flows = sum(sign * ds[name].sel(year=years) for name, sign in BALANCE_TERMS.items())
     moves = ds["migration flow"].sel(year=years)
     gross = (abs(ds["births"]) + abs(ds["total deaths"]) + abs(ds["net other change"])
+             + abs(ds["net international migration"]) + abs(ds["jump off adjustment total"])
              + abs(ds["net boundary transfer"])).sel(year=years) \
         + moves.sum("To Region") + moves.sum("Region").rename({"To Region": "Region"})
     scale = np.maximum(np.maximum(pop.sel(year=years), pop.shift(year=-1).sel(year=years)), gross)

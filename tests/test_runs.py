@@ -97,6 +97,20 @@ def test_the_run_command_writes_a_folder_and_exits_2_on_an_existing_one(tmp_path
     assert "never overwritten" in capsys.readouterr().err
 
 
+def test_the_run_command_runs_under_a_named_variant_and_records_it(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", "--until", "2030", "--variant", "high", "--out", str(out)]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["variant"] == {"key": "high", "code": 5, "label": "UN WPP 2024 high variant"}
+    assert manifest["scenario"]["constants"]["fertility variant"] == 5.0
+    default = run_to_folder("baseline", tmp_path / "default", until=2030)
+    assert json.loads((default / "manifest.json").read_text())["variant"]["key"] == "hold"
+    with xr.open_dataset(out / "results.nc") as high, xr.open_dataset(default / "results.nc") as hold:
+        assert float(high["births"].sel(year=2030).sum()) > 1.3 * float(hold["births"].sel(year=2030).sum())
+    assert main(["run", "--until", "2030", "--variant", "medium", "--out", str(tmp_path / "bad")]) == 2
+    assert "'--variant'" in capsys.readouterr().err
+
+
 # --- reproducing a run from its manifest -------------------------------------------------
 
 
@@ -127,9 +141,9 @@ def test_a_run_reproduces_then_a_changed_default_is_named(project_copy, tmp_path
     # a default of parameters.toml that the fitted set does not override (issue: 2030 population moves)
     defaults = project_copy / "calibration" / "parameters.toml"
     text = defaults.read_text(encoding="utf-8")
-    block = text.index("[fertility_trend_assumption]")
-    at = text.index("default = 1.0", block)
-    defaults.write_text(text[:at] + "default = 1.5" + text[at + len("default = 1.0"):], encoding="utf-8")
+    block = text.index("[tfr_path_deviation]")
+    at = text.index("default = 0.0", block)
+    defaults.write_text(text[:at] + "default = 1.5" + text[at + len("default = 0.0"):], encoding="utf-8")
     assert main(["reproduce", str(run), "--out", str(tmp_path / "changed")]) == 1
     out, err = capsys.readouterr()
     assert "warning: input calibration/parameters.toml changed since the run" in err

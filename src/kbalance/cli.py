@@ -191,7 +191,8 @@ def _run(args: argparse.Namespace) -> int:
             from kbalance.municipal.layer import write_run_municipal as extra
         folder = run_to_folder(args.scenario, out, until=args.until,
                                parameters=Path(args.parameters) if args.parameters else None,
-                               command=["kbalance", *args.argv], engine=args.engine, extra=extra)
+                               command=["kbalance", *args.argv], engine=args.engine, variant=args.variant,
+                               extra=extra)
     more = ", municipal.csv, municipal_summary.csv, municipal.nc" if args.municipal else ""
     print(f"wrote {folder}/results.csv, results.nc{more} and manifest.json")
     return EXIT_OK
@@ -262,6 +263,8 @@ def _add_model_commands(subparsers: argparse._SubParsersAction) -> None:
                      help="last year to simulate, 2002 to 2100 (default 2070)")
     run.add_argument("--out", metavar="DIR", help="new folder to write (default outputs/run-<scenario>-<time>)")
     run.add_argument("--parameters", metavar="FILE", help="parameter set (default: the latest calibration/fitted/v<N>.toml, else the priors)")
+    run.add_argument("--variant", metavar="KEY", help="national demographic variant: a key of model/demography.toml "
+                     "(default: the scenario's [demography] variant, else the file's default)")
     run.add_argument("--engine", choices=("fast", "pysd"), default="fast",
                      help="fast: numpy code generated from the model file (default); pysd: the PySD reference run")
     run.add_argument("--municipal", action="store_true",

@@ -28,7 +28,8 @@ from kbalance.engine.reference import DEFAULT_VARIABLES, run_pysd
 from kbalance.engine.runtime import run_fast
 from kbalance.errors import InvalidValueError, KbalanceInputError, MissingFileError
 from kbalance.model.parameters import ParameterSet, read_parameter_set, shipped_parameter_set
-from kbalance.model.scenarios import Scenario, read_scenario, scenario_dir
+from kbalance.model.scenarios import Scenario, read_scenario, scenario_dir, with_variant
+from kbalance.model.variants import default_variant, read_variants
 from kbalance.outputs import (changed_inputs, data_hash, file_hash, input_hashes, model_hash, netcdf_ready,
                               package_versions, project_path, reserved_folder, write_new_folder)
 from kbalance.paths import project_root
@@ -95,6 +96,14 @@ def scenario_files(scenario: Scenario) -> list[Path]:
     return [*own, *(scenario_dir() / f"{name}.toml" for name in scenario.includes)]
 
 
+def run_variant(scenario: Scenario) -> dict:
+    """The demographic variant a scenario runs under: its key (the scenario's, else the
+    default of model/demography.toml), code and English label."""
+    key = scenario.variant or default_variant()
+    variant = read_variants()[key]
+    return {"key": key, "code": variant.code, "label": variant.label_en}
+
+
 def build_manifest(scenario: Scenario, parameters: ParameterSet, until: int, engine: str,
                    command: Sequence[str] | None = None) -> dict:
     """What a run needs to be reproduced (:func:`reproduce_run`): the hash of every input
@@ -110,6 +119,7 @@ def build_manifest(scenario: Scenario, parameters: ParameterSet, until: int, eng
         "until": until,
         "seed": None,
         "dtype": "float64",
+        "variant": run_variant(scenario),
         "scenario": {"name": scenario.name, "file": str(scenario.path.name if scenario.path else ""),
                      "path": project_path(scenario.path) if scenario.path else None,
                      "sha256": file_hash([scenario.path]) if scenario.path else None,
@@ -141,12 +151,15 @@ def run_model(scenario: Scenario, parameters: ParameterSet, until: int = 2070,
 
 
 def run_to_folder(scenario: str | Path, out: Path, until: int = 2070, parameters: Path | None = None,
-                  command: Sequence[str] | None = None, engine: str = "fast",
+                  command: Sequence[str] | None = None, engine: str = "fast", variant: str | None = None,
                   extra: Callable[[Path, xr.Dataset], object] | None = None) -> Path:
     """Run one scenario and write a run folder (reserved before the run); returns the folder.
+    ``variant`` (a key of model/demography.toml) overrides the scenario's demographic variant;
     ``extra`` writes further files into it (see :func:`write_run`)."""
     with reserved_folder(out) as out:
         chosen = read_scenario(scenario)
+        if variant is not None:
+            chosen = with_variant(chosen, variant)
         params = read_parameter_set(parameters) if parameters else shipped_parameter_set()
         results = run_model(chosen, params, until, engine=engine)
         return write_run(out, results, build_manifest(chosen, params, until, engine, command), extra)
@@ -242,7 +255,7 @@ def reproduce_run(manifest_path: Path, out: Path, command: Sequence[str] | None 
         changed = changed_inputs(manifest["inputs"])
         folder = run_to_folder(project_root() / recorded["scenario"], out, until=int(manifest["until"]),
                                parameters=project_root() / recorded["parameter_set"], command=command,
-                               engine=manifest["engine"])
+                               engine=manifest["engine"], variant=manifest.get("variant", {}).get("key"))
     with xr.open_dataset(folder / "results.nc") as new, xr.open_dataset(original) as old:
         differences = compare_results(new.load(), old.load())
     return Reproduction(folder, changed, differences)
@@ -250,5 +263,5 @@ def reproduce_run(manifest_path: Path, out: Path, command: Sequence[str] | None 
 
 __all__ = [
     "ENGINES", "MATCH_RTOL", "Reproduction", "build_manifest", "compare_results", "read_run_manifest",
-    "reproduce_run", "results_long", "run_model", "run_to_folder", "scenario_files", "write_run",
+    "reproduce_run", "results_long", "run_model", "run_to_folder", "run_variant", "scenario_files", "write_run",
 ]

@@ -208,3 +208,49 @@ def test_a_lever_constant_missing_from_the_model_file_is_named(tmp_path, monkeyp
     monkeypatch.setattr(scenarios, "read_levers", lambda: read_levers(levers))
     with pytest.raises(KbalanceInputError, match=rf"kbalance.mdl: field '{name} typo'.*{role} constant.*local_share_of_total_tax"):
         read_scenario("decentralization")
+
+
+def test_a_scenario_names_its_demographic_variant_and_sets_its_code(tmp_path):
+    path = _write(tmp_path, '[demography]\nvariant = "un-wpp-2024"\n\n'
+                  '[levers.local_share_of_total_tax]\ntarget = 30.0\nstart = 2026\nramp = 4\nref = "R4"\n')
+    scenario = read_scenario(path)
+    assert scenario.variant == "un-wpp-2024" and scenario.constants["fertility variant"] == 2.0
+    assert scenario.constants["local share target"] == 30.0
+    assert read_scenario("baseline").variant is None
+
+
+def test_any_scenario_runs_under_any_variant():
+    policy = read_scenario("integrated")
+    low = scenarios.with_variant(policy, "low")
+    assert low.variant == "low" and low.constants == {**policy.constants, "fertility variant": 4.0}
+    with pytest.raises(KbalanceInputError) as info:
+        scenarios.with_variant(policy, "medium")
+    assert "'--variant'" in str(info.value) and "statistics-korea-2022" in str(info.value)
+
+
+def test_an_including_scenario_takes_the_variant_of_its_includes(tmp_path, monkeypatch):
+    shipped = tmp_path / "scenarios"
+    shipped.mkdir()
+    (shipped / "baseline.toml").write_text('[scenario]\nname = "baseline"\n', encoding="utf-8")
+    (shipped / "a.toml").write_text('[demography]\nvariant = "high"\n', encoding="utf-8")
+    (shipped / "b.toml").write_text('[demography]\nvariant = "low"\n', encoding="utf-8")
+    (shipped / "c.toml").write_text('[scenario]\ninclude = ["a"]\n', encoding="utf-8")
+    (shipped / "d.toml").write_text('[scenario]\ninclude = ["a", "b"]\n', encoding="utf-8")
+    monkeypatch.setattr(scenarios, "scenario_dir", lambda: shipped)
+    assert read_scenario("c").variant == "high"
+    with pytest.raises(KbalanceInputError, match="scenario.include"):
+        read_scenario("d")
+
+
+@pytest.mark.parametrize("text, field, allowed", [
+    ('[demography]\nvariant = "medium"\n', "demography.variant", "un-wpp-2024"),
+    ('[demography]\nvariant = 2\n', "demography.variant", "hold"),
+    ('[demography]\nvariants = "low"\n', "demography.variants", "variant"),
+    ('[demography]\n', "demography.variant", "model/demography.toml"),
+    ('demography = "low"\n', "demography", "[demography] table"),
+])
+def test_bad_demography_tables_name_file_field_and_allowed(tmp_path, text, field, allowed):
+    with pytest.raises(KbalanceInputError) as info:
+        read_scenario(_write(tmp_path, text))
+    message = str(info.value)
+    assert "s.toml" in message and f"'{field}'" in message and allowed in message

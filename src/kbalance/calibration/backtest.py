@@ -21,17 +21,17 @@ import pandas as pd
 
 from kbalance.calibration.fit import FitResult, fit, fitted_set_text, free_parameters, to_table
 from kbalance.calibration.targets import FIRST_YEAR, Target, last_time, read_targets, target_variables
-from kbalance.demography.ages import FIVE_YEAR_GROUPS, SINGLE_AGES, split_five_year
 from kbalance.engine.compiler import compile_model
 from kbalance.engine.ensemble import run_ensemble
-from kbalance.errors import number_in
-from kbalance.model.inputs import mean_rate, observations, other_change
+from kbalance.errors import InvalidValueError, number_in
+from kbalance.model.population import SEXES, jump_off_population
 from kbalance.model.scenarios import Scenario
-from kbalance.observations.load import age_structure, load_breaks, load_series
+from kbalance.model.variants import read_variants
+from kbalance.observations.load import load_breaks, load_series
 from kbalance.outputs import replace_entries
-from kbalance.regions import region_codes, region_name
+from kbalance.regions import region_codes
 
-#: Years [year] over which the naive forecasts and the other-change rate are taken.
+#: Years [year] over which the naive forecasts are taken.
 NAIVE_YEARS = 5
 #: Safety cap on the least-squares evaluations of each origin's fit (it stops at convergence).
 BACKTEST_EVALUATIONS = 500
@@ -41,6 +41,10 @@ ORIGINS = (2010, 2015, 2019)
 SERIES = ("population", "births", "deaths", "net_migration", "grdp", "employed", "fiscal_autonomy")
 #: Columns of backtests.csv.
 COLUMNS = ("origin", "series", "region", "year", "horizon", "observed", "model", "naive_trend", "naive_share")
+#: Code of the variant holding the last observed national TFR (model/demography.toml).
+HOLD_CODE = read_variants()["hold"].code
+#: A jump-off year beyond every run [year]: the forecast starts from the simulated history.
+NO_JUMP_OFF = 2200.0
 
 
 def break_years() -> set[int]:
@@ -55,18 +59,11 @@ def forecast_constants(until: int) -> dict[str, object]:
     """Model constants that hide everything observed after ``until`` from a projection.
 
     Flows after ``until`` follow the model (not the observed residuals), national
-    fertility is held at its ``until`` level, and the projected rate of other change is
-    the mean observed rate over the five years to ``until`` without break years.
+    fertility is held at its ``until`` level (the ``hold`` variant), and no jump-off to a
+    later observed population takes place.
     """
-    obs = observations()
-    other = other_change(obs)
-    breaks = break_years()
-    years = [y for y in range(until - NAIVE_YEARS + 1, until + 1) if y not in breaks and y in other.index]
-    rate = mean_rate(other, obs, years).fillna(0.0)
-    constants: dict[str, object] = {"history end year": float(until + 1), "last observed fertility year": float(until)}
-    for code, value in rate.items():
-        constants[f"other change rate[{region_name(code)}]"] = float(value)
-    return constants
+    return {"history end year": float(until + 1), "last observed fertility year": float(until),
+            "fertility variant": float(HOLD_CODE), "jump off year": NO_JUMP_OFF}
 
 
 def naive_forecasts(observed: pd.DataFrame, until: int, years: Sequence[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -111,22 +108,15 @@ def naive_migration(net: pd.DataFrame, population: pd.DataFrame, origin: int, ye
     return pd.DataFrame([level.to_numpy()] * len(years), index=list(years), columns=net.columns)
 
 
-def observed_population(year: int, sexes: Sequence[str], ages: int) -> np.ndarray | None:
-    """The registered population at the end of ``year`` by region, sex and single age
-    [persons], shaped (region, sex, age) in the order of kbalance.regions and ``sexes``:
-    the 5-year groups of calibration/observations/population_age.csv split to single ages
-    0–99 and the open 100+ (kbalance.demography.ages.split_five_year). None when that year
-    is not observed by age, or the model's ``ages`` are not those 101."""
-    if ages != len(SINGLE_AGES):
+def observed_population(year: int, open_age: int) -> np.ndarray | None:
+    """The registered population of December ``year`` on the model's axes (Region, Sex,
+    Age) [persons] (:func:`kbalance.model.population.jump_off_population`), or None when no
+    table gives that December's ages for every region."""
+    try:
+        by_sex = jump_off_population(year, open_age)
+    except InvalidValueError:
         return None
-    table = age_structure("pop_registered")
-    if year not in table["year"].values:
-        return None
-    counts = table.sel(year=year, region=region_codes(), sex=[s.lower() for s in sexes],
-                       age_group=list(FIVE_YEAR_GROUPS)).values
-    if not np.isfinite(counts).all():
-        return None
-    return split_five_year(counts, axis=-1)
+    return np.stack([by_sex[sex].to_numpy() for sex in SEXES], axis=1)
 
 
 def jump_off_constants(model, origin: int,
@@ -144,7 +134,7 @@ def jump_off_constants(model, origin: int,
         return {}
     if population is None:
         def population(year: int) -> np.ndarray | None:
-            return observed_population(year, model.subscripts["Sex"], len(model.subscripts["Age"]))
+            return observed_population(year, len(model.subscripts["Age"]) - 1)
     observed = population(origin)
     if observed is None:
         return {}

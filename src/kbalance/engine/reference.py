@@ -19,7 +19,8 @@ from kbalance.model.scenarios import Scenario
 #: Variables written by default: stocks, flows by region and every indicator of design §2.
 DEFAULT_VARIABLES = (
     "Population", "total population", "national population", "capital region share",
-    "births", "total births", "total deaths", "net migration", "other change total",
+    "births", "total births", "total deaths", "net migration", "net international migration",
+    "other change total", "jump off adjustment total",
     "boundary transfer total", "total fertility rate", "national total fertility rate",
     "elderly share", "extinction risk index", "employed", "employment rate", "grdp",
     "grdp per capita", "national grdp", "Innovation Base", "innovation per worker",

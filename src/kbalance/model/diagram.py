@@ -50,6 +50,8 @@ LAYOUT = {
     "destination share": ("population", 96, 42), "total fertility rate": ("population", 70, 5),
     "working age population": ("population", 79, 37), "Population": ("population", 88, 17),
     "births": ("population", 80, 6), "other change": ("population", 79, 13),
+    "international migration": ("population", 84, 12), "jump off adjustment": ("population", 90, 4),
+    "Fertility Alignment": ("population", 70, 13), "fertility alignment change": ("population", 64, 13),
     "boundary transfer": ("population", 82, 27), "in migration": ("population", 92, 31),
     "out migration": ("population", 98, 25), "deaths": ("population", 97, 8),
     "Cumulative Births": ("population", 80, -1), "Cumulative Deaths": ("population", 96, -1),

@@ -38,6 +38,8 @@ import xarray as xr
 from kbalance.demography.ages import FIVE_YEAR_GROUPS, split_five_year
 from kbalance.errors import InvalidValueError, MissingFileError, MissingKeyError, keys_of, number_in, range_of, table_of
 from kbalance.model.mortality import OPEN_AGE, fit_national_mortality, mortality_tables, old_age_shares
+from kbalance.model.population import international_migration_profile, jump_off_population, latest_age_year, residual_intensity
+from kbalance.model.variants import regional_tfr_ratio, variant_tables
 from kbalance.observations.load import BoundaryChange, age_structure, births_by_mother_age, boundary_changes, load_series
 from kbalance.outputs import replace_entries
 from kbalance.paths import model_dir, project_root, read_toml
@@ -47,8 +49,9 @@ from kbalance.regions import NATIONAL_CODE, distance_km, load_regions, names, re
 AGES = [f"A{a}" for a in range(OPEN_AGE + 1)]
 #: Model start: 1 January 2001, the registered population at the end of 2000.
 START_YEAR = 2001
-#: Years whose balancing residual sets the projected rate of other change:
-#: after the 2010 registration change and the 2012 Sejong transfer, before 2020.
+#: Years whose balancing residual sets the regional key of international migration (and the
+#: usual residual of a boundary change's origins): after the 2010 registration change and the
+#: 2012 Sejong transfer, before 2020.
 OTHER_CHANGE_RATE_YEARS = range(2013, 2020)
 #: Years whose age-specific fertility shapes the late fertility schedule (women by age
 #: from resident registration) ...
@@ -307,7 +310,7 @@ def _region_constants(root: Path | None, obs: Observations) -> pd.DataFrame:
     gva_total = _wide("gva_nominal_total_basic_prices", root)
     gva_tech = _wide("gva_nominal_electrical_electronic_precision_mfg", root) + _wide("gva_nominal_information_communication", root)
     grad = _wide("gradschool_students_enrolled", root)
-    other_rate = mean_rate(other_change(obs), obs, OTHER_CHANGE_RATE_YEARS)
+    intensity = residual_intensity(other_change(obs), obs.population, OTHER_CHANGE_RATE_YEARS)
     rows = {}
     for code in codes:
         y = _first_year(code)  # first year of flows; the stock is the end of y - 1
@@ -329,7 +332,7 @@ def _region_constants(root: Path | None, obs: Observations) -> pd.DataFrame:
             "base_out_migration_rate": out_mig.loc[y, code] / obs.population.loc[y - 1, code],
             "region_start_year": int(regions.loc[code, "began"]),
             "capital_flag": int(bool(regions.loc[code, "capital_region"])),
-            "other_change_rate": other_rate[code],
+            "international_migration_intensity": intensity[names()[code]],
             "area_km2": float(regions.loc[code, "area_km2"]),
             "base_employment_rate": employed.loc[ey, code] / _age_group_population(root, code, ey - 1, 15, 64),
             "base_labour_productivity": grdp.loc[gy, code] / employed.loc[gy, code],
@@ -507,10 +510,17 @@ def input_tables(root: Path | None = None) -> dict[str, pd.DataFrame]:
     tfr = tfr[tfr["region_code"] == NATIONAL_CODE][["year", "value"]]
     tables["scalars.csv"] = pd.DataFrame(
         {"value": [boys / (boys + girls), float(last_deaths_year + 1), float(tfr["year"].max()),
-                   float(np.mean(EARLY_FERTILITY_YEARS)), float(np.mean(FERTILITY_SCHEDULE_YEARS))]},
+                   float(np.mean(EARLY_FERTILITY_YEARS)), float(np.mean(FERTILITY_SCHEDULE_YEARS)),
+                   float(latest_age_year(root) + 1)]},
         index=["male_share_of_births", "history_end_year", "last_observed_fertility_year",
-               "early_fertility_schedule_year", "late_fertility_schedule_year"])
+               "early_fertility_schedule_year", "late_fertility_schedule_year", "jump_off_year"])
     tables["national_tfr.csv"] = tfr.set_index("year")
+    tables["regional_tfr_ratio.csv"] = regional_tfr_ratio(START_YEAR, root)
+    tables.update(variant_tables(root))
+    jump_off = jump_off_population(latest_age_year(root), OPEN_AGE, root)
+    tables["jump_off_population_male.csv"] = jump_off["male"]
+    tables["jump_off_population_female.csv"] = jump_off["female"]
+    tables["international_migration_profile.csv"] = international_migration_profile(OPEN_AGE, root)
 
     early, late = fertility_schedules(root)
     tables["fertility_schedule_early.csv"] = early

@@ -21,13 +21,19 @@ second step that starts once the first has ended::
     ref = "R6"
 
 Every step names its source in ``ref``: reference keys of docs/references.md, or
-the word "hypothetical". ``include = ["decentralization", "balance"]`` in the
+the word "hypothetical". A ``[demography]`` table may name the national demographic
+variant of model/demography.toml the scenario runs under (``variant = "un-wpp-2024"``);
+without it a scenario runs under the file's default variant, so a policy scenario runs
+under any variant (``kbalance run --variant KEY``, :func:`with_variant`).
+``include = ["decentralization", "balance"]`` in the
 ``[scenario]`` table starts from the lever paths of other shipped scenarios; a lever
 the file names itself replaces the included path. Levers no scenario names follow
 their history.
 
 What a file may hold: a ``[scenario]`` table (``name`` and ``description`` strings,
-``include``) and ``[levers.<name>]`` tables; an empty file is refused. ``target`` is
+``include``), ``[levers.<name>]`` tables and a ``[demography]`` table; an empty file is
+refused. An included scenario's variant is used unless the file names its own; two
+included scenarios naming different variants are refused. ``target`` is
 a number in the lever's range of model/levers.toml; ``start`` an integer year within the
 limits of the start constant in model/kbalance.mdl; ``ramp`` a number of years within
 the ramp constant's limits and at least :data:`MIN_RAMP` (the model ramps over
@@ -37,12 +43,13 @@ the key and what is allowed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kbalance.errors import InvalidValueError, KbalanceInputError, MissingKeyError, number_in, table_of
 from kbalance.model.inputs import cited_keys, read_levers, reference_keys
 from kbalance.model.mdl import scalar_constants
+from kbalance.model.variants import read_variants
 from kbalance.paths import model_dir, model_file, read_toml
 
 STEP_KEYS = ("target", "start", "ramp", "ref")
@@ -51,6 +58,8 @@ MAX_STEPS = 2
 #: The shortest ramp [year]: the model ramps over MAX(1, ramp) years.
 MIN_RAMP = 1.0
 SECOND_STEP_SUFFIX = " 2"  # the model names a second step's constants "<first step's name> 2"
+#: The model constant selecting the demographic variant (its code in model/demography.toml).
+VARIANT_CONSTANT = "fertility variant"
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,8 @@ class Scenario:
     path : Path  the file it came from
     steps : tuple of LeverStep  the lever paths, for reports
     includes : tuple of str  shipped scenarios whose lever paths this one starts from
+    variant : str or None  key of the demographic variant (model/demography.toml) the
+        scenario names; None runs under the file's default. ``constants`` hold its code.
     """
 
     name: str
@@ -89,6 +100,17 @@ class Scenario:
     path: Path | None = None
     steps: tuple[LeverStep, ...] = ()
     includes: tuple[str, ...] = ()
+    variant: str | None = None
+
+
+def with_variant(scenario: Scenario, key: str, where: str | Path = "kbalance run", field_name: str = "--variant") -> Scenario:
+    """``scenario`` run under the demographic variant ``key``: its ``variant`` and the code
+    in its constants replaced. InvalidValueError naming ``where`` and ``field_name`` for a key
+    model/demography.toml does not define."""
+    variants = read_variants()
+    if key not in variants:
+        raise InvalidValueError(where, field_name, key, list(variants))
+    return replace(scenario, variant=key, constants={**scenario.constants, VARIANT_CONSTANT: float(variants[key].code)})
 
 
 def scenario_dir() -> Path:
@@ -163,8 +185,8 @@ def _read_step(path: Path, where: str, lever: str, spec: dict, step: dict, secon
 def _read_head(path: Path, raw: dict) -> dict:
     """The [scenario] table, checked: known keys, name and description strings."""
     for table in raw:
-        if table not in ("scenario", "levers"):
-            raise InvalidValueError(path, table, "unknown table", "[scenario] and [levers.<name>]")
+        if table not in ("scenario", "levers", "demography"):
+            raise InvalidValueError(path, table, "unknown table", "[scenario], [levers.<name>] and [demography]")
     head = table_of(path, "scenario", raw.get("scenario", {}), "a [scenario] table with name, description, include")
     for key in head:
         if key not in HEAD_KEYS:
@@ -173,10 +195,30 @@ def _read_head(path: Path, raw: dict) -> dict:
         if key in head and (not isinstance(head[key], str) or (key == "name" and not head[key].strip())):
             raise InvalidValueError(path, f"scenario.{key}", head[key], "a non-empty string" if key == "name" else "a string")
     table_of(path, "levers", raw.get("levers", {}), "[levers.<name>] tables, one per lever")
-    if not head and not raw.get("levers"):
-        raise MissingKeyError(path, "scenario.name", "a [scenario] table (name, description, include) or "
-                              "[levers.<name>] tables: an empty file is not a scenario")
+    if not head and not raw.get("levers") and "demography" not in raw:
+        raise MissingKeyError(path, "scenario.name", "a [scenario] table (name, description, include), "
+                              "[levers.<name>] tables or a [demography] table: an empty file is not a scenario")
     return head
+
+
+def _read_variant(path: Path, raw: dict, includes: list[Scenario]) -> str | None:
+    """The variant key of the [demography] table, else the one the included scenarios name."""
+    if "demography" in raw:
+        table = table_of(path, "demography", raw["demography"], "a [demography] table with variant")
+        for key in table:
+            if key != "variant":
+                raise InvalidValueError(path, f"demography.{key}", "unknown key", ["variant"])
+        if "variant" not in table:
+            raise MissingKeyError(path, "demography.variant", "variant, a key of model/demography.toml")
+        variants = list(read_variants())
+        if table["variant"] not in variants:
+            raise InvalidValueError(path, "demography.variant", table["variant"], variants)
+        return table["variant"]
+    named = {s.variant for s in includes if s.variant is not None}
+    if len(named) > 1:
+        raise InvalidValueError(path, "scenario.include", sorted(named),
+                                "included scenarios naming one demographic variant (or a [demography] table)")
+    return named.pop() if named else None
 
 
 def read_scenario(name_or_path: str | Path) -> Scenario:
@@ -222,9 +264,11 @@ def _read(name_or_path: str | Path, chain: tuple[Path, ...]) -> Scenario:
                                             f"a year at or after {ends:g}, when step {i} ends (steps in time "
                                             "order, not overlapping)")
             steps.append(step)
-    return Scenario(name=head.get("name", path.stem), description=head.get("description", ""),
-                    constants=_constants(steps, levers), path=path, steps=tuple(steps),
-                    includes=tuple(s.name for s in includes))
+    scenario = Scenario(name=head.get("name", path.stem), description=head.get("description", ""),
+                        constants=_constants(steps, levers), path=path, steps=tuple(steps),
+                        includes=tuple(s.name for s in includes))
+    variant = _read_variant(path, raw, includes)
+    return with_variant(scenario, variant, path, "demography.variant") if variant else scenario
 
 
 def _included(path: Path, names: object, chain: tuple[Path, ...]) -> list[Scenario]:
