@@ -14,6 +14,7 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -214,10 +215,11 @@ def region_coords(names: Sequence[str]) -> list[str]:
     return [code_of(n) for n in names]
 
 
-def member_indicators(ds: xr.Dataset) -> xr.Dataset:
-    """The white paper's indicators per member from one ensemble chunk (a ``reduce``).
+def member_indicators(ds: xr.Dataset, keys: Sequence[str] = INDICATOR_KEYS) -> xr.Dataset:
+    """Indicators per member from one ensemble chunk (a ``reduce``).
 
-    ds : Dataset  run_ensemble output over (member, year, Region) holding :func:`ensemble_variables`
+    ds : Dataset  run_ensemble output over (member, year, Region) holding the variables of ``keys``
+    keys : keys of model/indicators.toml (default the white paper's, :data:`INDICATOR_KEYS`)
     Returns national indicators over (member, year), regional ones over (member, year,
     region) with KOSIS codes, and bloc ones over (member, year, bloc), in the display
     units of model/indicators.toml.
@@ -229,7 +231,7 @@ def member_indicators(ds: xr.Dataset) -> xr.Dataset:
         first.setdefault(blocs[str(code)], str(code))
     present = [b for b in BLOCS if b in first]
     out = {}
-    for key in INDICATOR_KEYS:
+    for key in keys:
         ind = indicator(key)
         values = ind.values(ds)
         if ind.level == "bloc":
@@ -239,19 +241,21 @@ def member_indicators(ds: xr.Dataset) -> xr.Dataset:
 
 
 def run_scenario_members(scenario: Scenario, parameters: pd.DataFrame, until: int,
-                         workers: int | None = None) -> xr.Dataset:
+                         workers: int | None = None, keys: Sequence[str] = INDICATOR_KEYS) -> xr.Dataset:
     """Indicators of every ensemble member under one scenario.
 
     parameters : DataFrame  members × parameter columns, indexed by member id
     until : int  last year [year]
     workers : int, optional  local processes (default: cores; 1 for small ensembles)
+    keys : keys of model/indicators.toml (default the white paper's, :data:`INDICATOR_KEYS`)
     Returns :func:`member_indicators` over all members, ``member`` holding the member ids.
     """
     n = len(parameters)
     workers = workers or (1 if n < 64 else (os.cpu_count() or 1))
     chunk = max(1, min(250, math.ceil(n / workers)))
-    chunks = run_ensemble(parameters.reset_index(drop=True), scenario, until, ensemble_variables(),
-                          chunk_size=chunk, workers=workers, reduce=member_indicators)
+    reduce = member_indicators if tuple(keys) == INDICATOR_KEYS else partial(member_indicators, keys=tuple(keys))
+    chunks = run_ensemble(parameters.reset_index(drop=True), scenario, until, model_variables(tuple(keys)),
+                          chunk_size=chunk, workers=workers, reduce=reduce)
     merged = xr.concat(chunks, dim="member") if len(chunks) > 1 else chunks[0]
     return merged.assign_coords(member=parameters.index.to_numpy())
 
