@@ -27,45 +27,48 @@ from kbalance.engine.compiler import source_hash
 from kbalance.engine.reference import DEFAULT_VARIABLES, run_pysd
 from kbalance.engine.runtime import run_fast
 from kbalance.errors import InvalidValueError, KbalanceInputError, MissingFileError
+from kbalance.model.conventions import global_attributes, model_results
 from kbalance.model.parameters import ParameterSet, read_parameter_set, shipped_parameter_set
 from kbalance.model.scenarios import Scenario, read_scenario, scenario_dir
 from kbalance.outputs import (changed_inputs, data_hash, file_hash, input_hashes, model_hash, netcdf_ready,
                               package_versions, project_path, reserved_folder, write_new_folder)
 from kbalance.paths import project_root
-from kbalance.regions import code_of
 
 # ---------------------------------------------------------------------------
 # Writing
 # ---------------------------------------------------------------------------
 
 
-def _age_label(element: str) -> str:
-    age = int(element[1:])
-    return f"{age}+" if age == 85 else str(age)
+def age_label(age: int, last: int) -> str:
+    """An age [years] as written in tables: ``85+`` for the open last group ``last``."""
+    return f"{age}+" if age == last else str(age)
 
 
 def results_long(results: xr.Dataset) -> pd.DataFrame:
-    """Results as a long table: variable, region, sex, age, year, value, unit.
+    """Results as a long table in the output convention (:mod:`kbalance.model.conventions`):
+    variable (output name), region (KOSIS code), sex (male, female), age (single years, the
+    open last group as ``85+``), year, value, unit; empty where a dimension does not apply
+    (the destination region of origin × destination variables is not written).
 
-    region is the KOSIS code (the destination region for origin × destination
-    variables is not written); age is 0..84 and 85+; empty where a dimension does
-    not apply.
+    results : Dataset  model results (variables and subscripts named as in model/kbalance.mdl)
     """
+    converted = model_results(results)
+    last = int(converted["age"].values[-1]) if "age" in converted.dims else None
     frames = []
-    for name, array in results.data_vars.items():
-        frame = array.to_dataframe(name="value").reset_index()
+    for name, array in converted.data_vars.items():
+        frame = array.drop_vars([c for c in array.coords if c.startswith("region_name")]).to_dataframe(
+            name="value").reset_index()
         rows = pd.DataFrame({
             "variable": name,
-            "region": frame["Region"].map(code_of) if "Region" in frame else "",
-            "sex": frame["Sex"].str.lower() if "Sex" in frame else "",
-            "age": frame["Age"].map(_age_label) if "Age" in frame else "",
+            "region": frame["region"] if "region" in frame else "",
+            "sex": frame["sex"] if "sex" in frame else "",
+            "age": frame["age"].map(lambda a: age_label(int(a), last)) if "age" in frame else "",
             "year": frame["year"],
             "value": frame["value"],
             "unit": array.attrs.get("units", ""),
         })
         frames.append(rows)
     return pd.concat(frames, ignore_index=True)
-
 
 
 def write_run(out: Path, results: xr.Dataset, manifest: dict) -> Path:
@@ -75,9 +78,14 @@ def write_run(out: Path, results: xr.Dataset, manifest: dict) -> Path:
     sibling first and renames it into place, so an interrupted run leaves no
     half-written folder.
     """
+    converted = model_results(results)
+    converted.attrs = {**global_attributes(f"kbalance run: {manifest['scenario']['name']}",
+                                           manifest["parameter_set"]["name"], manifest["command"]),
+                       "scenario": manifest["scenario"]["name"], "engine": manifest["engine"]}
+
     def write(tmp: Path) -> None:
         results_long(results).to_csv(tmp / "results.csv", index=False, float_format="%.10g")
-        netcdf_ready(results).to_netcdf(tmp / "results.nc")
+        netcdf_ready(converted).to_netcdf(tmp / "results.nc")
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
     return write_new_folder(out, write)
@@ -241,6 +249,6 @@ def reproduce_run(manifest_path: Path, out: Path, command: Sequence[str] | None 
 
 
 __all__ = [
-    "ENGINES", "MATCH_RTOL", "Reproduction", "build_manifest", "compare_results", "read_run_manifest",
+    "ENGINES", "MATCH_RTOL", "Reproduction", "age_label", "build_manifest", "compare_results", "read_run_manifest",
     "reproduce_run", "results_long", "run_model", "run_to_folder", "scenario_files", "write_run",
 ]

@@ -12,6 +12,9 @@ from PIL import Image
 
 from kbalance import cli
 from kbalance.errors import InvalidValueError
+from kbalance.model.conventions import model_unit
+from kbalance.model.indicators import read_indicators
+from kbalance.model.mdl import variable_names
 from kbalance.model.scenarios import list_scenarios
 from kbalance.outputs import OBSERVATION_SET_KEY
 from kbalance.whitepaper import figures, pipeline
@@ -65,7 +68,7 @@ def test_whitepaper_writes_every_promised_file(whitepaper_folder, sensitivity_di
     with pd.ExcelFile(out / "tables" / "tables.xlsx", engine="openpyxl") as workbook:
         assert "scenario_comparison" in workbook.sheet_names and "fit_statistics" in workbook.sheet_names
     with xr.open_dataset(out / "results" / "bestfit.nc") as nc:
-        assert "Population" in nc and nc["Population"].sizes["Age"] == 86
+        assert "Population" in nc and nc["Population"].sizes["age"] == 86
 
 
 def test_whitepaper_refuses_existing_folder(whitepaper_folder, capsys):
@@ -101,3 +104,34 @@ def test_a_bad_language_or_year_is_refused_before_any_run():
         pipeline.prepare_whitepaper("fr")
     with pytest.raises(InvalidValueError, match="--until"):
         pipeline.prepare_whitepaper("en", until=2200)
+
+
+def test_every_result_file_follows_the_output_convention(whitepaper_folder):
+    """Units from model/indicators.toml (indicators) and the model's documentation (model
+    variables), the same coordinates in every file, CF and global attributes in every netCDF."""
+    results = whitepaper_folder / "results"
+    known = read_indicators()
+    with xr.open_dataset(results / "ensemble_summary.nc") as nc:
+        for key in nc.data_vars:
+            ind = known[str(key)]
+            assert nc[key].attrs["units"] == ind.unit_en and nc[key].attrs["long_name_ko"] == ind.label_ko, key
+        assert nc["population"].attrs["units"] == "million persons" and nc["capital_share"].attrs["units"] == "%"
+        assert nc["region_name_ko"].sel(region="11") == "서울특별시"
+        assert {"title", "source", "history", "fitted_set", "model_sha256", "kbalance_version"} <= set(nc.attrs)
+        summary_regions = set(nc["region"].values)
+    with xr.open_dataset(results / "bestfit.nc") as nc:
+        for name in nc.data_vars:
+            variable = str(name).replace("_", " ")
+            if variable in variable_names():
+                assert nc[name].attrs["units"] == model_unit(variable), name
+        assert nc["capital_region_share"].attrs["units"] == "%" and nc["elderly_share"].attrs["units"] == "1"
+        assert set(nc["region"].values) == summary_regions and list(nc["sex"].values) == ["male", "female"]
+        assert nc.attrs["fitted_set"] == json.loads((whitepaper_folder / "manifest.json").read_text())["fitted_set"]["file"].removesuffix(".toml")
+        bestfit_names = set(nc.data_vars)
+    summary = pd.read_csv(results / "ensemble_summary.csv", dtype={"region": str})
+    assert (summary["unit"] == summary["indicator"].map(lambda k: known[k].unit_en)).all()
+    long = pd.read_csv(results / "bestfit.csv", dtype={"region": str, "age": str}, usecols=["variable", "region", "unit"])
+    assert set(long["variable"]) == bestfit_names  # the same names as the netCDF
+    assert set(long["region"].dropna()) == summary_regions
+    units = long.groupby("variable")["unit"].first()
+    assert units["capital_region_share"] == "%" and units["total_births"] == model_unit("total births")

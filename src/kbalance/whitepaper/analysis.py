@@ -24,6 +24,7 @@ import xarray as xr
 from kbalance.calibration.ensemble import read_ensemble
 from kbalance.engine.ensemble import run_ensemble
 from kbalance.errors import InvalidValueError, MissingFileError
+from kbalance.model.conventions import indicator_attributes
 from kbalance.model.indicators import Indicator, indicator, model_variables
 from kbalance.model.inputs import read_levers
 from kbalance.model.parameters import ParameterSet
@@ -233,7 +234,7 @@ def member_indicators(ds: xr.Dataset, keys: Sequence[str] = INDICATOR_KEYS) -> x
     out = {}
     for key in keys:
         ind = indicator(key)
-        values = ind.values(ds)
+        values = ind.values(ds).assign_attrs(indicator_attributes(ind))
         if ind.level == "bloc":
             values = values.sel(region=[first[b] for b in present]).assign_coords(region=present).rename(region="bloc")
         out[key] = values

@@ -37,6 +37,7 @@ import kbalance
 from kbalance.calibration.ensemble import ensemble_path, latest_ensemble_set
 from kbalance.engine.compiler import compile_model, source_hash
 from kbalance.errors import InvalidValueError, MissingFileError
+from kbalance.model.conventions import global_attributes, indicator_results, model_results
 from kbalance.model.parameters import read_parameter_set
 from kbalance.model.scenarios import Scenario
 from kbalance.outputs import (check_new_folder, data_hash, file_hash, input_hashes, model_hash, netcdf_ready,
@@ -233,10 +234,18 @@ def write_netcdf(ds: xr.Dataset, path: Path) -> Path:
 
 
 def write_results(wp: Whitepaper, folder: Path) -> None:
-    """results/ensemble_summary.nc and .csv, results/bestfit.nc and .csv."""
-    write_netcdf(wp.summary, folder / "ensemble_summary.nc")
+    """results/ensemble_summary.nc and .csv, results/bestfit.nc and .csv, in the output
+    convention of :mod:`kbalance.model.conventions` (names, coordinates, units, attributes)."""
+    fitted, members = wp.fit_report.name, int(wp.members.sizes.get("member", 0))
+    summary = indicator_results(wp.summary)
+    summary.attrs = {**global_attributes("kbalance white paper: ensemble quantiles of the indicators by scenario",
+                                         fitted), "ensemble_members": members,
+                     "quantile": "q05 … q95: 5, 25, 50, 75 and 95 % quantiles over the ensemble members"}
+    write_netcdf(summary, folder / "ensemble_summary.nc")
     summary_long(wp.summary).to_csv(folder / "ensemble_summary.csv", index=False, float_format="%.8g")
-    write_netcdf(wp.bestfit, folder / "bestfit.nc")
+    bestfit = model_results(wp.bestfit)
+    bestfit.attrs = global_attributes("kbalance white paper: best-fit run of every scenario", fitted)
+    write_netcdf(bestfit, folder / "bestfit.nc")
     years = sorted({*range(2025, wp.until + 1, 5), *pyramid_years(wp.until)})
     bestfit_long(wp.bestfit, years).to_csv(folder / "bestfit.csv", index=False, float_format="%.10g")
 
