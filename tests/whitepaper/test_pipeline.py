@@ -67,6 +67,12 @@ def test_whitepaper_writes_every_promised_file(whitepaper_folder, sensitivity_di
     assert comparison["2040"].str.match(r"^-?[\d,.]+ \[-?[\d,.]+–-?[\d,.]+\]$").all()
     with pd.ExcelFile(out / "tables" / "tables.xlsx", engine="openpyxl") as workbook:
         assert "scenario_comparison" in workbook.sheet_names and "fit_statistics" in workbook.sheet_names
+        sheet = pd.read_excel(workbook, sheet_name="scenario_comparison")  # numbers a spreadsheet can chart, units in Korean
+        assert all(pd.api.types.is_float_dtype(sheet[c]) for c in ("median", "p5", "p95"))
+        assert ((sheet["p5"] <= sheet["median"] + 1e-9) & (sheet["median"] <= sheet["p95"] + 1e-9)).all()
+        assert "백만 명" in set(sheet["unit"]) and "million persons" not in set(sheet["unit"])
+        differences = pd.read_excel(workbook, sheet_name="scenario_differences")
+        assert "million persons" not in set(differences["unit"])
     with xr.open_dataset(out / "results" / "bestfit.nc") as nc:
         assert "Population" in nc and nc["Population"].sizes["age"] == 86
 

@@ -59,6 +59,21 @@ def comparison_table(summary: xr.Dataset, years: Sequence[int], lang: str) -> pd
     return pd.DataFrame(rows)
 
 
+def comparison_values(summary: xr.Dataset, years: Sequence[int], lang: str) -> pd.DataFrame:
+    """The scenario comparison as numbers: one row per indicator, scenario and year with the
+    median, 5 % and 95 % quantiles in separate columns [the unit column, in ``lang``]."""
+    rows = []
+    for key, ind in national_indicators().items():
+        for scenario in summary["scenario"].values:
+            for year in years:
+                q = summary[key].sel(scenario=scenario, year=year)
+                rows.append({"indicator": key, "label": ind.label(lang), "unit": ind.unit(lang),
+                             "scenario": str(scenario), "scenario_label": scenario_label(str(scenario), lang),
+                             "year": int(year), "median": float(q.sel(quantile="q50")),
+                             "p5": float(q.sel(quantile="q05")), "p95": float(q.sel(quantile="q95"))})
+    return pd.DataFrame(rows)
+
+
 def regional_table(summary: xr.Dataset, years: Sequence[int], lang: str) -> pd.DataFrame:
     """Regional indicators by scenario, region and year: median and 5–95 % band."""
     names = {c: region_name(c, lang) for c in summary["region"].values}
@@ -76,17 +91,18 @@ def regional_table(summary: xr.Dataset, years: Sequence[int], lang: str) -> pd.D
 
 
 def bloc_table(summary: xr.Dataset, years: Sequence[int], lang: str) -> pd.DataFrame:
-    """Population by 5+3 bloc: scenario, bloc, year, median and band [thousand persons]."""
+    """Population by 5+3 bloc: scenario, bloc, year, unit (in ``lang``), quantiles."""
     frame = summary["bloc_population"].sel(year=list(years)).to_dataframe(name="v").reset_index()
     wide = frame.pivot_table(index=["scenario", "bloc", "year"], columns="quantile", values="v",
                              sort=False).reset_index()
     wide.insert(2, "bloc_name", wide["bloc"].map(lambda b: region_name(b, lang)))
-    return wide[["scenario", "bloc", "bloc_name", "year", *QUANTILE_NAMES]]
+    wide["unit"] = indicator("bloc_population").unit(lang)
+    return wide[["scenario", "bloc", "bloc_name", "year", "unit", *QUANTILE_NAMES]]
 
 
-def differences_table(members: xr.Dataset, years: Sequence[int]) -> pd.DataFrame:
+def differences_table(members: xr.Dataset, years: Sequence[int], lang: str = "en") -> pd.DataFrame:
     """Paired differences from the baseline per national indicator, scenario and year:
-    quantiles over members of (scenario − baseline), in the indicator's unit."""
+    quantiles over members of (scenario − baseline), in the indicator's unit (named in ``lang``)."""
     rows = []
     for key, ind in national_indicators().items():
         diff = members[key].sel(year=list(years)) - members[key].sel(scenario=BASE, year=list(years))
@@ -95,7 +111,7 @@ def differences_table(members: xr.Dataset, years: Sequence[int]) -> pd.DataFrame
                 continue
             for year in years:
                 rows.append({"indicator": key, "scenario": str(scenario), "year": year,
-                             "unit": ind.unit_en, **member_quantiles(diff.sel(scenario=scenario, year=year))})
+                             "unit": ind.unit(lang), **member_quantiles(diff.sel(scenario=scenario, year=year))})
     return pd.DataFrame(rows, columns=["indicator", "scenario", "year", "unit", *QUANTILE_NAMES])
 
 
@@ -106,7 +122,8 @@ def build_tables(wp: Whitepaper) -> dict[str, pd.DataFrame]:
         "scenario_comparison": comparison_table(wp.summary, years, wp.lang),
         "regional_indicators": regional_table(wp.summary, years, wp.lang),
         "bloc_population": bloc_table(wp.summary, years, wp.lang),
-        "scenario_differences": differences_table(wp.members, years),
+        "scenario_comparison_values": comparison_values(wp.summary, years, wp.lang),
+        "scenario_differences": differences_table(wp.members, years, wp.lang),
         "scenario_levers": wp.levers,
         "fit_statistics": wp.fit,
     }
@@ -121,14 +138,24 @@ def build_tables(wp: Whitepaper) -> dict[str, pd.DataFrame]:
     return tables
 
 
+#: Tables of text bands ('median [5–95 %]') for reading, and the table of the same numbers
+#: the workbook holds in their place (numeric cells that can be charted).
+NUMERIC_TWINS = {"scenario_comparison": "scenario_comparison_values"}
+
+
 def write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> None:
-    """Every table as ``<name>.csv`` and all of them as tables.xlsx (one sheet each, names
-    cut to Excel's 31 characters) in ``folder``."""
+    """Every table as ``<name>.csv`` and as one sheet of tables.xlsx (names cut to Excel's 31
+    characters) in ``folder``; a table of text bands with a numeric twin
+    (:data:`NUMERIC_TWINS`) is a sheet of the twin's numbers, so every cell is a number."""
     for name, table in tables.items():
         table.to_csv(folder / f"{name}.csv", index=False, float_format="%.6g")
+    twins = {twin for name, twin in NUMERIC_TWINS.items() if name in tables and twin in tables}
     with pd.ExcelWriter(folder / "tables.xlsx", engine="openpyxl") as writer:
         for name, table in tables.items():
-            table.to_excel(writer, sheet_name=name[:31], index=False)
+            if name in twins:
+                continue
+            sheet = tables[NUMERIC_TWINS[name]] if NUMERIC_TWINS.get(name) in twins else table
+            sheet.to_excel(writer, sheet_name=name[:31], index=False)
 
 
 def bestfit_long(bestfit: xr.Dataset, years: Sequence[int]) -> pd.DataFrame:
@@ -146,4 +173,4 @@ def bestfit_long(bestfit: xr.Dataset, years: Sequence[int]) -> pd.DataFrame:
 
 
 __all__ = ["band_text", "bestfit_long", "bloc_table", "build_tables", "comparison_table", "differences_table",
-           "regional_table", "summary_band", "summary_long", "write_tables"]
+           "NUMERIC_TWINS", "comparison_values", "regional_table", "summary_band", "summary_long", "write_tables"]
