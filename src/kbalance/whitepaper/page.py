@@ -22,9 +22,10 @@ from kbalance.fonts import bundled_hangul_fonts
 from kbalance.model.indicators import indicator
 from kbalance.outputs import data_hash, model_hash
 from kbalance.paths import calibration_dir
-from kbalance.whitepaper.analysis import (BASE, LOCAL_SHARE_LEVER, NATIONAL_KEYS, PURE, Whitepaper, lever_targets,
-                                          member_quantiles, scenario_label)
-from kbalance.whitepaper.sources import history_end_year, model_caveats
+from kbalance.whitepaper.analysis import (BASE, COMBINED, LOCAL_SHARE_LEVER, NATIONAL_KEYS, PURE, Whitepaper,
+                                          lever_targets, member_quantiles, scenario_label, verdict)
+from kbalance.whitepaper.sections import observed_findings, references_html, sectors_html
+from kbalance.whitepaper.sources import history_end_year, model_caveats, observed_history, observed_population
 from kbalance.whitepaper.tables import summary_band
 
 #: Text of the report page: key → (English, Korean).
@@ -39,6 +40,7 @@ H = {
     "results": ("Results", "결과"), "complementarity": ("Complementarity of decentralization and balance",
                                                        "분권과 균형발전의 보완성"),
     "sensitivity": ("Sensitivity", "민감도 분석"), "caveats": ("Caveats", "유의사항"),
+    "references": ("References", "참고문헌"),
     "comparison": ("Scenario comparison: median [5–95 %] of the ensemble",
                    "시나리오 비교: 앙상블 중앙값 [5–95 % 구간]"),
     "differences": ("Paired difference from the baseline in {y}: median [5–95 %]",
@@ -59,9 +61,11 @@ H = {
 }
 
 CLASS_NAMES = {"complementary": ("complementary", "보완적"), "substitutive": ("substitutive", "대체적"),
-               "additive": ("additive (band includes 0)", "가산적 (구간이 0 포함)")}
-ANSWERS = {"confirmed": ("confirmed", "지지됨"), "refuted": ("refuted", "기각됨"),
-           "not supported": ("not supported (the effects are mostly additive)", "지지되지 않음 (효과가 대체로 가산적)")}
+               "additive": ("additive (band includes 0)", "가산적 (구간이 0 포함)"),
+               "negligible": ("negligible (below the stated threshold)", "무시할 수준 (기준 이하)")}
+ANSWERS = {"confirmed": ("confirmed", "지지됩니다"), "refuted": ("refuted", "기각됩니다"),
+           "not supported": ("not supported (the effects are mostly additive or negligible)",
+                             "지지되지 않습니다 (효과가 대체로 가산적이거나 무시할 수준)")}
 
 CSS = """
 body{font-family:KbalanceHangul,'Noto Sans KR','Malgun Gothic','Apple SD Gothic Neo',NanumGothic,sans-serif;max-width:1100px;
@@ -105,19 +109,22 @@ def first_year_at_least(wp: Whitepaper, key: str, scenario: str, level: float) -
 
 def findings(wp: Whitepaper) -> list[str]:
     """Key findings as sentences (HTML), computed from the ensemble summaries."""
-    ko, end, start = wp.lang == "ko", wp.until, 2024
+    ko, end = wp.lang == "ko", wp.until
     names = [str(s) for s in wp.summary["scenario"].values]
     others = [n for n in names if n != BASE]
-    out = []
-    p0, p1 = _median(wp, "population", BASE, start), _median(wp, "population", BASE, end)
-    out.append(f"기준 시나리오에서 전국 인구는 {start}년 {p0:.2f}백만 명에서 {end}년 {_band(wp, 'population', BASE, end)}백만 명으로 "
-                f"{(p1 / p0 - 1) * 100:+.1f} % 변합니다 (중앙값 [5–95 %])." if ko else
-                f"In the baseline the national population goes from {p0:.2f} million in {start} to "
-                f"{_band(wp, 'population', BASE, end)} million in {end} ({(p1 / p0 - 1) * 100:+.1f} %; median [5–95 %]).")
-    c0 = _median(wp, "capital_share", BASE, start)
-    out.append(f"수도권 인구 비중은 {start}년 {c0:.1f} %에서 {end}년 {_band(wp, 'capital_share', BASE, end)} %가 됩니다 (기준)."
-                if ko else f"The capital region holds {c0:.1f} % of the population in {start} and "
-                f"{_band(wp, 'capital_share', BASE, end)} % in {end} (baseline).")
+    out = observed_findings(wp)
+    p1 = _median(wp, "population", BASE, end)
+    obs_year, obs_pop = observed_population()
+    out.append(f"기준 시나리오에서 전국 인구는 {end}년 {_band(wp, 'population', BASE, end)}백만 명으로, {obs_year}년 말 "
+                f"등록인구 대비 {(p1 / (obs_pop * 1e-6) - 1) * 100:+.1f} % 변합니다 (중앙값 [5–95 %])." if ko else
+                f"In the baseline the national population is {_band(wp, 'population', BASE, end)} million in {end} "
+                f"({(p1 / (obs_pop * 1e-6) - 1) * 100:+.1f} % from the registered population of the end of {obs_year}; "
+                f"median [5–95 %]).")
+    share = observed_history()["capital_share"]
+    c0, c_year = float(share.iloc[-1]), int(share.index[-1]) - 1  # model year y holds the stock of year-end y − 1
+    out.append(f"수도권 인구 비중은 {c_year}년 말 {c0:.1f} %(관측)에서 {end}년 {_band(wp, 'capital_share', BASE, end)} %가 "
+                f"됩니다 (기준)." if ko else f"The capital region held {c0:.1f} % of the registered population at the end "
+                f"of {c_year} (observed) and holds {_band(wp, 'capital_share', BASE, end)} % in {end} (baseline).")
     if others:
         diffs = {n: _diff(wp, "capital_share", n, end) for n in others}
         low = min(diffs, key=lambda n: diffs[n]["q50"])
@@ -134,11 +141,11 @@ def findings(wp: Whitepaper) -> list[str]:
     out.append(f"합계출산율은 {end}년 {_band(wp, 'tfr', BASE, end)}, 출생아 수는 {_band(wp, 'births', BASE, end)}천 명입니다 (기준)."
                 if ko else f"The national TFR is {_band(wp, 'tfr', BASE, end)} and births "
                 f"{_band(wp, 'births', BASE, end)} thousand in {end} (baseline).")
-    r0, r1 = _median(wp, "regions_at_risk", BASE, start), _median(wp, "regions_at_risk", BASE, end)
+    r1 = _median(wp, "regions_at_risk", BASE, end)
     at_risk = indicator("regions_at_risk").label(wp.lang)
-    out.append(f"{at_risk}는 {start}년 {r0:.0f}곳에서 {end}년 {r1:.0f}곳(중앙값)이 되며, 전국 지수는 "
+    out.append(f"{at_risk}는 기준 시나리오에서 {end}년 {r1:.0f}곳(중앙값)이 되며, 전국 지수는 "
                 f"{_band(wp, 'extinction_index', BASE, end)}입니다." if ko else
-                f"{at_risk}: {r0:.0f} in {start}, {r1:.0f} in {end} (median); "
+                f"{at_risk}: {r1:.0f} in {end} in the baseline (median); "
                 f"the national index is {_band(wp, 'extinction_index', BASE, end)} in {end}.")
     for target in (step.target for step in lever_targets(list(wp.scenarios.values()), LOCAL_SHARE_LEVER)):
         reach = {n: first_year_at_least(wp, "local_tax_share", n, target) for n in names}
@@ -163,19 +170,58 @@ def findings(wp: Whitepaper) -> list[str]:
     return out
 
 
+#: An interaction is classified only when its 5–95 % band reaches beyond this many units of
+#: the indicator's last table decimal (0.5: half a unit, e.g. 0.005 million persons).
+NEGLIGIBLE_UNITS = 0.5
+
+
+def negligible_threshold(key: str) -> float:
+    """The size below which an interaction of indicator ``key`` is not classified [its unit]."""
+    return NEGLIGIBLE_UNITS * 10.0 ** -indicator(key).digits
+
+
+def stated_classes(rows: pd.DataFrame) -> pd.DataFrame:
+    """Complementarity rows with the class the page states: ``negligible`` where the whole
+    5–95 % band of the interaction lies within ± :func:`negligible_threshold`."""
+    out = rows.copy()
+    small = [max(abs(r.interaction_q05), abs(r.interaction_q95)) < negligible_threshold(r.indicator)
+             for r in rows.itertuples()]
+    out.loc[small, "classification"] = "negligible"
+    return out
+
+
+def stated_verdict(wp: Whitepaper) -> dict:
+    """The one verdict the page states: on the pure union of decentralization and balance
+    when it ran (the policy interaction alone), else on the integrated scenario, with
+    negligible interactions left unclassified."""
+    table = wp.tables["complementarity"]
+    year = wp.complementarity["verdict"]["year"]
+    combined = PURE if PURE in set(table["combined"]) else COMBINED
+    rows = stated_classes(table[(table["combined"] == combined) & (table["year"] == year)])
+    found = verdict(rows, year)
+    found["negligible"] = list(rows.loc[rows["classification"] == "negligible", "indicator"])
+    return {**found, "combined": combined}
+
+
 def verdict_sentence(wp: Whitepaper) -> str:
-    """One sentence: the model's verdict on complementarity."""
-    v = wp.complementarity["verdict"]
+    """One sentence: the model's one verdict on complementarity, with the band it rests on."""
+    v = stated_verdict(wp)
     ko = wp.lang == "ko"
     label = {k: html.escape(indicator(k).label(wp.lang)) for k in NATIONAL_KEYS}
-    lists = {c: ", ".join(label[k] for k in v[c]) or ("없음" if ko else "none") for c in CLASS_NAMES}
+    lists = {c: ", ".join(label.get(k, k) for k in v[c]) or ("없음" if ko else "none") for c in CLASS_NAMES}
     answer = ANSWERS[v["answer"]][ko]
+    n = wp.members.sizes["member"]
+    which = scenario_label(v["combined"], wp.lang)
     if ko:
-        return (f"<b>\"분권과 균형발전 정책은 상호보완적이다\"라는 주장은 {v['year']}년 지표 기준으로 {answer}.</b> "
-                f"보완적: {lists['complementary']}; 대체적: {lists['substitutive']}; 가산적: {lists['additive']}.")
+        return (f"<b>\"분권과 균형발전 정책은 상호보완적이다\"라는 주장은 {v['year']}년 지표 기준으로 {answer}</b> "
+                f"({html.escape(which)} 기준; 분류는 앙상블 {n:,}개 구성원의 대응 상호작용 5–95 % 구간에 근거하며, 구간 전체가 "
+                f"표의 마지막 자릿수 0.5단위 이내인 상호작용은 분류하지 않습니다). 보완적: {lists['complementary']}; "
+                f"대체적: {lists['substitutive']}; 가산적: {lists['additive']}; 무시할 수준: {lists['negligible']}.")
     return (f"<b>The claim \"decentralization and balance policies are complementary\" is {answer} by the "
-            f"{v['year']} indicators.</b> Complementary: {lists['complementary']}; substitutive: "
-            f"{lists['substitutive']}; additive: {lists['additive']}.")
+            f"{v['year']} indicators</b> ({html.escape(which)}; classes rest on the 5–95 % band of the paired interaction "
+            f"over {n:,} ensemble members, and an interaction whose whole band lies within half a unit of the table's "
+            f"last decimal is not classified). Complementary: {lists['complementary']}; substitutive: "
+            f"{lists['substitutive']}; additive: {lists['additive']}; negligible: {lists['negligible']}.")
 
 
 def complementarity_html(wp: Whitepaper, images: dict[str, str]) -> str:
@@ -213,29 +259,23 @@ def complementarity_html(wp: Whitepaper, images: dict[str, str]) -> str:
     for combined in table["combined"].unique():
         rows = table[(table["combined"] == combined) & (table["year"] == v["year"])]
         parts.append(f"<h3>{html.escape(scenario_label(combined, wp.lang))} ({v['year']})</h3>")
-        parts.append(_table_html(_complementarity_display(rows, wp.lang)))
+        parts.append(_table_html(_complementarity_display(stated_classes(rows), wp.lang)))
     if "complementarity" in images:
         parts.append(images["complementarity"])
     return "\n".join(parts)
 
 
 def verdict_detail(wp: Whitepaper) -> str:
-    """The pure-union verdict, when the derived scenario ran."""
-    pure = wp.complementarity.get("verdict_pure")
-    if not pure:
+    """What the integrated scenario adds, when the verdict rests on the pure union."""
+    if stated_verdict(wp)["combined"] != PURE:
         return ""
     ko = wp.lang == "ko"
-    answer = ANSWERS[pure["answer"]][ko]
-    names = {c: ", ".join(html.escape(indicator(k).label(wp.lang)) for k in pure[c]) or ("없음" if ko else "none")
-             for c in CLASS_NAMES}
+    extra = ", ".join(f"<code>{x}</code>" for x in wp.complementarity["extra_levers"]) or ("없음" if ko else "none")
     if ko:
-        return (f"순수 결합(분권 ∪ 균형, 초광역·균등화 제외)만 보면 주장은 {answer}. 보완적: {names['complementary']}; "
-                f"대체적: {names['substitutive']}; 가산적: {names['additive']}. 두 결과의 차이는 통합 시나리오가 추가로 "
-                f"바꾸는 정책수단의 효과입니다.")
-    return (f"For the pure union of the two scenarios (without the extra mega-region and equalization levers) the "
-            f"claim is {answer}. Complementary: {names['complementary']}; substitutive: {names['substitutive']}; "
-            f"additive: {names['additive']}. The difference between the two is the effect of the levers only the "
-            f"integrated scenario moves.")
+        return (f"통합 시나리오는 {extra}도 바꾸므로 그 상호작용에는 이 추가 정책수단의 효과가 섞여 있어 판정에 쓰지 않고 "
+                f"아래 표에만 보입니다.")
+    return (f"The integrated scenario also moves {extra}, so its interactions mix in those levers' effects; they are "
+            f"shown in the table below and not used for the verdict.")
 
 
 def _complementarity_display(rows: pd.DataFrame, lang: str) -> pd.DataFrame:
@@ -296,7 +336,12 @@ def _caption(name: str, lang: str) -> str:
 
 
 def method_html(wp: Whitepaper) -> str:
-    """The method section."""
+    """The method section: the model, its ensemble and every sector (docs/model.md)."""
+    return method_intro(wp) + sectors_html(wp.lang)
+
+
+def method_intro(wp: Whitepaper) -> str:
+    """The model and its constrained ensemble in two paragraphs."""
     n = wp.members.sizes["member"]
     if wp.lang == "ko":
         return (f"<p>kbalance는 17개 시도의 인구(성·단일연령), 혁신역량, 재정을 연결한 시스템 다이내믹스 모형입니다. 방정식은 "
@@ -479,6 +524,7 @@ def render_html(wp: Whitepaper, folder_name: str) -> str:
         ("sensitivity", sensitivity_html(wp, images)),
         ("caveats", caveats_html(wp)),
     ]
+    sections.append(("references", references_html("\n".join(c for _, c in sections), lang)))
     command = html.escape(" ".join(["kbalance", *sys.argv[1:]]))
     meta = h("generated", lang, time=datetime.now(UTC).strftime("%Y-%m-%d %H:%M"), command=command,
              members=wp.members.sizes["member"], fitted=wp.fit_report.name)
