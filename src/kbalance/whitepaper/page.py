@@ -26,7 +26,8 @@ from kbalance.whitepaper.analysis import (BASE, COMBINED, LOCAL_SHARE_LEVER, NAT
                                           lever_targets, member_quantiles, scenario_label, verdict)
 from kbalance.whitepaper.sections import observed_findings, references_html, sectors_html
 from kbalance.whitepaper.sources import history_end_year, model_caveats, observed_history, observed_population
-from kbalance.whitepaper.tables import summary_band
+from kbalance.observations.load import series_table
+from kbalance.whitepaper.tables import backtest_display, fit_display, summary_band
 
 #: Text of the report page: key → (English, Korean).
 H = {
@@ -41,6 +42,16 @@ H = {
                                                        "분권과 균형발전의 보완성"),
     "sensitivity": ("Sensitivity", "민감도 분석"), "caveats": ("Caveats", "유의사항"),
     "references": ("References", "참고문헌"),
+    "naive": (("The backtest calibrates the model on observations to the backtest year only and projects the later "
+               "observed years; it is compared with two naive forecasts: <i>naive trend</i> extrapolates each region's "
+               "average annual growth over the five years to the backtest year; <i>naive share</i> holds each region's "
+               "share of the national total of that year and extrapolates the national total by its own five-year "
+               "growth. MAPE is the mean absolute percentage error over every forecast region-year (and in the last "
+               "year alone)."),
+              ("백테스트는 백테스트 연도까지의 관측만으로 모형을 보정한 뒤 이후 관측 연도를 전망하여 두 단순 예측과 비교합니다. "
+               "<i>단순 추세</i>는 각 시도의 백테스트 연도 이전 5년 연평균 증가율을 연장하고, <i>단순 비중</i>은 그 해 각 시도의 "
+               "전국 대비 비중을 고정한 채 전국 합계를 자체 5년 증가율로 연장합니다. MAPE는 전망한 모든 시도·연도(및 마지막 "
+               "연도만)의 평균 절대 백분율 오차입니다.")),
     "comparison": ("Scenario comparison: median [5–95 %] of the ensemble",
                    "시나리오 비교: 앙상블 중앙값 [5–95 % 구간]"),
     "differences": ("Paired difference from the baseline in {y}: median [5–95 %]",
@@ -389,12 +400,14 @@ def fit_html(wp: Whitepaper, images: dict[str, str]) -> str:
             f"<p>Fit statistics (calibration/reports/{wp.fit_report.name}/fit_statistics.csv, all region-years); "
             f"the goals are set in calibration/targets.toml. <span class='met'>Met</span>: {met}. "
             f"<span class='notmet'>Not met</span>: {missed}.</p>")
-    parts = [text, _table_html(wp.fit.round(4)), images.get("calibration_fit", "")]
+    units = series_table()["unit"].to_dict()
+    parts = [text, _table_html(fit_display(wp.fit, units, wp.lang)), images.get("calibration_fit", "")]
     parts += [v for k, v in images.items() if k.startswith("calibration_fit_")]
     if wp.backtest is not None:
         beats = ", ".join(wp.backtest.loc[wp.backtest["model_beats_both_last_year"], "series"]) or ("없음" if ko else "none")
+        parts.append(f"<p>{h('naive', wp.lang)}</p>")
         parts.append(f"<p>{'백테스트: 마지막 연도에 두 단순 예측보다 나은 계열' if ko else 'Backtest: series where the model beats both naive forecasts in the last year'}: {beats}.</p>")
-        parts += [_table_html(wp.backtest.round(2)), images.get("backtest", "")]
+        parts += [_table_html(backtest_display(wp.backtest, wp.lang)), images.get("backtest", "")]
     return "\n".join(parts)
 
 

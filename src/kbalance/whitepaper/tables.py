@@ -158,6 +158,68 @@ def write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> None:
             sheet.to_excel(writer, sheet_name=name[:31], index=False)
 
 
+#: Column headings of the fit table for readers: statistic → (English, Korean).
+FIT_COLUMNS = {
+    "target": ("Target", "보정 목표"), "series": ("Observed series", "관측 계열"), "unit": ("Unit", "단위"),
+    "n": ("Region-years", "시도·연도 수"), "rmse": ("RMSE", "RMSE"), "mape": ("MAPE [%]", "MAPE [%]"),
+    "r2": ("R²", "R²"), "um": ("Bias share of MSE [%]", "MSE 중 편의 비중 [%]"),
+    "us": ("Variance share of MSE [%]", "MSE 중 분산 비중 [%]"),
+    "uc": ("Covariance share of MSE [%]", "MSE 중 공분산 비중 [%]"),
+    "criterion": ("Goal (calibration/targets.toml)", "목표 (calibration/targets.toml)"), "met": ("Met", "충족"),
+}
+#: Column headings of the backtest table for readers.
+BACKTEST_COLUMNS = {
+    "series": ("Observed series", "관측 계열"), "target": ("Target", "보정 목표"),
+    "last_year": ("Last year", "마지막 연도"),
+    "mape_model": ("Model MAPE [%]", "모형 MAPE [%]"), "mape_last_model": ("Model MAPE, last year [%]", "모형 MAPE, 마지막 연도 [%]"),
+    "mape_naive_trend": ("Naive trend MAPE [%]", "단순 추세 MAPE [%]"),
+    "mape_last_naive_trend": ("Naive trend MAPE, last year [%]", "단순 추세 MAPE, 마지막 연도 [%]"),
+    "mape_naive_share": ("Naive share MAPE [%]", "단순 비중 MAPE [%]"),
+    "mape_last_naive_share": ("Naive share MAPE, last year [%]", "단순 비중 MAPE, 마지막 연도 [%]"),
+    "model_beats_both_last_year": ("Model beats both, last year", "마지막 연도에 모형이 둘 다보다 나음"),
+}
+YES_NO = {True: ("yes", "예"), False: ("no", "아니오")}
+
+
+def readable_number(value: float, digits: int) -> str:
+    """A number for a reader: thousands separators, ``digits`` decimals, no e-notation; ''
+    for a missing value."""
+    if value is None or pd.isna(value):
+        return ""
+    return f"{float(value):,.{digits}f}"
+
+
+def fit_display(fit: pd.DataFrame, units: dict[str, str], lang: str) -> pd.DataFrame:
+    """The fit statistics for readers: named columns in ``lang``, the unit of each series'
+    RMSE, shares in percent, no raw headers, no e-notation and no <NA> (a target without a
+    goal shows '–').
+
+    units : observed series → its unit (calibration/sources.csv)
+    """
+    ko = lang == "ko"
+    out = pd.DataFrame({
+        "target": fit["target"], "series": fit["series"], "unit": fit["series"].map(lambda s: units.get(s, "")),
+        "n": [readable_number(v, 0) for v in fit["n"]],
+        "rmse": [readable_number(v, 0 if abs(v) >= 100 else 3) for v in fit["rmse"]],
+        "mape": [readable_number(v, 2) for v in fit["mape"]], "r2": [readable_number(v, 3) for v in fit["r2"]],
+        **{k: [readable_number(100 * v, 1) for v in fit[k]] for k in ("um", "us", "uc")},
+        "criterion": fit["criterion"].replace("", "–"),
+        "met": ["–" if pd.isna(v) else YES_NO[bool(v)][ko] for v in fit["met"]],
+    })
+    return out.rename(columns={k: v[ko] for k, v in FIT_COLUMNS.items()})
+
+
+def backtest_display(backtest: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """The backtest summary for readers: named columns in ``lang``, MAPE with two decimals."""
+    ko = lang == "ko"
+    out = backtest.copy()
+    for column in out.columns:
+        if column.startswith("mape"):
+            out[column] = [readable_number(v, 2) for v in out[column]]
+    out["model_beats_both_last_year"] = [YES_NO[bool(v)][ko] for v in out["model_beats_both_last_year"]]
+    return out.rename(columns={k: v[ko] for k, v in BACKTEST_COLUMNS.items()})
+
+
 def bestfit_long(bestfit: xr.Dataset, years: Sequence[int]) -> pd.DataFrame:
     """Long table of the best-fit runs (scenario first); Population only in ``years``
     (every fifth year and the pyramid years) to keep the file small."""
@@ -172,5 +234,5 @@ def bestfit_long(bestfit: xr.Dataset, years: Sequence[int]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-__all__ = ["band_text", "bestfit_long", "bloc_table", "build_tables", "comparison_table", "differences_table",
+__all__ = ["BACKTEST_COLUMNS", "FIT_COLUMNS", "YES_NO", "backtest_display", "fit_display", "readable_number", "band_text", "bestfit_long", "bloc_table", "build_tables", "comparison_table", "differences_table",
            "NUMERIC_TWINS", "comparison_values", "regional_table", "summary_band", "summary_long", "write_tables"]
