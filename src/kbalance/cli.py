@@ -433,7 +433,7 @@ def _whitepaper(args: argparse.Namespace) -> int:
         validate_observation_set()
         folder = run_whitepaper(out, lang=args.lang, until=args.until, members=args.members,
                                 sensitivity=Path(args.sensitivity) if args.sensitivity else None,
-                                command=["kbalance", *args.argv])
+                                command=["kbalance", *args.argv], scenarios=[Path(p) for p in args.scenario])
     print(f"wrote {folder}/report.html, manifest.json, results/, tables/ and figures/")
     return EXIT_OK
 
@@ -448,6 +448,8 @@ def _add_whitepaper_commands(subparsers: argparse._SubParsersAction) -> None:
                     help="use the first M members of the constrained ensemble (default all)")
     wp.add_argument("--sensitivity", metavar="DIR", help="kbalance sensitivity folder to include (default the newest "
                                                          "outputs/sensitivity*/ with summary.json, if any)")
+    wp.add_argument("--scenario", metavar="FILE", action="append", default=[],
+                    help="a scenario file to run beside the shipped scenarios (repeatable)")
     wp.set_defaults(command=("whitepaper", "whitepaper"))
     DISPATCH[("whitepaper", "whitepaper")] = _whitepaper
 

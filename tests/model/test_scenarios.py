@@ -208,3 +208,12 @@ def test_a_lever_constant_missing_from_the_model_file_is_named(tmp_path, monkeyp
     monkeypatch.setattr(scenarios, "read_levers", lambda: read_levers(levers))
     with pytest.raises(KbalanceInputError, match=rf"kbalance.mdl: field '{name} typo'.*{role} constant.*local_share_of_total_tax"):
         read_scenario("decentralization")
+
+
+def test_every_lever_the_readme_names_is_moved_by_a_shipped_scenario():
+    intro = (project_root() / "README.md").read_text(encoding="utf-8").split("\n## ")[0].lower()
+    moved = {step.lever for name in list_scenarios() for step in read_scenario(name).steps}
+    named = {key for key in read_levers() if key.replace("_", " ") in intro}
+    assert named and named <= moved, sorted(named - moved)
+    unused = set(read_levers()) - moved
+    assert not any(key.replace("_", " ") in intro for key in unused), sorted(unused)

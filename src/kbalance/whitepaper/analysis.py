@@ -161,14 +161,24 @@ def combined_scenario(first: Scenario, second: Scenario, name: str = PURE) -> tu
                     includes=(first.name, second.name)), conflicts
 
 
-def whitepaper_scenarios() -> tuple[list[Scenario], dict]:
-    """The shipped scenarios (baseline first) plus the derived pure combination when both
-    decentralization and balance ship; and a note on the derived one for the manifest."""
+def whitepaper_scenarios(extra: Sequence[Path] = ()) -> tuple[list[Scenario], dict]:
+    """The shipped scenarios (baseline first), the user's scenario files ``extra`` (``--scenario
+    FILE``, in the order given) and the derived pure combination when both decentralization
+    and balance ship; and a note on the derived one for the manifest.
+
+    Raises :class:`kbalance.errors.InvalidValueError` for a user scenario whose name is
+    already taken (by a shipped scenario or an earlier file)."""
     names = list_scenarios()
     if BASE not in names:
         raise MissingFileError(model_dir() / "scenarios" / f"{BASE}.toml", "scenario", "the baseline scenario")
     ordered = [BASE, *[n for n in names if n != BASE]]
     scenarios = [read_scenario(n) for n in ordered]
+    for path in extra:
+        user = read_scenario(Path(path))
+        taken = [s.name for s in scenarios] + [PURE]
+        if user.name in taken:
+            raise InvalidValueError(Path(path), "name", user.name, "a scenario name not already used: not " + ", ".join(taken))
+        scenarios.append(user)
     note: dict = {}
     by_name = {s.name: s for s in scenarios}
     if FIRST in by_name and SECOND in by_name:

@@ -89,8 +89,9 @@ def default_out() -> Path:
 
 def prepare_whitepaper(lang: str = "ko", until: int = 2070, members: int | None = None,
                        sensitivity: Path | None = None, workers: int | None = None,
-                       log: Progress | None = None) -> tuple[Whitepaper, dict]:
-    """Run every scenario on the ensemble and the best-fit set; nothing is written.
+                       log: Progress | None = None, scenarios: Sequence[Path] = ()) -> tuple[Whitepaper, dict]:
+    """Run every scenario (the shipped ones and the files ``scenarios``) on the ensemble and
+    the best-fit set; nothing is written.
 
     Returns the :class:`Whitepaper` and the inputs the manifest records (fitted set,
     scenarios, derived scenario note, members).
@@ -107,7 +108,8 @@ def prepare_whitepaper(lang: str = "ko", until: int = 2070, members: int | None 
                                "run kbalance calibrate, then kbalance ensemble")
     table = ensemble_members(fitted, members)
     params = read_parameter_set(fitted)
-    scenarios, derived = whitepaper_scenarios()
+    user_files = scenarios
+    scenarios, derived = whitepaper_scenarios(user_files)
     sens = find_sensitivity(sensitivity)
     fit_dir = calibration_dir() / "reports" / fitted.stem
     backtests = sorted((calibration_dir() / "reports").glob("backtest-*/summary.csv"))
@@ -163,7 +165,7 @@ def build_whitepaper_manifest(command: Sequence[str], scenarios: Sequence[Scenar
 
 def run_whitepaper(out: Path | None = None, lang: str = "ko", until: int = 2070, members: int | None = None,
                    sensitivity: Path | None = None, command: Sequence[str] | None = None,
-                   progress: bool = True, workers: int | None = None) -> Path:
+                   progress: bool = True, workers: int | None = None, scenarios: Sequence[Path] = ()) -> Path:
     """Run every shipped scenario on the ensemble and write the white-paper folder.
 
     out : Path, optional  new folder (default outputs/whitepaper-<UTC time>); an existing
@@ -174,11 +176,12 @@ def run_whitepaper(out: Path | None = None, lang: str = "ko", until: int = 2070,
     sensitivity : Path, optional  a kbalance sensitivity folder (default the newest
         outputs/sensitivity*/ with summary.json, if any)
     workers : int, optional  local processes for the ensemble (default: cores)
+    scenarios : scenario files [TOML] run beside the shipped ones (``--scenario FILE``)
     Returns the folder written.
     """
     out = check_new_folder(Path(out) if out else default_out())
     log = Progress(progress)
-    wp, inputs = prepare_whitepaper(lang, until, members, sensitivity, workers, log)
+    wp, inputs = prepare_whitepaper(lang, until, members, sensitivity, workers, log, scenarios)
     timings: dict[str, float] = {}
 
     def write(tmp: Path) -> None:
