@@ -4,6 +4,7 @@ atomic writing and refusals that leave nothing behind."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -141,3 +142,17 @@ def test_every_result_file_follows_the_output_convention(whitepaper_folder):
     assert set(long["region"].dropna()) == summary_regions
     units = long.groupby("variable")["unit"].first()
     assert units["capital_region_share"] == "%" and units["total_births"] == model_unit("total births")
+
+
+def test_without_an_analysis_the_white_paper_runs_a_small_screening(small_whitepaper, tmp_path):
+    wp = replace(small_whitepaper, lang="en", sensitivity=None)
+    folder = tmp_path / "wp"
+    folder.mkdir()
+    written = pipeline.write_contents(wp, folder, pipeline.Progress(False), screening=True)
+    assert written.screening and written.sensitivity == folder / pipeline.SCREENING_FOLDER
+    summary = json.loads((written.sensitivity / "summary.json").read_text(encoding="utf-8"))
+    assert summary["method"] == pipeline.SCREENING["method"] and summary["n"] == pipeline.SCREENING["n"]
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    section = html.split("<section id='sensitivity'>")[1].split("</section>")[0]
+    assert "small screening" in section and "kbalance sensitivity" in section and "<img" in section
+    assert (folder / "tables" / "sensitivity_top_factors.csv").is_file()

@@ -128,6 +128,7 @@ class Whitepaper:
     fit_report: Path
     sensitivity: Path | None
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    screening: bool = False  # True when ``sensitivity`` is the small screening run with this white paper
     figures: dict[str, Path] = field(default_factory=dict)
     complementarity: dict = field(default_factory=dict)
 

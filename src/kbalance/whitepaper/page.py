@@ -65,6 +65,14 @@ H = {
                        ("민감도 분석 결과가 없습니다 (summary.json이 있는 outputs/sensitivity*/ 폴더 없음). "
                         "<code>kbalance sensitivity</code>를 실행한 뒤 다시 실행하거나 --sensitivity DIR을 지정하십시오.")),
     "sens_from": ("From <code>{path}</code>.", "출처: <code>{path}</code>."),
+    "screening": (("No full sensitivity analysis was found (no outputs/sensitivity*/ folder with summary.json), so this "
+                   "white paper ran a small screening within its time budget: {method}, N = {n}, outcomes {outcomes}, "
+                   "{fan} ensemble members for the fans, in <code>{path}/</code> of this folder. It ranks factors only "
+                   "roughly; for the full analysis run <code>kbalance sensitivity</code> and pass --sensitivity DIR."),
+                  ("전체 민감도 분석 결과가 없어(summary.json이 있는 outputs/sensitivity*/ 폴더 없음) 이 백서는 시간 예산 안에서 "
+                   "작은 선별 분석을 실행했습니다: {method}, N = {n}, 결과 지표 {outcomes}, 팬 차트용 앙상블 {fan}개 "
+                   "(이 폴더의 <code>{path}/</code>). 요인 순위는 대략적이므로 전체 분석은 <code>kbalance sensitivity</code>를 "
+                   "실행한 뒤 --sensitivity DIR로 지정하십시오.")),
     "top_factors": ("Top factors (latest year, main index)", "주요 요인 (최종 연도, 주 지수)"),
     "no_comp": (("The complementarity analysis needs the scenarios baseline, decentralization, balance and "
                  "integrated; shipped now: {names}."),
@@ -463,7 +471,12 @@ def sensitivity_html(wp: Whitepaper, images: dict[str, str]) -> str:
     summary = json.loads((wp.sensitivity / "summary.json").read_text(encoding="utf-8"))
     facts = {k: v for k, v in summary.items() if isinstance(v, (str, int, float, bool)) or
              (isinstance(v, list) and all(isinstance(x, (str, int, float)) for x in v))}
-    parts = [f"<p>{h('sens_from', wp.lang, path=html.escape(str(wp.sensitivity)))}</p>"]
+    if wp.screening:
+        ran = json.loads((wp.sensitivity / "manifest.json").read_text(encoding="utf-8"))
+        outcomes = ", ".join(indicator(o).label(wp.lang) for o in summary.get("top_factors", {}))
+        parts = [f"<p>{h('screening', wp.lang, method=summary['method'], n=summary['n'], outcomes=outcomes, fan=ran.get('fan_members', ''), path=wp.sensitivity.name)}</p>"]
+    else:
+        parts = [f"<p>{h('sens_from', wp.lang, path=html.escape(str(wp.sensitivity)))}</p>"]
     if facts:
         parts.append(_table_html(pd.DataFrame({"key": list(facts), "value": [
             ", ".join(map(str, v)) if isinstance(v, list) else str(v) for v in facts.values()]})))

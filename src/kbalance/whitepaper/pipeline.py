@@ -44,6 +44,8 @@ from kbalance.outputs import (check_new_folder, data_hash, file_hash, input_hash
                               package_versions, write_new_folder)
 from kbalance.paths import calibration_dir, outputs_dir
 from kbalance.runs import scenario_files
+from kbalance.sensitivity.factors import OUTCOMES
+from kbalance.sensitivity.pipeline import sensitivity_to_folder
 from kbalance.whitepaper.analysis import (LANGS, Whitepaper, complementarity_findings, ensemble_members,
                                           lever_settings, pyramid_years, run_bestfit, run_scenario_members,
                                           summarize, table_years, whitepaper_scenarios)
@@ -53,6 +55,12 @@ from kbalance.whitepaper.sources import find_sensitivity, fit_summary
 from kbalance.whitepaper.tables import bestfit_long, build_tables, summary_long, write_tables
 
 FIGURE_DPI = 300
+#: The small sensitivity screening a white paper runs when no analysis is found: Morris
+#: trajectories, the first outcomes of the sensitivity analysis' default list and the
+#: ensemble members of its fan charts (about a minute on a loaded 2-core machine).
+SCREENING = {"method": "morris", "n": 4, "outcomes": tuple(OUTCOMES[:2]), "fan_members": 20}
+#: The screening's folder inside the white-paper folder.
+SCREENING_FOLDER = "sensitivity-screening"
 
 
 class Progress:
@@ -185,12 +193,15 @@ def run_whitepaper(out: Path | None = None, lang: str = "ko", until: int = 2070,
     timings: dict[str, float] = {}
 
     def write(tmp: Path) -> None:
-        write_contents(wp, tmp, log, out.name)
+        written = write_contents(wp, tmp, log, out.name, screening=True)
         log.stage("manifest")
         timings.update(log.done())
+        sens = out / SCREENING_FOLDER if written.screening else wp.sensitivity
         manifest = build_whitepaper_manifest(command or ["kbalance", *sys.argv[1:]], inputs["scenarios"],
                                              inputs["derived"], inputs["fitted"], inputs["members"], until, lang,
-                                             wp.sensitivity, timings)
+                                             sens, timings)
+        if written.screening:
+            manifest["sensitivity_screening"] = dict(SCREENING, outcomes=list(SCREENING["outcomes"]))
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
                                            encoding="utf-8")
 
@@ -200,16 +211,31 @@ def run_whitepaper(out: Path | None = None, lang: str = "ko", until: int = 2070,
     return out
 
 
-def write_contents(wp: Whitepaper, folder: Path, log: Progress, name: str | None = None) -> Whitepaper:
+def run_screening(folder: Path, until: int) -> Path:
+    """The small sensitivity screening (:data:`SCREENING`) of the baseline into the new ``folder``."""
+    out, _ = sensitivity_to_folder(folder, method=SCREENING["method"], n=SCREENING["n"],
+                                   outcomes=list(SCREENING["outcomes"]), until=until,
+                                   fan_members=SCREENING["fan_members"], progress=False,
+                                   command=["kbalance whitepaper (screening)"])
+    return out
+
+
+def write_contents(wp: Whitepaper, folder: Path, log: Progress, name: str | None = None,
+                   screening: bool = False) -> Whitepaper:
     """Results, tables, figures and the report into ``folder``.
 
     name : the folder's final name, shown in the report's footer (default ``folder``'s name)
+    screening : when no sensitivity folder was found, run the small screening
+        (:data:`SCREENING`) into ``folder``/sensitivity-screening and report it as such
     Returns a copy of ``wp`` holding the tables, figures and complementarity findings.
     """
     for sub in ("results", "tables", "figures"):
         (folder / sub).mkdir()
     log.stage("writing results (netCDF, CSV)")
     write_results(wp, folder / "results")
+    if wp.sensitivity is None and screening:
+        log.stage(f"sensitivity: no analysis found, a small screening ({SCREENING['method']}, N = {SCREENING['n']})")
+        wp = replace(wp, sensitivity=run_screening(folder / SCREENING_FOLDER, wp.until), screening=True)
     log.stage("tables")
     tables = build_tables(wp)
     write_tables(tables, folder / "tables")
@@ -270,5 +296,5 @@ def copy_external_figures(wp: Whitepaper, folder: Path) -> dict[str, Path]:
     return copied
 
 
-__all__ = ["Progress", "build_whitepaper_manifest", "default_out", "prepare_whitepaper", "run_whitepaper",
+__all__ = ["SCREENING", "SCREENING_FOLDER", "run_screening", "Progress", "build_whitepaper_manifest", "default_out", "prepare_whitepaper", "run_whitepaper",
            "write_contents", "write_results"]
