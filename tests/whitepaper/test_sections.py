@@ -41,3 +41,7 @@ def test_reference_list_resolves_every_cited_key():
 def test_marked_escapes_text_and_marks_code():
     assert sections.marked("a `x<y` & b") == "a <code>x&lt;y</code> &amp; b"
     assert isinstance(pd.Series([sections.marked("`a`")]).iloc[0], str)
+
+
+def test_embedded_images_cite_nothing():
+    assert sections.references_html('<img src="data:image/png;base64,AAR2+R15/x"> see R4', "en").count("<li") == 1

@@ -5,6 +5,7 @@ reference list (docs/references.md). Each returns HTML for :mod:`kbalance.whitep
 from __future__ import annotations
 
 import html
+import re
 
 from kbalance.regions import NATIONAL_CODE, region_name
 from kbalance.whitepaper.analysis import Whitepaper
@@ -62,7 +63,7 @@ def marked(text: str) -> str:
 def references_html(text: str, lang: str) -> str:
     """The reference list: every key cited in ``text`` with its entry of docs/references.md."""
     entries = reference_entries()
-    keys = cited_references(text)
+    keys = cited_references(re.sub(r"data:[^\"')\s]+", "", text))  # not the letters of embedded images
     if not keys:
         return ""
     items = "".join(f"<li id='ref-{k.lower()}'><b>{k}</b> {html.escape(entries.get(k, '(not listed in docs/references.md)'))}</li>"
