@@ -502,7 +502,7 @@ def caveats_html(wp: Whitepaper) -> str:
                  "Lever settings marked 'hypothetical' are assumptions without a source.")
     limits = model_caveats()
     if limits:
-        items.append(("모형의 경계 (docs/model.md, 원문):" if ko else "Model boundary (docs/model.md):")
+        items.append(("모형의 경계 (docs/model.md, 영어 원문 그대로):" if ko else "Model boundary (docs/model.md):")
                      + "<ul>" + "".join(f"<li>{html.escape(c)}</li>" for c in limits) + "</ul>")
     return "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
 

@@ -120,7 +120,7 @@ def top_factors(indices: pd.DataFrame, n: int = 5) -> pd.DataFrame:
 
 
 def model_caveats() -> list[str]:
-    """The model's exclusions and known limits, from the **Excluded** list and the
+    """The model's exclusions (each as a sentence "Not in the model: …") and known limits, from the **Excluded** list and the
     "Known limits" section of docs/model.md (one item per bullet), and the links switched
     off at the shipped values."""
     path = project_root() / "docs" / "model.md"
@@ -129,7 +129,8 @@ def model_caveats() -> list[str]:
     text = path.read_text(encoding="utf-8")
     excluded = text.split("**Excluded**:", 1)[-1].split("\n## ", 1)[0].strip().split("\n\n")[0]
     items = re.split(r"\n- ", "\n" + excluded)
-    caveats = [" ".join(i.split()) for i in items if i.strip()]
+    # the items complete "Excluded:"; each stands alone as a sentence
+    caveats = ["Not in the model: " + " ".join(i.split()).rstrip(";,. ") + "." for i in items if i.strip()]
     limits = text.split("## Known limits", 1)[-1].split("\n## ", 1)[0] if "## Known limits" in text else ""
     caveats += [" ".join(i.split()) for i in re.split(r"\n- ", "\n" + limits.strip()) if i.strip()]
     switched = re.search(r"Links that are switched off[^\n]*(?:\n[^\n]+)*", text)
