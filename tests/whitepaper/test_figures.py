@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import pytest
 
 from kbalance.model.indicators import indicator
+from kbalance.paths import project_root
 from kbalance.whitepaper import analysis, figures
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
@@ -68,3 +69,12 @@ def test_figure_notes_say_only_what_is_drawn(small_whitepaper):
     change = figures.FIGURES["population_change"](wp)
     assert change.legends and not any(ax.get_legend() for ax in change.axes)  # the legend sits below the panels
     plt.close("all")
+
+
+def test_the_readme_gallery_holds_small_figures():
+    readme = (project_root() / "README.md").read_text(encoding="utf-8")
+    shown = re.findall(r"\]\((docs/gallery/[^)]+\.png)\)", readme)
+    assert len(shown) >= 5
+    for name in shown:
+        path = project_root() / name
+        assert path.is_file() and path.stat().st_size < 300_000, name
