@@ -73,7 +73,7 @@ def test_run_writes_a_folder_and_refuses_to_overwrite(tmp_path):
     assert run_to_folder("baseline", out, until=2006, command=["kbalance", "run"]) == out
     results = pd.read_csv(out / "results.csv", dtype={"region": str, "sex": str, "age": str})
     assert list(results.columns) == ["variable", "region", "sex", "age", "year", "value", "unit"]
-    pop = results[results["variable"] == "total population"]
+    pop = results[results["variable"] == "total_population"]
     assert set(pop["region"]) == {"11", "21", "22", "23", "24", "25", "26", "29", "31", "32", "33", "34", "35",
                                   "36", "37", "38", "39"}
     assert pop["year"].min() == 2001 and pop["year"].max() == 2006
@@ -81,7 +81,15 @@ def test_run_writes_a_folder_and_refuses_to_overwrite(tmp_path):
     assert "100+" in set(ages) and "0" in set(ages)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["scenario"]["name"] == "baseline" and manifest["until"] == 2006 and manifest["seed"] is None
-    assert (out / "results.nc").stat().st_size > 0
+    with xr.open_dataset(out / "results.nc") as nc:  # the same names, coordinates and units as the CSV
+        assert set(nc.data_vars) == set(results["variable"])
+        assert list(nc["Population"].dims) == ["year", "region", "sex", "age"]
+        assert set(nc["region"].values) == set(pop["region"]) and nc["region_name_ko"].values[0] == "서울특별시"
+        units = results.groupby("variable")["unit"].first().fillna("")
+        assert all(nc[v].attrs["units"] == units[v] for v in nc.data_vars)
+        assert nc["capital_region_share"].attrs["units"] == "%"
+        assert nc.attrs["fitted_set"] == manifest["parameter_set"]["name"] and nc.attrs["scenario"] == "baseline"
+        assert {"title", "source", "history", "model_sha256", "Conventions"} <= set(nc.attrs)
     before = (out / "results.csv").read_bytes()
     with pytest.raises(InvalidValueError, match="never overwritten"):
         run_to_folder("baseline", out, until=2006)

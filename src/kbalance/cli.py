@@ -465,7 +465,8 @@ def _whitepaper(args: argparse.Namespace) -> int:
         validate_observation_set()
         folder = run_whitepaper(out, lang=args.lang, until=args.until, members=args.members,
                                 sensitivity=Path(args.sensitivity) if args.sensitivity else None,
-                                command=["kbalance", *args.argv], sobol_n=args.sobol_n)
+                                command=["kbalance", *args.argv], sobol_n=args.sobol_n,
+                                scenarios=[Path(p) for p in args.scenario])
     print(f"wrote {folder}/report.html, manifest.json, results/, tables/ and figures/")
     return EXIT_OK
 
@@ -482,6 +483,8 @@ def _add_whitepaper_commands(subparsers: argparse._SubParsersAction) -> None:
                                                          "outputs/sensitivity*/ with summary.json, if any)")
     wp.add_argument("--sobol-n", type=int, default=None, metavar="N",
                     help="Sobol base samples of the complementarity cross-check, a power of two (default 64)")
+    wp.add_argument("--scenario", metavar="FILE", action="append", default=[],
+                    help="a scenario file to run beside the shipped scenarios (repeatable)")
     wp.set_defaults(command=("whitepaper", "whitepaper"))
     DISPATCH[("whitepaper", "whitepaper")] = _whitepaper
 

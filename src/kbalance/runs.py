@@ -27,41 +27,43 @@ from kbalance.engine.compiler import source_hash
 from kbalance.engine.reference import DEFAULT_VARIABLES, run_pysd
 from kbalance.engine.runtime import run_fast
 from kbalance.errors import InvalidValueError, KbalanceInputError, MissingFileError
+from kbalance.model.conventions import global_attributes, model_results
 from kbalance.model.parameters import ParameterSet, read_parameter_set, shipped_parameter_set
 from kbalance.model.scenarios import Scenario, read_scenario, scenario_dir, with_variant
 from kbalance.model.variants import default_variant, read_variants
 from kbalance.outputs import (changed_inputs, data_hash, file_hash, input_hashes, model_hash, netcdf_ready,
                               package_versions, project_path, reserved_folder, write_new_folder)
 from kbalance.paths import project_root
-from kbalance.regions import code_of
 
 # ---------------------------------------------------------------------------
 # Writing
 # ---------------------------------------------------------------------------
 
 
-def _age_labels(elements) -> dict[str, str]:
-    """Labels of the model's Age elements (A0 … A100): the age, the last one (the open
-    group) with a plus sign."""
-    elements = list(elements)
-    return {e: f"{int(e[1:])}+" if e == elements[-1] else str(int(e[1:])) for e in elements}
+def age_label(age: int, last: int) -> str:
+    """An age [years] as written in tables: ``85+`` for the open last group ``last``."""
+    return f"{age}+" if age == last else str(age)
 
 
 def results_long(results: xr.Dataset) -> pd.DataFrame:
-    """Results as a long table: variable, region, sex, age, year, value, unit.
+    """Results as a long table in the output convention (:mod:`kbalance.model.conventions`):
+    variable (output name), region (KOSIS code), sex (male, female), age (single years, the
+    open last group as ``85+``), year, value, unit; empty where a dimension does not apply
+    (the destination region of origin × destination variables is not written).
 
-    region is the KOSIS code (the destination region for origin × destination
-    variables is not written); age is 0..99 and 100+ (the model's ages, the last open); empty where a dimension does
-    not apply.
+    results : Dataset  model results (variables and subscripts named as in model/kbalance.mdl)
     """
+    converted = model_results(results)
+    last = int(converted["age"].values[-1]) if "age" in converted.dims else None
     frames = []
-    for name, array in results.data_vars.items():
-        frame = array.to_dataframe(name="value").reset_index()
+    for name, array in converted.data_vars.items():
+        frame = array.drop_vars([c for c in array.coords if c.startswith("region_name")]).to_dataframe(
+            name="value").reset_index()
         rows = pd.DataFrame({
             "variable": name,
-            "region": frame["Region"].map(code_of) if "Region" in frame else "",
-            "sex": frame["Sex"].str.lower() if "Sex" in frame else "",
-            "age": frame["Age"].map(_age_labels(array["Age"].values)) if "Age" in frame else "",
+            "region": frame["region"] if "region" in frame else "",
+            "sex": frame["sex"] if "sex" in frame else "",
+            "age": frame["age"].map(lambda a: age_label(int(a), last)) if "age" in frame else "",
             "year": frame["year"],
             "value": frame["value"],
             "unit": array.attrs.get("units", ""),
@@ -80,9 +82,14 @@ def write_run(out: Path, results: xr.Dataset, manifest: dict,
     half-written folder. ``extra(folder, results)``, when given, writes further files
     (the municipal layer) into the same folder before it is renamed.
     """
+    converted = model_results(results)
+    converted.attrs = {**global_attributes(f"kbalance run: {manifest['scenario']['name']}",
+                                           manifest["parameter_set"]["name"], manifest["command"]),
+                       "scenario": manifest["scenario"]["name"], "engine": manifest["engine"]}
+
     def write(tmp: Path) -> None:
         results_long(results).to_csv(tmp / "results.csv", index=False, float_format="%.10g")
-        netcdf_ready(results).to_netcdf(tmp / "results.nc")
+        netcdf_ready(converted).to_netcdf(tmp / "results.nc")
         if extra is not None:
             extra(tmp, results)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -262,6 +269,6 @@ def reproduce_run(manifest_path: Path, out: Path, command: Sequence[str] | None 
 
 
 __all__ = [
-    "ENGINES", "MATCH_RTOL", "Reproduction", "build_manifest", "compare_results", "read_run_manifest",
+    "ENGINES", "MATCH_RTOL", "Reproduction", "age_label", "build_manifest", "compare_results", "read_run_manifest",
     "reproduce_run", "results_long", "run_model", "run_to_folder", "run_variant", "scenario_files", "write_run",
 ]

@@ -254,3 +254,12 @@ def test_bad_demography_tables_name_file_field_and_allowed(tmp_path, text, field
         read_scenario(_write(tmp_path, text))
     message = str(info.value)
     assert "s.toml" in message and f"'{field}'" in message and allowed in message
+
+
+def test_every_lever_the_readme_names_is_moved_by_a_shipped_scenario():
+    intro = (project_root() / "README.md").read_text(encoding="utf-8").split("\n## ")[0].lower()
+    moved = {step.lever for name in list_scenarios() for step in read_scenario(name).steps}
+    named = {key for key in read_levers() if key.replace("_", " ") in intro}
+    assert named and named <= moved, sorted(named - moved)
+    unused = set(read_levers()) - moved
+    assert not any(key.replace("_", " ") in intro for key in unused), sorted(unused)

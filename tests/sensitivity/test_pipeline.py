@@ -4,6 +4,7 @@ bad arguments are refused naming the field."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -62,7 +63,11 @@ def test_tiny_sobol_run_writes_every_file_of_the_contract(tmp_path, capsys):
     with xr.open_dataset(out / "indices.nc") as ds:
         assert {"S1", "S1_conf", "ST", "ST_conf"} <= set(ds.data_vars)
         assert ds["ST"].sizes == {"outcome": 2, "year": 6, "factor": len(manifest["groups"])}
+        assert ds["ST"].attrs["units"] == "1" and ds["ST"].attrs["long_name"] == "total-order Sobol index"
+        assert list(ds["outcome_units"].values) == [manifest["outcomes"][o]["unit"] for o in ds["outcome"].values]
+        assert ds.attrs["fitted_set"] == Path(manifest["ensemble"]["fitted_set"]).stem and "history" in ds.attrs
     fan = pd.read_csv(out / "fan.csv")
+    assert (fan["unit"] == fan["outcome"].map(lambda k: manifest["outcomes"][k]["unit"])).all()
     assert (fan["q05"] <= fan["q50"]).all() and (fan["q50"] <= fan["q95"]).all()
     assert not list(tmp_path.glob(".sa.tmp-*"))
 

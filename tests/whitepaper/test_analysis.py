@@ -12,6 +12,7 @@ from kbalance.errors import InvalidValueError
 from kbalance.model.indicators import read_indicators
 from kbalance.model.parameters import read_parameter_set
 from kbalance.model.scenarios import list_scenarios, read_scenario
+from kbalance.paths import project_root
 from kbalance.regions import BLOCS, region_codes
 from kbalance.whitepaper import analysis
 
@@ -68,3 +69,17 @@ def test_members_outside_the_ensemble_are_refused():
     assert len(analysis.ensemble_members(fitted, 3)) == 3
     with pytest.raises(InvalidValueError, match="--members"):
         analysis.ensemble_members(fitted, 0)
+
+
+def test_user_scenario_files_join_the_shipped_ones(tmp_path):
+    text = (project_root() / "model" / "scenarios" / "balance.toml").read_text(encoding="utf-8")
+    mine = tmp_path / "mine.toml"
+    mine.write_text(text.replace('name = "balance"', 'name = "my_balance"'), encoding="utf-8")
+    chosen, _ = analysis.whitepaper_scenarios([mine])
+    names = [s.name for s in chosen]
+    assert "my_balance" in names and names[0] == analysis.BASE and set(list_scenarios()) <= set(names)
+    assert next(s for s in chosen if s.name == "my_balance").path == mine
+    same = tmp_path / "same.toml"
+    same.write_text(text, encoding="utf-8")
+    with pytest.raises(InvalidValueError, match="not already used"):
+        analysis.whitepaper_scenarios([same])

@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import pytest
 
 from kbalance.model.indicators import indicator
+from kbalance.paths import project_root
 from kbalance.whitepaper import analysis, figures
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
@@ -57,3 +58,23 @@ def test_tax_ratio_targets_and_their_references_come_from_the_scenarios(small_wh
 def test_reference_marks_keep_each_key_once_in_order():
     assert figures.reference_marks(["R4 R5", "R6 R7; timing hypothetical", "R5"]) == "[R4][R5][R6][R7]"
     assert figures.reference_marks(["hypothetical"]) == ""
+
+
+def test_figure_notes_say_only_what_is_drawn(small_whitepaper):
+    wp = replace(small_whitepaper, lang="en")
+    pyramids = " ".join(figures.figure_texts(figures.FIGURES["age_pyramids"](wp)))
+    assert "bands" not in pyramids and "best-fit" in pyramids
+    disparity = " ".join(figures.figure_texts(figures.FIGURES["disparity"](wp)))
+    assert "band: 5–95 % of the baseline" in disparity
+    change = figures.FIGURES["population_change"](wp)
+    assert change.legends and not any(ax.get_legend() for ax in change.axes)  # the legend sits below the panels
+    plt.close("all")
+
+
+def test_the_readme_gallery_holds_small_figures():
+    readme = (project_root() / "README.md").read_text(encoding="utf-8")
+    shown = re.findall(r"\]\((docs/gallery/[^)]+\.png)\)", readme)
+    assert len(shown) >= 5
+    for name in shown:
+        path = project_root() / name
+        assert path.is_file() and path.stat().st_size < 300_000, name

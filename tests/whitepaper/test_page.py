@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 
 from kbalance.whitepaper import figures, page
+from kbalance.whitepaper.analysis import complementarity_findings, table_years
+from kbalance.whitepaper.pipeline import Progress, write_contents
+from kbalance.whitepaper.tables import build_tables
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -68,3 +71,81 @@ def test_findings_name_the_tax_targets_of_the_scenarios(small_whitepaper):
     text = " ".join(page.findings(wp))
     assert "70:30 national:local tax target (local 30 %)" in text
     assert "60:40 national:local tax target (local 40 %)" in text
+
+
+def test_one_verdict_per_question_and_no_class_below_the_threshold(small_whitepaper):
+    tables = build_tables(small_whitepaper)
+    if "complementarity" not in tables:
+        pytest.skip("the complementarity scenarios are not all shipped")
+    found = complementarity_findings(tables["complementarity"], small_whitepaper.scenarios, table_years(2035)[-1])
+    for lang, words in (("ko", ("지지됩니다", "기각됩니다", "지지되지 않습니다")),
+                        ("en", (" is confirmed", " is refuted", " is not supported"))):
+        wp = replace(small_whitepaper, lang=lang, tables=tables, complementarity=found)
+        text = page.complementarity_html(wp, {}) + " ".join(page.findings(wp))
+        assert sum(w in text for w in words) == 1, lang  # one answer, stated once per place
+    rows = page.stated_classes(tables["complementarity"])
+    small = [max(abs(r.interaction_q05), abs(r.interaction_q95)) < page.negligible_threshold(r.indicator)
+             for r in rows.itertuples()]
+    assert (rows.loc[small, "classification"] == "negligible").all()
+    assert not (rows.loc[[not s for s in small], "classification"] == "negligible").any()
+
+
+def test_every_reference_key_on_the_page_is_resolved(whitepaper_folder):
+    html = (whitepaper_folder / "report.html").read_text(encoding="utf-8")
+    body, references = html.split("<section id='references'>")
+    cited = set(re.findall(r"\bR\d+\b", re.sub(r"data:[^\"')\s]+", "", body)))
+    assert cited and all(f"<b>{k}</b>" in references for k in cited)
+    assert "(not listed in docs/references.md)" not in references
+
+
+#: Boxes of text blocks on the rendered page: the page wider than the window, text running
+#: out of the column (outside a scrolling table box) and blocks drawn over one another.
+LAYOUT_PROBE = """() => {
+  const inner = window.innerWidth;
+  const blocks = Array.from(document.querySelectorAll('h1,h2,h3,p,figcaption,figure,nav'));
+  const boxes = blocks.map(e => [e, e.getBoundingClientRect()]).filter(([e, r]) => r.width > 0 && r.height > 0);
+  const column = document.body.getBoundingClientRect();
+  const out = boxes.filter(([e, r]) => !e.closest('.scroll') && r.right > column.right + 1)
+                   .map(([e, r]) => e.tagName + ': ' + e.textContent.slice(0, 60));
+  const overlaps = [];
+  for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+    const [a, ra] = boxes[i], [b, rb] = boxes[j];
+    if (a.contains(b) || b.contains(a)) continue;
+    const w = Math.min(ra.right, rb.right) - Math.max(ra.left, rb.left);
+    const h = Math.min(ra.bottom, rb.bottom) - Math.max(ra.top, rb.top);
+    if (w > 2 && h > 2) overlaps.push(a.tagName + ' / ' + b.tagName + ': ' + a.textContent.slice(0, 40));
+  }
+  const clippedCells = Array.from(document.querySelectorAll('.scroll')).filter(
+      s => s.scrollWidth > s.clientWidth + 1 && getComputedStyle(s).overflowX === 'hidden').length;
+  return {pageWidth: document.scrollingElement.scrollWidth, inner: inner, out: out, overlaps: overlaps,
+          clippedTables: clippedCells, images: document.images.length,
+          broken: Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).length};
+}"""
+
+
+@pytest.fixture(scope="module")
+def english_report(small_whitepaper, sensitivity_dir, tmp_path_factory) -> Path:
+    """The English report of the small white paper, written with its figures."""
+    folder = tmp_path_factory.mktemp("wp-en")
+    write_contents(replace(small_whitepaper, lang="en", sensitivity=sensitivity_dir), folder, Progress(False))
+    return folder / "report.html"
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium is not installed")
+def test_both_languages_render_without_clipped_or_overlapping_text(whitepaper_folder, english_report):
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            for report, lang in ((whitepaper_folder / "report.html", "ko"), (english_report, "en")):
+                page_ = browser.new_page(viewport={"width": 1280, "height": 900})
+                page_.goto(report.as_uri())
+                page_.wait_for_load_state("load")
+                found = page_.evaluate(LAYOUT_PROBE)
+                assert found["pageWidth"] <= found["inner"], (lang, found["pageWidth"])
+                assert not found["out"] and not found["overlaps"], (lang, found["out"][:5], found["overlaps"][:5])
+                assert found["images"] >= len(figures.FIGURES) - 1 and found["broken"] == 0, lang
+                assert page_.evaluate("document.documentElement.lang") == lang
+                page_.close()
+        finally:
+            browser.close()

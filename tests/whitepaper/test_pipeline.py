@@ -4,6 +4,7 @@ atomic writing and refusals that leave nothing behind."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -12,6 +13,9 @@ from PIL import Image
 
 from kbalance import cli
 from kbalance.errors import InvalidValueError
+from kbalance.model.conventions import model_unit
+from kbalance.model.indicators import read_indicators
+from kbalance.model.mdl import variable_names
 from kbalance.model.scenarios import list_scenarios
 from kbalance.outputs import OBSERVATION_SET_KEY
 from kbalance.whitepaper import figures, pipeline
@@ -70,8 +74,14 @@ def test_whitepaper_writes_every_promised_file(whitepaper_folder, sensitivity_di
     assert comparison["2040"].str.match(r"^-?[\d,.]+ \[-?[\d,.]+–-?[\d,.]+\]$").all()
     with pd.ExcelFile(out / "tables" / "tables.xlsx", engine="openpyxl") as workbook:
         assert "scenario_comparison" in workbook.sheet_names and "fit_statistics" in workbook.sheet_names
+        sheet = pd.read_excel(workbook, sheet_name="scenario_comparison")  # numbers a spreadsheet can chart, units in Korean
+        assert all(pd.api.types.is_float_dtype(sheet[c]) for c in ("median", "p5", "p95"))
+        assert ((sheet["p5"] <= sheet["median"] + 1e-9) & (sheet["median"] <= sheet["p95"] + 1e-9)).all()
+        assert "백만 명" in set(sheet["unit"]) and "million persons" not in set(sheet["unit"])
+        differences = pd.read_excel(workbook, sheet_name="scenario_differences")
+        assert "million persons" not in set(differences["unit"])
     with xr.open_dataset(out / "results" / "bestfit.nc") as nc:
-        assert "Population" in nc and nc["Population"].sizes["Age"] == 101
+        assert "Population" in nc and nc["Population"].sizes["age"] == 101
 
 
 def test_whitepaper_refuses_existing_folder(whitepaper_folder, capsys):
@@ -109,3 +119,48 @@ def test_a_bad_language_or_year_is_refused_before_any_run():
         pipeline.prepare_whitepaper("fr")
     with pytest.raises(InvalidValueError, match="--until"):
         pipeline.prepare_whitepaper("en", until=2200)
+
+
+def test_every_result_file_follows_the_output_convention(whitepaper_folder):
+    """Units from model/indicators.toml (indicators) and the model's documentation (model
+    variables), the same coordinates in every file, CF and global attributes in every netCDF."""
+    results = whitepaper_folder / "results"
+    known = read_indicators()
+    with xr.open_dataset(results / "ensemble_summary.nc") as nc:
+        for key in nc.data_vars:
+            ind = known[str(key)]
+            assert nc[key].attrs["units"] == ind.unit_en and nc[key].attrs["long_name_ko"] == ind.label_ko, key
+        assert nc["population"].attrs["units"] == "million persons" and nc["capital_share"].attrs["units"] == "%"
+        assert nc["region_name_ko"].sel(region="11") == "서울특별시"
+        assert {"title", "source", "history", "fitted_set", "model_sha256", "kbalance_version"} <= set(nc.attrs)
+        summary_regions = set(nc["region"].values)
+    with xr.open_dataset(results / "bestfit.nc") as nc:
+        for name in nc.data_vars:
+            variable = str(name).replace("_", " ")
+            if variable in variable_names():
+                assert nc[name].attrs["units"] == model_unit(variable), name
+        assert nc["capital_region_share"].attrs["units"] == "%" and nc["elderly_share"].attrs["units"] == "1"
+        assert set(nc["region"].values) == summary_regions and list(nc["sex"].values) == ["male", "female"]
+        assert nc.attrs["fitted_set"] == json.loads((whitepaper_folder / "manifest.json").read_text())["fitted_set"]["file"].removesuffix(".toml")
+        bestfit_names = set(nc.data_vars)
+    summary = pd.read_csv(results / "ensemble_summary.csv", dtype={"region": str})
+    assert (summary["unit"] == summary["indicator"].map(lambda k: known[k].unit_en)).all()
+    long = pd.read_csv(results / "bestfit.csv", dtype={"region": str, "age": str}, usecols=["variable", "region", "unit"])
+    assert set(long["variable"]) == bestfit_names  # the same names as the netCDF
+    assert set(long["region"].dropna()) == summary_regions
+    units = long.groupby("variable")["unit"].first()
+    assert units["capital_region_share"] == "%" and units["total_births"] == model_unit("total births")
+
+
+def test_without_an_analysis_the_white_paper_runs_a_small_screening(small_whitepaper, tmp_path):
+    wp = replace(small_whitepaper, lang="en", sensitivity=None)
+    folder = tmp_path / "wp"
+    folder.mkdir()
+    written = pipeline.write_contents(wp, folder, pipeline.Progress(False), screening=True)
+    assert written.screening and written.sensitivity == folder / pipeline.SCREENING_FOLDER
+    summary = json.loads((written.sensitivity / "summary.json").read_text(encoding="utf-8"))
+    assert summary["method"] == pipeline.SCREENING["method"] and summary["n"] == pipeline.SCREENING["n"]
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    section = html.split("<section id='sensitivity'>")[1].split("</section>")[0]
+    assert "small screening" in section and "kbalance sensitivity" in section and "<img" in section
+    assert (folder / "tables" / "sensitivity_top_factors.csv").is_file()

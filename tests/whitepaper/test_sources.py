@@ -66,8 +66,9 @@ def test_fit_goals_are_judged_on_the_median_region(tmp_path):
 
 def test_caveats_list_exclusions_and_known_limits():
     caveats = sources.model_caveats()
-    assert any(c.startswith("foreign residents") for c in caveats)
+    assert any(c.startswith("Not in the model: foreign residents") for c in caveats)
     assert any("age structure" in c for c in caveats)
+    assert all(c[0].isupper() and c.rstrip().endswith((".", ")")) for c in caveats)  # whole sentences
 
 
 def test_lever_history_and_its_references_come_from_the_levers_file():
@@ -75,3 +76,13 @@ def test_lever_history_and_its_references_come_from_the_levers_file():
     history = sources.lever_history("local_share_of_total_tax")
     assert history[points[-1][0]] == points[-1][1] and len(history) == len(points)
     assert sources.lever_history_refs("local_share_of_total_tax") == [p[2] for p in points]
+
+
+def test_observed_facts_come_from_the_observation_set():
+    year, index = sources.observed_extinction_index()
+    assert set(index.index) >= {"00", "11", "39"} and (index > 0).all() and year >= 2020
+    pop_year, pop = sources.observed_population()
+    assert pop_year >= year and 4e7 < pop < 6e7
+    assert "DT_1B040A3" in sources.source_table("pop_registered")
+    assert [h for h, _ in sources.model_sectors()] == ["Population", "Economy and innovation", "Fiscal"]
+    assert sources.cited_references("R4 and [R45], R4") == ["R4", "R45"]

@@ -24,6 +24,8 @@ from kbalance.calibration.ensemble import ensemble_path, latest_ensemble_set, re
 from kbalance.engine.compiler import source_hash
 from kbalance.engine.runtime import check_dtype
 from kbalance.errors import InvalidValueError, MissingFileError
+from kbalance.model.conventions import global_attributes
+from kbalance.model.indicators import read_indicators
 from kbalance.model.parameters import shipped_parameter_set
 from kbalance.model.scenarios import read_scenario
 from kbalance.outputs import (check_new_folder, data_hash, file_hash, input_hashes, model_hash, package_versions,
@@ -39,9 +41,34 @@ from kbalance.sensitivity.factors import (DEFAULT_DTYPE, base_constants, check_o
 from kbalance.sensitivity.figures import write_figures
 
 
+#: What each index is (long_name in English and Korean) and its unit: Sobol indices are
+#: fractions of variance [1]; Morris statistics are in the outcome's unit (``outcome_units``).
+INDEX_NAMES = {
+    "S1": ("first-order Sobol index", "1차 Sobol 지수", "1"),
+    "ST": ("total-order Sobol index", "총 Sobol 지수", "1"),
+    "mu_star": ("Morris mean absolute elementary effect", "Morris 평균 절대 기본효과", "outcome units"),
+    "sigma": ("Morris standard deviation of elementary effects", "Morris 기본효과 표준편차", "outcome units"),
+    "mu": ("Morris mean elementary effect", "Morris 평균 기본효과", "outcome units"),
+}
+
+
+def index_attributes(name: str) -> dict[str, str]:
+    """CF attributes of an index variable (``S1``, ``ST_conf`` …) of indices.nc."""
+    base = name.removesuffix("_conf")
+    long_en, long_ko, units = INDEX_NAMES.get(base, (base, base, "1"))
+    if name.endswith("_conf"):
+        long_en, long_ko = (f"half-width of the {CONFIDENCE:.0%} bootstrap confidence interval of the {long_en}",
+                            f"{long_ko}의 {CONFIDENCE:.0%} 부트스트랩 신뢰구간 반폭")
+    if units == "outcome units":
+        units = "the unit of the outcome (coordinate outcome_units)"
+    return {"units": units, "long_name": long_en, "long_name_ko": long_ko}
+
+
 def indices_dataset(indices: pd.DataFrame, checks: dict[str, dict], attrs: dict[str, object]) -> xr.Dataset:
     """The long table as arrays over (outcome, year, factor): one variable per index and its confidence
-    (``<index>_conf``); second-order indices are left to the CSV."""
+    (``<index>_conf``), with CF attributes, the outcomes' units and labels as coordinates and
+    the global attributes of :func:`kbalance.model.conventions.global_attributes`;
+    second-order indices are left to the CSV."""
     table = indices[indices["index"] != "S2"]
     ds = xr.Dataset()
     factors = list(dict.fromkeys(table["factor"]))
@@ -54,8 +81,30 @@ def indices_dataset(indices: pd.DataFrame, checks: dict[str, dict], attrs: dict[
                 continue
             ds[name] = array
     ds["converged"] = xr.DataArray([int(checks[o]["converged"]) for o in ds["outcome"].values], dims="outcome")
-    ds.attrs = {k: (json.dumps(v) if not isinstance(v, (str, int, float)) else v) for k, v in attrs.items()}
+    for name in ds.data_vars:
+        ds[name].attrs = index_attributes(str(name)) if name != "converged" else {
+            "units": "1", "long_name": "1 when the indices converged (N/2 to N) for the outcome",
+            "long_name_ko": "수렴 여부 (1: 수렴)"}
+    known = read_indicators()
+    shown = [known[str(o)] if str(o) in known else None for o in ds["outcome"].values]
+    ds = ds.assign_coords(outcome_units=("outcome", [i.unit_en if i else "" for i in shown]),
+                          outcome_label_en=("outcome", [i.label_en if i else str(o) for i, o in zip(shown, ds["outcome"].values)]),
+                          outcome_label_ko=("outcome", [i.label_ko if i else str(o) for i, o in zip(shown, ds["outcome"].values)]))
+    ds["year"].attrs = {"units": "year", "long_name": "year", "long_name_ko": "연도"}
+    attrs = dict(attrs)
+    fitted = attrs.pop("fitted_set", None)
+    ds.attrs = {**global_attributes(f"kbalance sensitivity analysis ({attrs.get('method', '')})",
+                                    str(fitted) if fitted else None),
+                **{k: (json.dumps(v) if not isinstance(v, (str, int, float)) else v) for k, v in attrs.items()}}
     return ds
+
+
+def fan_table(fan: pd.DataFrame) -> pd.DataFrame:
+    """The fan quantiles with the unit of each outcome (model/indicators.toml) as a column."""
+    known = read_indicators()
+    out = fan.copy()
+    out.insert(2, "unit", out["outcome"].map(lambda k: known[k].unit_en if k in known else ""))
+    return out
 
 
 
@@ -209,8 +258,9 @@ def sensitivity_to_folder(out: Path, method: str = "sobol", n: int | None = None
     def files(tmp: Path) -> None:
         t = time.perf_counter()
         result.indices.to_csv(tmp / "indices.csv", index=False, float_format="%.6g")
-        fan.to_csv(tmp / "fan.csv", index=False, float_format="%.8g")
+        fan_table(fan).to_csv(tmp / "fan.csv", index=False, float_format="%.8g")
         attrs = {"method": method, "n": n, "runs": design.runs, "seed": seed, "scenario": chosen.name,
+                 "fitted_set": Path(fitted).stem,
                  "conf": f"half-width of the {CONFIDENCE:.0%} bootstrap confidence interval"}
         indices_dataset(result.indices, result.convergence, attrs).to_netcdf(tmp / "indices.nc")
         write_figures(tmp / "figures", result.indices, fan, outcomes, years, len(members), chosen.name)

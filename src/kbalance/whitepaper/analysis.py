@@ -14,6 +14,7 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ import xarray as xr
 from kbalance.calibration.ensemble import read_ensemble
 from kbalance.engine.ensemble import run_ensemble
 from kbalance.errors import InvalidValueError, MissingFileError
+from kbalance.model.conventions import indicator_attributes
 from kbalance.model.indicators import Indicator, indicator, model_variables
 from kbalance.model.inputs import read_levers
 from kbalance.model.parameters import ParameterSet
@@ -126,6 +128,7 @@ class Whitepaper:
     fit_report: Path
     sensitivity: Path | None
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    screening: bool = False  # True when ``sensitivity`` is the small screening run with this white paper
     figures: dict[str, Path] = field(default_factory=dict)
     complementarity: object | None = None  # kbalance.whitepaper.complementarity.Complementarity
     municipal: xr.Dataset | None = None  # (scenario, member, year, …) municipal counts, see whitepaper.municipal
@@ -161,14 +164,24 @@ def combined_scenario(first: Scenario, second: Scenario, name: str = PURE) -> tu
                     includes=(first.name, second.name)), conflicts
 
 
-def whitepaper_scenarios() -> tuple[list[Scenario], dict]:
-    """The shipped scenarios (baseline first) plus the derived pure combination when both
-    decentralization and balance ship; and a note on the derived one for the manifest."""
+def whitepaper_scenarios(extra: Sequence[Path] = ()) -> tuple[list[Scenario], dict]:
+    """The shipped scenarios (baseline first), the user's scenario files ``extra`` (``--scenario
+    FILE``, in the order given) and the derived pure combination when both decentralization
+    and balance ship; and a note on the derived one for the manifest.
+
+    Raises :class:`kbalance.errors.InvalidValueError` for a user scenario whose name is
+    already taken (by a shipped scenario or an earlier file)."""
     names = list_scenarios()
     if BASE not in names:
         raise MissingFileError(model_dir() / "scenarios" / f"{BASE}.toml", "scenario", "the baseline scenario")
     ordered = [BASE, *[n for n in names if n != BASE]]
     scenarios = [read_scenario(n) for n in ordered]
+    for path in extra:
+        user = read_scenario(Path(path))
+        taken = [s.name for s in scenarios] + [PURE]
+        if user.name in taken:
+            raise InvalidValueError(Path(path), "name", user.name, "a scenario name not already used: not " + ", ".join(taken))
+        scenarios.append(user)
     note: dict = {}
     by_name = {s.name: s for s in scenarios}
     if FIRST in by_name and SECOND in by_name:
@@ -216,10 +229,11 @@ def region_coords(names: Sequence[str]) -> list[str]:
     return [code_of(n) for n in names]
 
 
-def member_indicators(ds: xr.Dataset) -> xr.Dataset:
-    """The white paper's indicators per member from one ensemble chunk (a ``reduce``).
+def member_indicators(ds: xr.Dataset, keys: Sequence[str] = INDICATOR_KEYS) -> xr.Dataset:
+    """Indicators per member from one ensemble chunk (a ``reduce``).
 
-    ds : Dataset  run_ensemble output over (member, year, Region) holding :func:`ensemble_variables`
+    ds : Dataset  run_ensemble output over (member, year, Region) holding the variables of ``keys``
+    keys : keys of model/indicators.toml (default the white paper's, :data:`INDICATOR_KEYS`)
     Returns national indicators over (member, year), regional ones over (member, year,
     region) with KOSIS codes, and bloc ones over (member, year, bloc), in the display
     units of model/indicators.toml.
@@ -231,9 +245,9 @@ def member_indicators(ds: xr.Dataset) -> xr.Dataset:
         first.setdefault(blocs[str(code)], str(code))
     present = [b for b in BLOCS if b in first]
     out = {}
-    for key in INDICATOR_KEYS:
+    for key in keys:
         ind = indicator(key)
-        values = ind.values(ds)
+        values = ind.values(ds).assign_attrs(indicator_attributes(ind))
         if ind.level == "bloc":
             values = values.sel(region=[first[b] for b in present]).assign_coords(region=present).rename(region="bloc")
         out[key] = values
@@ -241,21 +255,24 @@ def member_indicators(ds: xr.Dataset) -> xr.Dataset:
 
 
 def run_scenario_members(scenario: Scenario, parameters: pd.DataFrame, until: int,
-                         workers: int | None = None, reduce=member_indicators,
+                         workers: int | None = None, keys: Sequence[str] = INDICATOR_KEYS, reduce=None,
                          extra_variables: Sequence[str] = ()) -> xr.Dataset:
     """Indicators of every ensemble member under one scenario.
 
     parameters : DataFrame  members × parameter columns, indexed by member id
     until : int  last year [year]
     workers : int, optional  local processes (default: cores; 1 for small ensembles)
-    reduce : a top-level function of a chunk (default :func:`member_indicators`)
-    extra_variables : model variables the chunks keep beside :func:`ensemble_variables`
+    keys : keys of model/indicators.toml (default the white paper's, :data:`INDICATOR_KEYS`)
+    reduce : a top-level function of a chunk (default :func:`member_indicators` of ``keys``)
+    extra_variables : model variables the chunks keep beside those of the indicators
     Returns ``reduce`` over all members, ``member`` holding the member ids.
     """
     n = len(parameters)
     workers = workers or (1 if n < 64 else (os.cpu_count() or 1))
     chunk = max(1, min(250, math.ceil(n / workers)))
-    variables = tuple(dict.fromkeys((*ensemble_variables(), *extra_variables)))
+    if reduce is None:
+        reduce = member_indicators if tuple(keys) == INDICATOR_KEYS else partial(member_indicators, keys=tuple(keys))
+    variables = tuple(dict.fromkeys((*model_variables(tuple(keys)), *extra_variables)))
     chunks = run_ensemble(parameters.reset_index(drop=True), scenario, until, variables,
                           chunk_size=chunk, workers=workers, reduce=reduce)
     merged = xr.concat(chunks, dim="member") if len(chunks) > 1 else chunks[0]

@@ -53,6 +53,10 @@ TILE_GRID = {
 TEXT = {
     "year": ("Year (1 January)", "연도 (1월 1일 기준)"),
     "median_note": ("lines: ensemble median; bands: 5–95 % and 25–75 %", "선: 앙상블 중앙값, 음영: 5–95 % 및 25–75 % 구간"),
+    "baseline_band_note": ("lines: ensemble median of each scenario; band: 5–95 % of the baseline",
+                           "선: 시나리오별 앙상블 중앙값, 음영: 기준 시나리오 5–95 % 구간"),
+    "dot_note": ("dots: ensemble median; bars: 5–95 %", "점: 앙상블 중앙값, 막대: 5–95 % 구간"),
+    "tile_note": ("tiles: ensemble median", "타일: 앙상블 중앙값"),
     "source": ("Source: kbalance projections, {n:,} members of the constrained ensemble ({fitted}); {extra}",
                "자료: kbalance 전망, 제약 앙상블 {n:,}개 ({fitted}); {extra}"),
     "observed": ("observed", "관측"),
@@ -158,9 +162,12 @@ def finish(fig: Figure, title: str, source: str, bottom: float = 0.0) -> Figure:
     return fig
 
 
-def source_line(wp: Whitepaper, extra: str = "") -> str:
-    """'Source: kbalance projections, N members (v<N>); <extra>; lines …'."""
-    note = tr("median_note", wp.lang)
+def source_line(wp: Whitepaper, extra: str = "", note_key: str | None = "median_note") -> str:
+    """'Source: kbalance projections, N members (v<N>); <extra>; <what lines and bands are>'
+    (``note_key`` the text saying what is drawn; None when nothing more is drawn than ``extra`` says)."""
+    note = tr(note_key, wp.lang) if note_key else ""
+    if not note:
+        return tr("source", wp.lang, n=wp.members.sizes["member"], fitted=wp.fit_report.name, extra=extra).rstrip("; ")
     return tr("source", wp.lang, n=wp.members.sizes["member"], fitted=wp.fit_report.name,
               extra=f"{extra}; {note}" if extra else note)
 
@@ -257,8 +264,10 @@ def fig_population_change(wp: Whitepaper) -> Figure:
         ax.axvline(0, color="black", lw=0.8)
         ax.set_xlabel(tr("popchange_x", wp.lang))
         ax.set_title(title)
-    axes[0, 1].legend(frameon=False, loc="lower left", fontsize=7)
-    return finish(fig, tr("popchange_title", wp.lang, a=start, b=end), source_line(wp))
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(names), 6), frameon=False, bbox_to_anchor=(0.5, 0.04),
+               fontsize=8)
+    return finish(fig, tr("popchange_title", wp.lang, a=start, b=end), source_line(wp, note_key="dot_note"), bottom=0.05)
 
 
 def fig_age_pyramids(wp: Whitepaper) -> Figure:
@@ -266,7 +275,7 @@ def fig_age_pyramids(wp: Whitepaper) -> Figure:
     pyramid years; the open group (the last age) is written as a number (it is not one year wide)."""
     pop = wp.bestfit["Population"].sel(scenario="baseline")
     years = [y for y in pyramid_years(wp.until) if y in pop["year"]]
-    fig, axes = _figure(1, len(PYRAMID_REGIONS), (3.0 * len(PYRAMID_REGIONS), 4.8), sharey=True)
+    fig, axes = _figure(1, len(PYRAMID_REGIONS), (3.0 * len(PYRAMID_REGIONS), 5.4), sharey=True)
     single = pop["Age"].values[:-1]
     ages = np.arange(len(single))
     styles = [{"color": "#9ecae1"}, {"color": "#c7302a", "lw": 1.2}, {"color": "#08306b", "lw": 1.2, "ls": "--"}]
@@ -289,14 +298,16 @@ def fig_age_pyramids(wp: Whitepaper) -> Figure:
         ax.set_xticks(ticks, [f"{abs(t):.0f}" for t in ticks])
         ax.set_xlim(-limit, limit)
         ax.axvline(0, color="black", lw=0.6)
-        ax.set_title(f"{region_name(code, wp.lang)}\n" + tr("pyramid_open", wp.lang, age=int(pop["Age"].values[-1][1:]),
-                                                              values=" / ".join(notes)),
-                     fontsize=9)
-        ax.set_xlabel(tr("pyramid_x", wp.lang), fontsize=7)
-    axes[0, 0].set_ylabel(tr("age", wp.lang))
+        ax.set_title(f"{region_name(code, wp.lang)}\n" + tr("pyramid_open", wp.lang, values=" / ".join(notes)),
+                     fontsize=10.5)
+        ax.set_xlabel(tr("pyramid_x", wp.lang), fontsize=9)
+        ax.tick_params(labelsize=9)
+    axes[0, 0].set_ylabel(tr("age", wp.lang), fontsize=10)
     axes[0, 0].set_yticks(ages[::20], [str(a) for a in ages[::20]])
-    axes[0, -1].legend(frameon=False, loc="upper right")
-    return finish(fig, tr("pyramid_title", wp.lang), source_line(wp, tr("bestfit", wp.lang)))
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, bbox_to_anchor=(0.5, 0.05),
+               fontsize=9.5)
+    return finish(fig, tr("pyramid_title", wp.lang), source_line(wp, tr("bestfit", wp.lang), note_key=None), bottom=0.06)
 
 
 def _tile_map(ax, values: xr.DataArray, lang: str, title: str) -> None:
@@ -328,7 +339,7 @@ def fig_extinction_tiles(wp: Whitepaper) -> Figure:
     others = [n for n in names if n != "baseline"]
     cols = max(len(years), len(others), 1)
     q = wp.summary["region_extinction_index"].sel(quantile="q50")
-    fig, axes = _figure(2 if others else 1, cols, (2.45 * cols, 6.6 if others else 3.6))
+    fig, axes = _figure(2 if others else 1, cols, (2.45 * cols, 7.6 if others else 4.0))
     for c, year in enumerate(years):
         _tile_map(axes[0, c], q.sel(scenario="baseline", year=year), wp.lang, f"{_label(wp, 'baseline')} {year}")
     for c, name in enumerate(others):
@@ -339,14 +350,20 @@ def fig_extinction_tiles(wp: Whitepaper) -> Figure:
     risk = indicator("region_extinction_index")
     fig.legend(handles, risk.class_labels(wp.lang), loc="lower center", ncol=5, frameon=False,
                bbox_to_anchor=(0.5, 0.045), fontsize=7.5)
-    return finish(fig, tr("tiles_title", wp.lang), source_line(wp, f"[{risk.class_ref}]"), bottom=0.05)
+    return finish(fig, tr("tiles_title", wp.lang), source_line(wp, f"[{risk.class_ref}]", note_key="tile_note"),
+                  bottom=0.05)
 
 
-def _scenario_bands(ax, wp: Whitepaper, key: str, inner: bool = False) -> None:
+def _scenario_bands(ax, wp: Whitepaper, key: str, inner: bool = False, banded: Sequence[str] | None = None) -> None:
+    """Median lines of every scenario with the bands of ``banded`` (default all scenarios)."""
     names = _scenarios(wp)
     for name in names:
-        band(ax, wp.summary[key].sel(scenario=name), scenario_colour(name, names), _label(wp, name), inner=inner,
-             alpha=0.1)
+        q = wp.summary[key].sel(scenario=name)
+        if banded is None or name in banded:
+            band(ax, q, scenario_colour(name, names), _label(wp, name), inner=inner, alpha=0.1 if banded is None else 0.18)
+        else:
+            ax.plot(q["year"].values, q.sel(quantile="q50"), color=scenario_colour(name, names), lw=1.6,
+                    label=_label(wp, name))
     _history_line(ax, wp)
     ax.set_xlabel(tr("year", wp.lang))
     ax.set_ylabel(_ylabel(key, wp.lang))
@@ -437,10 +454,10 @@ def fig_disparity(wp: Whitepaper) -> Figure:
     fig, axes = _figure(2, 2, (11, 7.4))
     keys = ("grdp_pc_cv", "grdp_pc_theil", "fiscal_autonomy_cv", "fiscal_autonomy_theil")
     for ax, key in zip(axes.flat, keys):
-        _scenario_bands(ax, wp, key)
+        _scenario_bands(ax, wp, key, banded=("baseline",))  # overlapping bands of six scenarios turn grey
         ax.set_title(_ylabel(key, wp.lang).split(" [")[0])
     axes[0, 0].legend(frameon=False, fontsize=7)
-    return finish(fig, tr("disparity_title", wp.lang), source_line(wp))
+    return finish(fig, tr("disparity_title", wp.lang), source_line(wp, note_key="baseline_band_note"))
 
 
 def fig_calibration(wp: Whitepaper) -> Figure:

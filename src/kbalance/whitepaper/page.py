@@ -21,12 +21,14 @@ from kbalance.fonts import bundled_hangul_fonts
 from kbalance.model.indicators import indicator
 from kbalance.outputs import data_hash, model_hash
 from kbalance.paths import calibration_dir
+from kbalance.observations.load import series_table
 from kbalance.whitepaper.analysis import (BASE, LOCAL_SHARE_LEVER, Whitepaper, lever_targets,
                                           member_quantiles, scenario_label)
 from kbalance.whitepaper.complementarity import section_html, summary_sentence
 from kbalance.whitepaper.municipal import municipal_html
-from kbalance.whitepaper.sources import history_end_year, model_caveats
-from kbalance.whitepaper.tables import summary_band
+from kbalance.whitepaper.sections import observed_findings, references_html, sectors_html
+from kbalance.whitepaper.sources import history_end_year, model_caveats, observed_history, observed_population
+from kbalance.whitepaper.tables import backtest_display, fit_display, summary_band
 
 #: Text of the report page: key → (English, Korean).
 H = {
@@ -41,6 +43,17 @@ H = {
                                                        "분권과 균형발전의 보완성"),
     "sensitivity": ("Sensitivity", "민감도 분석"), "caveats": ("Caveats", "유의사항"),
     "municipal": ("The 229 시군구", "229개 시군구"),
+    "references": ("References", "참고문헌"),
+    "naive": (("The backtest calibrates the model on observations to the backtest year only and projects the later "
+               "observed years; it is compared with two naive forecasts: <i>naive trend</i> extrapolates each region's "
+               "average annual growth over the five years to the backtest year; <i>naive share</i> holds each region's "
+               "share of the national total of that year and extrapolates the national total by its own five-year "
+               "growth. MAPE is the mean absolute percentage error over every forecast region-year (and in the last "
+               "year alone)."),
+              ("백테스트는 백테스트 연도까지의 관측만으로 모형을 보정한 뒤 이후 관측 연도를 전망하여 두 단순 예측과 비교합니다. "
+               "<i>단순 추세</i>는 각 시도의 백테스트 연도 이전 5년 연평균 증가율을 연장하고, <i>단순 비중</i>은 그 해 각 시도의 "
+               "전국 대비 비중을 고정한 채 전국 합계를 자체 5년 증가율로 연장합니다. MAPE는 전망한 모든 시도·연도(및 마지막 "
+               "연도만)의 평균 절대 백분율 오차입니다.")),
     "comparison": ("Scenario comparison: median [5–95 %] of the ensemble",
                    "시나리오 비교: 앙상블 중앙값 [5–95 % 구간]"),
     "differences": ("Paired difference from the baseline in {y}: median [5–95 %]",
@@ -54,6 +67,14 @@ H = {
                        ("민감도 분석 결과가 없습니다 (summary.json이 있는 outputs/sensitivity*/ 폴더 없음). "
                         "<code>kbalance sensitivity</code>를 실행한 뒤 다시 실행하거나 --sensitivity DIR을 지정하십시오.")),
     "sens_from": ("From <code>{path}</code>.", "출처: <code>{path}</code>."),
+    "screening": (("No full sensitivity analysis was found (no outputs/sensitivity*/ folder with summary.json), so this "
+                   "white paper ran a small screening within its time budget: {method}, N = {n}, outcomes {outcomes}, "
+                   "{fan} ensemble members for the fans, in <code>{path}/</code> of this folder. It ranks factors only "
+                   "roughly; for the full analysis run <code>kbalance sensitivity</code> and pass --sensitivity DIR."),
+                  ("전체 민감도 분석 결과가 없어(summary.json이 있는 outputs/sensitivity*/ 폴더 없음) 이 백서는 시간 예산 안에서 "
+                   "작은 선별 분석을 실행했습니다: {method}, N = {n}, 결과 지표 {outcomes}, 팬 차트용 앙상블 {fan}개 "
+                   "(이 폴더의 <code>{path}/</code>). 요인 순위는 대략적이므로 전체 분석은 <code>kbalance sensitivity</code>를 "
+                   "실행한 뒤 --sensitivity DIR로 지정하십시오.")),
     "top_factors": ("Top factors (latest year, main index)", "주요 요인 (최종 연도, 주 지수)"),
 }
 
@@ -99,19 +120,22 @@ def first_year_at_least(wp: Whitepaper, key: str, scenario: str, level: float) -
 
 def findings(wp: Whitepaper) -> list[str]:
     """Key findings as sentences (HTML), computed from the ensemble summaries."""
-    ko, end, start = wp.lang == "ko", wp.until, 2024
+    ko, end = wp.lang == "ko", wp.until
     names = [str(s) for s in wp.summary["scenario"].values]
     others = [n for n in names if n != BASE]
-    out = []
-    p0, p1 = _median(wp, "population", BASE, start), _median(wp, "population", BASE, end)
-    out.append(f"기준 시나리오에서 전국 인구는 {start}년 {p0:.2f}백만 명에서 {end}년 {_band(wp, 'population', BASE, end)}백만 명으로 "
-                f"{(p1 / p0 - 1) * 100:+.1f} % 변합니다 (중앙값 [5–95 %])." if ko else
-                f"In the baseline the national population goes from {p0:.2f} million in {start} to "
-                f"{_band(wp, 'population', BASE, end)} million in {end} ({(p1 / p0 - 1) * 100:+.1f} %; median [5–95 %]).")
-    c0 = _median(wp, "capital_share", BASE, start)
-    out.append(f"수도권 인구 비중은 {start}년 {c0:.1f} %에서 {end}년 {_band(wp, 'capital_share', BASE, end)} %가 됩니다 (기준)."
-                if ko else f"The capital region holds {c0:.1f} % of the population in {start} and "
-                f"{_band(wp, 'capital_share', BASE, end)} % in {end} (baseline).")
+    out = observed_findings(wp)
+    p1 = _median(wp, "population", BASE, end)
+    obs_year, obs_pop = observed_population()
+    out.append(f"기준 시나리오에서 전국 인구는 {end}년 {_band(wp, 'population', BASE, end)}백만 명으로, {obs_year}년 말 "
+                f"등록인구 대비 {(p1 / (obs_pop * 1e-6) - 1) * 100:+.1f} % 변합니다 (중앙값 [5–95 %])." if ko else
+                f"In the baseline the national population is {_band(wp, 'population', BASE, end)} million in {end} "
+                f"({(p1 / (obs_pop * 1e-6) - 1) * 100:+.1f} % from the registered population of the end of {obs_year}; "
+                f"median [5–95 %]).")
+    share = observed_history()["capital_share"]
+    c0, c_year = float(share.iloc[-1]), int(share.index[-1]) - 1  # model year y holds the stock of year-end y − 1
+    out.append(f"수도권 인구 비중은 {c_year}년 말 {c0:.1f} %(관측)에서 {end}년 {_band(wp, 'capital_share', BASE, end)} %가 "
+                f"됩니다 (기준)." if ko else f"The capital region held {c0:.1f} % of the registered population at the end "
+                f"of {c_year} (observed) and holds {_band(wp, 'capital_share', BASE, end)} % in {end} (baseline).")
     if others:
         diffs = {n: _diff(wp, "capital_share", n, end) for n in others}
         low = min(diffs, key=lambda n: diffs[n]["q50"])
@@ -128,11 +152,11 @@ def findings(wp: Whitepaper) -> list[str]:
     out.append(f"합계출산율은 {end}년 {_band(wp, 'tfr', BASE, end)}, 출생아 수는 {_band(wp, 'births', BASE, end)}천 명입니다 (기준)."
                 if ko else f"The national TFR is {_band(wp, 'tfr', BASE, end)} and births "
                 f"{_band(wp, 'births', BASE, end)} thousand in {end} (baseline).")
-    r0, r1 = _median(wp, "regions_at_risk", BASE, start), _median(wp, "regions_at_risk", BASE, end)
+    r1 = _median(wp, "regions_at_risk", BASE, end)
     at_risk = indicator("regions_at_risk").label(wp.lang)
-    out.append(f"{at_risk}는 {start}년 {r0:.0f}곳에서 {end}년 {r1:.0f}곳(중앙값)이 되며, 전국 지수는 "
+    out.append(f"{at_risk}는 기준 시나리오에서 {end}년 {r1:.0f}곳(중앙값)이 되며, 전국 지수는 "
                 f"{_band(wp, 'extinction_index', BASE, end)}입니다." if ko else
-                f"{at_risk}: {r0:.0f} in {start}, {r1:.0f} in {end} (median); "
+                f"{at_risk}: {r1:.0f} in {end} in the baseline (median); "
                 f"the national index is {_band(wp, 'extinction_index', BASE, end)} in {end}.")
     for target in (step.target for step in lever_targets(list(wp.scenarios.values()), LOCAL_SHARE_LEVER)):
         reach = {n: first_year_at_least(wp, "local_tax_share", n, target) for n in names}
@@ -199,7 +223,12 @@ def _caption(name: str, lang: str) -> str:
 
 
 def method_html(wp: Whitepaper) -> str:
-    """The method section."""
+    """The method section: the model, its ensemble and every sector (docs/model.md)."""
+    return method_intro(wp) + sectors_html(wp.lang)
+
+
+def method_intro(wp: Whitepaper) -> str:
+    """The model and its constrained ensemble in two paragraphs."""
     n = wp.members.sizes["member"]
     if wp.lang == "ko":
         return (f"<p>kbalance는 17개 시도의 인구(성·단일연령), 혁신역량, 재정을 연결한 시스템 다이내믹스 모형입니다. 방정식은 "
@@ -250,12 +279,14 @@ def fit_html(wp: Whitepaper, images: dict[str, str]) -> str:
             f"the pooled figures over all region-years beside them); "
             f"the goals are set in calibration/targets.toml. <span class='met'>Met</span>: {met}. "
             f"<span class='notmet'>Not met</span>: {missed}.</p>")
-    parts = [text, _table_html(wp.fit.round(4)), images.get("calibration_fit", "")]
+    units = series_table()["unit"].to_dict()
+    parts = [text, _table_html(fit_display(wp.fit, units, wp.lang)), images.get("calibration_fit", "")]
     parts += [v for k, v in images.items() if k.startswith("calibration_fit_")]
     if wp.backtest is not None:
         beats = ", ".join(wp.backtest.loc[wp.backtest["model_beats_both_last_year"], "series"]) or ("없음" if ko else "none")
+        parts.append(f"<p>{h('naive', wp.lang)}</p>")
         parts.append(f"<p>{'백테스트: 마지막 연도에 두 단순 예측보다 나은 계열' if ko else 'Backtest: series where the model beats both naive forecasts in the last year'}: {beats}.</p>")
-        parts += [_table_html(wp.backtest.round(2)), images.get("backtest", "")]
+        parts += [_table_html(backtest_display(wp.backtest, wp.lang)), images.get("backtest", "")]
     return "\n".join(parts)
 
 
@@ -311,7 +342,12 @@ def sensitivity_html(wp: Whitepaper, images: dict[str, str]) -> str:
     summary = json.loads((wp.sensitivity / "summary.json").read_text(encoding="utf-8"))
     facts = {k: v for k, v in summary.items() if isinstance(v, (str, int, float, bool)) or
              (isinstance(v, list) and all(isinstance(x, (str, int, float)) for x in v))}
-    parts = [f"<p>{h('sens_from', wp.lang, path=html.escape(str(wp.sensitivity)))}</p>"]
+    if wp.screening:
+        ran = json.loads((wp.sensitivity / "manifest.json").read_text(encoding="utf-8"))
+        outcomes = ", ".join(indicator(o).label(wp.lang) for o in summary.get("top_factors", {}))
+        parts = [f"<p>{h('screening', wp.lang, method=summary['method'], n=summary['n'], outcomes=outcomes, fan=ran.get('fan_members', ''), path=wp.sensitivity.name)}</p>"]
+    else:
+        parts = [f"<p>{h('sens_from', wp.lang, path=html.escape(str(wp.sensitivity)))}</p>"]
     if facts:
         parts.append(_table_html(pd.DataFrame({"key": list(facts), "value": [
             ", ".join(map(str, v)) if isinstance(v, list) else str(v) for v in facts.values()]})))
@@ -338,7 +374,7 @@ def caveats_html(wp: Whitepaper) -> str:
                  "Lever settings marked 'hypothetical' are assumptions without a source.")
     limits = model_caveats()
     if limits:
-        items.append(("모형의 경계 (docs/model.md, 원문):" if ko else "Model boundary (docs/model.md):")
+        items.append(("모형의 경계 (docs/model.md, 영어 원문 그대로):" if ko else "Model boundary (docs/model.md):")
                      + "<ul>" + "".join(f"<li>{html.escape(c)}</li>" for c in limits) + "</ul>")
     return "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
 
@@ -387,6 +423,7 @@ def render_html(wp: Whitepaper, folder_name: str) -> str:
         ("sensitivity", sensitivity_html(wp, images)),
         ("caveats", caveats_html(wp)),
     ]
+    sections.append(("references", references_html("\n".join(c for _, c in sections), lang)))
     command = html.escape(" ".join(["kbalance", *sys.argv[1:]]))
     meta = h("generated", lang, time=datetime.now(UTC).strftime("%Y-%m-%d %H:%M"), command=command,
              members=wp.members.sizes["member"], fitted=wp.fit_report.name)

@@ -39,6 +39,7 @@ import kbalance
 from kbalance.calibration.ensemble import ensemble_path, latest_ensemble_set
 from kbalance.engine.compiler import compile_model, source_hash
 from kbalance.errors import InvalidValueError, MissingFileError
+from kbalance.model.conventions import global_attributes, indicator_results, model_results
 from kbalance.model.parameters import read_parameter_set
 from kbalance.model.scenarios import Scenario
 from kbalance.outputs import (check_new_folder, data_hash, file_hash, input_hashes, model_hash, netcdf_ready,
@@ -47,6 +48,8 @@ from kbalance.paths import calibration_dir, outputs_dir
 from kbalance.sensitivity.factorial import COMBINED
 from kbalance.sensitivity.interactions import SOBOL_N
 from kbalance.runs import scenario_files
+from kbalance.sensitivity.factors import OUTCOMES
+from kbalance.sensitivity.pipeline import sensitivity_to_folder
 from kbalance.whitepaper.analysis import (LANGS, Whitepaper, ensemble_members, lever_settings, pyramid_years,
                                           run_bestfit, run_scenario_members, summarize, table_years,
                                           whitepaper_scenarios)
@@ -58,6 +61,12 @@ from kbalance.whitepaper.sources import find_sensitivity, fit_summary
 from kbalance.whitepaper.tables import bestfit_long, build_tables, summary_long, write_tables
 
 FIGURE_DPI = 300
+#: The small sensitivity screening a white paper runs when no analysis is found: Morris
+#: trajectories, the first outcomes of the sensitivity analysis' default list and the
+#: ensemble members of its fan charts (about a minute on a loaded 2-core machine).
+SCREENING = {"method": "morris", "n": 4, "outcomes": tuple(OUTCOMES[:2]), "fan_members": 20}
+#: The screening's folder inside the white-paper folder.
+SCREENING_FOLDER = "sensitivity-screening"
 
 
 class Progress:
@@ -94,10 +103,12 @@ def default_out() -> Path:
 
 def prepare_whitepaper(lang: str = "ko", until: int = 2070, members: int | None = None,
                        sensitivity: Path | None = None, workers: int | None = None,
-                       log: Progress | None = None, sobol_n: int | None = None) -> tuple[Whitepaper, dict]:
-    """Run every scenario on the ensemble and the best-fit set, and the factorial
-    experiment of the complementarity analysis (``sobol_n`` base samples of its Sobol
-    cross-check, default :data:`~kbalance.sensitivity.interactions.SOBOL_N`); nothing is written.
+                       log: Progress | None = None, sobol_n: int | None = None,
+                       scenarios: Sequence[Path] = ()) -> tuple[Whitepaper, dict]:
+    """Run every scenario (the shipped ones and the files ``scenarios``) on the ensemble and
+    the best-fit set, and the factorial experiment of the complementarity analysis
+    (``sobol_n`` base samples of its Sobol cross-check, default
+    :data:`~kbalance.sensitivity.interactions.SOBOL_N`); nothing is written.
 
     Returns the :class:`Whitepaper` and the inputs the manifest records (fitted set,
     scenarios, derived scenario note, members).
@@ -117,7 +128,8 @@ def prepare_whitepaper(lang: str = "ko", until: int = 2070, members: int | None 
                                "run kbalance calibrate, then kbalance ensemble")
     table = ensemble_members(fitted, members)
     params = read_parameter_set(fitted)
-    scenarios, derived = whitepaper_scenarios()
+    user_files = scenarios
+    scenarios, derived = whitepaper_scenarios(user_files)
     sens = find_sensitivity(sensitivity)
     fit_dir = calibration_dir() / "reports" / fitted.stem
     backtests = sorted((calibration_dir() / "reports").glob("backtest-*/summary.csv"))
@@ -182,7 +194,8 @@ def build_whitepaper_manifest(command: Sequence[str], scenarios: Sequence[Scenar
 
 def run_whitepaper(out: Path | None = None, lang: str = "ko", until: int = 2070, members: int | None = None,
                    sensitivity: Path | None = None, command: Sequence[str] | None = None,
-                   progress: bool = True, workers: int | None = None, sobol_n: int | None = None) -> Path:
+                   progress: bool = True, workers: int | None = None, sobol_n: int | None = None,
+                   scenarios: Sequence[Path] = ()) -> Path:
     """Run every shipped scenario on the ensemble and write the white-paper folder.
 
     out : Path, optional  new folder (default outputs/whitepaper-<UTC time>); an existing
@@ -194,20 +207,24 @@ def run_whitepaper(out: Path | None = None, lang: str = "ko", until: int = 2070,
         outputs/sensitivity*/ with summary.json, if any)
     workers : int, optional  local processes for the ensemble (default: cores)
     sobol_n : int, optional  Sobol base samples of the complementarity cross-check
+    scenarios : scenario files [TOML] run beside the shipped ones (``--scenario FILE``)
     Returns the folder written.
     """
     out = check_new_folder(Path(out) if out else default_out())
     log = Progress(progress)
-    wp, inputs = prepare_whitepaper(lang, until, members, sensitivity, workers, log, sobol_n)
+    wp, inputs = prepare_whitepaper(lang, until, members, sensitivity, workers, log, sobol_n, scenarios)
     timings: dict[str, float] = {}
 
     def write(tmp: Path) -> None:
-        write_contents(wp, tmp, log, out.name)
+        written = write_contents(wp, tmp, log, out.name, screening=True)
         log.stage("manifest")
         timings.update(log.done())
+        sens = out / SCREENING_FOLDER if written.screening else wp.sensitivity
         manifest = build_whitepaper_manifest(command or ["kbalance", *sys.argv[1:]], inputs["scenarios"],
                                              inputs["derived"], inputs["fitted"], inputs["members"], until, lang,
-                                             wp.sensitivity, timings, inputs.get("factorial"))
+                                             sens, timings, inputs.get("factorial"))
+        if written.screening:
+            manifest["sensitivity_screening"] = dict(SCREENING, outcomes=list(SCREENING["outcomes"]))
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
                                            encoding="utf-8")
 
@@ -217,16 +234,31 @@ def run_whitepaper(out: Path | None = None, lang: str = "ko", until: int = 2070,
     return out
 
 
-def write_contents(wp: Whitepaper, folder: Path, log: Progress, name: str | None = None) -> Whitepaper:
+def run_screening(folder: Path, until: int) -> Path:
+    """The small sensitivity screening (:data:`SCREENING`) of the baseline into the new ``folder``."""
+    out, _ = sensitivity_to_folder(folder, method=SCREENING["method"], n=SCREENING["n"],
+                                   outcomes=list(SCREENING["outcomes"]), until=until,
+                                   fan_members=SCREENING["fan_members"], progress=False,
+                                   command=["kbalance whitepaper (screening)"])
+    return out
+
+
+def write_contents(wp: Whitepaper, folder: Path, log: Progress, name: str | None = None,
+                   screening: bool = False) -> Whitepaper:
     """Results, tables, figures and the report into ``folder``.
 
     name : the folder's final name, shown in the report's footer (default ``folder``'s name)
+    screening : when no sensitivity folder was found, run the small screening
+        (:data:`SCREENING`) into ``folder``/sensitivity-screening and report it as such
     Returns a copy of ``wp`` holding the tables and figures.
     """
     for sub in ("results", "tables", "figures"):
         (folder / sub).mkdir()
     log.stage("writing results (netCDF, CSV)")
     write_results(wp, folder / "results")
+    if wp.sensitivity is None and screening:
+        log.stage(f"sensitivity: no analysis found, a small screening ({SCREENING['method']}, N = {SCREENING['n']})")
+        wp = replace(wp, sensitivity=run_screening(folder / SCREENING_FOLDER, wp.until), screening=True)
     log.stage("tables")
     tables = build_tables(wp)
     write_tables(tables, folder / "tables")
@@ -254,10 +286,18 @@ def write_netcdf(ds: xr.Dataset, path: Path) -> Path:
 
 
 def write_results(wp: Whitepaper, folder: Path) -> None:
-    """results/ensemble_summary.nc and .csv, results/bestfit.nc and .csv."""
-    write_netcdf(wp.summary, folder / "ensemble_summary.nc")
+    """results/ensemble_summary.nc and .csv, results/bestfit.nc and .csv, in the output
+    convention of :mod:`kbalance.model.conventions` (names, coordinates, units, attributes)."""
+    fitted, members = wp.fit_report.name, int(wp.members.sizes.get("member", 0))
+    summary = indicator_results(wp.summary)
+    summary.attrs = {**global_attributes("kbalance white paper: ensemble quantiles of the indicators by scenario",
+                                         fitted), "ensemble_members": members,
+                     "quantile": "q05 … q95: 5, 25, 50, 75 and 95 % quantiles over the ensemble members"}
+    write_netcdf(summary, folder / "ensemble_summary.nc")
     summary_long(wp.summary).to_csv(folder / "ensemble_summary.csv", index=False, float_format="%.8g")
-    write_netcdf(wp.bestfit, folder / "bestfit.nc")
+    bestfit = model_results(wp.bestfit)
+    bestfit.attrs = global_attributes("kbalance white paper: best-fit run of every scenario", fitted)
+    write_netcdf(bestfit, folder / "bestfit.nc")
     if wp.complementarity is not None:
         write_netcdf(wp.complementarity.paths, folder / "factorial_effects.nc")
     years = sorted({*range(2025, wp.until + 1, 5), *pyramid_years(wp.until)})
@@ -281,5 +321,5 @@ def copy_external_figures(wp: Whitepaper, folder: Path) -> dict[str, Path]:
     return copied
 
 
-__all__ = ["Progress", "build_whitepaper_manifest", "default_out", "prepare_whitepaper", "run_whitepaper",
+__all__ = ["SCREENING", "SCREENING_FOLDER", "run_screening", "Progress", "build_whitepaper_manifest", "default_out", "prepare_whitepaper", "run_whitepaper",
            "write_contents", "write_results"]

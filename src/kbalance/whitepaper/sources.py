@@ -1,5 +1,6 @@
-"""What the white paper shows beside its projections: observed history, lever history,
-the calibration fit and its goals, the sensitivity folder and the model's stated limits."""
+"""What the white paper shows beside its projections: observed history and the observed
+facts of the key findings, lever history, the calibration fit and its goals, the
+sensitivity folder, the model's sectors and stated limits, and the reference list."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import pandas as pd
 from kbalance.calibration.report import headline_statistics
 from kbalance.calibration.targets import target_goals
 from kbalance.errors import MissingFileError
-from kbalance.model.inputs import read_levers
+from kbalance.model.inputs import REFERENCE_KEY, read_levers
+from kbalance.observations.load import age_structure, load_series, series_table
 from kbalance.paths import calibration_dir, model_dir, outputs_dir, project_root
 from kbalance.regions import load_regions
 
@@ -125,7 +127,7 @@ def top_factors(indices: pd.DataFrame, n: int = 5) -> pd.DataFrame:
 
 
 def model_caveats() -> list[str]:
-    """The model's exclusions and known limits, from the **Excluded** list and the
+    """The model's exclusions (each as a sentence "Not in the model: …") and known limits, from the **Excluded** list and the
     "Known limits" section of docs/model.md (one item per bullet), and the links switched
     off at the shipped values."""
     path = project_root() / "docs" / "model.md"
@@ -134,7 +136,8 @@ def model_caveats() -> list[str]:
     text = path.read_text(encoding="utf-8")
     excluded = text.split("**Excluded**:", 1)[-1].split("\n## ", 1)[0].strip().split("\n\n")[0]
     items = re.split(r"\n- ", "\n" + excluded)
-    caveats = [" ".join(i.split()) for i in items if i.strip()]
+    # the items complete "Excluded:"; each stands alone as a sentence
+    caveats = ["Not in the model: " + " ".join(i.split()).rstrip(";,. ") + "." for i in items if i.strip()]
     limits = text.split("## Known limits", 1)[-1].split("\n## ", 1)[0] if "## Known limits" in text else ""
     caveats += [" ".join(i.split()) for i in re.split(r"\n- ", "\n" + limits.strip()) if i.strip()]
     switched = re.search(r"Links that are switched off[^\n]*(?:\n[^\n]+)*", text)
@@ -143,5 +146,86 @@ def model_caveats() -> list[str]:
     return caveats
 
 
-__all__ = ["find_sensitivity", "fit_summary", "history_end_year", "latest_backtest", "lever_history", "lever_history_refs",
+#: The extinction risk index: women aged 20–39 per resident aged 65 and over [R96].
+YOUNG_WOMEN_GROUPS = ("20_24", "25_29", "30_34", "35_39")
+ELDERLY_FROM = 65
+
+
+def group_start(label: str) -> int:
+    """The first age [years] of a 5-year group label (``"65_69"``) or open group (``"100p"``)."""
+    return int(re.match(r"\d+", label).group(0))
+
+
+def observed_extinction_index() -> tuple[int, pd.Series]:
+    """The extinction risk index of every region and the nation in the latest year the
+    registered population by age covers (year-end), from the observation set: women aged
+    20–39 per resident aged 65+ [-]. Returns (year, index by KOSIS code, nation ``00``)."""
+    ages = age_structure("pop_registered")
+    year = int(ages["year"].max())
+    at = ages.sel(year=year)
+    young = at.sel(sex="female", age_group=list(YOUNG_WOMEN_GROUPS)).sum("age_group")
+    old = [g for g in at["age_group"].values if group_start(str(g)) >= ELDERLY_FROM]
+    elderly = at.sel(sex="total", age_group=old).sum("age_group")
+    return year, (young / elderly).to_pandas().rename("extinction_index")
+
+
+def observed_population() -> tuple[int, float]:
+    """The latest observed national registered population (year-end): (year, persons)."""
+    pop = load_series("pop_registered")
+    national = pop[pop["region_code"] == "00"].sort_values("year")
+    last = national.iloc[-1]
+    return int(last["year"]), float(last["value"])
+
+
+def source_table(series: str) -> str:
+    """The original statistical table of an observed series (its id and name in
+    calibration/sources.csv), for a source line."""
+    row = series_table().loc[series]
+    name = re.split(r";\s(?![^()]*\))", str(row["table_name"]))[-1]  # the last of several names
+    ids = list(dict.fromkeys(re.findall(r"DT_\w+", str(row["table_id"]))))
+    return name + (f", KOSIS {', '.join(ids)}" if ids and not any(i in name for i in ids) else "")
+
+
+def model_sectors() -> list[tuple[str, list[str]]]:
+    """The model's sectors as docs/model.md describes them ("Sectors, stocks and flows"):
+    (heading, paragraphs and bullets as text with `code` marks) for each sector."""
+    path = project_root() / "docs" / "model.md"
+    if not path.is_file():
+        return []
+    text = path.read_text(encoding="utf-8")
+    if "## Sectors, stocks and flows" not in text:
+        return []
+    body = text.split("## Sectors, stocks and flows", 1)[1].split("\n## ", 1)[0]
+    sectors = []
+    for block in re.split(r"\n(?=\*\*[^*]+\.\*\*)", body):
+        head = re.match(r"\*\*([^*]+)\.\*\*", block.strip())
+        if not head:
+            continue
+        rest = block.strip()[head.end():]
+        items = [" ".join(i.split()) for i in re.split(r"\n- |\n\n", "\n" + rest) if i.strip()]
+        sectors.append((head.group(1), items))
+    return sectors
+
+
+def reference_entries(path: Path | None = None) -> dict[str, str]:
+    """The entries of docs/references.md by key (``R4`` → its text after the key)."""
+    path = Path(path or project_root() / "docs" / "references.md")
+    if not path.is_file():
+        return {}
+    out = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        found = re.match(r'- <a id="r(\d+)"></a>\*\*R\d+\*\*\s*(.*)', line)
+        if found:
+            out[f"R{found.group(1)}"] = found.group(2).strip()
+    return out
+
+
+def cited_references(text: str) -> list[str]:
+    """The reference keys (``R4`` …) cited in ``text``, each once, in numeric order."""
+    return sorted(set(REFERENCE_KEY.findall(text)), key=lambda k: int(k[1:]))
+
+
+__all__ = ["ELDERLY_FROM", "YOUNG_WOMEN_GROUPS", "cited_references", "group_start", "model_sectors",
+           "observed_extinction_index", "observed_population", "reference_entries", "source_table",
+           "find_sensitivity", "fit_summary", "history_end_year", "latest_backtest", "lever_history", "lever_history_refs",
            "model_caveats", "observed_history", "top_factors"]

@@ -59,6 +59,21 @@ def comparison_table(summary: xr.Dataset, years: Sequence[int], lang: str) -> pd
     return pd.DataFrame(rows)
 
 
+def comparison_values(summary: xr.Dataset, years: Sequence[int], lang: str) -> pd.DataFrame:
+    """The scenario comparison as numbers: one row per indicator, scenario and year with the
+    median, 5 % and 95 % quantiles in separate columns [the unit column, in ``lang``]."""
+    rows = []
+    for key, ind in national_indicators().items():
+        for scenario in summary["scenario"].values:
+            for year in years:
+                q = summary[key].sel(scenario=scenario, year=year)
+                rows.append({"indicator": key, "label": ind.label(lang), "unit": ind.unit(lang),
+                             "scenario": str(scenario), "scenario_label": scenario_label(str(scenario), lang),
+                             "year": int(year), "median": float(q.sel(quantile="q50")),
+                             "p5": float(q.sel(quantile="q05")), "p95": float(q.sel(quantile="q95"))})
+    return pd.DataFrame(rows)
+
+
 def regional_table(summary: xr.Dataset, years: Sequence[int], lang: str) -> pd.DataFrame:
     """Regional indicators by scenario, region and year: median and 5–95 % band."""
     names = {c: region_name(c, lang) for c in summary["region"].values}
@@ -76,17 +91,18 @@ def regional_table(summary: xr.Dataset, years: Sequence[int], lang: str) -> pd.D
 
 
 def bloc_table(summary: xr.Dataset, years: Sequence[int], lang: str) -> pd.DataFrame:
-    """Population by 5+3 bloc: scenario, bloc, year, median and band [thousand persons]."""
+    """Population by 5+3 bloc: scenario, bloc, year, unit (in ``lang``), quantiles."""
     frame = summary["bloc_population"].sel(year=list(years)).to_dataframe(name="v").reset_index()
     wide = frame.pivot_table(index=["scenario", "bloc", "year"], columns="quantile", values="v",
                              sort=False).reset_index()
     wide.insert(2, "bloc_name", wide["bloc"].map(lambda b: region_name(b, lang)))
-    return wide[["scenario", "bloc", "bloc_name", "year", *QUANTILE_NAMES]]
+    wide["unit"] = indicator("bloc_population").unit(lang)
+    return wide[["scenario", "bloc", "bloc_name", "year", "unit", *QUANTILE_NAMES]]
 
 
-def differences_table(members: xr.Dataset, years: Sequence[int]) -> pd.DataFrame:
+def differences_table(members: xr.Dataset, years: Sequence[int], lang: str = "en") -> pd.DataFrame:
     """Paired differences from the baseline per national indicator, scenario and year:
-    quantiles over members of (scenario − baseline), in the indicator's unit."""
+    quantiles over members of (scenario − baseline), in the indicator's unit (named in ``lang``)."""
     rows = []
     for key, ind in national_indicators().items():
         diff = members[key].sel(year=list(years)) - members[key].sel(scenario=BASE, year=list(years))
@@ -95,7 +111,7 @@ def differences_table(members: xr.Dataset, years: Sequence[int]) -> pd.DataFrame
                 continue
             for year in years:
                 rows.append({"indicator": key, "scenario": str(scenario), "year": year,
-                             "unit": ind.unit_en, **member_quantiles(diff.sel(scenario=scenario, year=year))})
+                             "unit": ind.unit(lang), **member_quantiles(diff.sel(scenario=scenario, year=year))})
     return pd.DataFrame(rows, columns=["indicator", "scenario", "year", "unit", *QUANTILE_NAMES])
 
 
@@ -106,7 +122,8 @@ def build_tables(wp: Whitepaper) -> dict[str, pd.DataFrame]:
         "scenario_comparison": comparison_table(wp.summary, years, wp.lang),
         "regional_indicators": regional_table(wp.summary, years, wp.lang),
         "bloc_population": bloc_table(wp.summary, years, wp.lang),
-        "scenario_differences": differences_table(wp.members, years),
+        "scenario_comparison_values": comparison_values(wp.summary, years, wp.lang),
+        "scenario_differences": differences_table(wp.members, years, wp.lang),
         "scenario_levers": wp.levers,
         "fit_statistics": wp.fit,
     }
@@ -119,14 +136,86 @@ def build_tables(wp: Whitepaper) -> dict[str, pd.DataFrame]:
     return tables
 
 
+#: Tables of text bands ('median [5–95 %]') for reading, and the table of the same numbers
+#: the workbook holds in their place (numeric cells that can be charted).
+NUMERIC_TWINS = {"scenario_comparison": "scenario_comparison_values"}
+
+
 def write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> None:
-    """Every table as ``<name>.csv`` and all of them as tables.xlsx (one sheet each, names
-    cut to Excel's 31 characters) in ``folder``."""
+    """Every table as ``<name>.csv`` and as one sheet of tables.xlsx (names cut to Excel's 31
+    characters) in ``folder``; a table of text bands with a numeric twin
+    (:data:`NUMERIC_TWINS`) is a sheet of the twin's numbers, so every cell is a number."""
     for name, table in tables.items():
         table.to_csv(folder / f"{name}.csv", index=False, float_format="%.6g")
+    twins = {twin for name, twin in NUMERIC_TWINS.items() if name in tables and twin in tables}
     with pd.ExcelWriter(folder / "tables.xlsx", engine="openpyxl") as writer:
         for name, table in tables.items():
-            table.to_excel(writer, sheet_name=name[:31], index=False)
+            if name in twins:
+                continue
+            sheet = tables[NUMERIC_TWINS[name]] if NUMERIC_TWINS.get(name) in twins else table
+            sheet.to_excel(writer, sheet_name=name[:31], index=False)
+
+
+#: Column headings of the fit table for readers: statistic → (English, Korean).
+FIT_COLUMNS = {
+    "target": ("Target", "보정 목표"), "series": ("Observed series", "관측 계열"), "unit": ("Unit", "단위"),
+    "n": ("Region-years", "시도·연도 수"), "rmse": ("RMSE", "RMSE"), "mape": ("MAPE [%]", "MAPE [%]"),
+    "r2": ("R²", "R²"), "um": ("Bias share of MSE [%]", "MSE 중 편의 비중 [%]"),
+    "us": ("Variance share of MSE [%]", "MSE 중 분산 비중 [%]"),
+    "uc": ("Covariance share of MSE [%]", "MSE 중 공분산 비중 [%]"),
+    "criterion": ("Goal (calibration/targets.toml)", "목표 (calibration/targets.toml)"), "met": ("Met", "충족"),
+}
+#: Column headings of the backtest table for readers.
+BACKTEST_COLUMNS = {
+    "series": ("Observed series", "관측 계열"), "target": ("Target", "보정 목표"),
+    "last_year": ("Last year", "마지막 연도"),
+    "mape_model": ("Model MAPE [%]", "모형 MAPE [%]"), "mape_last_model": ("Model MAPE, last year [%]", "모형 MAPE, 마지막 연도 [%]"),
+    "mape_naive_trend": ("Naive trend MAPE [%]", "단순 추세 MAPE [%]"),
+    "mape_last_naive_trend": ("Naive trend MAPE, last year [%]", "단순 추세 MAPE, 마지막 연도 [%]"),
+    "mape_naive_share": ("Naive share MAPE [%]", "단순 비중 MAPE [%]"),
+    "mape_last_naive_share": ("Naive share MAPE, last year [%]", "단순 비중 MAPE, 마지막 연도 [%]"),
+    "model_beats_both_last_year": ("Model beats both, last year", "마지막 연도에 모형이 둘 다보다 나음"),
+}
+YES_NO = {True: ("yes", "예"), False: ("no", "아니오")}
+
+
+def readable_number(value: float, digits: int) -> str:
+    """A number for a reader: thousands separators, ``digits`` decimals, no e-notation; ''
+    for a missing value."""
+    if value is None or pd.isna(value):
+        return ""
+    return f"{float(value):,.{digits}f}"
+
+
+def fit_display(fit: pd.DataFrame, units: dict[str, str], lang: str) -> pd.DataFrame:
+    """The fit statistics for readers: named columns in ``lang``, the unit of each series'
+    RMSE, shares in percent, no raw headers, no e-notation and no <NA> (a target without a
+    goal shows '–').
+
+    units : observed series → its unit (calibration/sources.csv)
+    """
+    ko = lang == "ko"
+    out = pd.DataFrame({
+        "target": fit["target"], "series": fit["series"], "unit": fit["series"].map(lambda s: units.get(s, "")),
+        "n": [readable_number(v, 0) for v in fit["n"]],
+        "rmse": [readable_number(v, 0 if abs(v) >= 100 else 3) for v in fit["rmse"]],
+        "mape": [readable_number(v, 2) for v in fit["mape"]], "r2": [readable_number(v, 3) for v in fit["r2"]],
+        **{k: [readable_number(100 * v, 1) for v in fit[k]] for k in ("um", "us", "uc")},
+        "criterion": fit["criterion"].replace("", "–"),
+        "met": ["–" if pd.isna(v) else YES_NO[bool(v)][ko] for v in fit["met"]],
+    })
+    return out.rename(columns={k: v[ko] for k, v in FIT_COLUMNS.items()})
+
+
+def backtest_display(backtest: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """The backtest summary for readers: named columns in ``lang``, MAPE with two decimals."""
+    ko = lang == "ko"
+    out = backtest.copy()
+    for column in out.columns:
+        if column.startswith("mape"):
+            out[column] = [readable_number(v, 2) for v in out[column]]
+    out["model_beats_both_last_year"] = [YES_NO[bool(v)][ko] for v in out["model_beats_both_last_year"]]
+    return out.rename(columns={k: v[ko] for k, v in BACKTEST_COLUMNS.items()})
 
 
 def bestfit_long(bestfit: xr.Dataset, years: Sequence[int]) -> pd.DataFrame:
@@ -143,5 +232,5 @@ def bestfit_long(bestfit: xr.Dataset, years: Sequence[int]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-__all__ = ["band_text", "bestfit_long", "bloc_table", "build_tables", "comparison_table", "differences_table",
-           "regional_table", "summary_band", "summary_long", "write_tables"]
+__all__ = ["BACKTEST_COLUMNS", "FIT_COLUMNS", "YES_NO", "backtest_display", "fit_display", "readable_number", "band_text", "bestfit_long", "bloc_table", "build_tables", "comparison_table", "differences_table",
+           "NUMERIC_TWINS", "comparison_values", "regional_table", "summary_band", "summary_long", "write_tables"]
