@@ -16,7 +16,7 @@ TESTS = Path(__file__).resolve().parent
 
 #: Pipeline layers, lowest first: a module may import from its own layer or a lower one.
 LAYERS = (
-    ("errors", "paths"),
+    ("errors", "paths", "arguments"),
     ("regions", "fonts", "outputs"),
     ("observations",),
     ("demography",),

@@ -12,6 +12,7 @@ import pytest
 
 from conftest import SHARED_DATA, needs_shared
 from kbalance import cli
+from kbalance.arguments import SCHEDULER_TIMEOUT
 from kbalance.errors import KbalanceInputError
 from kbalance.outputs import RESERVATION
 
@@ -208,7 +209,7 @@ def test_an_unreachable_scheduler_fails_within_seconds(capsys, monkeypatch):
     _no_compute(monkeypatch)
     start = time.perf_counter()
     assert cli.main(["ensemble", "--scheduler", "tcp://127.0.0.1:1"]) == 2
-    assert time.perf_counter() - start < cli.SCHEDULER_TIMEOUT + 2
+    assert time.perf_counter() - start < SCHEDULER_TIMEOUT + 2
     assert "expected a running scheduler (no connection within 3 s" in capsys.readouterr().err
 
 
