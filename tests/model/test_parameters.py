@@ -71,8 +71,17 @@ FITTED_SET_PROBLEMS = [
     (None, r"^mobility = .*$", "mobility = inf", "'values.mobility'", "a finite number"),
     (None, r"^mobility = .*$", "mobility = true", "'values.mobility'", "a finite number"),
     (None, r"^gompertz_slope = .*$", "gompertz_slope = 5.0", "'values.gompertz_slope'", "[0.07, 0.12]"),
-    (None, r"^\[values\]$", "[values]\nfoo_bar = 1.0", "'values.foo_bar'", "regional_fertility_factor"),
 ]
+
+
+def test_values_of_parameters_no_longer_defined_are_ignored(calibration):
+    """A fitted set may name parameters calibration/parameters.toml has since dropped (the
+    shipped v6 names the fiscal parameters of the earlier fiscal sector)."""
+    path = calibration / "fitted" / "v6.toml"
+    edit(path, None, r"^\[values\]$", "[values]\nfoo_bar = 1.0")
+    values = read_parameter_set(path).values
+    assert "foo_bar" not in values and "tax base factor" not in values
+    assert values["gompertz slope"] == read_parameter_set(calibration / "fitted" / "v6.toml").values["gompertz slope"]
 
 
 @pytest.mark.parametrize("entry, pattern, new, field, allowed", FITTED_SET_PROBLEMS)

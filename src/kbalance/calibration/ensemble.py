@@ -17,7 +17,7 @@ from kbalance.calibration.fit import (free_parameters, read_fitted_unit, residua
 from kbalance.calibration.targets import Target, last_time, read_targets, target_variables
 from kbalance.engine.ensemble import run_ensemble
 from kbalance.errors import MissingFileError
-from kbalance.model.parameters import fitted_versions
+from kbalance.model.parameters import defined_columns, fitted_versions
 from kbalance.outputs import replace_file
 from kbalance.paths import calibration_dir
 
@@ -130,12 +130,14 @@ def latest_ensemble_set() -> Path | None:
 
 def read_ensemble(fitted: Path | None = None) -> pd.DataFrame:
     """The constrained ensemble of a fitted set (default: :func:`latest_ensemble_set`):
-    members × engine parameter columns [model units], indexed by ``member``, without ``cost``."""
+    members × engine parameter columns [model units], indexed by ``member``, without ``cost``
+    and without the columns of parameters calibration/parameters.toml no longer defines."""
     fitted = Path(fitted) if fitted is not None else latest_ensemble_set()
     path = ensemble_path(fitted) if fitted is not None else calibration_dir() / "fitted" / "v<N>-ensemble.csv"
     if not path.is_file():
         raise MissingFileError(path, "constrained ensemble", "run kbalance calibrate, then kbalance ensemble")
-    return pd.read_csv(path).set_index("member").drop(columns=["cost"], errors="ignore")
+    table = pd.read_csv(path).set_index("member").drop(columns=["cost"], errors="ignore")
+    return table[defined_columns(table.columns)]
 
 
 def write_ensemble(table: pd.DataFrame, info: dict, version: str) -> Path:

@@ -31,6 +31,7 @@ import pandas as pd
 import xarray as xr
 
 from kbalance.errors import InvalidValueError, MissingFileError, MissingKeyError, keys_of, number_in, range_of, table_of
+from kbalance.model.fiscal_inputs import fiscal_tables
 from kbalance.observations.load import BoundaryChange, age_structure, births_by_mother_age, boundary_changes, load_series
 from kbalance.outputs import replace_entries
 from kbalance.paths import model_dir, project_root, read_toml
@@ -517,6 +518,7 @@ def input_tables(root: Path | None = None) -> dict[str, pd.DataFrame]:
     tables["relocation_allocation.csv"] = relocation_allocation(levers)
     for name, frame in _lever_histories(root, levers_path).items():
         tables[f"lever_{name}.csv"] = frame.set_index("year")
+    tables.update(fiscal_tables(root, levers))
 
     return tables
 

@@ -6,7 +6,8 @@ Both files are checked when read. Every entry of calibration/parameters.toml has
 numbers, low < high), ``calibrate`` and ``reason``; the default lies in the range and,
 for a subscripted parameter (``dims``), is one number or one per element. A fitted set
 has a ``[values]`` table naming every calibrated parameter (``calibrate = true``), with
-finite values in range, one per element for a subscripted parameter.
+finite values in range, one per element for a subscripted parameter (values of parameters
+no longer defined are ignored).
 """
 
 from __future__ import annotations
@@ -129,7 +130,8 @@ def read_parameter_set(path: Path | None = None) -> ParameterSet:
 
     A fitted set (calibration/fitted/<version>.toml) has a ``[values]`` table mapping
     parameter keys to values; it names every calibrated parameter, and parameters it does
-    not name keep their defaults. KbalanceInputError naming the file and the key otherwise.
+    not name keep their defaults; values of parameters calibration/parameters.toml no longer
+    defines are ignored. KbalanceInputError naming the file and the key otherwise.
     """
     source = calibration_dir() / "parameters.toml"
     definitions = parameter_definitions(source)
@@ -146,7 +148,7 @@ def read_parameter_set(path: Path | None = None) -> ParameterSet:
     fitted = table_of(path, "values", raw["values"], expected)
     for key, value in fitted.items():
         if key not in definitions:
-            raise InvalidValueError(path, f"values.{key}", "unknown parameter", list(definitions))
+            continue  # a parameter calibration/parameters.toml no longer defines
         spec = definitions[key]
         values[spec["model"]] = checked_value(path, f"values.{key}", value, spec, sizes[key], False)
     missing = [key for key, spec in definitions.items() if spec["calibrate"] and key not in fitted]
@@ -154,3 +156,11 @@ def read_parameter_set(path: Path | None = None) -> ParameterSet:
         raise MissingKeyError(path, f"values.{missing[0]}", f"every calibrated parameter ({len(missing)} "
                               "missing: " + ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "") + ")")
     return ParameterSet(path.stem, values, path)
+
+
+def defined_columns(columns) -> list[str]:
+    """The columns of an ensemble table (``constant`` or ``constant[element]``) whose constant a
+    parameter of calibration/parameters.toml names; columns of parameters it no longer
+    defines are left out."""
+    known = {spec["model"] for spec in parameter_definitions().values()}
+    return [c for c in columns if c.partition("[")[0].strip() in known]

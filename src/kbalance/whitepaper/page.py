@@ -22,8 +22,8 @@ from kbalance.fonts import bundled_hangul_fonts
 from kbalance.model.indicators import indicator
 from kbalance.outputs import data_hash, model_hash
 from kbalance.paths import calibration_dir
-from kbalance.whitepaper.analysis import (BASE, LOCAL_SHARE_LEVER, NATIONAL_KEYS, PURE, Whitepaper, lever_targets,
-                                          member_quantiles, scenario_label)
+from kbalance.whitepaper.analysis import (BASE, NATIONAL_KEYS, PURE, TAX_RATIO_AIMS, Whitepaper, member_quantiles,
+                                          scenario_label)
 from kbalance.whitepaper.sources import history_end_year, model_caveats
 from kbalance.whitepaper.tables import summary_band
 
@@ -140,7 +140,7 @@ def findings(wp: Whitepaper) -> list[str]:
                 f"{_band(wp, 'extinction_index', BASE, end)}입니다." if ko else
                 f"{at_risk}: {r0:.0f} in {start}, {r1:.0f} in {end} (median); "
                 f"the national index is {_band(wp, 'extinction_index', BASE, end)} in {end}.")
-    for target in (step.target for step in lever_targets(list(wp.scenarios.values()), LOCAL_SHARE_LEVER)):
+    for target in (aim.target for aim in TAX_RATIO_AIMS):
         reach = {n: first_year_at_least(wp, "local_tax_share", n, target) for n in names}
         hit = [f"{scenario_label(n, wp.lang)} ({y})" for n, y in reach.items() if y]
         ratio = f"{100 - target:.0f}:{target:.0f}"
