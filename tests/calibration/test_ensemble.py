@@ -48,14 +48,16 @@ def test_the_latest_set_with_an_ensemble_is_used(fitted_folder):
 
 
 def test_written_ensembles_read_back_without_cost(fitted_folder):
-    table = pd.DataFrame({"member": [3, 8], "cost": [1.5, 1.25], "a": [0.1, 0.2], "b[Seoul]": [1.0, 2.0]})
+    table = pd.DataFrame({"member": [3, 8], "cost": [1.5, 1.25], "gompertz slope": [0.1, 0.2],
+                          "regional fertility factor[Seoul]": [1.0, 2.0], "tax base factor[Seoul]": [1.0, 1.1]})
     info = {"members_sampled": 10, "members_accepted": 2}
     path = write_ensemble(table, info, "v4")
     assert path == fitted_folder / "v4-ensemble.csv"
     assert json.loads((fitted_folder / "v4-ensemble.json").read_text()) == info
     (fitted_folder / "v4.toml").write_text("")
     read = read_ensemble()
-    assert list(read.index) == [3, 8] and list(read.columns) == ["a", "b[Seoul]"]
+    # a parameter the model no longer defines (the earlier fiscal sector's) is left out
+    assert list(read.index) == [3, 8] and list(read.columns) == ["gompertz slope", "regional fertility factor[Seoul]"]
     write_ensemble(table.iloc[:1], info, "v4")  # a new ensemble of the same set replaces the old
     assert list(read_ensemble(fitted_folder / "v4.toml").index) == [3]
     assert sorted(p.name for p in fitted_folder.iterdir()) == ["v4-ensemble.csv", "v4-ensemble.json", "v4.toml"]

@@ -131,7 +131,7 @@ def latest_ensemble_set() -> Path | None:
 def read_ensemble(fitted: Path | None = None) -> pd.DataFrame:
     """The constrained ensemble of a fitted set (default: :func:`latest_ensemble_set`):
     members × engine parameter columns [model units], indexed by ``member``, without ``cost``
-    and without the columns of parameters calibration/parameters.toml no longer defines."""
+    and without the columns of parameters model/kbalance.mdl no longer defines."""
     fitted = Path(fitted) if fitted is not None else latest_ensemble_set()
     path = ensemble_path(fitted) if fitted is not None else calibration_dir() / "fitted" / "v<N>-ensemble.csv"
     if not path.is_file():

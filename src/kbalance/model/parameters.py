@@ -159,8 +159,7 @@ def read_parameter_set(path: Path | None = None) -> ParameterSet:
 
 
 def defined_columns(columns) -> list[str]:
-    """The columns of an ensemble table (``constant`` or ``constant[element]``) whose constant a
-    parameter of calibration/parameters.toml names; columns of parameters it no longer
-    defines are left out."""
-    known = {spec["model"] for spec in parameter_definitions().values()}
+    """The columns of an ensemble table (``constant`` or ``constant[element]``) whose constant
+    model/kbalance.mdl defines; columns of parameters the model no longer has are left out."""
+    known = set(variable_names())
     return [c for c in columns if c.partition("[")[0].strip() in known]
