@@ -24,6 +24,14 @@ BALANCE_VARIABLES = ("total population", "births", "total deaths", "net migratio
                      "net international migration", "jump off adjustment total", "extinction risk index",
                      "boundary transfer total", "national population", "Population", "Innovation Base",
                      "Public Service Capital", "Cumulative Births", "total births")
+FISCAL_VARIABLES = ("local budget", "own source revenue", "transfers", "local taxes", "provincial taxes",
+                    "municipal taxes", "non tax revenue", "allocation tax", "general allocation tax",
+                    "special allocation tax", "allocation tax compensation", "subsidies",
+                    "devolved programme compensation", "special account transfer", "extinction fund transfer",
+                    "coprosperity grants", "coprosperity contribution", "standard fiscal need",
+                    "standard fiscal revenue", "consumption tax to province", "consumption tax to municipalities",
+                    "local consumption tax", "devolved programme sum 3", "devolved programme sum 4",
+                    "consumption tax block 2", "vat base", "general allocation tax pool")
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +42,7 @@ def parameters():
 @pytest.fixture(scope="module")
 def baseline(parameters):
     return run_pysd(Scenario("baseline", ""), parameters, until=2070,
-                    variables=sorted(set(DEFAULT_VARIABLES) | set(BALANCE_VARIABLES)))
+                    variables=sorted(set(DEFAULT_VARIABLES) | set(BALANCE_VARIABLES) | set(FISCAL_VARIABLES)))
 
 
 def test_balancing_equation_holds_every_year_and_region(baseline):
@@ -149,11 +157,77 @@ def test_levers_set_to_their_historical_values_reproduce_the_baseline(baseline, 
 
 
 def test_a_lever_change_changes_the_projection(baseline, parameters):
-    scenario = Scenario("decentralization", "", {"local share target": 40.0, "local share start year": 2026.0})
+    scenario = Scenario("decentralization", "", {"consumption tax target": 50.0, "consumption tax start year": 2026.0})
     result = run_pysd(scenario, parameters, until=2040, variables=["fiscal autonomy ratio", "local share of total tax"])
-    assert float(result["local share of total tax"].sel(year=2040)) == pytest.approx(40.0)
+    after, before = (float(r["local share of total tax"].sel(year=2040)) for r in (result, baseline))
+    assert after > before + 4  # a quarter of the VAT base more moves about 5 % of total tax
     before = baseline["fiscal autonomy ratio"].sel(year=2040)
     assert bool((result["fiscal autonomy ratio"].sel(year=2040) > before).all())
+
+
+# --- the fiscal sector: accounting and extreme conditions -----------------------------
+
+
+def test_budget_is_own_revenue_plus_transfers_every_year(baseline):
+    b = baseline
+    transfers = (b["allocation tax"] + b["subsidies"] + b["devolved programme compensation"]
+                 + b["special account transfer"] + b["extinction fund transfer"] + b["coprosperity grants"])
+    scale = float(b["local budget"].max())
+    for total, parts in ((b["local budget"], b["own source revenue"] + b["transfers"]), (b["transfers"], transfers),
+                         (b["own source revenue"], b["local taxes"] + b["non tax revenue"]),
+                         (b["local taxes"], b["provincial taxes"] + b["municipal taxes"]),
+                         (b["allocation tax"], b["general allocation tax"] + b["special allocation tax"]
+                          + b["allocation tax compensation"])):
+        assert float(np.abs(total - parts).max()) <= 1e-9 * scale
+    assert float(b["local budget"].where(b["total population"] > 0).min()) > 0
+
+
+def test_the_consumption_tax_blocks_add_up_to_the_tax(baseline):
+    """Everything the four blocks raise goes to the governments, the fund union or (part of
+    block 2) the education offices and the allocation-tax compensation."""
+    b = baseline
+    regional = (b["consumption tax to province"] + b["consumption tax to municipalities"]).sum("Region")
+    block_2_rest = b["consumption tax block 2"] / 100 * b["vat base"] * (1 - 0.5499)
+    total = regional + b["devolved programme sum 3"] + b["devolved programme sum 4"] + block_2_rest
+    np.testing.assert_allclose(total.values, b["local consumption tax"].values, rtol=1e-9, atol=1e-3)
+    assert float(b["local consumption tax"].sel(year=2009)) == 0 < float(b["local consumption tax"].sel(year=2010))
+
+
+def test_a_zero_allocation_pool_gives_zero_grants(parameters):
+    scenario = Scenario("no pool", "", {"allocation rate target": 0.0, "allocation rate start year": 2026.0,
+                                        "allocation rate ramp years": 1.0})
+    result = run_pysd(scenario, parameters, until=2030, variables=["general allocation tax", "special allocation tax",
+                                                                   "general allocation tax pool", "local budget"])
+    assert float(result["general allocation tax pool"].sel(year=2025)) > 0
+    for name in ("general allocation tax", "special allocation tax"):
+        assert float(result[name].sel(year=2025).sum()) > 0
+        assert float(np.abs(result[name].sel(year=slice(2027, None))).max()) == 0.0
+    assert float(result["local budget"].sel(year=2030).min()) > 0
+
+
+def test_a_region_whose_revenue_exceeds_its_need_gets_no_general_grant(baseline, parameters):
+    covered = baseline["standard fiscal revenue"] >= baseline["standard fiscal need"]
+    grant = baseline["general allocation tax"]
+    assert bool(covered.any()) and bool((~covered).any())  # both kinds occur in the baseline
+    assert float(np.abs(grant.where(covered, 0.0)).max()) == 0.0
+    assert bool((grant.where(~covered, 1.0) > 0).all())
+    values = dict(parameters.values, **{"standard need per unit": 0.01})  # every region covers its need
+    params = type(parameters)(parameters.name, values, parameters.path)
+    result = run_pysd(Scenario("low need", ""), params, until=2030,
+                      variables=["general allocation tax", "standard fiscal revenue", "standard fiscal need"])
+    covered = result["standard fiscal revenue"] >= result["standard fiscal need"]
+    assert bool(covered.sel(year=slice(2012, None)).all())
+    assert float(np.abs(result["general allocation tax"].sel(year=slice(2012, None))).max()) == 0.0
+
+
+def test_equal_tax_bases_give_equal_consumption_tax_per_head_times_the_weights(parameters):
+    scenario = Scenario("equal bases", "", {"relative consumption per head": 1.0})
+    result = run_pysd(scenario, parameters, until=2016, variables=["consumption share", "consumption weight",
+                                                                   "total population"])
+    per_head = (result["consumption share"] / result["total population"] / result["consumption weight"]).sel(year=2015)
+    assert float(per_head.max() / per_head.min()) == pytest.approx(1.0, rel=1e-12)
+    weights = result["consumption weight"].sel(year=2015).to_series()
+    assert weights["Seoul"] == 100 and weights["Busan"] == 200 and weights["Jeonnam"] == 300
 
 
 # --- documentation and units ----------------------------------------------------------

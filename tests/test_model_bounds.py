@@ -186,7 +186,7 @@ def run_members(members: pd.DataFrame, until: int) -> list[str]:
 def test_the_model_documents_the_limits_of_its_rates_shares_and_counts():
     limits = documented_limits()
     for name in ("employment rate", "national employment rate", "death probability", "elderly share",
-                 "destination share", "local share of tax", "boundary transfer shortfall"):
+                 "destination share", "consumption share", "boundary transfer shortfall"):
         assert limits[name] == (0.0, 1.0), name
     for name in ("fiscal autonomy ratio", "fiscal independence ratio", "capital region share",
                  "local share of total tax", "locally programmed share"):

@@ -20,7 +20,7 @@ from kbalance.outputs import OBSERVATION_SET_KEY, file_hash
 from kbalance.paths import calibration_dir, model_file
 from kbalance.runs import build_manifest, compare_results, reproduce_run, run_model, run_to_folder
 
-TWO_STEPS = """[levers.local_share_of_total_tax]
+TWO_STEPS = """[levers.local_consumption_tax_rate]
 steps = [
   { target = 30.0, start = 2026, ramp = 4, ref = "R4" },
   { target = 40.0, start = 2031, ramp = 10, ref = "hypothetical" },
@@ -31,8 +31,8 @@ steps = [
 def test_a_two_step_path_reaches_both_targets(tmp_path):
     path = tmp_path / "two.toml"
     path.write_text(TWO_STEPS, encoding="utf-8")
-    result = run_model(read_scenario(path), shipped_parameter_set(), 2045, ["local share of total tax"])
-    series = result["local share of total tax"].to_series()
+    result = run_model(read_scenario(path), shipped_parameter_set(), 2045, ["local consumption tax rate"])
+    series = result["local consumption tax rate"].to_series()
     assert series[2024] == pytest.approx(25.3) and series[2030] == pytest.approx(30.0)
     assert series[2036] == pytest.approx(35.0) and series[2045] == pytest.approx(40.0)
 

@@ -71,7 +71,7 @@ def test_every_variable_matches_pysd_for_random_parameters_and_levers(seed):
     """To 2035 only (see the module docstring)."""
     names = _all_variables()
     params = _random_parameter_set(seed)
-    levers = {"local share target": 35.0, "local share start year": 2026.0,
+    levers = {"consumption tax target": 35.0, "consumption tax start year": 2026.0,
               "mega region target": 0.5, "mega region start year": 2027.0,
               "second relocation target": 30000.0, "second relocation start year": 2028.0}
     scenario = Scenario("random levers", "", levers)

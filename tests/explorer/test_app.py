@@ -67,10 +67,10 @@ def test_a_session_runs_the_latest_lever_state_and_exports_it():
         steps = tomllib.loads(text)["levers"]["capital_region_regulation"]["steps"]
         assert steps == [{"target": 0.2, "start": 2027.0, "ramp": float(ramp.value), "ref": "hypothetical"}]
         explorer.load(read_scenario("decentralization"))
-        assert target.value == 1.0 and explorer.controls["local_share_of_total_tax"][1][0].value == 30.0
+        assert target.value == 1.0 and explorer.controls["local_consumption_tax_rate"][1][0].value == 50.0
         assert "capital_region_regulation" not in explorer.state.levers
         explorer.load(None)
-        assert explorer.state.levers == {} and explorer.controls["local_share_of_total_tax"][1][0].value == 25.3
+        assert explorer.state.levers == {} and explorer.controls["local_consumption_tax_rate"][1][0].value == 25.3
     finally:
         explorer.best.close()
         explorer.band.close()

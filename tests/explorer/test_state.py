@@ -48,12 +48,12 @@ def test_shipped_scenarios_round_trip_through_the_url_and_the_scenario_file(name
 
 
 def test_a_moved_lever_becomes_one_step_of_the_explorers_reference(tmp_path):
-    state = state_from_scenario(read_scenario("decentralization")).with_lever("local_share_of_total_tax", 35, 2028, 6)
-    steps = state.levers["local_share_of_total_tax"]
+    state = state_from_scenario(read_scenario("decentralization")).with_lever("local_consumption_tax_rate", 35, 2028, 6)
+    steps = state.levers["local_consumption_tax_rate"]
     assert len(steps) == 1 and steps[0].ref == EXPLORER_REF
     constants = scenario_of(state).constants
-    assert constants["local share target"] == 35.0 and constants["local share start year"] == 2028.0
-    assert constants["local share ramp years"] == 6.0 and "local share target 2" not in constants
+    assert constants["consumption tax target"] == 35.0 and constants["consumption tax start year"] == 2028.0
+    assert constants["consumption tax ramp years"] == 6.0 and "consumption tax target 2" not in constants
     assert constants["allocation rate target"] == read_scenario("decentralization").constants["allocation rate target"]
 
 

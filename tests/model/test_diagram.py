@@ -79,8 +79,8 @@ def test_every_edge_is_backed_by_the_dependency_graph(graph, depends):
     ("destination_share", "in_migration"),
     ("population_density", "total_fertility_rate"),     # congestion lowers fertility
     ("grdp", "own_source_revenue"),                     # the local tax base
-    ("own_source_revenue", "fiscal_gap"),               # equalization
-    ("local_share_of_total_tax", "allocation_tax"),     # decentralization shrinks the pool
+    ("own_source_revenue", "fiscal_shortfall"),         # equalization
+    ("local_consumption_tax_rate", "allocation_tax"),   # the consumption tax shrinks the pool
 ])
 def test_main_links_are_drawn_and_real(graph, depends, source, target):
     edges = {(e["source"], e["target"]) for e in graph["edges"]}

@@ -153,41 +153,43 @@ def test_the_shipped_levers_are_valid_and_cite_listed_references():
     levers = inputs.read_levers()
     keys = inputs.reference_keys()
     assert {"R4", "R31", "R192"} <= keys and len(keys) > 30
-    assert "local_share_of_total_tax" in levers
-    cited = {ref for spec in levers.values() for *_, ref in spec.get("history", [])}
+    assert "local_consumption_tax_rate" in levers
+    cited = {key for spec in levers.values() for *_, ref in spec.get("history", [])
+             for key in inputs.REFERENCE_KEY.findall(ref)}
     assert cited and cited <= keys
 
 
-LOCAL = "local_share_of_total_tax"
+LOCAL = "local_consumption_tax_rate"
 
 
 @pytest.mark.parametrize("entry, old, new, field, allowed", [
     # NaN was written as an empty cell and the run held the lever at the point before
-    (LOCAL, '[2024, 25.3, "R4"]', '[2024, nan, "R4"]', f"{LOCAL}.history[16].value", "a finite number in [15, 50]"),
-    (LOCAL, '[2024, 25.3, "R4"]', '[2024, inf, "R4"]', f"{LOCAL}.history[16].value", "a finite number"),
-    (LOCAL, '[2024, 25.3, "R4"]', '[2024, 99.0, "R4"]', f"{LOCAL}.history[16].value", "[15, 50]"),
-    (LOCAL, '[2024, 25.3, "R4"]', '[2024.5, 25.3, "R4"]', f"{LOCAL}.history[16].year", "an integer"),
-    (LOCAL, '[2024, 25.3, "R4"]', '[2023, 25.3, "R4"]', f"{LOCAL}.history[16].year", "a year after 2023"),
-    (LOCAL, '[2024, 25.3, "R4"]', '[2024, 25.3]', f"{LOCAL}.history[16]", "[year, value, reference]"),
-    (LOCAL, '[2024, 25.3, "R4"]', '[2024, 25.3, "R999"]', f"{LOCAL}.history[16].reference", "listed in docs/references.md"),
-    (LOCAL, '[2024, 25.3, "R4"]', '[2024, 25.3, 4]', f"{LOCAL}.history[16].reference", "reference keys"),
-    (LOCAL, '[2024, 25.3, "R4"]', '[2024, 25.3, "a newspaper"]', f"{LOCAL}.history[16].reference", "obs:<series>"),
-    ("local_allocation_tax_rate", 'history = [[2006, 19.24, "R6"]]', 'history = "none"',
+    (LOCAL, '[2023, 25.3, "R300 R309"]', '[2023, nan, "R4"]', f"{LOCAL}.history[10].value", "a finite number in [0, 100]"),
+    (LOCAL, '[2023, 25.3, "R300 R309"]', '[2023, inf, "R4"]', f"{LOCAL}.history[10].value", "a finite number"),
+    (LOCAL, '[2023, 25.3, "R300 R309"]', '[2023, 199.0, "R4"]', f"{LOCAL}.history[10].value", "[0, 100]"),
+    (LOCAL, '[2023, 25.3, "R300 R309"]', '[2023.5, 25.3, "R4"]', f"{LOCAL}.history[10].year", "an integer"),
+    (LOCAL, '[2023, 25.3, "R300 R309"]', '[2022, 25.3, "R4"]', f"{LOCAL}.history[10].year", "a year after 2022"),
+    (LOCAL, '[2023, 25.3, "R300 R309"]', '[2023, 25.3]', f"{LOCAL}.history[10]", "[year, value, reference]"),
+    (LOCAL, '[2023, 25.3, "R300 R309"]', '[2023, 25.3, "R999"]', f"{LOCAL}.history[10].reference", "listed in docs/references.md"),
+    (LOCAL, '[2023, 25.3, "R300 R309"]', '[2023, 25.3, 4]', f"{LOCAL}.history[10].reference", "reference keys"),
+    (LOCAL, '[2023, 25.3, "R300 R309"]', '[2023, 25.3, "a newspaper"]', f"{LOCAL}.history[10].reference", "obs:<series>"),
+    ("local_allocation_tax_rate", 'history = [[2006, 19.24, "R6 R304"]]', 'history = "none"',
      "local_allocation_tax_rate.history", "a list of [year, value, reference] points"),
-    (LOCAL, "range = [15.0, 50.0]", 'range = "wide"', f"{LOCAL}.range", "two finite numbers with low < high"),
-    (LOCAL, "range = [15.0, 50.0]", "range = [15.0, nan]", f"{LOCAL}.range", "finite"),
-    (LOCAL, "range = [15.0, 50.0]\n", "", f"{LOCAL}.range", "keys description, unit, model, range"),
-    (LOCAL, 'model = "local share of total tax"\n', "", f"{LOCAL}.model", "keys description, unit, model, range"),
+    (LOCAL, "range = [0.0, 100.0]", 'range = "wide"', f"{LOCAL}.range", "two finite numbers with low < high"),
+    (LOCAL, "range = [0.0, 100.0]", "range = [0.0, nan]", f"{LOCAL}.range", "finite"),
+    (LOCAL, "range = [0.0, 100.0]\n", "", f"{LOCAL}.range", "keys description, unit, model, range"),
+    (LOCAL, 'model = "local consumption tax rate"\n', "", f"{LOCAL}.model", "keys description, unit, model, range"),
     (LOCAL, 'unit = "%"\n', "", f"{LOCAL}.unit", "keys description"),
     (LOCAL, 'unit = "%"\n', 'unit = "%"\nrnage = 1\n', f"{LOCAL}.rnage", "history"),
-    (LOCAL, 'target = "local share target"\n', "", f"{LOCAL}.target", "target, start and ramp"),
-    (LOCAL, 'from_observations = "local_tax_share_of_total_tax_pct"', "from_observations = 5",
-     f"{LOCAL}.from_observations", "a non-empty string"),
+    (LOCAL, 'target = "consumption tax target"\n', "", f"{LOCAL}.target", "target, start and ramp"),
+    ("noncapital_share_of_government_rd", 'model = "noncapital share of government rd"',
+     'model = "noncapital share of government rd"\nfrom_observations = 5',
+     "noncapital_share_of_government_rd.from_observations", "a non-empty string"),
     ("first_relocation_staff.allocation", 'Jeju = [775, "R31"]', 'Jeju = [-775, "R31"]',
      "first_relocation_staff.allocation.Jeju", "[0, inf]"),
     ("first_relocation_staff.allocation", 'Jeju = [775, "R31"]', 'Jeju = ["775", "R31"]',
      "first_relocation_staff.allocation.Jeju", "a finite number"),
-    (None, "[local_share_of_total_tax]", "stray = 1\n[local_share_of_total_tax]", "stray", "a table [stray]"),
+    (None, "[local_consumption_tax_rate]", "stray = 1\n[local_consumption_tax_rate]", "stray", "a table [stray]"),
 ])
 def test_a_broken_lever_entry_is_refused_naming_levers_toml(tmp_path, entry, old, new, field, allowed):
     path = _edited_levers(tmp_path, entry, old, new)

@@ -63,7 +63,7 @@ def test_the_parse_and_the_translation_describe_the_same_model():
 
 def test_every_lever_constant_has_a_value_and_limits():
     constants = mdl.scalar_constants()
-    assert constants["local share start year"] == (2100.0, 2025.0, 2100.0)
+    assert constants["consumption tax start year"] == (2100.0, 2025.0, 2100.0)
     names = [lever[role] + suffix for lever in read_levers().values() for role in ("start", "ramp")
              if role in lever for suffix in ("", " 2")]
     assert len(names) > 10
@@ -87,14 +87,14 @@ def model_copy(tmp_path, monkeypatch):
 
 def test_an_edited_model_file_or_input_is_read_again(model_copy):
     first = mdl.model_key()
-    assert mdl.scalar_constants()["local share start year"][1:] == (2025.0, 2100.0)
+    assert mdl.scalar_constants()["consumption tax start year"][1:] == (2025.0, 2100.0)
     path = model_copy / "kbalance.mdl"
     text = path.read_text(encoding="utf-8")
     assert text.count("[2025,2100]") >= 1
     path.write_text(text.replace("[2025,2100]", "[2024,2099]"), encoding="utf-8")
     os.utime(path, ns=(first[1] + 10**9, first[1] + 10**9))
     assert mdl.model_key() != first
-    assert mdl.scalar_constants()["local share start year"][1:] == (2024.0, 2099.0)
+    assert mdl.scalar_constants()["consumption tax start year"][1:] == (2024.0, 2099.0)
     table = model_copy / "inputs" / "scalars.csv"
     before = mdl.model_key()
     os.utime(table, ns=(table.stat().st_mtime_ns + 10**9,) * 2)
@@ -146,4 +146,4 @@ def test_subscript_ranges_and_variable_names():
     assert ranges["To Region"] == ranges["Region"]  # an alias
     assert ranges["Sex"] == ("Male", "Female") and len(ranges["Age"]) == 101
     names = mdl.variable_names()
-    assert {"mortality index drift", "regional fertility factor", "local share start year"} <= names
+    assert {"mortality index drift", "regional fertility factor", "consumption tax start year"} <= names

@@ -95,6 +95,7 @@ def test_values_of_parameters_no_longer_defined_are_ignored(calibration):
     before = read_parameter_set(path).values
     edit(path, None, r"^\[values\]$", "[values]\nfoo_bar = 1.0")
     assert read_parameter_set(path).values == before and "foo_bar" not in before
+    assert "tax base factor" not in before  # v6 names parameters of the earlier fiscal sector
 
 
 PRIOR_PROBLEMS = [

@@ -26,17 +26,17 @@ def _write(tmp_path, text):
 
 
 def test_scenario_sets_the_lever_constants(tmp_path):
-    path = _write(tmp_path, '[levers.local_share_of_total_tax]\ntarget = 30.0\nstart = 2026\nramp = 4\nref = "R4"\n')
-    assert read_scenario(path).constants == {"local share target": 30.0, "local share start year": 2026.0,
-                                             "local share ramp years": 4.0}
+    path = _write(tmp_path, '[levers.local_consumption_tax_rate]\ntarget = 30.0\nstart = 2026\nramp = 4\nref = "R4"\n')
+    assert read_scenario(path).constants == {"consumption tax target": 30.0, "consumption tax start year": 2026.0,
+                                             "consumption tax ramp years": 4.0}
 
 
 @pytest.mark.parametrize("text, field, allowed", [
-    ("[levers.free_lunch]\ntarget = 1\nstart = 2030\n", "levers.free_lunch", "local_share_of_total_tax"),
-    ('[levers.local_share_of_total_tax]\ntarget = "thirty"\nstart = 2030\nref = "R4"\n', "levers.local_share_of_total_tax.target", "[15, 50]"),
-    ("[levers.local_share_of_total_tax]\ntarget = 90\nstart = 2030\nref = 'R4'\n", "levers.local_share_of_total_tax.target", "[15, 50]"),
-    ("[levers.local_share_of_total_tax]\ntarget = 30\nstart = 1990\nref = 'R4'\n", "levers.local_share_of_total_tax.start", "[2025, 2100]"),
-    ("[levers.local_share_of_total_tax]\ntarget = 30\nstart = 2030\nspeed = 2\nref = 'R4'\n", "levers.local_share_of_total_tax.speed", "target"),
+    ("[levers.free_lunch]\ntarget = 1\nstart = 2030\n", "levers.free_lunch", "local_consumption_tax_rate"),
+    ('[levers.local_consumption_tax_rate]\ntarget = "thirty"\nstart = 2030\nref = "R4"\n', "levers.local_consumption_tax_rate.target", "[0, 100]"),
+    ("[levers.local_consumption_tax_rate]\ntarget = 190\nstart = 2030\nref = 'R4'\n", "levers.local_consumption_tax_rate.target", "[0, 100]"),
+    ("[levers.local_consumption_tax_rate]\ntarget = 30\nstart = 1990\nref = 'R4'\n", "levers.local_consumption_tax_rate.start", "[2025, 2100]"),
+    ("[levers.local_consumption_tax_rate]\ntarget = 30\nstart = 2030\nspeed = 2\nref = 'R4'\n", "levers.local_consumption_tax_rate.speed", "target"),
     ("[levers\n", "(file)", "valid TOML"),
 ])
 def test_bad_scenarios_name_file_field_and_allowed(tmp_path, text, field, allowed):
@@ -47,7 +47,7 @@ def test_bad_scenarios_name_file_field_and_allowed(tmp_path, text, field, allowe
     assert "s.toml" in message and f"'{field}'" in message and allowed in message
 
 
-TWO_STEPS = """[levers.local_share_of_total_tax]
+TWO_STEPS = """[levers.local_consumption_tax_rate]
 steps = [
   { target = 30.0, start = 2026, ramp = 4, ref = "R4" },
   { target = 40.0, start = %s, ramp = 10, ref = "hypothetical" },
@@ -57,17 +57,17 @@ steps = [
 
 def test_a_second_step_sets_the_second_constants(tmp_path):
     scenario = read_scenario(_write(tmp_path, TWO_STEPS % 2031))
-    assert scenario.constants["local share target 2"] == 40.0
-    assert scenario.constants["local share start year 2"] == 2031.0
+    assert scenario.constants["consumption tax target 2"] == 40.0
+    assert scenario.constants["consumption tax start year 2"] == 2031.0
     assert [s.ref for s in scenario.steps] == ["R4", "hypothetical"]
 
 
 @pytest.mark.parametrize("text, field, allowed", [
-    (TWO_STEPS % 2028, "levers.local_share_of_total_tax.steps[2].start", "at or after 2030"),  # overlaps step 1
-    (TWO_STEPS % 2025, "levers.local_share_of_total_tax.steps[2].start", "at or after 2030"),  # before step 1
-    ("[levers.local_share_of_total_tax]\nsteps = [{target=30, start=2026, ref='R4'}, {target=31, start=2040, "
-     "ref='R4'}, {target=32, start=2050, ref='R4'}]\n", "levers.local_share_of_total_tax.steps", "1 to 2"),
-    ("[levers.local_share_of_total_tax]\ntarget = 30\nstart = 2030\n", "levers.local_share_of_total_tax.ref",
+    (TWO_STEPS % 2028, "levers.local_consumption_tax_rate.steps[2].start", "at or after 2030"),  # overlaps step 1
+    (TWO_STEPS % 2025, "levers.local_consumption_tax_rate.steps[2].start", "at or after 2030"),  # before step 1
+    ("[levers.local_consumption_tax_rate]\nsteps = [{target=30, start=2026, ref='R4'}, {target=31, start=2040, "
+     "ref='R4'}, {target=32, start=2050, ref='R4'}]\n", "levers.local_consumption_tax_rate.steps", "1 to 2"),
+    ("[levers.local_consumption_tax_rate]\ntarget = 30\nstart = 2030\n", "levers.local_consumption_tax_rate.ref",
      "hypothetical"),
     ("[levers.second_relocation_staff]\ntarget = 1000\nstart = 2025\nref = 'R38'\n",
      "levers.second_relocation_staff.start", "[2027, 2100]"),
@@ -99,7 +99,7 @@ def test_integrated_is_the_union_of_decentralization_and_balance_plus_its_own_le
     integrated = read_scenario("integrated")
     union = {**read_scenario("decentralization").constants, **read_scenario("balance").constants}
     assert {k: integrated.constants[k] for k in union} == union
-    assert set(integrated.constants) - set(union)  # mega-regions and equalization
+    assert set(integrated.constants) - set(union)  # mega-regions and the co-prosperity fund
 
 
 def test_missing_scenario_lists_the_shipped_ones():
@@ -107,8 +107,8 @@ def test_missing_scenario_lists_the_shipped_ones():
         read_scenario("no-such-scenario")
 
 
-LEVER = "[levers.local_share_of_total_tax]\n"
-WHERE = "levers.local_share_of_total_tax"
+LEVER = "[levers.local_consumption_tax_rate]\n"
+WHERE = "levers.local_consumption_tax_rate"
 
 
 @pytest.mark.parametrize("text, field, allowed", [
@@ -123,7 +123,7 @@ WHERE = "levers.local_share_of_total_tax"
     ('[scenario]\nname = ""\n', "scenario.name", "a non-empty string"),
     ('[scenario]\nname = "x"\ndescription = 5\n', "scenario.description", "a string"),
     ('[scenario]\nname = "x"\ninclude = "balance"\n', "scenario.include", "a list of shipped scenario names"),
-    ("[levers]\nlocal_share_of_total_tax = 5\n", WHERE, "a table with target"),
+    ("[levers]\nlocal_consumption_tax_rate = 5\n", WHERE, "a table with target"),
     (LEVER + "steps = 5\n", f"{WHERE}.steps", "a list of 1 to 2 tables"),
     (LEVER + "steps = []\n", f"{WHERE}.steps", "a list of 1 to 2 tables"),
     (LEVER + "target = 30.0\nstart = 2026\nramp = 4\nref = 'R999'\n", f"{WHERE}.ref", "listed in docs/references.md"),
@@ -133,7 +133,7 @@ WHERE = "levers.local_share_of_total_tax"
     (LEVER + "target = 30.0\nstart = 2026\nramp = 0.001\nref = 'R4'\n", f"{WHERE}.ramp", "[1, 30]"),
     (LEVER + "target = 30.0\nstart = 2027.5\nramp = 4\nref = 'R4'\n", f"{WHERE}.start", "an integer in [2025, 2100]"),
     (LEVER + "target = 30.0\nstart = true\nramp = 4\nref = 'R4'\n", f"{WHERE}.start", "an integer"),
-    (LEVER + "target = nan\nstart = 2026\nramp = 4\nref = 'R4'\n", f"{WHERE}.target", "a finite number in [15, 50]"),
+    (LEVER + "target = nan\nstart = 2026\nramp = 4\nref = 'R4'\n", f"{WHERE}.target", "a finite number in [0, 100]"),
     (LEVER + "target = inf\nstart = 2026\nramp = 4\nref = 'R4'\n", f"{WHERE}.target", "a finite number"),
 ])
 def test_malformed_scenarios_are_refused(tmp_path, text, field, allowed):
@@ -190,23 +190,23 @@ def test_scenarios_list_of_the_shipped_files_exits_0(capsys):
 
 
 def test_a_lever_whose_range_is_inverted_is_blamed_on_levers_toml(tmp_path, monkeypatch):
-    text = (model_dir() / "levers.toml").read_text(encoding="utf-8").replace("range = [15.0, 50.0]", "range = [50.0, 15.0]", 1)
+    text = (model_dir() / "levers.toml").read_text(encoding="utf-8").replace("range = [0.0, 100.0]", "range = [100.0, 0.0]", 1)
     levers = tmp_path / "levers.toml"
     levers.write_text(text, encoding="utf-8")
     monkeypatch.setattr(scenarios, "read_levers", lambda: read_levers(levers))
     with pytest.raises(KbalanceInputError) as info:
         read_scenario("decentralization")
     message = str(info.value)
-    assert message.startswith(str(levers)) and "'local_share_of_total_tax.range'" in message, message
+    assert message.startswith(str(levers)) and "'local_consumption_tax_rate.range'" in message, message
 
 
-@pytest.mark.parametrize("role, name", [("start", "local share start year"), ("target", "local share target")])
+@pytest.mark.parametrize("role, name", [("start", "consumption tax start year"), ("target", "consumption tax target")])
 def test_a_lever_constant_missing_from_the_model_file_is_named(tmp_path, monkeypatch, role, name):
     text = (model_dir() / "levers.toml").read_text(encoding="utf-8")
     levers = tmp_path / "levers.toml"
     levers.write_text(text.replace(f'{role} = "{name}"', f'{role} = "{name} typo"'), encoding="utf-8")
     monkeypatch.setattr(scenarios, "read_levers", lambda: read_levers(levers))
-    with pytest.raises(KbalanceInputError, match=rf"kbalance.mdl: field '{name} typo'.*{role} constant.*local_share_of_total_tax"):
+    with pytest.raises(KbalanceInputError, match=rf"kbalance.mdl: field '{name} typo'.*{role} constant.*local_consumption_tax_rate"):
         read_scenario("decentralization")
 
 

@@ -131,6 +131,6 @@ def test_cell_table_holds_model_values_where_a_cell_sets_nothing():
     design = fx.factorial_design()
     table = fx.cell_table(design)
     assert table.shape[0] == 16 and list(table.index) == design.names
-    assert table.loc["none", "local share start year"] == 2100 and table.loc["none", "local share target"] == 25.3
+    assert table.loc["none", "consumption tax start year"] == 2100 and table.loc["none", "consumption tax target"] == 25.3
     full = table.iloc[-1].to_dict()
     assert full == pytest.approx(read_scenario("integrated").constants)

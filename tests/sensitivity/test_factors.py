@@ -97,11 +97,11 @@ def test_varied_levers_start_in_2027_with_the_model_ramp(factors):
     scenario = Scenario(name="test", description="", constants={"gov rd start year": 2030.0})
     timing = sf.lever_timing(scenario)
     assert timing["noncapital_share_of_government_rd"]["start"] == 2030.0  # the scenario's own timing is kept
-    assert timing["local_share_of_total_tax"] == {"start": 2027.0, "ramp": 5.0, "start_source": "LEVER_START_YEAR",
+    assert timing["local_consumption_tax_rate"] == {"start": 2027.0, "ramp": 5.0, "start_source": "LEVER_START_YEAR",
                                                    "ramp_source": "model default"}
     assert timing["mega_region_integration"]["ramp"] == 10.0
     constants = sf.base_constants(scenario, factors)
-    assert constants["local share start year"] == 2027.0 and constants["gov rd start year"] == 2030.0
+    assert constants["consumption tax start year"] == 2027.0 and constants["gov rd start year"] == 2030.0
 
 
 def test_default_outcomes_are_national_indicators_and_any_national_one_can_be_chosen():

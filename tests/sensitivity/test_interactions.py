@@ -31,7 +31,7 @@ def synthetic_runs(design) -> xr.Dataset:
 def test_trace_variables_are_computed_national_or_regional():
     names = ix.trace_variables()
     assert "national population" in names and "fiscal autonomy ratio" in names
-    assert "Time" not in names and "local share target" not in names and "Population" not in names
+    assert "Time" not in names and "consumption tax target" not in names and "Population" not in names
 
 
 def test_additive_prediction_and_trace_find_the_product(design):
@@ -59,16 +59,16 @@ def test_intensity_scales_targets_from_their_start_value(design):
     history = {lv: 1.0 for g in design.groups for lv in g.levers}
     table = ix.intensity_constants(design, np.array([[1.0] * 4, [0.0] * 4, [0.5] * 4]), history)
     assert table.iloc[0].to_dict() == pytest.approx(design.combined.constants)
-    target = "local share target"
+    target = "consumption tax target"
     assert table[target].iloc[1] == 1.0 and table[target].iloc[2] == pytest.approx(0.5 * (1 + design.combined.constants[target]))
-    start = "local share start year"
+    start = "consumption tax start year"
     assert (table[start] == design.combined.constants[start]).all()
 
 
 def test_sobol_cross_check_on_the_best_fit_set(design):
     values = read_parameter_set(latest_fitted_set()).values
     history = ix.start_values(design, values, 2040)
-    assert history["local_share_of_total_tax"] == pytest.approx(25.3, abs=0.5)
+    assert history["local_consumption_tax_rate"] == pytest.approx(25.3, abs=0.5)
     sobol = ix.sobol_indices(design, values, ("capital_share",), n=4, years=(2040,))
     s2 = sobol[sobol["index"] == "S2"]
     assert len(s2) == 6 and set(sobol["factor"]) >= {"decentralization", "decentralization & balance"}

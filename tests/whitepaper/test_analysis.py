@@ -53,13 +53,19 @@ def test_combined_scenario_is_the_union_of_lever_paths():
     assert pure.path is None and conflicts == []
 
 
-def test_local_share_targets_come_from_the_scenario_files():
+def test_lever_targets_come_from_the_scenario_files():
     scenarios = [read_scenario(n) for n in list_scenarios()]
-    expected = sorted({st.target for s in scenarios for st in s.steps if st.lever == analysis.LOCAL_SHARE_LEVER})
-    steps = analysis.lever_targets(scenarios)
-    assert [s.target for s in steps] == expected and expected  # 30 and 40 % in the shipped files
-    assert all(s.lever == analysis.LOCAL_SHARE_LEVER and s.ref for s in steps)
+    lever = "local_consumption_tax_rate"
+    expected = sorted({st.target for s in scenarios for st in s.steps if st.lever == lever})
+    steps = analysis.lever_targets(scenarios, lever)
+    assert [s.target for s in steps] == expected and expected  # 50 and 92 % in the shipped files
+    assert all(s.lever == lever and s.ref for s in steps)
     assert analysis.lever_targets(scenarios, "no_such_lever") == []
+
+
+def test_tax_ratio_aims_are_the_stated_ratios_with_references():
+    assert [a.target for a in analysis.TAX_RATIO_AIMS] == [30.0, 40.0]  # 7:3 and 6:4
+    assert all(a.ref.startswith("R") for a in analysis.TAX_RATIO_AIMS)
 
 
 def test_members_outside_the_ensemble_are_refused():

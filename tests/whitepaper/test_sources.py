@@ -72,10 +72,10 @@ def test_caveats_list_exclusions_and_known_limits():
 
 
 def test_lever_history_and_its_references_come_from_the_levers_file():
-    points = read_levers()["local_share_of_total_tax"]["history"]
-    history = sources.lever_history("local_share_of_total_tax")
+    points = read_levers()["local_consumption_tax_rate"]["history"]
+    history = sources.lever_history("local_consumption_tax_rate")
     assert history[points[-1][0]] == points[-1][1] and len(history) == len(points)
-    assert sources.lever_history_refs("local_share_of_total_tax") == [p[2] for p in points]
+    assert sources.lever_history_refs("local_consumption_tax_rate") == [p[2] for p in points]
 
 
 def test_observed_facts_come_from_the_observation_set():

@@ -35,9 +35,9 @@ SECTORS = {"lever": ("Policy levers", "#f2a541"), "fiscal": ("Fiscal", "#4a9c5d"
            "economy": ("Economy and innovation", "#3b73b9"), "population": ("Population", "#8e5ea2")}
 #: Shown variables (Real Name) → (sector, x, y). Stocks missing here are added at the bottom.
 LAYOUT = {
-    "own source revenue": ("fiscal", 36, 57), "fiscal gap": ("fiscal", 24, 51),
+    "own source revenue": ("fiscal", 36, 57), "fiscal shortfall": ("fiscal", 24, 51),
     "allocation tax": ("fiscal", 24, 44), "local budget": ("fiscal", 42, 37),
-    "fiscal autonomy ratio": ("fiscal", 44, 51), "discretionary revenue": ("fiscal", 28, 35),
+    "fiscal autonomy ratio": ("fiscal", 44, 51), "fiscal room": ("fiscal", 28, 35),
     "local innovation spending": ("fiscal", 33, 15), "service investment": ("fiscal", 22, 3),
     "Public Service Capital": ("fiscal", 33, 3), "service depreciation": ("fiscal", 44, 3),
     "grdp": ("economy", 62, 57), "grdp per capita": ("economy", 73, 57),

@@ -37,6 +37,7 @@ import xarray as xr
 
 from kbalance.demography.ages import FIVE_YEAR_GROUPS, split_five_year
 from kbalance.errors import InvalidValueError, MissingFileError, MissingKeyError, keys_of, number_in, range_of, table_of
+from kbalance.model.fiscal_inputs import fiscal_tables
 from kbalance.model.mortality import OPEN_AGE, fit_national_mortality, mortality_tables, old_age_shares
 from kbalance.model.population import international_migration_profile, jump_off_population, latest_age_year, residual_intensity
 from kbalance.model.variants import regional_tfr_ratio, variant_tables
@@ -545,6 +546,7 @@ def input_tables(root: Path | None = None) -> dict[str, pd.DataFrame]:
     tables["relocation_allocation.csv"] = relocation_allocation(levers)
     for name, frame in _lever_histories(root, levers_path).items():
         tables[f"lever_{name}.csv"] = frame.set_index("year")
+    tables.update(fiscal_tables(root, levers))
 
     return tables
 

@@ -170,7 +170,8 @@ def read_parameter_set(path: Path | None = None) -> ParameterSet:
 
     A fitted set (calibration/fitted/<version>.toml) has a ``[values]`` table mapping
     parameter keys to values; it names every calibrated parameter, and parameters it does
-    not name keep their defaults. KbalanceInputError naming the file and the key otherwise.
+    not name keep their defaults; values of parameters calibration/parameters.toml no longer
+    defines are ignored. KbalanceInputError naming the file and the key otherwise.
     """
     source = calibration_dir() / "parameters.toml"
     definitions = parameter_definitions(source)
@@ -195,3 +196,10 @@ def read_parameter_set(path: Path | None = None) -> ParameterSet:
         raise MissingKeyError(path, f"values.{missing[0]}", f"every calibrated parameter ({len(missing)} "
                               "missing: " + ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "") + ")")
     return ParameterSet(path.stem, values, path)
+
+
+def defined_columns(columns) -> list[str]:
+    """The columns of an ensemble table (``constant`` or ``constant[element]``) whose constant
+    model/kbalance.mdl defines; columns of parameters the model no longer has are left out."""
+    known = set(variable_names())
+    return [c for c in columns if c.partition("[")[0].strip() in known]

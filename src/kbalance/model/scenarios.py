@@ -6,12 +6,12 @@ second step that starts once the first has ended::
 
     [scenario]
     name = "decentralization"
-    description = "Local share of total tax to 30 %, then 40 %"
+    description = "Local consumption tax to 50 %, then 92 % of the VAT base"
 
-    [levers.local_share_of_total_tax]
+    [levers.local_consumption_tax_rate]
     steps = [
-      { target = 30.0, start = 2026, ramp = 4, ref = "R4 R5" },
-      { target = 40.0, start = 2031, ramp = 10, ref = "R6; timing hypothetical" },
+      { target = 50.0, start = 2026, ramp = 4, ref = "R4 R5" },
+      { target = 92.0, start = 2031, ramp = 10, ref = "R6; timing hypothetical" },
     ]
 
     [levers.local_allocation_tax_rate]      # one step: the keys directly

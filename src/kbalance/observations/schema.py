@@ -63,6 +63,7 @@ _ECONOMY_NOMINAL = (
 _ECONOMY = (
     "grdp_per_capita_nominal", "grdp_real_chained", "employed", "labour_force", "pop_15plus_lfs",
     "unemployed", "employment_rate_15_64", "participation_rate", "unemployment_rate",
+    "private_consumption_per_capita",
 )
 
 #: The raw press file of international migration, relative to the harmonized folder; its
@@ -192,6 +193,7 @@ DESCRIPTIONS = {
     "gva_nominal_finance_insurance": "Nominal GVA: finance and insurance",
     "gva_nominal_public_administration": "Nominal GVA: public administration",
     "grdp_per_capita_nominal": "Nominal GRDP per capita, older DT_1C86 vintage (do not mix with 2020-base totals)",
+    "private_consumption_per_capita": "Private final consumption per resident, nominal (DT_1C86 vintage)",
     "grdp_real_chained": "Real GRDP, chained volume (2023–2024 provisional; chain reference year not stated)",
     "employed": "Employed persons (EAPS)",
     "labour_force": "Economically active population (EAPS)",

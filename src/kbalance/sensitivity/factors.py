@@ -46,7 +46,7 @@ LEVER_START_YEAR = 2027
 #: parameter of calibration/parameters.toml names its group in its ``group`` field (required
 #: when ``calibrate = true``). Every settable lever is a group of its own, after these.
 PARAMETER_GROUPS = ("regional_fertility", "fertility_conditions", "mortality_level", "mortality_improvement",
-                    "migration", "attractiveness", "innovation_productivity", "tax_base", "fiscal_transfers")
+                    "migration", "attractiveness", "innovation_productivity", "fiscal_transfers")
 
 
 @dataclass(frozen=True)

@@ -62,10 +62,23 @@ INDICATOR_KEYS = (*NATIONAL_KEYS, *REGIONAL_KEYS, *BLOC_KEYS)
 #: (age pyramids), the numerator and denominator of the extinction risk index, national
 #: GRDP, migration and the lever paths.
 BESTFIT_EXTRA = ("young women", "elderly population", "national grdp", "Population", "net migration",
-                 "mega region integration", "equalization strength", "local share of total tax")
+                 "mega region integration", "coprosperity fund rate", "local consumption tax rate",
+                 "local share of total tax")
 
-#: The lever whose targets the tax-ratio figure and the findings show.
-LOCAL_SHARE_LEVER = "local_share_of_total_tax"
+
+@dataclass(frozen=True)
+class Aim:
+    """A stated aim for an outcome of the model: its level [the indicator's unit] and the
+    reference keys that state it."""
+
+    target: float
+    ref: str
+
+
+#: The national:local tax ratios the government states as aims, as the local share of total
+#: tax [%]: 7:3 [R4][R5] and 6:4 [R6][R7]. The ratio is an outcome of the model (the
+#: decentralization scenario moves the local consumption tax rate to reach them).
+TAX_RATIO_AIMS = (Aim(30.0, "R4 R5"), Aim(40.0, "R6 R7"))
 
 SCENARIO_NAMES = {
     "baseline": ("Baseline", "기준"), "decentralization": ("Decentralization", "분권"),
@@ -208,7 +221,7 @@ def lever_settings(scenarios: Sequence[Scenario]) -> pd.DataFrame:
                                        "ramp", "ref"])
 
 
-def lever_targets(scenarios: Sequence[Scenario], lever: str = LOCAL_SHARE_LEVER) -> list[LeverStep]:
+def lever_targets(scenarios: Sequence[Scenario], lever: str) -> list[LeverStep]:
     """The distinct targets the scenarios set for ``lever`` (a key of model/levers.toml),
     lowest first, each with the first step that sets it (for its reference)."""
     steps: dict[float, LeverStep] = {}
@@ -303,8 +316,8 @@ def member_quantiles(array: xr.DataArray) -> dict[str, float]:
 
 
 __all__ = [
-    "BASE", "FIRST", "INDICATOR_KEYS", "LANGS", "NATIONAL_KEYS", "PURE", "QUANTILE_NAMES", "REGIONAL_KEYS",
-    "SECOND", "Whitepaper", "combined_scenario", "ensemble_members", "lever_settings", "lever_targets",
+    "Aim", "BASE", "FIRST", "INDICATOR_KEYS", "LANGS", "NATIONAL_KEYS", "PURE", "QUANTILE_NAMES", "REGIONAL_KEYS",
+    "SECOND", "TAX_RATIO_AIMS", "Whitepaper", "combined_scenario", "ensemble_members", "lever_settings", "lever_targets",
     "member_indicators", "member_quantiles", "national_indicators", "regional_indicators", "run_bestfit",
     "run_scenario_members", "scenario_label", "summarize", "whitepaper_scenarios",
 ]

@@ -27,12 +27,16 @@ from matplotlib.figure import Figure
 from kbalance.fonts import use_korean_font
 from kbalance.model.indicators import indicator
 from kbalance.municipal.maps import RISK_COLOURS
-from kbalance.regions import BLOCS, load_regions, region_codes, region_name
-from kbalance.whitepaper.analysis import (LOCAL_SHARE_LEVER, PYRAMID_REGIONS, TILE_YEARS, Whitepaper, lever_targets,
+from kbalance.observations.load import load_series
+from kbalance.regions import BLOCS, NATIONAL_CODE, load_regions, region_codes, region_name
+from kbalance.whitepaper.analysis import (PYRAMID_REGIONS, TAX_RATIO_AIMS, TILE_YEARS, Whitepaper,
                                           pyramid_years, scenario_label, table_years)
 from kbalance.whitepaper.complementarity import effect_label, thresholds
-from kbalance.whitepaper.sources import (history_end_year, latest_backtest, lever_history, lever_history_refs,
+from kbalance.whitepaper.sources import (history_end_year, latest_backtest,
                                          observed_history)
+
+#: The observed local share of total tax (tax.csv) the tax-ratio figure shows as history.
+TAX_RATIO_SERIES = "local_tax_share_of_total_tax_pct"
 
 SCENARIO_COLOURS = {
     "baseline": "#4d4d4d", "decentralization": "#1f6fb4", "balance": "#2e9e44", "integrated": "#c7302a",
@@ -64,8 +68,8 @@ TEXT = {
     "obs_vital": ("observed: KOSIS vital statistics DT_1B8000H, DT_1B81A12, DT_1B81A21",
                   "관측: KOSIS 인구동향 DT_1B8000H, DT_1B81A12, DT_1B81A21"),
     "obs_fiscal": ("observed: fiscal autonomy DT_1YL20921", "관측: 재정자립도 DT_1YL20921"),
-    "obs_tax": ("history: model/levers.toml {history}; targets: model/scenarios {targets}",
-                "과거값: model/levers.toml {history}; 목표: model/scenarios {targets}"),
+    "obs_tax": ("history: tax.csv {history}; aims {targets}",
+                "과거값: tax.csv {history}; 목표 {targets}"),
     "bestfit": ("best-fit parameter set", "최적 적합 모수"),
     "capital_title": ("Capital-region share of the population: history and projection by scenario",
                       "수도권 인구 비중: 과거와 시나리오별 전망"),
@@ -422,9 +426,10 @@ def fig_tax_ratio(wp: Whitepaper) -> Figure:
     _history_line(ax, wp)
     ax.set_xlabel(tr("year", wp.lang))
     ax.set_ylabel(_ylabel("local_tax_share", wp.lang))
-    hist = lever_history(LOCAL_SHARE_LEVER)
-    ax.plot(hist.index, hist.values, "o", ms=3, color="black", label=tr("history", wp.lang), zorder=5)
-    targets = lever_targets(list(wp.scenarios.values()), LOCAL_SHARE_LEVER)
+    hist = load_series(TAX_RATIO_SERIES)
+    hist = hist[hist["region_code"] == NATIONAL_CODE]
+    ax.plot(hist["year"], hist["value"], "o", ms=3, color="black", label=tr("history", wp.lang), zorder=5)
+    targets = TAX_RATIO_AIMS
     for step in targets:
         level = step.target
         ratio = f"{(100 - level) / 10:g}:{level / 10:g}"
@@ -434,8 +439,7 @@ def fig_tax_ratio(wp: Whitepaper) -> Figure:
                 fontsize=8, va="bottom", ha="right")
     ax.set_ylim(15, 45)
     ax.legend(frameon=False, fontsize=7, loc="lower right", ncol=2)
-    sources = tr("obs_tax", wp.lang, history=reference_marks(lever_history_refs(LOCAL_SHARE_LEVER)),
-                 targets=reference_marks([s.ref for s in targets]))
+    sources = tr("obs_tax", wp.lang, history=TAX_RATIO_SERIES, targets=reference_marks([s.ref for s in targets]))
     return finish(fig, tr("tax_title", wp.lang), source_line(wp, sources))
 
 

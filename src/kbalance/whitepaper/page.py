@@ -22,7 +22,7 @@ from kbalance.model.indicators import indicator
 from kbalance.outputs import data_hash, model_hash
 from kbalance.paths import calibration_dir
 from kbalance.observations.load import series_table
-from kbalance.whitepaper.analysis import (BASE, LOCAL_SHARE_LEVER, Whitepaper, lever_targets,
+from kbalance.whitepaper.analysis import (BASE, TAX_RATIO_AIMS, Whitepaper,
                                           member_quantiles, scenario_label)
 from kbalance.whitepaper.complementarity import section_html, summary_sentence
 from kbalance.whitepaper.municipal import municipal_html
@@ -158,7 +158,7 @@ def findings(wp: Whitepaper) -> list[str]:
                 f"{_band(wp, 'extinction_index', BASE, end)}입니다." if ko else
                 f"{at_risk}: {r1:.0f} in {end} in the baseline (median); "
                 f"the national index is {_band(wp, 'extinction_index', BASE, end)} in {end}.")
-    for target in (step.target for step in lever_targets(list(wp.scenarios.values()), LOCAL_SHARE_LEVER)):
+    for target in (aim.target for aim in TAX_RATIO_AIMS):
         reach = {n: first_year_at_least(wp, "local_tax_share", n, target) for n in names}
         hit = [f"{scenario_label(n, wp.lang)} ({y})" for n, y in reach.items() if y]
         ratio = f"{100 - target:.0f}:{target:.0f}"

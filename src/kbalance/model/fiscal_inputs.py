@@ -1,0 +1,190 @@
+"""Input tables of the fiscal sector (model/inputs/fiscal_regions.csv, fiscal_scalars.csv).
+
+The fiscal sector of model/kbalance.mdl encodes the rules of the law texts (docs/model.md,
+"Fiscal"); the observable ratios it needs are computed here from the observation set and a
+few totals of the references, and then held fixed:
+
+- the local consumption tax base (VAT base) per unit of GDP: the 2023 revenue of the tax
+  (24.6731조 [R312]) over its 2023 rate (25.3 % [R300]) and the 2023 nominal GDP;
+- national tax before the local consumption tax is carved out of VAT, per unit of GDP,
+  2012–2020 (tax.csv, with the tax rate history of model/levers.toml);
+- provincial taxes other than the consumption tax per unit of GRDP by region, 2012–2013,
+  when the consumption tax was a single 5 %p block distributed by the consumption index
+  (tax.csv, economy.csv, population.csv);
+- municipal taxes per unit of GRDP in 2023, for the autonomous districts of the special and
+  metropolitan cities from Seoul (its local tax [R312] less its provincial government's in
+  tax.csv), for the cities and counties of the provinces from the rest of the national
+  total [R312]; both less the municipalities' part of block 4 of the consumption tax;
+- non-tax own revenue per unit of local tax, 2023 budget (24.7조 / 115.3조 [R94]);
+- private consumption per resident relative to the nation, 2017–2021 (economy.csv);
+- the shares of the local extinction response fund from the designated areas
+  (municipal_designations.csv) by the rule of [R316].
+
+Amounts are in the units of the model: GRDP is in chained 2020 prices, so a ratio of
+nominal tax to nominal GRDP applied to it gives taxes in 2020 prices.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kbalance.errors import InvalidValueError
+from kbalance.observations.keyed import municipal_designations
+from kbalance.observations.load import load_series
+from kbalance.regions import NATIONAL_CODE, load_regions, names
+
+#: Local consumption tax revenue in 2023 [KRW] [R312] and the rate it was raised at [%] [R300].
+CONSUMPTION_TAX_2023 = 24.6731e12
+CONSUMPTION_TAX_RATE_2023 = 25.3
+#: Local tax of all local governments in 2023, nationally and in Seoul [KRW] [R312].
+LOCAL_TAX_TOTAL_2023, SEOUL_LOCAL_TAX_2023 = 112.4609e12, 26.3070e12
+#: Block 4 of the consumption tax in 2023 [%p of the VAT base], its fixed sum [KRW] and the
+#: municipalities' part of its residual [R301] 제75조②6·8호.
+BLOCK_4, BLOCK_4_FIXED, BLOCK_4_MUNICIPAL = 4.3, 2.2521168e12, 0.4
+#: 2023 local budget: non-tax revenue and local tax [trillion KRW] [R94].
+NON_TAX_REVENUE_2023, LOCAL_TAX_2023 = 24.7, 115.3
+#: The only block of the consumption tax before 2014 [%p of the VAT base] [R300][R301].
+FIRST_BLOCK = 5.0
+#: Years whose ratios are used (see the module docstring).
+PROVINCIAL_TAX_YEARS = (2012, 2013)
+MUNICIPAL_TAX_YEAR = 2023
+NATIONAL_TAX_YEARS = range(2012, 2021)
+CONSUMPTION_YEARS = range(2017, 2022)
+#: The latest year of the consumption index, its key for the 2023 municipal taxes.
+MUNICIPAL_SHARE_YEAR = 2021
+#: Regions without autonomous municipalities: every local tax is the region's own [R301].
+SINGLE_TIER = ("Sejong", "Jeju")
+#: Local extinction response fund: share of the depopulation areas (the rest: the areas of
+#: concern) in the municipal account [R316].
+DEPOPULATION_SHARE = 0.95
+
+
+def wide(series: str, root: Path | None = None) -> pd.DataFrame:
+    """A series of the observation set as years × region codes (the nation first; NaN where
+    a region has no value)."""
+    rows = load_series(series, root)
+    table = rows.pivot(index="year", columns="region_code", values="value")
+    return table.reindex(columns=[NATIONAL_CODE, *names()])
+
+
+def consumption_weights(levers: dict[str, dict]) -> pd.Series:
+    """Weight of each region in the consumption index [1] by region code: 100 in the capital
+    region, the metropolitan-city and province weights of model/levers.toml (their first
+    history point) elsewhere [R301]."""
+    regions = load_regions()
+    metro = levers["metropolitan_consumption_weight"]["history"][0][1]
+    province = levers["province_consumption_weight"]["history"][0][1]
+    capital = regions["capital_region"].astype(bool)
+    city = regions["name_ko"].str.endswith(("특별시", "광역시")) & ~capital
+    return pd.Series(np.where(capital, 100.0, np.where(city, metro, province)), index=regions.index)
+
+
+def consumption_index(root: Path | None, years) -> pd.DataFrame:
+    """Private final consumption by region [thousand KRW × persons] (per-resident consumption
+    times the registered population), years × region codes."""
+    per_head = wide("private_consumption_per_capita", root)
+    population = wide("pop_registered", root)
+    return (per_head * population).reindex(index=list(years))
+
+
+def rate_path(levers: dict[str, dict], years) -> pd.Series:
+    """The local consumption tax rate [%] of model/levers.toml's history in the given years
+    (linear between points, the first value held before it, the last after it)."""
+    points = levers["local_consumption_tax_rate"]["history"]
+    x, y = [p[0] for p in points], [p[1] for p in points]
+    return pd.Series(np.interp(list(years), x, y), index=list(years))
+
+
+def fiscal_scalars(root: Path | None, levers: dict[str, dict]) -> tuple[pd.DataFrame, float]:
+    """The national ratios of the fiscal sector (key → value) and the VAT base per unit of GDP."""
+    gdp = wide("grdp_nominal", root)[NATIONAL_CODE] * 1e6  # KRW
+    vat_ratio = CONSUMPTION_TAX_2023 / (CONSUMPTION_TAX_RATE_2023 / 100) / gdp[2023]
+    years = list(NATIONAL_TAX_YEARS)
+    national = wide("national_tax_revenue", root)[NATIONAL_CODE].reindex(years) * 1e8
+    before = (national / gdp.reindex(years) + rate_path(levers, years) / 100 * vat_ratio).mean()
+    table = pd.DataFrame({"value": [vat_ratio, before, NON_TAX_REVENUE_2023 / LOCAL_TAX_2023]},
+                         index=["vat_base_to_gdp", "national_tax_before_consumption_tax_to_gdp",
+                                "non_tax_revenue_per_local_tax"])
+    return table, vat_ratio
+
+
+def municipal_tax_ratios(root: Path | None, vat_ratio: float, share: pd.Series, city: pd.Series,
+                         single: pd.Series) -> pd.Series:
+    """Municipal taxes per unit of GRDP [1] by region code in :data:`MUNICIPAL_TAX_YEAR`: the
+    Seoul districts' ratio for the special and metropolitan cities, the rest of the national
+    total over the provinces' GRDP for the provinces, 0 in the single-tier regions.
+
+    share : the regions' consumption-index shares (the key of block 4's municipal part)
+    city, single : flags of the special and metropolitan cities and of the single-tier regions
+    """
+    y = MUNICIPAL_TAX_YEAR
+    grdp = wide("grdp_nominal", root).loc[y] * 1e6
+    provincial = wide("local_tax_revenue_provincial_govt", root).loc[y]
+    block_4 = BLOCK_4_MUNICIPAL * (BLOCK_4 / 100 * vat_ratio * grdp[NATIONAL_CODE] - BLOCK_4_FIXED) * share * (1 - single)
+    seoul = next(code for code, name in names().items() if name == "Seoul")
+    district = (SEOUL_LOCAL_TAX_2023 - provincial[seoul] - block_4[seoul]) / grdp[seoul]
+    codes = share.index
+    cities = city & ~single.astype(bool)
+    provinces = ~city & ~single.astype(bool)
+    rest = (LOCAL_TAX_TOTAL_2023 - provincial[NATIONAL_CODE] - block_4.sum()
+            - district * grdp[codes][cities].sum())
+    county = rest / grdp[codes][provinces].sum()
+    return pd.Series(np.where(cities, district, np.where(provinces, county, 0.0)), index=codes)
+
+
+def extinction_fund_shares(root: Path | None) -> pd.DataFrame:
+    """Each region's share of the designated depopulation areas and of the municipal account
+    of the local extinction response fund [1] by region code (the provincial account's rule,
+    which also gives every eligible region a part, is in model/kbalance.mdl)."""
+    designations = municipal_designations(root)
+    counts = designations.groupby(["region_code", "status"]).size().unstack(fill_value=0)
+    codes = list(names())
+    counts = counts.reindex(index=codes, fill_value=0)
+    depopulation = counts.get("depopulation_area", pd.Series(0, index=codes)).astype(float)
+    concern = counts.get("area_of_concern", pd.Series(0, index=codes)).astype(float)
+    municipal = (DEPOPULATION_SHARE * depopulation / depopulation.sum()
+                 + (1 - DEPOPULATION_SHARE) * concern / concern.sum())
+    return pd.DataFrame({"depopulation_area_share": depopulation / depopulation.sum(),
+                         "extinction_fund_municipal_share": municipal})
+
+
+def fiscal_regions(root: Path | None, levers: dict[str, dict], vat_ratio: float) -> pd.DataFrame:
+    """The regional ratios of the fiscal sector, one row per region (by English name)."""
+    codes = list(names())
+    regions = load_regions()
+    weights = consumption_weights(levers)
+    grdp = wide("grdp_nominal", root) * 1e6
+    years = list(PROVINCIAL_TAX_YEARS)
+    consumption = consumption_index(root, [*years, MUNICIPAL_SHARE_YEAR])[codes]
+    weighted = consumption * weights[codes]
+    share = weighted.div(weighted.sum(axis=1), axis=0)
+    first_block = (FIRST_BLOCK / 100 * vat_ratio * grdp.loc[years, NATIONAL_CODE]).to_numpy()[:, None] * share.loc[years]
+    provincial = wide("local_tax_revenue_provincial_govt", root).loc[years, codes]
+    other_tax = ((provincial - first_block) / grdp.loc[years, codes]).mean()
+    per_head = wide("private_consumption_per_capita", root).reindex(list(CONSUMPTION_YEARS))
+    relative = per_head[codes].div(per_head[NATIONAL_CODE], axis=0).mean()
+    city = regions.loc[codes, "name_ko"].str.endswith(("특별시", "광역시"))
+    single = pd.Series([float(names()[c] in SINGLE_TIER) for c in codes], index=codes)
+    table = pd.DataFrame({
+        "provincial_tax_to_grdp": other_tax,
+        "relative_consumption_per_head": relative,
+        "city_flag": city.astype(float),
+        "single_tier_flag": single,
+        **extinction_fund_shares(root).loc[codes].to_dict("series"),
+        "municipal_tax_to_grdp": municipal_tax_ratios(root, vat_ratio, share.loc[MUNICIPAL_SHARE_YEAR], city, single),
+    }, index=codes)
+    if table.isna().any().any():
+        region, field = table.isna().stack().loc[lambda bad: bad].index[0]
+        raise InvalidValueError("calibration/observations", field, f"undefined for region {region}",
+                                "observations of every region in the years this module names")
+    table.index = [names()[c] for c in codes]
+    return table
+
+
+def fiscal_tables(root: Path | None, levers: dict[str, dict]) -> dict[str, pd.DataFrame]:
+    """The fiscal sector's input tables by file name."""
+    scalars, vat_ratio = fiscal_scalars(root, levers)
+    return {"fiscal_scalars.csv": scalars, "fiscal_regions.csv": fiscal_regions(root, levers, vat_ratio)}

@@ -1,0 +1,84 @@
+"""The fiscal sector's input tables: ratios computed from the observation set and the
+references' totals."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from kbalance.model import fiscal_inputs
+from kbalance.model.inputs import read_levers
+from kbalance.regions import names
+
+
+@pytest.fixture(scope="module")
+def tables():
+    return fiscal_inputs.fiscal_tables(None, read_levers())
+
+
+def test_vat_base_reproduces_the_2023_consumption_tax(tables):
+    ratio = tables["fiscal_scalars.csv"].loc["vat_base_to_gdp", "value"]
+    gdp = fiscal_inputs.wide("grdp_nominal").loc[2023, "00"] * 1e6
+    assert ratio * gdp * 0.253 == pytest.approx(fiscal_inputs.CONSUMPTION_TAX_2023, rel=1e-12)
+    assert 0.03 < ratio < 0.06  # VAT is about a twentieth of GDP
+
+
+def test_non_tax_ratio_is_the_2023_budget_ratio(tables):
+    assert tables["fiscal_scalars.csv"].loc["non_tax_revenue_per_local_tax", "value"] == pytest.approx(24.7 / 115.3)
+
+
+def test_provincial_taxes_of_2012_are_reproduced_by_the_ratio_and_block_1(tables):
+    """Other taxes at the region's ratio plus block 1 by the consumption index give back the
+    observed provincial taxes (2012-2013 mean ratio, so each year within the years' spread)."""
+    regions = tables["fiscal_regions.csv"]
+    grdp = fiscal_inputs.wide("grdp_nominal").loc[2012] * 1e6
+    observed = fiscal_inputs.wide("local_tax_revenue_provincial_govt").loc[2012]
+    codes = [c for c in names() if names()[c] != "Sejong"]  # Sejong's first year is partial
+    other = regions["provincial_tax_to_grdp"].set_axis(list(names())).loc[codes] * grdp[codes]
+    assert (other < observed[codes]).all()  # block 1 adds to it
+    assert float((other / observed[codes]).median()) > 0.8
+
+
+def test_consumption_weights_are_the_law_s(tables):
+    weights = fiscal_inputs.consumption_weights(read_levers()).rename(index=names())
+    assert weights["Seoul"] == weights["Gyeonggi"] == weights["Incheon"] == 100
+    assert weights["Busan"] == weights["Ulsan"] == 200
+    assert weights["Jeonnam"] == weights["Sejong"] == weights["Jeju"] == 300
+
+
+def test_municipal_taxes_add_up_to_the_2023_national_total(tables):
+    regions = tables["fiscal_regions.csv"]
+    grdp = fiscal_inputs.wide("grdp_nominal").loc[2023, list(names())].to_numpy() * 1e6
+    provincial = fiscal_inputs.wide("local_tax_revenue_provincial_govt").loc[2023, "00"]
+    municipal = (regions["municipal_tax_to_grdp"].to_numpy() * grdp).sum()
+    assert provincial + municipal < fiscal_inputs.LOCAL_TAX_TOTAL_2023  # block 4's part is left out
+    assert provincial + municipal > 0.98 * fiscal_inputs.LOCAL_TAX_TOTAL_2023
+    assert regions.loc["Sejong", "municipal_tax_to_grdp"] == regions.loc["Jeju", "municipal_tax_to_grdp"] == 0
+    assert regions.loc["Gyeonggi", "municipal_tax_to_grdp"] > regions.loc["Seoul", "municipal_tax_to_grdp"]
+
+
+def test_extinction_fund_shares_sum_to_one_and_skip_seoul(tables):
+    regions = tables["fiscal_regions.csv"]
+    for column in ("depopulation_area_share", "extinction_fund_municipal_share"):
+        assert regions[column].sum() == pytest.approx(1.0)
+        assert regions.loc["Seoul", column] == 0
+    assert regions["depopulation_area_share"].idxmax() == "Jeonnam"  # the most depopulation areas
+
+
+def test_rate_path_interpolates_the_lever_history():
+    path = fiscal_inputs.rate_path(read_levers(), [2005, 2012, 2014, 2022, 2030])
+    assert list(path) == [0.0, 5.0, 11.0, 23.7, 25.3]
+
+
+def test_undefined_inputs_name_the_field(monkeypatch, tables):
+    real = fiscal_inputs.wide
+
+    def without_sejong(series, root=None):
+        table = real(series, root)
+        if series == "private_consumption_per_capita":
+            table["29"] = float("nan")
+        return table
+    monkeypatch.setattr(fiscal_inputs, "wide", without_sejong)
+    with pytest.raises(fiscal_inputs.InvalidValueError, match="field .provincial_tax_to_grdp.*undefined for region 29"):
+        fiscal_inputs.fiscal_regions(None, read_levers(), 0.04)
+    assert isinstance(tables["fiscal_regions.csv"], pd.DataFrame)
