@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from kbalance.whitepaper import figures, page
-from kbalance.whitepaper.analysis import complementarity_findings, table_years
 from kbalance.whitepaper.pipeline import Progress, write_contents
 from kbalance.whitepaper.tables import build_tables
 
@@ -71,23 +70,6 @@ def test_findings_name_the_tax_targets_of_the_scenarios(small_whitepaper):
     text = " ".join(page.findings(wp))
     assert "70:30 national:local tax target (local 30 %)" in text
     assert "60:40 national:local tax target (local 40 %)" in text
-
-
-def test_one_verdict_per_question_and_no_class_below_the_threshold(small_whitepaper):
-    tables = build_tables(small_whitepaper)
-    if "complementarity" not in tables:
-        pytest.skip("the complementarity scenarios are not all shipped")
-    found = complementarity_findings(tables["complementarity"], small_whitepaper.scenarios, table_years(2035)[-1])
-    for lang, words in (("ko", ("지지됩니다", "기각됩니다", "지지되지 않습니다")),
-                        ("en", (" is confirmed", " is refuted", " is not supported"))):
-        wp = replace(small_whitepaper, lang=lang, tables=tables, complementarity=found)
-        text = page.complementarity_html(wp, {}) + " ".join(page.findings(wp))
-        assert sum(w in text for w in words) == 1, lang  # one answer, stated once per place
-    rows = page.stated_classes(tables["complementarity"])
-    small = [max(abs(r.interaction_q05), abs(r.interaction_q95)) < page.negligible_threshold(r.indicator)
-             for r in rows.itertuples()]
-    assert (rows.loc[small, "classification"] == "negligible").all()
-    assert not (rows.loc[[not s for s in small], "classification"] == "negligible").any()
 
 
 def test_every_reference_key_on_the_page_is_resolved(whitepaper_folder):
