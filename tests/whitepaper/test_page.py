@@ -12,7 +12,6 @@ import pytest
 
 from kbalance.whitepaper import figures, page
 from kbalance.whitepaper.pipeline import Progress, write_contents
-from kbalance.whitepaper.tables import build_tables
 
 CHROMIUM = Path("/usr/bin/chromium")
 
