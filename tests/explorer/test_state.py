@@ -25,6 +25,7 @@ def test_every_settable_lever_has_controls_with_the_files_range_and_unit():
     for key, c in controls.items():
         assert c.target[1:] == tuple(levers[key]["range"]) and c.unit == levers[key]["unit"]
         assert c.description == levers[key]["description"]
+        assert (c.label("ko"), c.label("en")) == (levers[key]["label_ko"], levers[key]["label_en"])
         assert c.ramp == limits[levers[key]["ramp"]]
         assert c.start[0] == c.start[1] == limits[levers[key]["start"]][1]
         assert c.target[1] <= c.target[0] <= c.target[2]

@@ -47,6 +47,7 @@ class LeverControl:
 
     key : str  lever key in model/levers.toml
     description : str  the file's description
+    labels : dict  short label by language ("ko", "en"), the file's label_ko and label_en
     unit : str  the lever's unit
     target : tuple of float  (value, low, high): the model's value and the file's range [unit]
     start : tuple of float  (shown first, low, high) of the start year [year]
@@ -56,11 +57,16 @@ class LeverControl:
 
     key: str
     description: str
+    labels: dict[str, str]
     unit: str
     target: tuple[float, float, float]
     start: tuple[float, float, float]
     ramp: tuple[float, float, float]
     step: float
+
+    def label(self, lang: str) -> str:
+        """The lever's short label in ``lang`` ("ko" or "en")."""
+        return self.labels[lang]
 
 
 def slider_step(low: float, high: float) -> float:
@@ -83,7 +89,8 @@ def lever_controls() -> dict[str, LeverControl]:
         low, high = (float(x) for x in spec["range"])
         _, start_low, start_high = limits[spec["start"]]
         controls[key] = LeverControl(
-            key=key, description=spec["description"], unit=spec["unit"],
+            key=key, description=spec["description"], labels={lang: spec[f"label_{lang}"] for lang in LANGS},
+            unit=spec["unit"],
             target=(limits[spec["target"]][0], low, high), start=(start_low, start_low, start_high),
             ramp=limits[spec["ramp"]], step=slider_step(low, high))
     return controls
