@@ -21,8 +21,8 @@ import xarray as xr
 from fontTools.ttLib import TTFont
 
 from kbalance.explorer.app import EDITOR_TABLES, Explorer, best_fit, font_css, query_of, variant_options, web_font
-from kbalance.explorer.state import (UNTIL, ExplorerState, baseline_state, current_versions, state_from_query,
-                                     state_from_scenario, state_to_query)
+from kbalance.explorer.state import (UNTIL, ExplorerState, baseline_state, current_versions, lever_controls,
+                                     state_from_query, state_from_scenario, state_to_query)
 from kbalance.explorer.views import label, tr
 from kbalance.model.scenarios import read_scenario, with_variant
 from kbalance.model.variants import default_variant, read_variants
@@ -280,6 +280,9 @@ def test_both_languages_render(server, browser, lang):
     for text in (tr("title", lang), f"{label('capital_share', lang)}, {UNTIL}:", tr("reset", lang)):
         page.get_by_text(text).first.wait_for(timeout=RUN_TIMEOUT)
     assert page.evaluate("async () => (await document.fonts.load(\"12px 'NanumGothic'\", '인구')).length") > 0
+    lever = lever_controls()["local_consumption_tax_rate"]
+    page.get_by_text(lever.label(lang), exact=True).first.wait_for(timeout=RUN_TIMEOUT)
+    assert page.locator(".demographic-variant select option").all_text_contents() == list(variant_options(lang))
     other = "en" if lang == "ko" else "ko"
     assert page.get_by_text(tr("reset", other)).count() == 0
     assert page_state(page).lang == lang
