@@ -137,7 +137,8 @@ def prepare_whitepaper(lang: str = "ko", until: int = 2070, members: int | None 
     runs, best = [], []
     for s in scenarios:
         log.stage(f"scenario {s.name}: {len(table):,} ensemble members to {until}")
-        runs.append(run_scenario_members(s, table, until, workers, member_reduce, ("Population",)))
+        runs.append(run_scenario_members(s, table, until, workers, reduce=member_reduce,
+                                         extra_variables=("Population",)))
         log.stage(f"scenario {s.name}: best-fit run")
         best.append(run_bestfit(s, params, until))
     log.stage(f"factorial experiment: 16 combinations × {len(table):,} members, traces, Sobol cross-check")
