@@ -20,11 +20,12 @@ import pytest
 import xarray as xr
 from fontTools.ttLib import TTFont
 
-from kbalance.explorer.app import EDITOR_TABLES, Explorer, best_fit, font_css, query_of, web_font
-from kbalance.explorer.state import (UNTIL, ExplorerState, baseline_state, current_versions, state_from_query,
-                                     state_from_scenario, state_to_query)
+from kbalance.explorer.app import EDITOR_TABLES, Explorer, best_fit, font_css, query_of, variant_options, web_font
+from kbalance.explorer.state import (UNTIL, ExplorerState, baseline_state, current_versions, lever_controls,
+                                     state_from_query, state_from_scenario, state_to_query)
 from kbalance.explorer.views import label, tr
-from kbalance.model.scenarios import read_scenario
+from kbalance.model.scenarios import read_scenario, with_variant
+from kbalance.model.variants import default_variant, read_variants
 from kbalance.paths import project_root
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -71,6 +72,42 @@ def test_a_session_runs_the_latest_lever_state_and_exports_it():
         assert "capital_region_regulation" not in explorer.state.levers
         explorer.load(None)
         assert explorer.state.levers == {} and explorer.controls["local_consumption_tax_rate"][1][0].value == 25.3
+    finally:
+        explorer.best.close()
+        explorer.band.close()
+
+
+def test_the_variant_menu_lists_every_variant_in_the_pages_language():
+    variants = read_variants()
+    for lang in ("ko", "en"):
+        options = variant_options(lang)
+        assert list(options.values()) == list(variants)
+        default = next(name for name, key in options.items() if key == default_variant())
+        assert default.endswith(f"({tr('default', lang)})")
+        assert all(getattr(variants[key], f"label_{lang}") in name for name, key in options.items())
+
+
+def test_the_variant_control_changes_the_plotted_births_and_the_export():
+    explorer = Explorer(baseline_state("en"))
+    births = explorer.views.sources["births_current"]
+    try:
+        assert explorer.variant.value == default_variant() and explorer.state.variant is None
+        explorer.request()
+        wait_for(lambda: (explorer.poll(), explorer.current is not None)[1])
+        first = list(births.data["value"])
+        explorer.variant.value = "high"
+        assert explorer.state.variant == "high"
+        wait_for(lambda: (explorer.poll(), list(births.data["value"]) != first)[1])
+        expected = 1e-3 * best_fit(explorer.state)["total births"].sel(year=slice(2015, UNTIL))
+        assert births.data["value"] == pytest.approx(list(expected.values), rel=1e-12)
+        assert births.data["value"][-1] > first[-1]  # the UN high variant has more births than the TFR held
+        assert tomllib.loads(explorer.export_file().getvalue().decode())["demography"] == {"variant": "high"}
+        explorer.variant.value = default_variant()
+        assert explorer.state.variant is None
+        explorer.load(with_variant(read_scenario("balance"), "low"))
+        assert explorer.variant.value == "low" and explorer.state.variant == "low"
+        explorer.load(None)
+        assert explorer.variant.value == default_variant() and explorer.state.variant is None
     finally:
         explorer.best.close()
         explorer.band.close()
@@ -195,7 +232,7 @@ def test_moving_a_slider_changes_the_plotted_values_and_the_url(server, browser)
 
 @pytest.fixture(scope="module")
 def shared_state() -> ExplorerState:
-    return state_from_scenario(read_scenario("integrated"),
+    return state_from_scenario(with_variant(read_scenario("integrated"), "statistics-korea-2022"),
                                ExplorerState(lang="en", region="36", year=2040, members=0, versions=current_versions()))
 
 
@@ -225,10 +262,14 @@ def test_the_export_is_checked_and_reproduced_by_kbalance_run(server, browser, s
                          cwd=project_root(), capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     with xr.open_dataset(tmp_path / "run" / "results.nc") as results:
-        reproduced = results["capital_region_share"].sel(year=slice(None, UNTIL)).values
-    shown = plotted(page)
-    assert shown == pytest.approx(list(reproduced[-len(shown):]), rel=1e-12)
-    assert read_scenario(path).constants == read_scenario("integrated").constants
+        reproduced = {name: results[name].sel(year=slice(None, UNTIL)).values
+                      for name in ("capital_region_share", "total_births")}
+    for shown, name in ((plotted(page), "capital_region_share"), (plotted(page, "births_current"), "total_births")):
+        scale = 1e-3 if name == "total_births" else 1.0  # births are shown in thousands
+        assert shown == pytest.approx(list(scale * reproduced[name][-len(shown):]), rel=1e-12)
+    exported = read_scenario(path)
+    assert exported.variant == shared_state.variant == "statistics-korea-2022"
+    assert exported.constants == with_variant(read_scenario("integrated"), "statistics-korea-2022").constants
     page.close()
 
 
@@ -239,6 +280,9 @@ def test_both_languages_render(server, browser, lang):
     for text in (tr("title", lang), f"{label('capital_share', lang)}, {UNTIL}:", tr("reset", lang)):
         page.get_by_text(text).first.wait_for(timeout=RUN_TIMEOUT)
     assert page.evaluate("async () => (await document.fonts.load(\"12px 'NanumGothic'\", '인구')).length") > 0
+    lever = lever_controls()["local_consumption_tax_rate"]
+    page.get_by_text(lever.label(lang), exact=True).first.wait_for(timeout=RUN_TIMEOUT)
+    assert page.locator(".demographic-variant select option").all_text_contents() == list(variant_options(lang))
     other = "en" if lang == "ko" else "ko"
     assert page.get_by_text(tr("reset", other)).count() == 0
     assert page_state(page).lang == lang

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from dataclasses import replace
 
 import pytest
 
@@ -12,7 +13,8 @@ from kbalance.explorer.state import (EXPLORER_REF, ExplorerState, baseline_state
                                      state_to_query)
 from kbalance.model.inputs import read_levers
 from kbalance.model.mdl import scalar_constants
-from kbalance.model.scenarios import list_scenarios, read_scenario
+from kbalance.model.scenarios import VARIANT_CONSTANT, list_scenarios, read_scenario, with_variant
+from kbalance.model.variants import default_variant, read_variants
 
 
 def test_every_settable_lever_has_controls_with_the_files_range_and_unit():
@@ -23,6 +25,7 @@ def test_every_settable_lever_has_controls_with_the_files_range_and_unit():
     for key, c in controls.items():
         assert c.target[1:] == tuple(levers[key]["range"]) and c.unit == levers[key]["unit"]
         assert c.description == levers[key]["description"]
+        assert (c.label("ko"), c.label("en")) == (levers[key]["label_ko"], levers[key]["label_en"])
         assert c.ramp == limits[levers[key]["ramp"]]
         assert c.start[0] == c.start[1] == limits[levers[key]["start"]][1]
         assert c.target[1] <= c.target[0] <= c.target[2]
@@ -94,11 +97,37 @@ def test_the_baseline_has_no_lever_and_the_current_versions():
     ({"region": "99"}, "region"),
     ({"year": "2200"}, "year"),
     ({"members": "7"}, "members"),
+    ({"variant": "medium"}, "variant"),
+    ({"variant": ""}, "variant"),
 ])
 def test_a_bad_query_names_its_key(query, key):
     with pytest.raises(InvalidValueError) as err:
         state_from_query(query)
     assert str(err.value).startswith(f"URL: field {key!r}")
+
+
+@pytest.mark.parametrize("key", [k for k in read_variants() if k != default_variant()])
+def test_a_variant_round_trips_through_the_url_and_the_scenario_file(key, tmp_path):
+    state = replace(baseline_state("en").with_lever("fertility_support", 1.5, 2027, 3), variant=key)
+    query = state_to_query(state)
+    assert query["variant"] == key and state_from_query(query) == state
+    text = scenario_toml(state, "with variant")
+    assert tomllib.loads(text)["demography"] == {"variant": key}
+    path = tmp_path / "with_variant.toml"
+    path.write_text(text, encoding="utf-8")
+    scenario = read_scenario(path)
+    assert scenario.variant == key and scenario.constants[VARIANT_CONSTANT] == float(read_variants()[key].code)
+    assert scenario_of(state).constants == scenario.constants
+    assert state_from_scenario(scenario, baseline_state("en")) == state
+
+
+def test_without_a_variant_the_url_and_file_name_none_and_a_scenario_sets_its_own():
+    state = baseline_state("en")
+    assert state.variant is None and "variant" not in state_to_query(state)
+    assert "demography" not in tomllib.loads(scenario_toml(state)) and VARIANT_CONSTANT not in scenario_of(state).constants
+    with_one = replace(state, variant="high")
+    assert state_from_scenario(read_scenario("balance"), with_one).variant is None
+    assert state_from_scenario(with_variant(read_scenario("balance"), "low"), state).variant == "low"
 
 
 def test_a_value_outside_the_levers_range_is_refused():

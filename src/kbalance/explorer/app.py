@@ -32,6 +32,7 @@ from kbalance.explorer.views import FONT, MAX_SAVED, Views, change_frame, label,
 from kbalance.fonts import bundled_hangul_fonts
 from kbalance.model.parameters import shipped_parameter_set
 from kbalance.model.scenarios import list_scenarios, read_scenario
+from kbalance.model.variants import default_variant, read_variants
 from kbalance.regions import region_codes, region_name
 
 POLL_MS = 50  # how often a session looks for finished runs [ms]
@@ -53,6 +54,14 @@ def ensemble_band(request: tuple[ExplorerState, int]) -> xr.Dataset:
     """The band of (state, members) (the work of the second background thread)."""
     state, members = request
     return band(scenario_of(state), ensemble_subset(members), UNTIL)
+
+
+def variant_options(lang: str) -> dict[str, str]:
+    """The demographic variants of model/demography.toml as a menu: label in ``lang``
+    (the default one marked) → key."""
+    default = default_variant()
+    return {(v.label_ko if lang == "ko" else v.label_en) + (f" ({tr('default', lang)})" if k == default else ""): k
+            for k, v in read_variants().items()}
 
 
 def query_of(session_args: dict[str, list[bytes]]) -> dict[str, str]:
@@ -92,6 +101,9 @@ class Explorer:
             self.controls[key] = (c, widgets)
         self.scenario = pn.widgets.Select(label=tr("scenario", lang), options=["", *list_scenarios()], value="")
         self.scenario.param.watch(lambda e: e.new and self.load(read_scenario(e.new)), "value")
+        self.variant = pn.widgets.Select(label=tr("demography", lang), options=variant_options(lang),
+                                         css_classes=["demographic-variant"])
+        self.variant.param.watch(self.on_variant, "value")
         self.upload = pn.widgets.FileInput(accept=".toml", label=tr("upload", lang))
         self.upload.param.watch(self.on_upload, "value")
         self.region = pn.widgets.Select(label=tr("region", lang), value=state.region,
@@ -122,6 +134,7 @@ class Explorer:
                 target.value = first.target if first else c.target[0]
                 start.value = int(first.start) if first else int(c.start[0])
                 ramp.value = int(first.ramp) if first and first.ramp is not None else int(c.ramp[0])
+            self.variant.value = self.state.variant or default_variant()
             self.region.value, self.year.value, self.members.value = (
                 self.state.region, self.state.year, self.state.members)
         finally:
@@ -143,6 +156,13 @@ class Explorer:
         self.state = self.state.with_lever(key, target.value, start.value, ramp.value)
         self.request()
 
+    def on_variant(self, event) -> None:
+        """Run under the chosen variant (the file's default is kept as None, as in a scenario file)."""
+        if self.syncing:
+            return
+        self.state = replace(self.state, variant=None if event.new == default_variant() else event.new)
+        self.request()
+
     def on_view(self, event) -> None:
         if self.syncing:
             return
@@ -154,8 +174,9 @@ class Explorer:
             self.redraw()
 
     def load(self, scenario) -> None:
-        """Take the lever paths of a scenario (None: the baseline), keeping the view settings."""
-        self.state = state_from_scenario(scenario, self.state) if scenario else replace(self.state, levers={})
+        """Take the lever paths and variant of a scenario (None: the baseline), keeping the view settings."""
+        self.state = (state_from_scenario(scenario, self.state) if scenario
+                      else replace(self.state, levers={}, variant=None))
         self.sync_widgets()
         self.request()
 
@@ -246,15 +267,15 @@ class Explorer:
 
     def write_url(self) -> None:
         query = state_to_query(self.state)
-        if pn.state.location is not None:
-            pn.state.location.update_query(**query)
+        if pn.state.location is not None:  # the whole query, so that a variant set back to the default leaves it
+            pn.state.location.search = f"?{urlencode(query)}"
         other = "en" if self.lang == "ko" else "ko"
         self.links.object = (f"<a class='lang-link' href='?{urlencode({**query, 'lang': other})}'>"
                              f"{'English' if other == 'en' else '한국어'}</a>")
 
     def lever_card(self, key: str):
         c, widgets = self.controls[key]
-        return pn.Card(*widgets, title=c.description, collapsed=False, sizing_mode="stretch_width",
+        return pn.Card(*widgets, title=c.label(self.lang), collapsed=False, sizing_mode="stretch_width",
                        header_background="#f3f3f3")
 
     def layout(self):
@@ -262,8 +283,8 @@ class Explorer:
         sidebar = pn.Column(
             pn.pane.Markdown(f"### {tr('levers', lang)}"), self.scenario, self.upload,
             pn.Row(self.buttons["reset"], self.export),
+            self.variant,
             *(self.lever_card(k) for k in self.controls),
-            pn.pane.Markdown(f"*{tr('demography', lang)}*"),
             width=360, scroll=True, height=900)
         f = self.views.figures
         main = pn.Column(
@@ -352,4 +373,5 @@ def serve(port: int = 5006, lang: str = "ko", show: bool = False):
                     threaded=False, print_url=True)
 
 
-__all__ = ["Explorer", "baseline_projection", "best_fit", "configure", "ensemble_band", "query_of", "serve", "session"]
+__all__ = ["Explorer", "baseline_projection", "best_fit", "configure", "ensemble_band", "query_of", "serve", "session",
+           "variant_options"]

@@ -1,8 +1,9 @@
 """The explorer's state: lever paths and view settings, and its three forms.
 
 A state is what the explorer shows: the lever paths the user set (levers not named
-follow their history, as in a scenario file), the language, the region of the age
-pyramid, the year of the regional views and the size of the ensemble band. It travels
+follow their history, as in a scenario file), the demographic variant (model/demography.toml;
+none named runs under the file's default, as in a scenario file), the language, the region
+of the age pyramid, the year of the regional views and the size of the ensemble band. It travels
 as a URL query (so that a link reopens it) and as a scenario TOML file (so that
 ``kbalance scenarios check`` accepts it and ``kbalance run`` reproduces it)::
 
@@ -28,6 +29,7 @@ from kbalance.model.inputs import read_levers
 from kbalance.model.mdl import scalar_constants
 from kbalance.model.parameters import latest_fitted_set
 from kbalance.model.scenarios import LeverStep, Scenario, read_scenario
+from kbalance.model.variants import read_variants
 from kbalance.outputs import model_hash
 from kbalance.regions import region_codes
 
@@ -36,7 +38,7 @@ BAND_SIZES = (0, 20, 50, 100, 200)  # members of the constrained ensemble in the
 FIRST_YEAR, UNTIL = 2024, 2070  # the regional views' years [year]
 #: The reference written for a step set in the explorer (scenario files need one).
 EXPLORER_REF = "hypothetical"
-QUERY_KEYS = ("levers", "lang", "region", "year", "members", "model", "fitted")
+QUERY_KEYS = ("levers", "variant", "lang", "region", "year", "members", "model", "fitted")
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class LeverControl:
 
     key : str  lever key in model/levers.toml
     description : str  the file's description
+    labels : dict  short label by language ("ko", "en"), the file's label_ko and label_en
     unit : str  the lever's unit
     target : tuple of float  (value, low, high): the model's value and the file's range [unit]
     start : tuple of float  (shown first, low, high) of the start year [year]
@@ -54,11 +57,16 @@ class LeverControl:
 
     key: str
     description: str
+    labels: dict[str, str]
     unit: str
     target: tuple[float, float, float]
     start: tuple[float, float, float]
     ramp: tuple[float, float, float]
     step: float
+
+    def label(self, lang: str) -> str:
+        """The lever's short label in ``lang`` ("ko" or "en")."""
+        return self.labels[lang]
 
 
 def slider_step(low: float, high: float) -> float:
@@ -81,7 +89,8 @@ def lever_controls() -> dict[str, LeverControl]:
         low, high = (float(x) for x in spec["range"])
         _, start_low, start_high = limits[spec["start"]]
         controls[key] = LeverControl(
-            key=key, description=spec["description"], unit=spec["unit"],
+            key=key, description=spec["description"], labels={lang: spec[f"label_{lang}"] for lang in LANGS},
+            unit=spec["unit"],
             target=(limits[spec["target"]][0], low, high), start=(start_low, start_low, start_high),
             ramp=limits[spec["ramp"]], step=slider_step(low, high))
     return controls
@@ -100,6 +109,8 @@ class ExplorerState:
 
     levers : dict  lever key → its steps (kbalance.model.scenarios.LeverStep); levers
         not named follow their history
+    variant : str or None  key of the demographic variant (model/demography.toml); None
+        runs under the file's default
     lang : str  "ko" or "en"
     region : str  KOSIS code of the age pyramid's region
     year : int  year of the regional views [year]
@@ -108,6 +119,7 @@ class ExplorerState:
     """
 
     levers: dict[str, tuple[LeverStep, ...]] = field(default_factory=dict)
+    variant: str | None = None
     lang: str = "ko"
     region: str = "11"
     year: int = 2050
@@ -126,12 +138,12 @@ def baseline_state(lang: str = "ko") -> ExplorerState:
 
 
 def state_from_scenario(scenario: Scenario, view: ExplorerState | None = None) -> ExplorerState:
-    """The lever paths of ``scenario`` (included ones flattened) with the view settings of
-    ``view`` (default: :func:`baseline_state`)."""
+    """The lever paths (included ones flattened) and demographic variant of ``scenario``
+    with the view settings of ``view`` (default: :func:`baseline_state`)."""
     levers: dict[str, tuple[LeverStep, ...]] = {}
     for step in scenario.steps:
         levers[step.lever] = (*levers.get(step.lever, ()), step)
-    return replace(view or baseline_state(), levers=levers)
+    return replace(view or baseline_state(), levers=levers, variant=scenario.variant)
 
 
 # ---------------------------------------------------------------------------
@@ -141,9 +153,11 @@ def state_from_scenario(scenario: Scenario, view: ExplorerState | None = None) -
 
 def state_to_query(state: ExplorerState) -> dict[str, str]:
     """The URL query of ``state``: ``levers`` as compact JSON {lever: [[target, start,
-    ramp, ref], …]} (ramp null keeps the model's value), the view settings and versions."""
+    ramp, ref], …]} (ramp null keeps the model's value), ``variant`` when one is named,
+    the view settings and versions."""
     levers = {k: [[s.target, s.start, s.ramp, s.ref] for s in steps] for k, steps in state.levers.items()}
-    return {"levers": json.dumps(levers, separators=(",", ":"), ensure_ascii=False), "lang": state.lang,
+    variant = {} if state.variant is None else {"variant": state.variant}
+    return {"levers": json.dumps(levers, separators=(",", ":"), ensure_ascii=False), **variant, "lang": state.lang,
             "region": state.region, "year": str(state.year), "members": str(state.members), **state.versions}
 
 
@@ -157,7 +171,7 @@ def state_from_query(query: dict[str, str], where: str = "URL") -> ExplorerState
     """The state a URL query encodes (keys missing take :func:`baseline_state`'s values).
 
     Raises InvalidValueError naming ``where``, the query key and what is allowed for an
-    unknown key, lever or choice, or malformed lever steps. Lever values are checked
+    unknown key, lever, variant or choice, or malformed lever steps. Lever values are checked
     against their ranges by :func:`scenario_of`.
     """
     unknown = sorted(set(query) - set(QUERY_KEYS))
@@ -181,8 +195,9 @@ def state_from_query(query: dict[str, str], where: str = "URL") -> ExplorerState
     years = tuple(str(y) for y in range(FIRST_YEAR, UNTIL + 1))
     members = tuple(str(m) for m in BAND_SIZES)
     versions = {k: query[k] for k in ("model", "fitted") if k in query}
+    variant = _choice(where, "variant", query["variant"], tuple(read_variants())) if "variant" in query else None
     return ExplorerState(
-        levers=levers, lang=_choice(where, "lang", query.get("lang", base.lang), LANGS),
+        levers=levers, variant=variant, lang=_choice(where, "lang", query.get("lang", base.lang), LANGS),
         region=_choice(where, "region", query.get("region", base.region), tuple(region_codes())),
         year=int(_choice(where, "year", query.get("year", str(base.year)), years)),
         members=int(_choice(where, "members", query.get("members", str(base.members)), members)),
@@ -208,11 +223,14 @@ def _toml_string(text: str) -> str:
 
 
 def scenario_toml(state: ExplorerState, name: str = "explorer", description: str = "") -> str:
-    """A scenario file (model/scenarios format) with the lever paths of ``state``; its
-    header comment names the versions the paths were set on."""
+    """A scenario file (model/scenarios format) with the lever paths of ``state`` and its
+    demographic variant (a [demography] table when one is named); its header comment names
+    the versions the paths were set on."""
     versions = ", ".join(f"{k} {v}" for k, v in state.versions.items())
     lines = [f"# Written by kbalance explore ({versions})" if versions else "# Written by kbalance explore",
              "[scenario]", f"name = {_toml_string(name)}", f"description = {_toml_string(description)}"]
+    if state.variant is not None:
+        lines += ["", "[demography]", f"variant = {_toml_string(state.variant)}"]
     for key, steps in state.levers.items():
         lines += ["", f"[levers.{key}]", "steps = ["]
         for s in steps:

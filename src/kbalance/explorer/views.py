@@ -61,7 +61,8 @@ TEXT = {
     "region_col": ("Region", "지역"),
     "versions": ("made with model {model}, fitted set {fitted}; this is model {now_model}, fitted set {now_fitted}",
                  "모델 {model}, 추정 세트 {fitted}로 만든 링크입니다. 현재: 모델 {now_model}, 추정 세트 {now_fitted}"),
-    "demography": ("Demographic variant: the scenario format has none yet", "인구 변이: 시나리오 형식에 아직 없음"),
+    "demography": ("Demographic variant (national TFR and migration)", "인구 변이 (전국 출산율과 국제 이동)"),
+    "default": ("default", "기본"),
 }
 
 

@@ -372,10 +372,11 @@ def _lever_histories(root: Path | None, levers_path: Path) -> dict[str, pd.DataF
     return out
 
 
-#: Keys of a lever entry of model/levers.toml: required, optional, and the constants a
-#: scenario sets (all three or none).
+#: Keys of a lever entry of model/levers.toml: required, optional, the constants a
+#: scenario sets (all three or none) and the short labels a lever with them must have.
 LEVER_KEYS = ("description", "unit", "model", "range")
-LEVER_OPTIONAL_KEYS = ("target", "start", "ramp", "history", "from_observations", "allocation")
+LEVER_LABELS = ("label_ko", "label_en")
+LEVER_OPTIONAL_KEYS = ("target", "start", "ramp", *LEVER_LABELS, "history", "from_observations", "allocation")
 SCENARIO_CONSTANTS = ("target", "start", "ramp")
 #: A reference key of docs/references.md as cited in model files (R4, [R4]).
 REFERENCE_KEY = re.compile(r"\bR\d+\b")
@@ -431,7 +432,8 @@ def check_history(path: Path, field: str, history: object, limits: tuple[float, 
 
 
 def check_lever(path: Path, key: str, spec: object, keys: frozenset[str]) -> dict:
-    """One entry of model/levers.toml, checked: keys, types, range, history, allocation."""
+    """One entry of model/levers.toml, checked: keys, types, the labels of a lever a scenario
+    can set, range, history, allocation."""
     spec = table_of(path, key, spec, f"a table [{key}] with " + ", ".join(LEVER_KEYS))
     keys_of(path, key, spec, LEVER_KEYS, LEVER_OPTIONAL_KEYS)
     named = [k for k in SCENARIO_CONSTANTS if k in spec]
@@ -439,7 +441,10 @@ def check_lever(path: Path, key: str, spec: object, keys: frozenset[str]) -> dic
         missing = next(k for k in SCENARIO_CONSTANTS if k not in spec)
         raise MissingKeyError(path, f"{key}.{missing}", "target, start and ramp (the constants a scenario sets) "
                               "all three, or none for a lever that only follows its history")
-    for name in (*LEVER_KEYS[:3], *named, "from_observations"):
+    for name in LEVER_LABELS if named else ():
+        if name not in spec:
+            raise MissingKeyError(path, f"{key}.{name}", "label_ko and label_en (short labels) for a lever a scenario can set")
+    for name in (*LEVER_KEYS[:3], *named, *LEVER_LABELS, "from_observations"):
         if name in spec and (not isinstance(spec[name], str) or not spec[name].strip()):
             raise InvalidValueError(path, f"{key}.{name}", spec[name], "a non-empty string")
     limits = range_of(path, f"{key}.range", spec["range"])
@@ -457,7 +462,8 @@ def check_lever(path: Path, key: str, spec: object, keys: frozenset[str]) -> dic
 def read_levers(path: Path | None = None) -> dict[str, dict]:
     """The lever definitions of model/levers.toml (name → table), each checked by
     :func:`check_lever`: ``description``, ``unit``, ``model`` and ``range`` (two finite
-    numbers, low < high); the constants ``target``, ``start`` and ``ramp`` a scenario sets;
+    numbers, low < high); the constants ``target``, ``start`` and ``ramp`` a scenario sets
+    and, with them, the short labels ``label_ko`` and ``label_en`` (non-empty strings);
     history points [year, value in range, reference key]. KbalanceInputError naming
     model/levers.toml, the lever and the key otherwise."""
     path = Path(path or model_dir() / "levers.toml")
