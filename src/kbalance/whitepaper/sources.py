@@ -25,6 +25,13 @@ def history_end_year() -> int:
     return int(scalars["history_end_year"])
 
 
+def jump_off_year() -> int:
+    """First year of the projection proper (model/inputs/scalars.csv): the model's population
+    on 1 January of it is the registered population of the December before [year]."""
+    scalars = pd.read_csv(model_dir() / "inputs" / "scalars.csv", index_col="key")["value"]
+    return int(scalars["jump_off_year"])
+
+
 def latest_backtest() -> Path | None:
     """The newest calibration/reports/backtest-*/ folder, or None."""
     found = sorted((calibration_dir() / "reports").glob("backtest-*"))
@@ -189,13 +196,23 @@ def source_table(series: str) -> str:
 def model_sectors() -> list[tuple[str, list[str]]]:
     """The model's sectors as docs/model.md describes them ("Sectors, stocks and flows"):
     (heading, paragraphs and bullets as text with `code` marks) for each sector."""
+    return docs_blocks("Sectors, stocks and flows")
+
+
+#: The sections of docs/model.md that describe the population sector beyond its stocks and flows.
+POPULATION_SECTIONS = ("Mortality and life expectancy", "Demographic variants, international migration and the jump-off")
+
+
+def docs_blocks(section: str) -> list[tuple[str, list[str]]]:
+    """The bold-headed blocks of the section ``## <section>`` of docs/model.md: (heading,
+    paragraphs and bullets as text with `code` marks) for each block; [] without the section."""
     path = project_root() / "docs" / "model.md"
     if not path.is_file():
         return []
     text = path.read_text(encoding="utf-8")
-    if "## Sectors, stocks and flows" not in text:
+    if f"## {section}\n" not in text:
         return []
-    body = text.split("## Sectors, stocks and flows", 1)[1].split("\n## ", 1)[0]
+    body = text.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
     sectors = []
     for block in re.split(r"\n(?=\*\*[^*]+\.\*\*)", body):
         head = re.match(r"\*\*([^*]+)\.\*\*", block.strip())
@@ -225,7 +242,7 @@ def cited_references(text: str) -> list[str]:
     return sorted(set(REFERENCE_KEY.findall(text)), key=lambda k: int(k[1:]))
 
 
-__all__ = ["ELDERLY_FROM", "YOUNG_WOMEN_GROUPS", "cited_references", "group_start", "model_sectors",
+__all__ = ["ELDERLY_FROM", "YOUNG_WOMEN_GROUPS", "POPULATION_SECTIONS", "cited_references", "docs_blocks", "group_start", "model_sectors",
            "observed_extinction_index", "observed_population", "reference_entries", "source_table",
-           "find_sensitivity", "fit_summary", "history_end_year", "latest_backtest", "lever_history", "lever_history_refs",
+           "find_sensitivity", "fit_summary", "history_end_year", "jump_off_year", "latest_backtest", "lever_history", "lever_history_refs",
            "model_caveats", "observed_history", "top_factors"]
