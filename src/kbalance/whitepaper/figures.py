@@ -306,7 +306,8 @@ def fig_age_pyramids(wp: Whitepaper) -> Figure:
         ax.set_xticks(ticks, [f"{abs(t):.0f}" for t in ticks])
         ax.set_xlim(-limit, limit)
         ax.axvline(0, color="black", lw=0.6)
-        ax.set_title(f"{region_name(code, wp.lang)}\n" + tr("pyramid_open", wp.lang, values=" / ".join(notes)),
+        open_note = tr("pyramid_open", wp.lang, age=len(single), values=" / ".join(notes))
+        ax.set_title(f"{region_name(code, wp.lang)}\n" + open_note,
                      fontsize=10.5)
         ax.set_xlabel(tr("pyramid_x", wp.lang), fontsize=9)
         ax.tick_params(labelsize=9)

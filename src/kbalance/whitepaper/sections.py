@@ -77,7 +77,7 @@ def blocks_html(blocks: list[tuple[str, list[str]]]) -> list[str]:
     """Bold-headed blocks of docs/model.md as HTML paragraphs and lists (markdown tables left out)."""
     parts = []
     for head, items in blocks:
-        items = [i for i in items if not i.startswith("|")]
+        items = [i.removeprefix("- ") for i in items if not i.startswith("|")]
         lead, bullets = (items[0], items[1:]) if items else ("", [])
         parts.append(f"<p><b>{html.escape(head)}.</b> {marked(lead)}</p>")
         if bullets:

@@ -14,6 +14,7 @@ from kbalance.calibration.report import headline_statistics
 from kbalance.calibration.targets import target_goals
 from kbalance.errors import MissingFileError
 from kbalance.model.inputs import REFERENCE_KEY, read_levers
+from kbalance.observations.keyed import municipal_population
 from kbalance.observations.load import age_structure, load_series, series_table
 from kbalance.paths import calibration_dir, model_dir, outputs_dir, project_root
 from kbalance.regions import load_regions
@@ -40,7 +41,8 @@ def latest_backtest() -> Path | None:
 
 def observed_history() -> dict[str, pd.Series]:
     """Observed national series for the charts, on the model's time axis (stocks of
-    year-end y at 1 January y + 1): capital_share [%], births [thousand], tfr,
+    year-end y at 1 January y + 1): capital_share [%] (to the December of the jump-off,
+    :func:`municipal_totals`), births [thousand], tfr,
     fiscal_autonomy by region [%] (a DataFrame year × code)."""
     obs = calibration_dir() / "observations"
     pop = pd.read_csv(obs / "population.csv", dtype={"region_code": str})
@@ -48,6 +50,7 @@ def observed_history() -> dict[str, pd.Series]:
     regions = load_regions()
     by_region = pop[pop["region_code"].isin(regions.index)].pivot_table(index="year", columns="region_code",
                                                                        values="value")
+    by_region = by_region.combine_first(municipal_totals(by_region.index.max()))
     capital = [c for c in regions.index[regions["capital_region"]] if c in by_region]
     share = (by_region[capital].sum(axis=1) / by_region.sum(axis=1) * 100).dropna()
     share.index = share.index + 1
@@ -59,6 +62,16 @@ def observed_history() -> dict[str, pd.Series]:
     fa = fiscal[fiscal["series"] == "fiscal_autonomy_ratio"].pivot_table(index="year", columns="region_code",
                                                                          values="value")
     return {"capital_share": share, "births": births, "tfr": tfr, "fiscal_autonomy": fa}
+
+
+def municipal_totals(after: int) -> pd.DataFrame:
+    """The registered population by region (year-end, year × KOSIS code) summed from the 시군구
+    (municipal population of the observation set) for the years after ``after``: the
+    December the projection jumps off from, when the regional series ends before it [persons]."""
+    pop = municipal_population()
+    totals = pop.groupby("region").sum("sgg_code").to_pandas().T
+    totals.index = totals.index.astype(int)
+    return totals.loc[totals.index > after]
 
 
 def lever_history(lever: str) -> pd.Series:
@@ -245,4 +258,4 @@ def cited_references(text: str) -> list[str]:
 __all__ = ["ELDERLY_FROM", "YOUNG_WOMEN_GROUPS", "POPULATION_SECTIONS", "cited_references", "docs_blocks", "group_start", "model_sectors",
            "observed_extinction_index", "observed_population", "reference_entries", "source_table",
            "find_sensitivity", "fit_summary", "history_end_year", "jump_off_year", "latest_backtest", "lever_history", "lever_history_refs",
-           "model_caveats", "observed_history", "top_factors"]
+           "model_caveats", "municipal_totals", "observed_history", "top_factors"]
