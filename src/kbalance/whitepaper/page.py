@@ -38,11 +38,11 @@ H = {
     "generated": ("Generated {time} UTC by <code>{command}</code>; {members:,} ensemble members, fitted set {fitted}; "
                   "demographic variant {variant}.",
                   "{time} UTC 생성, 명령 <code>{command}</code>; 앙상블 {members:,}개, 적합 모수 {fitted}; 인구 변이 {variant}."),
-    "variant": (("Every scenario runs under the demographic variant <b>{label}</b> (<code>{key}</code>, model/demography.toml; "
+    "variant": (("Every scenario runs under the demographic variant <b>{label}</b> (<code>{variant}</code>, model/demography.toml; "
                  "<code>kbalance whitepaper --variant KEY</code> chooses another): it sets the national TFR after the last "
                  "observed year and net international migration of nationals. The ensemble samples the deviation of the "
                  "TFR path around it and the drift of the mortality index."),
-                ("모든 시나리오는 인구 변이 <b>{label}</b>(<code>{key}</code>, model/demography.toml; 다른 변이는 "
+                ("모든 시나리오는 인구 변이 <b>{label}</b>(<code>{variant}</code>, model/demography.toml; 다른 변이는 "
                  "<code>kbalance whitepaper --variant KEY</code>)로 실행됩니다: 마지막 관측 연도 이후 전국 합계출산율과 "
                  "내국인 국제 순이동을 정합니다. 앙상블은 이 경로 주변의 합계출산율 편차와 사망지수 추세를 표본으로 뽑습니다.")),
     "demography": ("The baseline's national TFR and life expectancy beside the UN WPP 2024 assumptions (published "
@@ -252,7 +252,7 @@ def variant_label(wp: Whitepaper) -> tuple[str, str]:
 def variant_sentence(wp: Whitepaper) -> str:
     """The demographic variant every scenario runs under and what the ensemble samples around it."""
     key, label = variant_label(wp)
-    return h("variant", wp.lang, key=html.escape(key), label=html.escape(label))
+    return h("variant", wp.lang, variant=html.escape(key), label=html.escape(label))
 
 
 def method_intro(wp: Whitepaper) -> str:

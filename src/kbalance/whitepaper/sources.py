@@ -99,8 +99,9 @@ def fit_summary(report: Path, targets: Path | None = None) -> pd.DataFrame:
     stats = pd.read_csv(path, dtype={"region": str, "worst_region": str})
     if "region" in stats.columns:
         stats = headline_statistics(stats)
-    rows = stats[["target", "series", "regions", "mape_median_region", "mape_worst_region", "worst_region",
-                  "r2_median_region", "regions_r2_positive", "mape_pooled", "r2_pooled"]].reset_index(drop=True)
+    rows = stats[["target", "series", "regions", "n", "mape_median_region", "mape_worst_region", "worst_region",
+                  "r2_median_region", "regions_r2_positive", "mape_pooled", "r2_pooled", "rmse_pooled",
+                  "um", "us", "uc"]].reset_index(drop=True)
     criteria, met = [], []
     for row in rows.itertuples():
         kind, goal = goals.get(row.target, (None, None))
