@@ -116,3 +116,14 @@ def test_fit_and_backtest_tables_are_formatted_for_readers():
                              "model_beats_both_last_year": [False]})
     shown = tables.backtest_display(backtest, "ko")
     assert shown.loc[0, "모형 MAPE [%]"] == "50.66" and shown.loc[0, "마지막 연도에 모형이 둘 다보다 나음"] == "아니오"
+
+
+def test_a_rolling_backtest_summary_is_shown_with_named_columns_and_yes_no_flags():
+    rolling = pd.DataFrame({"origin": [2015], "series": ["population"], "last_year": [2024], "cells": [153],
+                            "mape_model": [2.251], "wape_model": [1.8], "mape_naive_trend": [3.03],
+                            "model_beats_both": [True], "converged": [True], "jump_off": [False]})
+    shown = tables.backtest_display(rolling, "en")
+    assert list(shown.columns) == [tables.BACKTEST_COLUMNS[c][0] for c in rolling.columns]
+    row = shown.iloc[0]
+    assert row["Model WAPE [%]"] == "1.80" and row["Model beats both, all years"] == "yes"
+    assert row["From the observed population"] == "no" and row["Origin"] == 2015

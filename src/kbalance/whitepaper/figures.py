@@ -99,8 +99,9 @@ TEXT = {
     "met": ("met", "충족"), "not_met": ("not met", "미충족"),
     "no_goal": ("no goal", "목표 없음"),
     "goals": ("goals from calibration/targets.toml", "목표: calibration/targets.toml"),
-    "backtest_title": ("Out-of-sample backtest: error in the last forecast year", "표본 외 백테스트: 마지막 예측 연도 오차"),
-    "backtest_source": ("Source: calibration/reports/{name}/summary.csv", "자료: calibration/reports/{name}/summary.csv"),
+    "backtest_title": ("Out-of-sample backtests: forecast error of the model and the naive forecasts",
+                       "표본 외 백테스트: 모형과 단순 예측의 예측 오차"),
+    "backtest_source": ("Source: calibration/reports/{name}", "자료: calibration/reports/{name}"),
     "model": ("model", "모형"), "naive_trend": ("naive trend", "단순 추세"), "naive_share": ("constant share", "비중 고정"),
     "comp_title": ("Complementarity: interactions of the factorial experiment (Yates' effects)",
                    "보완성: 요인실험의 상호작용 (Yates 효과)"),
@@ -503,15 +504,16 @@ def fig_backtest(wp: Whitepaper) -> Figure | None:
     fig, axes = new_figure(1, 1, (8, 4.2))
     ax = axes[0, 0]
     x = np.arange(len(table))
-    for i, (col, key, colour) in enumerate((("mape_last_model", "model", "#1f6fb4"),
-                                            ("mape_last_naive_trend", "naive_trend", "#999999"),
-                                            ("mape_last_naive_share", "naive_share", "#e08a1e"))):
-        ax.bar(x + (i - 1) * 0.27, table[col], width=0.27, color=colour, label=tr(key, wp.lang))
-    ax.set_xticks(x, [f"{s} ({y})" for s, y in zip(table["series"], table["last_year"])], rotation=20, ha="right")
+    rolling = "origin" in table  # rolling origins: MAPE over every forecast year; else the last year
+    prefix = "mape_" if rolling else "mape_last_"
+    for i, (key, colour) in enumerate((("model", "#1f6fb4"), ("naive_trend", "#999999"), ("naive_share", "#e08a1e"))):
+        ax.bar(x + (i - 1) * 0.27, table[prefix + key], width=0.27, color=colour, label=tr(key, wp.lang))
+    labels = table["origin"] if rolling else table["last_year"]
+    ax.set_xticks(x, [f"{s} ({y})" for s, y in zip(table["series"], labels)], rotation=30, ha="right", fontsize=7)
     ax.set_ylabel("MAPE [%]")
     ax.legend(frameon=False)
     found = latest_backtest()
-    name = found.name if found else "backtest"
+    name = "/".join(found.parts[-2:]) if found else "backtest"
     return finish(fig, tr("backtest_title", wp.lang), tr("backtest_source", wp.lang, name=name))
 
 

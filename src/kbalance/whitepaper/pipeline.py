@@ -59,7 +59,7 @@ from kbalance.whitepaper.demography import FIGURES as DEMOGRAPHY_FIGURES, assump
 from kbalance.whitepaper.figures import FIGURES, save_figure
 from kbalance.whitepaper.municipal import member_reduce, split_municipal, write_section
 from kbalance.whitepaper.page import render_html
-from kbalance.whitepaper.sources import find_sensitivity, fit_summary
+from kbalance.whitepaper.sources import find_sensitivity, fit_summary, latest_backtest
 from kbalance.whitepaper.tables import bestfit_long, build_tables, summary_long, write_tables
 
 FIGURE_DPI = 300
@@ -140,7 +140,7 @@ def prepare_whitepaper(lang: str = "ko", until: int = 2070, members: int | None 
     scenarios = [with_variant(s, variant, "kbalance whitepaper") for s in scenarios]
     sens = find_sensitivity(sensitivity)
     fit_dir = calibration_dir() / "reports" / fitted.stem
-    backtests = sorted((calibration_dir() / "reports").glob("backtest-*/summary.csv"))
+    backtest = latest_backtest()
     compile_model()  # once here: forked workers inherit it
     runs, best = [], []
     for s in scenarios:
@@ -162,7 +162,7 @@ def prepare_whitepaper(lang: str = "ko", until: int = 2070, members: int | None 
                     municipal=municipal, municipal_seconds=seconds,
                     bestfit=xr.concat(best, dim=names), scenarios={s.name: s for s in scenarios},
                     levers=lever_settings(scenarios), fit=fit_summary(fit_dir),
-                    backtest=pd.read_csv(backtests[-1]) if backtests else None, fit_report=fit_dir,
+                    backtest=pd.read_csv(backtest) if backtest else None, fit_report=fit_dir,
                     sensitivity=sens, complementarity=complementarity, variant=variant)
     inputs = {"variant": variant, "fitted": fitted, "scenarios": scenarios, "derived": derived, "members": len(table),
               "factorial": None if complementarity is None else {

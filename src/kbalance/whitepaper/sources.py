@@ -16,6 +16,7 @@ from kbalance.errors import MissingFileError
 from kbalance.model.inputs import REFERENCE_KEY, read_levers
 from kbalance.observations.keyed import municipal_population
 from kbalance.observations.load import age_structure, load_series, series_table
+from kbalance.model.parameters import latest_fitted_set
 from kbalance.paths import calibration_dir, model_dir, outputs_dir, project_root
 from kbalance.regions import load_regions
 
@@ -34,8 +35,14 @@ def jump_off_year() -> int:
 
 
 def latest_backtest() -> Path | None:
-    """The newest calibration/reports/backtest-*/ folder, or None."""
-    found = sorted((calibration_dir() / "reports").glob("backtest-*"))
+    """The summary of the newest backtests, or None: the rolling-origin
+    ``backtests_summary.csv`` of the latest fitted set's report when there is one, else
+    the newest calibration/reports/backtest-*/summary.csv (a single-origin backtest)."""
+    latest = latest_fitted_set()
+    rolling = calibration_dir() / "reports" / latest.stem / "backtests_summary.csv" if latest else None
+    if rolling is not None and rolling.is_file():
+        return rolling
+    found = sorted((calibration_dir() / "reports").glob("backtest-*/summary.csv"))
     return found[-1] if found else None
 
 

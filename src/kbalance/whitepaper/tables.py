@@ -160,14 +160,15 @@ def write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> None:
 FIT_COLUMNS = {
     "target": ("Target", "보정 목표"), "series": ("Observed series", "관측 계열"), "unit": ("Unit", "단위"),
     "n": ("Region-years", "시도·연도 수"), "rmse": ("RMSE, pooled", "RMSE (전체)"),
-    "mape": ("MAPE, pooled [%]", "MAPE (전체) [%]"), "r2": ("R², pooled", "R² (전체)"), "um": ("Bias share of MSE [%]", "MSE 중 편의 비중 [%]"),
+    "mape": ("MAPE, pooled [%]", "MAPE (전체) [%]"), "r2": ("R², pooled", "R² (전체)"),
+    "um": ("Bias share of MSE [%]", "MSE 중 편의 비중 [%]"),
     "us": ("Variance share of MSE [%]", "MSE 중 분산 비중 [%]"),
     "uc": ("Covariance share of MSE [%]", "MSE 중 공분산 비중 [%]"),
     "criterion": ("Goal (calibration/targets.toml)", "목표 (calibration/targets.toml)"), "met": ("Met", "충족"),
 }
 #: Column headings of the backtest table for readers.
 BACKTEST_COLUMNS = {
-    "series": ("Observed series", "관측 계열"), "target": ("Target", "보정 목표"),
+    "origin": ("Origin", "기준 연도"), "series": ("Observed series", "관측 계열"), "target": ("Target", "보정 목표"),
     "last_year": ("Last year", "마지막 연도"),
     "mape_model": ("Model MAPE [%]", "모형 MAPE [%]"), "mape_last_model": ("Model MAPE, last year [%]", "모형 MAPE, 마지막 연도 [%]"),
     "mape_naive_trend": ("Naive trend MAPE [%]", "단순 추세 MAPE [%]"),
@@ -175,7 +176,15 @@ BACKTEST_COLUMNS = {
     "mape_naive_share": ("Naive share MAPE [%]", "단순 비중 MAPE [%]"),
     "mape_last_naive_share": ("Naive share MAPE, last year [%]", "단순 비중 MAPE, 마지막 연도 [%]"),
     "model_beats_both_last_year": ("Model beats both, last year", "마지막 연도에 모형이 둘 다보다 나음"),
+    "cells": ("Region-years", "시도·연도 수"), "wape_model": ("Model WAPE [%]", "모형 WAPE [%]"),
+    "wape_naive_trend": ("Naive trend WAPE [%]", "단순 추세 WAPE [%]"),
+    "wape_naive_share": ("Naive share WAPE [%]", "단순 비중 WAPE [%]"),
+    "model_beats_both": ("Model beats both, all years", "전 연도 평균에서 모형이 둘 다보다 나음"),
+    "evaluations": ("Fit evaluations", "보정 반복 수"), "converged": ("Fit converged", "보정 수렴"),
+    "jump_off": ("From the observed population", "관측 인구에서 출발"),
 }
+#: Yes/no columns of a backtest summary.
+BACKTEST_FLAGS = ("model_beats_both", "model_beats_both_last_year", "converged", "jump_off")
 YES_NO = {True: ("yes", "예"), False: ("no", "아니오")}
 
 
@@ -213,9 +222,10 @@ def backtest_display(backtest: pd.DataFrame, lang: str) -> pd.DataFrame:
     ko = lang == "ko"
     out = backtest.copy()
     for column in out.columns:
-        if column.startswith("mape"):
+        if column.startswith(("mape", "wape")):
             out[column] = [readable_number(v, 2) for v in out[column]]
-    out["model_beats_both_last_year"] = [YES_NO[bool(v)][ko] for v in out["model_beats_both_last_year"]]
+        elif column in BACKTEST_FLAGS:
+            out[column] = [YES_NO[bool(v)][ko] for v in out[column]]
     return out.rename(columns={k: v[ko] for k, v in BACKTEST_COLUMNS.items()})
 
 
