@@ -397,7 +397,7 @@ def _whitepaper(args: argparse.Namespace) -> int:
         folder = run_whitepaper(out, lang=args.lang, until=args.until, members=args.members,
                                 sensitivity=Path(args.sensitivity) if args.sensitivity else None,
                                 command=["kbalance", *args.argv], sobol_n=args.sobol_n,
-                                scenarios=[Path(p) for p in args.scenario])
+                                scenarios=[Path(p) for p in args.scenario], variant=args.variant)
     print(f"wrote {folder}/report.html, manifest.json, results/, tables/ and figures/")
     return EXIT_OK
 
@@ -416,6 +416,8 @@ def _add_whitepaper_commands(subparsers: argparse._SubParsersAction) -> None:
                     help="Sobol base samples of the complementarity cross-check, a power of two (default 64)")
     wp.add_argument("--scenario", metavar="FILE", action="append", default=[],
                     help="a scenario file to run beside the shipped scenarios (repeatable)")
+    wp.add_argument("--variant", metavar="KEY", help="national demographic variant of every scenario: a key of "
+                    "model/demography.toml (default the file's default)")
     wp.set_defaults(command=("whitepaper", "whitepaper"))
     DISPATCH[("whitepaper", "whitepaper")] = _whitepaper
 

@@ -11,7 +11,7 @@ import pytest
 
 from kbalance.model.indicators import indicator
 from kbalance.paths import project_root
-from kbalance.whitepaper import analysis, figures
+from kbalance.whitepaper import analysis, figures, sources
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
@@ -78,3 +78,24 @@ def test_the_readme_gallery_holds_small_figures():
     for name in shown:
         path = project_root() / name
         assert path.is_file() and path.stat().st_size < 300_000, name
+
+
+def test_history_lines_are_data_and_projections_start_at_the_observed_jump_off(small_whitepaper):
+    wp = replace(small_whitepaper, lang="en")
+    start = sources.jump_off_year()
+    observed = sources.observed_history()["capital_share"]
+    assert observed.index.max() == start  # the December the projection jumps off from is observed
+    fig = figures.FIGURES["capital_share"](wp)
+    ax = fig.axes[0]  # the baseline panel
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    model = lines[analysis.scenario_label("baseline", "en")]
+    assert min(model.get_xdata()) == start
+    assert model.get_ydata()[0] == pytest.approx(observed.loc[start], rel=1e-6)
+    plt.close(fig)
+    fig = figures.FIGURES["births_tfr"](wp)
+    history = sources.observed_history()
+    for ax, key in zip(fig.axes, ("births", "tfr")):
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        model = lines[analysis.scenario_label("baseline", "en")]
+        assert min(model.get_xdata()) == history[key].dropna().index.max() + 1, key
+    plt.close(fig)

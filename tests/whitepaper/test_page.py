@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from kbalance.model.variants import default_variant, read_variants
 from kbalance.whitepaper import figures, page
 from kbalance.whitepaper.pipeline import Progress, write_contents
 
@@ -130,3 +131,19 @@ def test_both_languages_render_without_clipped_or_overlapping_text(whitepaper_fo
                 page_.close()
         finally:
             browser.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_caveats_say_what_the_ensemble_samples(small_whitepaper, lang):
+    wp = replace(small_whitepaper, lang=lang)
+    text = page.caveats_html(wp)
+    assert "<code>tfr path deviation</code>" in text and "<code>mortality index drift</code>" in text
+    assert "mortality improvement" not in text and "사망률 개선" not in text and "출산 추세" not in text
+
+
+def test_method_states_the_variant_and_the_population_sector(small_whitepaper):
+    wp = replace(small_whitepaper, lang="en", variant="low")
+    text = page.method_html(wp)
+    assert "<code>low</code>" in text and read_variants()["low"].label_en in text
+    assert "--variant KEY" in text and "<b>Jump-off.</b>" in text
+    assert page.variant_label(replace(small_whitepaper, variant=None))[0] == default_variant()

@@ -16,7 +16,8 @@ from kbalance.errors import InvalidValueError
 from kbalance.model.conventions import model_unit
 from kbalance.model.indicators import read_indicators
 from kbalance.model.mdl import variable_names
-from kbalance.model.scenarios import list_scenarios
+from kbalance.model.scenarios import VARIANT_CONSTANT, list_scenarios
+from kbalance.model.variants import default_variant, read_variants
 from kbalance.outputs import OBSERVATION_SET_KEY
 from kbalance.whitepaper import figures, pipeline
 
@@ -117,6 +118,8 @@ def test_bad_members_exits_2_and_writes_nothing(tmp_path, capsys):
 def test_a_bad_language_or_year_is_refused_before_any_run():
     with pytest.raises(InvalidValueError, match="--lang"):
         pipeline.prepare_whitepaper("fr")
+    with pytest.raises(InvalidValueError, match="--variant"):
+        pipeline.prepare_whitepaper("en", variant="no-such-variant")
     with pytest.raises(InvalidValueError, match="--until"):
         pipeline.prepare_whitepaper("en", until=2200)
 
@@ -164,3 +167,20 @@ def test_without_an_analysis_the_white_paper_runs_a_small_screening(small_whitep
     section = html.split("<section id='sensitivity'>")[1].split("</section>")[0]
     assert "small screening" in section and "kbalance sensitivity" in section and "<img" in section
     assert (folder / "tables" / "sensitivity_top_factors.csv").is_file()
+
+
+def test_every_scenario_runs_under_the_variant_the_manifest_records(small_whitepaper, whitepaper_folder):
+    code = read_variants()[default_variant()].code
+    assert small_whitepaper.variant == default_variant()
+    assert all(s.constants[VARIANT_CONSTANT] == code for s in small_whitepaper.scenarios.values())
+    manifest = json.loads((whitepaper_folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["variant"] == {"key": default_variant(), "code": code, "label": read_variants()[default_variant()].label_en}
+    report = (whitepaper_folder / "report.html").read_text(encoding="utf-8")
+    assert f"<code>{default_variant()}</code>" in report
+    assert (whitepaper_folder / "tables" / "demography_assumptions.csv").is_file()
+    assert (whitepaper_folder / "figures" / "demography_assumptions.png").is_file()
+    low = pipeline.build_whitepaper_manifest(["kbalance", "whitepaper", "--variant", "low"], [], {},
+                                             small_whitepaper.fit_report.parent.parent / "fitted" /
+                                             f"{small_whitepaper.fit_report.name}.toml", 2, 2035, "en", None, {},
+                                             variant="low")
+    assert low["variant"]["key"] == "low" and low["variant"]["code"] == read_variants()["low"].code

@@ -6,7 +6,9 @@ from dataclasses import replace
 
 import pandas as pd
 
+from kbalance.model.variants import read_variants
 from kbalance.observations.load import load_series
+from kbalance.regions import region_name
 from kbalance.whitepaper import sections
 from kbalance.whitepaper.sources import observed_extinction_index, reference_entries
 
@@ -45,3 +47,24 @@ def test_marked_escapes_text_and_marks_code():
 
 def test_embedded_images_cite_nothing():
     assert sections.references_html('<img src="data:image/png;base64,AAR2+R15/x"> see R4', "en").count("<li") == 1
+
+
+def test_population_section_describes_the_sector_its_variants_and_its_measured_limits(small_whitepaper):
+    wp = replace(small_whitepaper, lang="en")
+    text = sections.population_html(wp)
+    for head in ("Ages.", "National schedule.", "Life expectancy.", "Variants.",
+                 "International migration of nationals.", "What remains of the residual.", "Jump-off."):
+        assert f"<b>{head}</b>" in text, head
+    assert "<code>mortality index drift</code>" in text and "<code>tfr path deviation</code>" in text
+    assert "`" not in text and "<li>- " not in text and "| key |" not in text
+    for key, variant in read_variants().items():
+        assert f"<code>{key}</code> ({variant.code})" in text
+    stats = pd.read_csv(wp.fit_report / "fit_statistics.csv", dtype={"worst_region": str}).set_index("target")
+    for target in sections.AGE_TARGETS:
+        row = stats.loc[target]
+        assert f"median-region MAPE {row['mape_median_region']:.1f} %" in text
+        assert f"{region_name(row['worst_region'], 'en')} {row['mape_worst_region']:.1f} %" in text
+    korean = sections.population_html(replace(small_whitepaper, lang="ko"))
+    assert "20–39세 여성" in korean and "중앙 시도 MAPE" in korean
+    without = replace(wp, fit=wp.fit[~wp.fit["target"].isin(list(sections.AGE_TARGETS))])
+    assert sections.fit_limit(without) == ""

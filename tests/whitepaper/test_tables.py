@@ -98,7 +98,7 @@ def test_build_tables_on_a_small_white_paper(small_whitepaper):
 
 def test_fit_and_backtest_tables_are_formatted_for_readers():
     fit = pd.DataFrame({"target": ["population", "young_women"], "series": ["pop_registered", "x"], "n": [397, 220],
-                        "rmse": [23997.4, 0.00012], "mape": [0.85, 10.9], "r2": [0.99994, 0.975],
+                        "rmse_pooled": [23997.4, 0.00012], "mape_pooled": [0.85, 10.9], "r2_pooled": [0.99994, 0.975],
                         "um": [0.0139, 0.002], "us": [0.02, 0.25], "uc": [0.966, 0.75],
                         "criterion": ["MAPE ≤ 1 %", ""], "met": pd.array([True, pd.NA], dtype="boolean")})
     for lang in ("en", "ko"):
@@ -108,7 +108,7 @@ def test_fit_and_backtest_tables_are_formatted_for_readers():
         assert not {"rmse", "um", "us", "uc", "met"} & set(shown.columns)
         assert list(shown.columns) == [v[lang == "ko"] for v in tables.FIT_COLUMNS.values()]
     shown = tables.fit_display(fit, {"pop_registered": "persons"}, "en")
-    assert shown.loc[0, "RMSE"] == "23,997" and shown.loc[0, "Unit"] == "persons" and shown.loc[1, "Met"] == "–"
+    assert shown.loc[0, "RMSE, pooled"] == "23,997" and shown.loc[0, "Unit"] == "persons" and shown.loc[1, "Met"] == "–"
     assert shown.loc[0, "Bias share of MSE [%]"] == "1.4"
     backtest = pd.DataFrame({"series": ["births"], "target": ["births"], "last_year": [2023], "mape_model": [50.65871],
                              "mape_last_model": [87.7], "mape_naive_trend": [44.1], "mape_last_naive_trend": [77.8],

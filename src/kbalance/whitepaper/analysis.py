@@ -56,7 +56,10 @@ REGIONAL_KEYS = ("region_population", "region_births", "region_tfr", "region_ext
                  "region_fiscal_autonomy", "region_innovation_base", "region_grdp_per_capita",
                  "region_elderly_share")
 BLOC_KEYS = ("bloc_population",)
-INDICATOR_KEYS = (*NATIONAL_KEYS, *REGIONAL_KEYS, *BLOC_KEYS)
+#: The national demographic indicators shown beside the UN WPP 2024 assumptions
+#: (:mod:`~kbalance.whitepaper.demography`), not in the comparison tables.
+DEMOGRAPHY_KEYS = ("life_expectancy_men", "life_expectancy_women")
+INDICATOR_KEYS = (*NATIONAL_KEYS, *REGIONAL_KEYS, *BLOC_KEYS, *DEMOGRAPHY_KEYS)
 
 #: The best-fit run keeps, beside the indicators' variables, the population by sex and age
 #: (age pyramids), the numerator and denominator of the extinction risk index, national
@@ -146,6 +149,7 @@ class Whitepaper:
     complementarity: object | None = None  # kbalance.whitepaper.complementarity.Complementarity
     municipal: xr.Dataset | None = None  # (scenario, member, year, …) municipal counts, see whitepaper.municipal
     municipal_seconds: float = math.nan  # time the municipal layer took [s]
+    variant: str | None = None  # key of the demographic variant every scenario ran under (model/demography.toml)
 
 
 # ---------------------------------------------------------------------------
@@ -316,7 +320,7 @@ def member_quantiles(array: xr.DataArray) -> dict[str, float]:
 
 
 __all__ = [
-    "Aim", "BASE", "FIRST", "INDICATOR_KEYS", "LANGS", "NATIONAL_KEYS", "PURE", "QUANTILE_NAMES", "REGIONAL_KEYS",
+    "Aim", "BASE", "DEMOGRAPHY_KEYS", "FIRST", "INDICATOR_KEYS", "LANGS", "NATIONAL_KEYS", "PURE", "QUANTILE_NAMES", "REGIONAL_KEYS",
     "SECOND", "TAX_RATIO_AIMS", "Whitepaper", "combined_scenario", "ensemble_members", "lever_settings", "lever_targets",
     "member_indicators", "member_quantiles", "national_indicators", "regional_indicators", "run_bestfit",
     "run_scenario_members", "scenario_label", "summarize", "whitepaper_scenarios",

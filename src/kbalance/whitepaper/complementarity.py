@@ -23,7 +23,8 @@ import pandas as pd
 import xarray as xr
 
 from kbalance.model.indicators import indicator
-from kbalance.sensitivity.factorial import (FACTORIAL_KEYS, PRACTICAL_SHARE, TIMES, FactorialDesign, effect_names,
+from kbalance.model.scenarios import Scenario
+from kbalance.sensitivity.factorial import (COMBINED, FACTORIAL_KEYS, PRACTICAL_SHARE, TIMES, FactorialDesign, effect_names,
                                             effect_paths, effect_sets, effect_table, effects_dataset,
                                             factorial_design, practical_threshold, run_factorial)
 from kbalance.sensitivity.interactions import (SOBOL_N, SOBOL_YEARS, bestfit_cells, mechanism_trace,
@@ -94,14 +95,16 @@ def traced_interactions(table: pd.DataFrame, design: FactorialDesign, year: int)
 
 def run_complementarity(parameters: pd.DataFrame, values: dict, until: int, years: Sequence[int],
                         workers: int | None = None, sobol_n: int = SOBOL_N,
-                        keys: Sequence[str] = FACTORIAL_KEYS) -> Complementarity:
+                        keys: Sequence[str] = FACTORIAL_KEYS, combined: Scenario | str = COMBINED) -> Complementarity:
     """The factorial experiment on the ensemble members ``parameters``, traces and the
     Sobol cross-check on the best-fit ``values`` (model constant → value).
 
     years : the table years [year]; the verdicts use the last
     sobol_n : Sobol base samples (a power of two)
+    combined : the combined scenario (or its name) whose policy groups are crossed; its
+        constants outside the levers (such as the demographic variant) hold in every cell
     """
-    design = factorial_design()
+    design = factorial_design(combined)
     effects = effects_dataset(run_factorial(design, parameters, until, keys, workers), design)
     table = effect_table(effects, years)
     year = int(years[-1])

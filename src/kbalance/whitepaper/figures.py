@@ -32,8 +32,7 @@ from kbalance.regions import BLOCS, NATIONAL_CODE, load_regions, region_codes, r
 from kbalance.whitepaper.analysis import (PYRAMID_REGIONS, TAX_RATIO_AIMS, TILE_YEARS, Whitepaper,
                                           pyramid_years, scenario_label, table_years)
 from kbalance.whitepaper.complementarity import effect_label, thresholds
-from kbalance.whitepaper.sources import (history_end_year, latest_backtest,
-                                         observed_history)
+from kbalance.whitepaper.sources import history_end_year, jump_off_year, latest_backtest, observed_history
 
 #: The observed local share of total tax (tax.csv) the tax-ratio figure shows as history.
 TAX_RATIO_SERIES = "local_tax_share_of_total_tax_pct"
@@ -144,7 +143,8 @@ def _style() -> None:
     })
 
 
-def _figure(rows: int, cols: int, size: tuple[float, float], **kwargs) -> tuple[Figure, np.ndarray]:
+def new_figure(rows: int, cols: int, size: tuple[float, float], **kwargs) -> tuple[Figure, np.ndarray]:
+    """A figure of ``rows`` × ``cols`` axes (always a 2-D array) of ``size`` [inches] in the white paper's style."""
     _style()
     fig, axes = plt.subplots(rows, cols, figsize=size, squeeze=False, **kwargs)
     return fig, axes
@@ -186,8 +186,11 @@ def save_figure(fig: Figure, folder: Path, name: str, dpi: int = 300) -> Path:
     return png
 
 
-def band(ax, q: xr.DataArray, colour: str, label: str | None = None, inner: bool = True, alpha: float = 0.15) -> None:
-    """Median line with 5–95 % (and 25–75 %) bands of a (quantile, year) array."""
+def band(ax, q: xr.DataArray, colour: str, label: str | None = None, inner: bool = True, alpha: float = 0.15,
+         start: int | None = None) -> None:
+    """Median line with 5–95 % (and 25–75 %) bands of a (quantile, year) array, from the
+    year ``start`` on (default every year)."""
+    q = q if start is None else q.sel(year=q["year"] >= start)
     years = q["year"].values
     ax.fill_between(years, q.sel(quantile="q05"), q.sel(quantile="q95"), color=colour, alpha=alpha, lw=0)
     if inner:
@@ -222,9 +225,10 @@ def fig_capital_share(wp: Whitepaper) -> Figure:
     names = _scenarios(wp)
     cols = min(3, len(names))
     rows = int(np.ceil(len(names) / cols))
-    fig, axes = _figure(rows, cols, (3.6 * cols, 2.9 * rows + 0.6), sharey=True)
+    fig, axes = new_figure(rows, cols, (3.6 * cols, 2.9 * rows + 0.6), sharey=True)
     obs = observed_history()["capital_share"]
     q = wp.summary["capital_share"]
+    q = q.sel(year=q["year"] >= jump_off_year())  # history from data; the projection starts at the jump-off
     for ax, name in zip(axes.flat, names):
         if name != "baseline":
             ax.plot(q["year"], q.sel(scenario="baseline", quantile="q50"), color="#888888", lw=1, ls="--",
@@ -250,7 +254,7 @@ def fig_population_change(wp: Whitepaper) -> Figure:
     """Population change from 2024 to the last year by region and by bloc (median, 5–95 %)."""
     start, end = 2024, wp.until
     names = _scenarios(wp)
-    fig, axes = _figure(1, 2, (11, 7.2), gridspec_kw={"width_ratios": [1.6, 1]})
+    fig, axes = new_figure(1, 2, (11, 7.2), gridspec_kw={"width_ratios": [1.6, 1]})
     panels = [(axes[0, 0], "region_population", "region", region_codes(), tr("by_region", wp.lang)),
               (axes[0, 1], "bloc_population", "bloc", [b for b in BLOCS if b in wp.members["bloc"]],
                tr("by_bloc", wp.lang))]
@@ -280,7 +284,7 @@ def fig_age_pyramids(wp: Whitepaper) -> Figure:
     pyramid years; the open group (the last age) is written as a number (it is not one year wide)."""
     pop = wp.bestfit["Population"].sel(scenario="baseline")
     years = [y for y in pyramid_years(wp.until) if y in pop["year"]]
-    fig, axes = _figure(1, len(PYRAMID_REGIONS), (3.0 * len(PYRAMID_REGIONS), 5.4), sharey=True)
+    fig, axes = new_figure(1, len(PYRAMID_REGIONS), (3.0 * len(PYRAMID_REGIONS), 5.4), sharey=True)
     single = pop["Age"].values[:-1]
     ages = np.arange(len(single))
     styles = [{"color": "#9ecae1"}, {"color": "#c7302a", "lw": 1.2}, {"color": "#08306b", "lw": 1.2, "ls": "--"}]
@@ -303,7 +307,8 @@ def fig_age_pyramids(wp: Whitepaper) -> Figure:
         ax.set_xticks(ticks, [f"{abs(t):.0f}" for t in ticks])
         ax.set_xlim(-limit, limit)
         ax.axvline(0, color="black", lw=0.6)
-        ax.set_title(f"{region_name(code, wp.lang)}\n" + tr("pyramid_open", wp.lang, values=" / ".join(notes)),
+        open_note = tr("pyramid_open", wp.lang, age=len(single), values=" / ".join(notes))
+        ax.set_title(f"{region_name(code, wp.lang)}\n" + open_note,
                      fontsize=10.5)
         ax.set_xlabel(tr("pyramid_x", wp.lang), fontsize=9)
         ax.tick_params(labelsize=9)
@@ -344,7 +349,7 @@ def fig_extinction_tiles(wp: Whitepaper) -> Figure:
     others = [n for n in names if n != "baseline"]
     cols = max(len(years), len(others), 1)
     q = wp.summary["region_extinction_index"].sel(quantile="q50")
-    fig, axes = _figure(2 if others else 1, cols, (2.45 * cols, 7.6 if others else 4.0))
+    fig, axes = new_figure(2 if others else 1, cols, (2.45 * cols, 7.6 if others else 4.0))
     for c, year in enumerate(years):
         _tile_map(axes[0, c], q.sel(scenario="baseline", year=year), wp.lang, f"{_label(wp, 'baseline')} {year}")
     for c, name in enumerate(others):
@@ -359,11 +364,14 @@ def fig_extinction_tiles(wp: Whitepaper) -> Figure:
                   bottom=0.05)
 
 
-def _scenario_bands(ax, wp: Whitepaper, key: str, inner: bool = False, banded: Sequence[str] | None = None) -> None:
-    """Median lines of every scenario with the bands of ``banded`` (default all scenarios)."""
+def _scenario_bands(ax, wp: Whitepaper, key: str, inner: bool = False, banded: Sequence[str] | None = None,
+                    start: int | None = None) -> None:
+    """Median lines of every scenario with the bands of ``banded`` (default all scenarios),
+    from the year ``start`` on (default every year)."""
     names = _scenarios(wp)
     for name in names:
         q = wp.summary[key].sel(scenario=name)
+        q = q if start is None else q.sel(year=q["year"] >= start)
         if banded is None or name in banded:
             band(ax, q, scenario_colour(name, names), _label(wp, name), inner=inner, alpha=0.1 if banded is None else 0.18)
         else:
@@ -377,10 +385,10 @@ def _scenario_bands(ax, wp: Whitepaper, key: str, inner: bool = False, banded: S
 def fig_births_tfr(wp: Whitepaper) -> Figure:
     """National births and total fertility rate, observed and projected by scenario."""
     obs = observed_history()
-    fig, axes = _figure(1, 2, (11, 4.4))
+    fig, axes = new_figure(1, 2, (11, 4.4))
     for ax, key in zip(axes.flat, ("births", "tfr")):
-        _scenario_bands(ax, wp, key)
-        series = obs[key][obs[key].index >= 2000]
+        series = obs[key][obs[key].index >= 2000].dropna()
+        _scenario_bands(ax, wp, key, start=int(series.index.max()) + 1)  # history from data
         ax.plot(series.index, series.values, "o", ms=2.2, color="black", label=tr("observed", wp.lang))
         ax.set_title(_ylabel(key, wp.lang).split(" [")[0])
     axes[0, 0].legend(frameon=False, fontsize=7)
@@ -395,7 +403,7 @@ def fig_fiscal_autonomy(wp: Whitepaper) -> Figure:
     regions = region_codes()
     q = wp.summary["region_fiscal_autonomy"].sel(year=year)
     obs = observed_history()["fiscal_autonomy"]
-    fig, axes = _figure(1, 1, (10, 5.6))
+    fig, axes = new_figure(1, 1, (10, 5.6))
     ax = axes[0, 0]
     x = np.arange(len(regions))
     step = 0.8 / len(names)
@@ -417,7 +425,7 @@ def fig_fiscal_autonomy(wp: Whitepaper) -> Figure:
 def fig_tax_ratio(wp: Whitepaper) -> Figure:
     """Local share of total tax by scenario against the targets the scenarios set for it
     (model/scenarios/*.toml), each labelled with its national:local ratio and references."""
-    fig, axes = _figure(1, 1, (9, 4.6))
+    fig, axes = new_figure(1, 1, (9, 4.6))
     ax = axes[0, 0]
     names = _scenarios(wp)
     q = wp.summary["local_tax_share"].sel(quantile="q50")
@@ -446,7 +454,7 @@ def fig_tax_ratio(wp: Whitepaper) -> Figure:
 
 def fig_innovation_grdp(wp: Whitepaper) -> Figure:
     """National innovation base and GRDP per capita by scenario."""
-    fig, axes = _figure(1, 2, (11, 4.4))
+    fig, axes = new_figure(1, 2, (11, 4.4))
     for ax, key in zip(axes.flat, ("innovation_base", "grdp_per_capita")):
         _scenario_bands(ax, wp, key)
         ax.set_title(_ylabel(key, wp.lang).split(" [")[0])
@@ -456,7 +464,7 @@ def fig_innovation_grdp(wp: Whitepaper) -> Figure:
 
 def fig_disparity(wp: Whitepaper) -> Figure:
     """CV and Theil index of GRDP per capita and of fiscal autonomy by scenario."""
-    fig, axes = _figure(2, 2, (11, 7.4))
+    fig, axes = new_figure(2, 2, (11, 7.4))
     keys = ("grdp_pc_cv", "grdp_pc_theil", "fiscal_autonomy_cv", "fiscal_autonomy_theil")
     for ax, key in zip(axes.flat, keys):
         _scenario_bands(ax, wp, key, banded=("baseline",))  # overlapping bands of six scenarios turn grey
@@ -469,7 +477,7 @@ def fig_calibration(wp: Whitepaper) -> Figure:
     """Median-region MAPE per calibration target, coloured by whether its goal
     (calibration/targets.toml) is met; grey where the target has no goal."""
     fit = wp.fit.iloc[::-1]
-    fig, axes = _figure(1, 1, (8, 4.8))
+    fig, axes = new_figure(1, 1, (8, 4.8))
     ax = axes[0, 0]
     palette = {True: "#2e9e44", False: "#c7302a", None: "#9e9e9e"}
     state = [None if pd.isna(m) else bool(m) for m in fit["met"]]
@@ -493,7 +501,7 @@ def fig_backtest(wp: Whitepaper) -> Figure | None:
     if wp.backtest is None or wp.backtest.empty:
         return None
     table = wp.backtest
-    fig, axes = _figure(1, 1, (8, 4.2))
+    fig, axes = new_figure(1, 1, (8, 4.2))
     ax = axes[0, 0]
     x = np.arange(len(table))
     rolling = "origin" in table  # rolling origins: MAPE over every forecast year; else the last year
@@ -523,7 +531,7 @@ def fig_complementarity(wp: Whitepaper) -> Figure | None:
     paths = comp.paths
     keys = list(paths.data_vars)
     cols = 3
-    fig, axes = _figure(-(-len(keys) // cols), cols, (13, 3.3 * -(-len(keys) // cols)))
+    fig, axes = new_figure(-(-len(keys) // cols), cols, (13, 3.3 * -(-len(keys) // cols)))
     effects = [str(e) for e, order in zip(paths["effect"].values, paths["order"].values) if order > 1]
     pairs = [e for e in effects if e.count(" × ") == 1]
     first_higher = next((e for e in effects if e not in pairs), None)
@@ -578,4 +586,4 @@ def figure_texts(fig: Figure) -> list[str]:
     return [t for t in texts if t]
 
 
-__all__ = ["FIGURES", "SCENARIO_COLOURS", "TILE_GRID", "band", "figure_texts", "save_figure", "scenario_colour", "tr"]
+__all__ = ["FIGURES", "SCENARIO_COLOURS", "TILE_GRID", "band", "figure_texts", "finish", "new_figure", "save_figure", "source_line", "scenario_colour", "tr"]

@@ -26,7 +26,8 @@ from kbalance.whitepaper.analysis import (BASE, TAX_RATIO_AIMS, Whitepaper,
                                           member_quantiles, scenario_label)
 from kbalance.whitepaper.complementarity import section_html, summary_sentence
 from kbalance.whitepaper.municipal import municipal_html
-from kbalance.whitepaper.sections import observed_findings, references_html, sectors_html
+from kbalance.model.variants import default_variant, read_variants
+from kbalance.whitepaper.sections import observed_findings, population_html, references_html, sectors_html
 from kbalance.whitepaper.sources import history_end_year, model_caveats, observed_history, observed_population
 from kbalance.whitepaper.tables import backtest_display, fit_display, summary_band
 
@@ -34,8 +35,19 @@ from kbalance.whitepaper.tables import backtest_display, fit_display, summary_ba
 H = {
     "title": ("kbalance white paper: regional balance and decentralization in Korea's 17 regions to {until}",
               "kbalance 백서: 17개 시도의 지역균형과 분권 전망 ({until}년까지)"),
-    "generated": ("Generated {time} UTC by <code>{command}</code>; {members:,} ensemble members, fitted set {fitted}.",
-                  "{time} UTC 생성, 명령 <code>{command}</code>; 앙상블 {members:,}개, 적합 모수 {fitted}."),
+    "generated": ("Generated {time} UTC by <code>{command}</code>; {members:,} ensemble members, fitted set {fitted}; "
+                  "demographic variant {variant}.",
+                  "{time} UTC 생성, 명령 <code>{command}</code>; 앙상블 {members:,}개, 적합 모수 {fitted}; 인구 변이 {variant}."),
+    "variant": (("Every scenario runs under the demographic variant <b>{label}</b> (<code>{variant}</code>, model/demography.toml; "
+                 "<code>kbalance whitepaper --variant KEY</code> chooses another): it sets the national TFR after the last "
+                 "observed year and net international migration of nationals. The ensemble samples the deviation of the "
+                 "TFR path around it and the drift of the mortality index."),
+                ("모든 시나리오는 인구 변이 <b>{label}</b>(<code>{variant}</code>, model/demography.toml; 다른 변이는 "
+                 "<code>kbalance whitepaper --variant KEY</code>)로 실행됩니다: 마지막 관측 연도 이후 전국 합계출산율과 "
+                 "내국인 국제 순이동을 정합니다. 앙상블은 이 경로 주변의 합계출산율 편차와 사망지수 추세를 표본으로 뽑습니다.")),
+    "demography": ("The baseline's national TFR and life expectancy beside the UN WPP 2024 assumptions (published "
+                   "assumptions, not outcomes copied into the model)",
+                   "기준 시나리오의 전국 합계출산율·기대수명과 UN WPP 2024 가정 (공표된 가정이며 모형에 복사한 결과가 아님)"),
     "toc": ("Contents", "목차"),
     "summary": ("Key findings", "주요 결과"), "method": ("Method", "방법"), "data": ("Data sources", "자료 출처"),
     "fit": ("Calibration fit and backtest", "보정 적합도와 백테스트"), "scenarios": ("Scenarios", "시나리오"),
@@ -202,6 +214,8 @@ FIGURE_CAPTIONS = {
     "capital_share": ("Capital-region share of the population by scenario", "시나리오별 수도권 인구 비중"),
     "population_change": ("Population change by region and bloc", "시도·권역별 인구 변화"),
     "age_pyramids": ("Age pyramids of selected regions", "주요 시도의 인구 피라미드"),
+    "demography_assumptions": ("TFR and life expectancy beside the UN WPP 2024 assumptions",
+                               "합계출산율과 기대수명: UN WPP 2024 가정과 비교"),
     "extinction_risk_tiles": ("Extinction risk index, tile map of the 17 regions", "17개 시도 소멸위험지수 타일 지도"),
     "births_tfr": ("Births and total fertility rate", "출생아 수와 합계출산율"),
     "fiscal_autonomy": ("Fiscal autonomy by region", "시도별 재정자립도"),
@@ -223,8 +237,22 @@ def _caption(name: str, lang: str) -> str:
 
 
 def method_html(wp: Whitepaper) -> str:
-    """The method section: the model, its ensemble and every sector (docs/model.md)."""
-    return method_intro(wp) + sectors_html(wp.lang)
+    """The method section: the model, its ensemble, its demographic variant, every sector and
+    the population sector in detail (docs/model.md)."""
+    return method_intro(wp) + f"<p>{variant_sentence(wp)}</p>" + sectors_html(wp.lang) + population_html(wp)
+
+
+def variant_label(wp: Whitepaper) -> tuple[str, str]:
+    """The key of the white paper's demographic variant and its label in the page's language."""
+    key = wp.variant or default_variant()
+    spec = read_variants()[key]
+    return key, spec.label_ko if wp.lang == "ko" else spec.label_en
+
+
+def variant_sentence(wp: Whitepaper) -> str:
+    """The demographic variant every scenario runs under and what the ensemble samples around it."""
+    key, label = variant_label(wp)
+    return h("variant", wp.lang, variant=html.escape(key), label=html.escape(label))
 
 
 def method_intro(wp: Whitepaper) -> str:
@@ -315,8 +343,10 @@ def results_html(wp: Whitepaper, images: dict[str, str]) -> str:
     """Figures, the comparison table and the paired differences."""
     parts = []
     for name in ("capital_share", "population_change", "age_pyramids", "extinction_risk_tiles", "births_tfr",
-                 "fiscal_autonomy", "tax_ratio", "innovation_grdp", "disparity"):
+                 "demography_assumptions", "fiscal_autonomy", "tax_ratio", "innovation_grdp", "disparity"):
         parts.append(images.get(name, ""))
+        if name == "demography_assumptions" and "demography_assumptions" in wp.tables:
+            parts.append(f"<h3>{h('demography', wp.lang)}</h3>" + _table_html(wp.tables["demography_assumptions"]))
     parts.append(f"<h3>{h('comparison', wp.lang)}</h3>")
     comp = wp.tables["scenario_comparison"].drop(columns=["indicator", "scenario"])
     parts.append(_table_html(comp))
@@ -366,10 +396,15 @@ def caveats_html(wp: Whitepaper) -> str:
         items.append(f"보정 목표 미충족: {r.target} (중앙 시도 MAPE {r.mape_median_region:.1f} %, R² {r.r2_median_region:.2f})"
                      if ko else f"Calibration target not met: {r.target} (median-region MAPE "
                      f"{r.mape_median_region:.1f} %, R² {r.r2_median_region:.2f})")
-    items.append("구간은 모수 불확실성만 나타냅니다. 모형 구조, 외생 가정(출산 추세, 사망률 개선, 생산성 추세)과 정책 경로는 "
-                 "구성원 간에 같습니다." if ko else
-                 "Bands show parameter uncertainty only: the model structure, the exogenous assumptions (fertility trend, "
-                 "mortality improvement, productivity trend) and the lever paths are the same for every member.")
+    key, label = variant_label(wp)
+    items.append(f"구간은 모수 불확실성을 나타냅니다. 앙상블은 보정 모수와 함께 합계출산율 경로 편차(<code>tfr path deviation</code>)와 "
+                 f"사망지수 추세(<code>mortality index drift</code>)를 표본으로 뽑습니다. 모형 구조, 인구 변이({html.escape(label)}: "
+                 f"중심 출산 경로와 국제이동 수준), 생산성 추세와 정책 경로는 구성원 간에 같습니다." if ko else
+                 f"Bands show parameter uncertainty: besides the calibrated parameters the ensemble samples the deviation "
+                 f"of the national TFR path (<code>tfr path deviation</code>) and the drift of the mortality index "
+                 f"(<code>mortality index drift</code>). The model structure, the demographic variant ({html.escape(label)}: "
+                 f"the central TFR path and the level of international migration), the productivity trend and the lever "
+                 f"paths are the same for every member.")
     items.append("정책수단의 크기 중 근거가 'hypothetical'(가상 설정)인 것은 출처가 없는 가정입니다." if ko else
                  "Lever settings marked 'hypothetical' are assumptions without a source.")
     limits = model_caveats()
@@ -426,7 +461,7 @@ def render_html(wp: Whitepaper, folder_name: str) -> str:
     sections.append(("references", references_html("\n".join(c for _, c in sections), lang)))
     command = html.escape(" ".join(["kbalance", *sys.argv[1:]]))
     meta = h("generated", lang, time=datetime.now(UTC).strftime("%Y-%m-%d %H:%M"), command=command,
-             members=wp.members.sizes["member"], fitted=wp.fit_report.name)
+             members=wp.members.sizes["member"], fitted=wp.fit_report.name, variant=html.escape(variant_label(wp)[0]))
     toc = "".join(f"<li><a href='#{key}'>{h(key, lang)}</a></li>" for key, _ in sections)
     body = "\n".join(f"<section id='{key}'><h2>{h(key, lang)}</h2>\n{content}</section>" for key, content in sections)
     footer = (f"<p class='meta'>model {model_hash()[:12]} · data {data_hash()[:12]} · kbalance {kbalance.__version__} · "

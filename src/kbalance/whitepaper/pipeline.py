@@ -41,7 +41,8 @@ from kbalance.engine.compiler import compile_model, source_hash
 from kbalance.errors import InvalidValueError, MissingFileError
 from kbalance.model.conventions import global_attributes, indicator_results, model_results
 from kbalance.model.parameters import read_parameter_set
-from kbalance.model.scenarios import Scenario
+from kbalance.model.scenarios import Scenario, read_scenario, with_variant
+from kbalance.model.variants import default_variant, read_variants
 from kbalance.outputs import (check_new_folder, data_hash, file_hash, input_hashes, model_hash, netcdf_ready,
                               package_versions, write_new_folder)
 from kbalance.paths import calibration_dir, outputs_dir
@@ -54,6 +55,7 @@ from kbalance.whitepaper.analysis import (LANGS, Whitepaper, ensemble_members, l
                                           run_bestfit, run_scenario_members, summarize, table_years,
                                           whitepaper_scenarios)
 from kbalance.whitepaper.complementarity import run_complementarity
+from kbalance.whitepaper.demography import FIGURES as DEMOGRAPHY_FIGURES, assumptions_table
 from kbalance.whitepaper.figures import FIGURES, save_figure
 from kbalance.whitepaper.municipal import member_reduce, split_municipal, write_section
 from kbalance.whitepaper.page import render_html
@@ -104,11 +106,13 @@ def default_out() -> Path:
 def prepare_whitepaper(lang: str = "ko", until: int = 2070, members: int | None = None,
                        sensitivity: Path | None = None, workers: int | None = None,
                        log: Progress | None = None, sobol_n: int | None = None,
-                       scenarios: Sequence[Path] = ()) -> tuple[Whitepaper, dict]:
+                       scenarios: Sequence[Path] = (), variant: str | None = None) -> tuple[Whitepaper, dict]:
     """Run every scenario (the shipped ones and the files ``scenarios``) on the ensemble and
     the best-fit set, and the factorial experiment of the complementarity analysis
     (``sobol_n`` base samples of its Sobol cross-check, default
-    :data:`~kbalance.sensitivity.interactions.SOBOL_N`); nothing is written.
+    :data:`~kbalance.sensitivity.interactions.SOBOL_N`); nothing is written. Every scenario
+    and every factorial cell runs under the demographic ``variant`` (a key of
+    model/demography.toml; default the file's default), so differences stay paired.
 
     Returns the :class:`Whitepaper` and the inputs the manifest records (fitted set,
     scenarios, derived scenario note, members).
@@ -117,6 +121,9 @@ def prepare_whitepaper(lang: str = "ko", until: int = 2070, members: int | None 
         raise InvalidValueError("kbalance whitepaper", "--lang", lang, LANGS)
     if until < 2030 or until > 2100:
         raise InvalidValueError("kbalance whitepaper", "--until", until, "a year in [2030, 2100]")
+    variant = variant or default_variant()
+    if variant not in read_variants():
+        raise InvalidValueError("kbalance whitepaper", "--variant", variant, list(read_variants()))
     log = log or Progress(False)
     sobol_n = SOBOL_N if sobol_n is None else sobol_n
     if sobol_n < 4 or sobol_n & (sobol_n - 1):
@@ -130,6 +137,7 @@ def prepare_whitepaper(lang: str = "ko", until: int = 2070, members: int | None 
     params = read_parameter_set(fitted)
     user_files = scenarios
     scenarios, derived = whitepaper_scenarios(user_files)
+    scenarios = [with_variant(s, variant, "kbalance whitepaper") for s in scenarios]
     sens = find_sensitivity(sensitivity)
     fit_dir = calibration_dir() / "reports" / fitted.stem
     backtest = latest_backtest()
@@ -142,7 +150,10 @@ def prepare_whitepaper(lang: str = "ko", until: int = 2070, members: int | None 
         log.stage(f"scenario {s.name}: best-fit run")
         best.append(run_bestfit(s, params, until))
     log.stage(f"factorial experiment: 16 combinations × {len(table):,} members, traces, Sobol cross-check")
-    complementarity = (run_complementarity(table, params.values, until, table_years(until), workers, sobol_n)
+    combined = with_variant(read_scenario(COMBINED), variant, "kbalance whitepaper") if COMBINED in {
+        s.name for s in scenarios} else None
+    complementarity = (run_complementarity(table, params.values, until, table_years(until), workers, sobol_n,
+                                           combined=combined)
                        if COMBINED in {s.name for s in scenarios} else None)
     names = pd.Index([s.name for s in scenarios], name="scenario")
     log.stage("ensemble summaries")
@@ -152,8 +163,8 @@ def prepare_whitepaper(lang: str = "ko", until: int = 2070, members: int | None 
                     bestfit=xr.concat(best, dim=names), scenarios={s.name: s for s in scenarios},
                     levers=lever_settings(scenarios), fit=fit_summary(fit_dir),
                     backtest=pd.read_csv(backtest) if backtest else None, fit_report=fit_dir,
-                    sensitivity=sens, complementarity=complementarity)
-    inputs = {"fitted": fitted, "scenarios": scenarios, "derived": derived, "members": len(table),
+                    sensitivity=sens, complementarity=complementarity, variant=variant)
+    inputs = {"variant": variant, "fitted": fitted, "scenarios": scenarios, "derived": derived, "members": len(table),
               "factorial": None if complementarity is None else {
                   "combined": COMBINED, "groups": [g.name for g in complementarity.design.groups],
                   "cells": complementarity.design.names, "sobol_n": sobol_n}}
@@ -162,9 +173,13 @@ def prepare_whitepaper(lang: str = "ko", until: int = 2070, members: int | None 
 
 def build_whitepaper_manifest(command: Sequence[str], scenarios: Sequence[Scenario], derived: dict,
                               fitted: Path, members: int, until: int, lang: str,
-                              sensitivity: Path | None, timings: dict, factorial: dict | None = None) -> dict:
+                              sensitivity: Path | None, timings: dict, factorial: dict | None = None,
+                              variant: str | None = None) -> dict:
     """What reproduces the white paper: command, inputs with hashes, versions, settings
-    (``factorial``: the groups, cells and Sobol sample size of the complementarity analysis)."""
+    (``factorial``: the groups, cells and Sobol sample size of the complementarity analysis;
+    ``variant``: the demographic variant of every scenario, default the file's default)."""
+    variant = variant or default_variant()
+    spec = read_variants()[variant]
     ens = ensemble_path(fitted)
     info = ens.with_suffix(".json")
     seed = json.loads(info.read_text(encoding="utf-8")).get("seed") if info.is_file() else None
@@ -173,6 +188,7 @@ def build_whitepaper_manifest(command: Sequence[str], scenarios: Sequence[Scenar
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join(command),
         "until": until, "lang": lang, "members": members,
+        "variant": {"key": variant, "code": spec.code, "label": spec.label_en},
         "seed": None, "ensemble_seed": seed,
         "scenarios": [{"name": s.name, "file": s.path.name if s.path else None,
                        "sha256": file_hash([s.path]) if s.path else None, "constants": s.constants}
@@ -196,7 +212,7 @@ def build_whitepaper_manifest(command: Sequence[str], scenarios: Sequence[Scenar
 def run_whitepaper(out: Path | None = None, lang: str = "ko", until: int = 2070, members: int | None = None,
                    sensitivity: Path | None = None, command: Sequence[str] | None = None,
                    progress: bool = True, workers: int | None = None, sobol_n: int | None = None,
-                   scenarios: Sequence[Path] = ()) -> Path:
+                   scenarios: Sequence[Path] = (), variant: str | None = None) -> Path:
     """Run every shipped scenario on the ensemble and write the white-paper folder.
 
     out : Path, optional  new folder (default outputs/whitepaper-<UTC time>); an existing
@@ -209,11 +225,13 @@ def run_whitepaper(out: Path | None = None, lang: str = "ko", until: int = 2070,
     workers : int, optional  local processes for the ensemble (default: cores)
     sobol_n : int, optional  Sobol base samples of the complementarity cross-check
     scenarios : scenario files [TOML] run beside the shipped ones (``--scenario FILE``)
+    variant : str, optional  demographic variant of every scenario (``--variant KEY``, a key of
+        model/demography.toml; default the file's default)
     Returns the folder written.
     """
     out = check_new_folder(Path(out) if out else default_out())
     log = Progress(progress)
-    wp, inputs = prepare_whitepaper(lang, until, members, sensitivity, workers, log, sobol_n, scenarios)
+    wp, inputs = prepare_whitepaper(lang, until, members, sensitivity, workers, log, sobol_n, scenarios, variant)
     timings: dict[str, float] = {}
 
     def write(tmp: Path) -> None:
@@ -223,7 +241,7 @@ def run_whitepaper(out: Path | None = None, lang: str = "ko", until: int = 2070,
         sens = out / SCREENING_FOLDER if written.screening else wp.sensitivity
         manifest = build_whitepaper_manifest(command or ["kbalance", *sys.argv[1:]], inputs["scenarios"],
                                              inputs["derived"], inputs["fitted"], inputs["members"], until, lang,
-                                             sens, timings, inputs.get("factorial"))
+                                             sens, timings, inputs.get("factorial"), inputs["variant"])
         if written.screening:
             manifest["sensitivity_screening"] = dict(SCREENING, outcomes=list(SCREENING["outcomes"]))
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
@@ -261,10 +279,10 @@ def write_contents(wp: Whitepaper, folder: Path, log: Progress, name: str | None
         log.stage(f"sensitivity: no analysis found, a small screening ({SCREENING['method']}, N = {SCREENING['n']})")
         wp = replace(wp, sensitivity=run_screening(folder / SCREENING_FOLDER, wp.until), screening=True)
     log.stage("tables")
-    tables = build_tables(wp)
+    tables = {**build_tables(wp), "demography_assumptions": assumptions_table(wp)}
     write_tables(tables, folder / "tables")
     wp = replace(wp, tables=tables, figures={})
-    for key, make in FIGURES.items():
+    for key, make in {**FIGURES, **DEMOGRAPHY_FIGURES}.items():
         log.stage(f"figure {key}")
         fig = make(wp)
         if fig is not None:

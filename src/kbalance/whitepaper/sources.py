@@ -14,6 +14,7 @@ from kbalance.calibration.report import headline_statistics
 from kbalance.calibration.targets import target_goals
 from kbalance.errors import MissingFileError
 from kbalance.model.inputs import REFERENCE_KEY, read_levers
+from kbalance.observations.keyed import municipal_population
 from kbalance.observations.load import age_structure, load_series, series_table
 from kbalance.model.parameters import latest_fitted_set
 from kbalance.paths import calibration_dir, model_dir, outputs_dir, project_root
@@ -24,6 +25,13 @@ def history_end_year() -> int:
     """First model year whose flows are projected, not observed (model/inputs/scalars.csv) [year]."""
     scalars = pd.read_csv(model_dir() / "inputs" / "scalars.csv", index_col="key")["value"]
     return int(scalars["history_end_year"])
+
+
+def jump_off_year() -> int:
+    """First year of the projection proper (model/inputs/scalars.csv): the model's population
+    on 1 January of it is the registered population of the December before [year]."""
+    scalars = pd.read_csv(model_dir() / "inputs" / "scalars.csv", index_col="key")["value"]
+    return int(scalars["jump_off_year"])
 
 
 def latest_backtest() -> Path | None:
@@ -40,7 +48,8 @@ def latest_backtest() -> Path | None:
 
 def observed_history() -> dict[str, pd.Series]:
     """Observed national series for the charts, on the model's time axis (stocks of
-    year-end y at 1 January y + 1): capital_share [%], births [thousand], tfr,
+    year-end y at 1 January y + 1): capital_share [%] (to the December of the jump-off,
+    :func:`municipal_totals`), births [thousand], tfr,
     fiscal_autonomy by region [%] (a DataFrame year × code)."""
     obs = calibration_dir() / "observations"
     pop = pd.read_csv(obs / "population.csv", dtype={"region_code": str})
@@ -48,6 +57,7 @@ def observed_history() -> dict[str, pd.Series]:
     regions = load_regions()
     by_region = pop[pop["region_code"].isin(regions.index)].pivot_table(index="year", columns="region_code",
                                                                        values="value")
+    by_region = by_region.combine_first(municipal_totals(by_region.index.max()))
     capital = [c for c in regions.index[regions["capital_region"]] if c in by_region]
     share = (by_region[capital].sum(axis=1) / by_region.sum(axis=1) * 100).dropna()
     share.index = share.index + 1
@@ -59,6 +69,16 @@ def observed_history() -> dict[str, pd.Series]:
     fa = fiscal[fiscal["series"] == "fiscal_autonomy_ratio"].pivot_table(index="year", columns="region_code",
                                                                          values="value")
     return {"capital_share": share, "births": births, "tfr": tfr, "fiscal_autonomy": fa}
+
+
+def municipal_totals(after: int) -> pd.DataFrame:
+    """The registered population by region (year-end, year × KOSIS code) summed from the 시군구
+    (municipal population of the observation set) for the years after ``after``: the
+    December the projection jumps off from, when the regional series ends before it [persons]."""
+    pop = municipal_population()
+    totals = pop.groupby("region").sum("sgg_code").to_pandas().T
+    totals.index = totals.index.astype(int)
+    return totals.loc[totals.index > after]
 
 
 def lever_history(lever: str) -> pd.Series:
@@ -86,8 +106,9 @@ def fit_summary(report: Path, targets: Path | None = None) -> pd.DataFrame:
     stats = pd.read_csv(path, dtype={"region": str, "worst_region": str})
     if "region" in stats.columns:
         stats = headline_statistics(stats)
-    rows = stats[["target", "series", "regions", "mape_median_region", "mape_worst_region", "worst_region",
-                  "r2_median_region", "regions_r2_positive", "mape_pooled", "r2_pooled"]].reset_index(drop=True)
+    rows = stats[["target", "series", "regions", "n", "mape_median_region", "mape_worst_region", "worst_region",
+                  "r2_median_region", "regions_r2_positive", "mape_pooled", "r2_pooled", "rmse_pooled",
+                  "um", "us", "uc"]].reset_index(drop=True)
     criteria, met = [], []
     for row in rows.itertuples():
         kind, goal = goals.get(row.target, (None, None))
@@ -196,13 +217,23 @@ def source_table(series: str) -> str:
 def model_sectors() -> list[tuple[str, list[str]]]:
     """The model's sectors as docs/model.md describes them ("Sectors, stocks and flows"):
     (heading, paragraphs and bullets as text with `code` marks) for each sector."""
+    return docs_blocks("Sectors, stocks and flows")
+
+
+#: The sections of docs/model.md that describe the population sector beyond its stocks and flows.
+POPULATION_SECTIONS = ("Mortality and life expectancy", "Demographic variants, international migration and the jump-off")
+
+
+def docs_blocks(section: str) -> list[tuple[str, list[str]]]:
+    """The bold-headed blocks of the section ``## <section>`` of docs/model.md: (heading,
+    paragraphs and bullets as text with `code` marks) for each block; [] without the section."""
     path = project_root() / "docs" / "model.md"
     if not path.is_file():
         return []
     text = path.read_text(encoding="utf-8")
-    if "## Sectors, stocks and flows" not in text:
+    if f"## {section}\n" not in text:
         return []
-    body = text.split("## Sectors, stocks and flows", 1)[1].split("\n## ", 1)[0]
+    body = text.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
     sectors = []
     for block in re.split(r"\n(?=\*\*[^*]+\.\*\*)", body):
         head = re.match(r"\*\*([^*]+)\.\*\*", block.strip())
@@ -232,7 +263,7 @@ def cited_references(text: str) -> list[str]:
     return sorted(set(REFERENCE_KEY.findall(text)), key=lambda k: int(k[1:]))
 
 
-__all__ = ["ELDERLY_FROM", "YOUNG_WOMEN_GROUPS", "cited_references", "group_start", "model_sectors",
+__all__ = ["ELDERLY_FROM", "YOUNG_WOMEN_GROUPS", "POPULATION_SECTIONS", "cited_references", "docs_blocks", "group_start", "model_sectors",
            "observed_extinction_index", "observed_population", "reference_entries", "source_table",
-           "find_sensitivity", "fit_summary", "history_end_year", "latest_backtest", "lever_history", "lever_history_refs",
-           "model_caveats", "observed_history", "top_factors"]
+           "find_sensitivity", "fit_summary", "history_end_year", "jump_off_year", "latest_backtest", "lever_history", "lever_history_refs",
+           "model_caveats", "municipal_totals", "observed_history", "top_factors"]

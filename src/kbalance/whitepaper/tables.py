@@ -159,8 +159,9 @@ def write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> None:
 #: Column headings of the fit table for readers: statistic → (English, Korean).
 FIT_COLUMNS = {
     "target": ("Target", "보정 목표"), "series": ("Observed series", "관측 계열"), "unit": ("Unit", "단위"),
-    "n": ("Region-years", "시도·연도 수"), "rmse": ("RMSE", "RMSE"), "mape": ("MAPE [%]", "MAPE [%]"),
-    "r2": ("R²", "R²"), "um": ("Bias share of MSE [%]", "MSE 중 편의 비중 [%]"),
+    "n": ("Region-years", "시도·연도 수"), "rmse": ("RMSE, pooled", "RMSE (전체)"),
+    "mape": ("MAPE, pooled [%]", "MAPE (전체) [%]"), "r2": ("R², pooled", "R² (전체)"),
+    "um": ("Bias share of MSE [%]", "MSE 중 편의 비중 [%]"),
     "us": ("Variance share of MSE [%]", "MSE 중 분산 비중 [%]"),
     "uc": ("Covariance share of MSE [%]", "MSE 중 공분산 비중 [%]"),
     "criterion": ("Goal (calibration/targets.toml)", "목표 (calibration/targets.toml)"), "met": ("Met", "충족"),
@@ -206,8 +207,9 @@ def fit_display(fit: pd.DataFrame, units: dict[str, str], lang: str) -> pd.DataF
     out = pd.DataFrame({
         "target": fit["target"], "series": fit["series"], "unit": fit["series"].map(lambda s: units.get(s, "")),
         "n": [readable_number(v, 0) for v in fit["n"]],
-        "rmse": [readable_number(v, 0 if abs(v) >= 100 else 3) for v in fit["rmse"]],
-        "mape": [readable_number(v, 2) for v in fit["mape"]], "r2": [readable_number(v, 3) for v in fit["r2"]],
+        "rmse": [readable_number(v, 0 if abs(v) >= 100 else 3) for v in fit["rmse_pooled"]],
+        "mape": [readable_number(v, 2) for v in fit["mape_pooled"]],
+        "r2": [readable_number(v, 3) for v in fit["r2_pooled"]],
         **{k: [readable_number(100 * v, 1) for v in fit[k]] for k in ("um", "us", "uc")},
         "criterion": fit["criterion"].replace("", "–"),
         "met": ["–" if pd.isna(v) else YES_NO[bool(v)][ko] for v in fit["met"]],
