@@ -39,7 +39,7 @@ def test_project_holds_every_indicator_in_its_shown_unit(pair):
         assert base[f"{key}_ensemble"].sizes["quantile"] == 3 and base[f"{key}_members"].sizes["member"] == 3
     assert int(base["year"].max()) == UNTIL
     assert base["region_name_ko"].sel(region="11") == "서울특별시"
-    assert base.attrs["fitted_set"] == "v6" and base.attrs["ensemble_members"] == 3
+    assert base.attrs["fitted_set"] == shipped_parameter_set().name and base.attrs["ensemble_members"] == 3
     band = base["capital_share_ensemble"].sel(year=UNTIL)
     assert float(band.sel(quantile=0.05)) <= float(band.sel(quantile=0.5)) <= float(band.sel(quantile=0.95))
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from conftest import SHARED_DATA, needs_shared
-from kbalance import cli
+from kbalance import arguments, cli
 from kbalance.arguments import SCHEDULER_TIMEOUT
 from kbalance.errors import KbalanceInputError
 from kbalance.outputs import RESERVATION
@@ -215,7 +215,7 @@ def test_an_unreachable_scheduler_fails_within_seconds(capsys, monkeypatch):
 
 def test_a_scheduler_without_dask_installed(capsys, monkeypatch):
     _no_compute(monkeypatch)
-    monkeypatch.setattr(cli.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(arguments.importlib.util, "find_spec", lambda name: None)
     assert cli.main(["ensemble", "--scheduler", "tcp://127.0.0.1:8786"]) == 2
     assert "dask.distributed installed for a scheduler" in capsys.readouterr().err
 

@@ -262,5 +262,5 @@ def test_baseline_and_the_largest_relocation_keep_the_employment_rate_below_its_
                             row | {"second relocation target": 100000.0, "second relocation start year": 2027.0}])
     ds = run_ensemble(members, until=2100, variables=["employment rate"], workers=1)
     cap = scalar_constants()["maximum employment rate"][0]
-    assert float(ds["employment rate"].max()) == pytest.approx(cap)
     assert float(ds["employment rate"].max()) <= cap
+    assert float(ds["employment rate"].isel(member=1).max()) >= float(ds["employment rate"].isel(member=0).max())

@@ -36,7 +36,7 @@ def test_a_small_constrained_ensemble_is_reproducible_and_within_its_threshold()
     assert (first["cost"] <= info["threshold"]).all()
     assert info["members_sampled"] == 60
     # the prior-sampled drift is a column of its own, drawn for every member within its range
-    assert info["prior_parameters"] == ["mortality index drift"]
+    assert info["prior_parameters"] == ["tfr path deviation", "mortality index drift"]
     drift = first["mortality index drift"]
     assert drift.between(-5.324, -2.078).all() and (drift.nunique() == len(first) or len(first) < 2)
 
@@ -45,7 +45,7 @@ def test_prior_draws_follow_the_normal_prior_clipped_to_the_range():
     definitions = parameter_definitions()
     spec = definitions["mortality_index_drift"]
     draws = prior_draws(20_000, np.random.default_rng(1), definitions)
-    assert list(draws.columns) == ["mortality index drift"]  # only ensemble = "prior" parameters
+    assert list(draws.columns) == ["tfr path deviation", "mortality index drift"]  # only ensemble = "prior" parameters
     values = draws["mortality index drift"]
     assert values.mean() == pytest.approx(spec["prior_mean"], abs=0.02)
     assert values.std() == pytest.approx(spec["prior_sd"], rel=0.03)

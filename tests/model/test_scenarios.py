@@ -212,10 +212,10 @@ def test_a_lever_constant_missing_from_the_model_file_is_named(tmp_path, monkeyp
 
 def test_a_scenario_names_its_demographic_variant_and_sets_its_code(tmp_path):
     path = _write(tmp_path, '[demography]\nvariant = "un-wpp-2024"\n\n'
-                  '[levers.local_share_of_total_tax]\ntarget = 30.0\nstart = 2026\nramp = 4\nref = "R4"\n')
+                  '[levers.local_consumption_tax_rate]\ntarget = 30.0\nstart = 2026\nramp = 4\nref = "R4"\n')
     scenario = read_scenario(path)
     assert scenario.variant == "un-wpp-2024" and scenario.constants["fertility variant"] == 2.0
-    assert scenario.constants["local share target"] == 30.0
+    assert scenario.constants["consumption tax target"] == 30.0
     assert read_scenario("baseline").variant is None
 
 

@@ -74,13 +74,14 @@ def test_factors_cover_calibrated_parameters_and_levers_within_their_ranges(fact
     ensemble = read_ensemble()
     by_name = {f.name: f for f in factors}
     parameters = [f for f in factors if f.kind == "parameter"]
-    calibrated = {s["model"] for s in definitions.values() if s.get("calibrate")}
+    calibrated = {s["model"] for s in definitions.values() if s.get("calibrate") or s.get("ensemble") == "prior"}
     columns = {c for c in ensemble.columns if c.partition("[")[0] in calibrated}
     assert {f.name for f in parameters} == columns  # one factor per ensemble column of a calibrated parameter
     for key, spec in definitions.items():
         matching = [f for f in parameters if f.name == spec["model"] or f.name.startswith(spec["model"] + "[")]
         in_ensemble = any(c == spec["model"] or c.startswith(spec["model"] + "[") for c in ensemble.columns)
-        assert bool(matching) == bool(spec.get("calibrate") and in_ensemble), key
+        sampled = spec.get("calibrate") or spec.get("ensemble") == "prior"
+        assert bool(matching) == bool(sampled and in_ensemble), key
         # a calibrated parameter the ensemble does not hold keeps its shipped value
         assert (spec["model"] in sf.held_parameters(factors)) == bool(spec.get("calibrate") and not in_ensemble)
         for f in matching:
@@ -156,7 +157,8 @@ def test_float32_runs_give_the_indices_of_float64_runs(factors):
     a, b = (results[d].indices.set_index(["outcome", "year", "factor", "index"]) for d in ("float32", "float64"))
     assert a["value"].isna().equals(b["value"].isna())
     change = (a["value"] - b["value"]).abs().dropna()
-    assert (change <= 1e-5 + 0.01 * b["conf"].reindex(change.index).fillna(0.0)).all()  # 1 % of a CI half-width
+    allowed = 5e-5 + 0.01 * b["conf"].reindex(change.index).fillna(0.0)  # rounding at N = 8, or 1 % of a CI half-width
+    assert (change <= allowed).all(), (change - allowed).sort_values().tail(3)
 
 
 @pytest.mark.slow
