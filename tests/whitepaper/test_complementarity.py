@@ -15,7 +15,7 @@ from kbalance.whitepaper import complementarity as wc
 @pytest.fixture(scope="module")
 def synthetic():
     """A factorial result: decentralization × balance lowers the capital share (better) in
-    every member, everything else additive; equalization does nothing."""
+    every member, everything else additive; the co-prosperity fund does nothing."""
     design = fx.factorial_design()
     x = design.on.astype(float)
     members, years = np.arange(40), [2030, 2050]
@@ -44,9 +44,9 @@ def test_verdicts_name_the_interaction_and_its_agreement(synthetic):
     direction = indicator("capital_share").direction  # lower is better: a negative interaction helps
     assert v["answer"] == ("complementary" if direction < 0 else "substitutive")
     assert v["classes"]["population"] == "additive" and v["agree"]["capital_share"] == 1.0
-    other = wc.verdict(synthetic.table, ["balance × equalization_strength"], 2050)
+    other = wc.verdict(synthetic.table, ["balance × coprosperity_fund_rate"], 2050)
     assert other["answer"] == "additive" and other["weakest"] == 1.0
-    assert "equalization_strength" in wc.inert_groups(synthetic)
+    assert "coprosperity_fund_rate" in wc.inert_groups(synthetic)
     assert "decentralization" not in wc.inert_groups(synthetic)
 
 
@@ -67,7 +67,7 @@ def test_section_shows_every_verdict_and_the_effects(synthetic, lang):
     page = wc.section_html(synthetic, lang, "<figure>F</figure>", lambda t: f"<table rows={len(t)}>")
     assert page.count("class='verdict'") == 7 and "<figure>F</figure>" in page and "<table rows=15>" in page
     assert wc.ANSWERS["additive"][lang == "ko"] in page
-    assert wc.group_label("equalization_strength", lang) in page
+    assert wc.group_label("coprosperity_fund_rate", lang) in page
     assert wc.summary_sentence(synthetic, lang).count("2050") == 1
     assert "not run" in wc.section_html(None, "en", "", str) or "did not run" in wc.section_html(None, "en", "", str)
 

@@ -23,6 +23,7 @@ import pandas as pd
 import xarray as xr
 
 from kbalance.model.indicators import indicator
+from kbalance.model.inputs import read_levers
 from kbalance.model.scenarios import Scenario
 from kbalance.sensitivity.factorial import (COMBINED, FACTORIAL_KEYS, PRACTICAL_SHARE, TIMES, FactorialDesign, effect_names,
                                             effect_paths, effect_sets, effect_table, effects_dataset,
@@ -31,9 +32,6 @@ from kbalance.sensitivity.interactions import (SOBOL_N, SOBOL_YEARS, bestfit_cel
                                                sobol_cross_check, sobol_indices)
 from kbalance.whitepaper.analysis import scenario_label
 
-#: Labels of groups that are single levers (others are scenario names).
-LEVER_LABELS = {"mega_region_integration": ("mega-region integration", "초광역 통합"),
-                "equalization_strength": ("equalization", "재정 균등화")}
 
 #: The question on the interactions of three or more groups.
 HIGHER = "higher order"
@@ -68,9 +66,11 @@ class Complementarity:
 
 
 def group_label(name: str, lang: str) -> str:
-    """Display name of a policy group: its scenario's name, or the lever's."""
-    if name in LEVER_LABELS:
-        return LEVER_LABELS[name][lang == "ko"]
+    """Display name of a policy group: its scenario's name, or the lever's label
+    (model/levers.toml)."""
+    levers = read_levers()
+    if name in levers and f"label_{lang}" in levers[name]:
+        return levers[name][f"label_{lang}"]
     return scenario_label(name, lang) if name in ("decentralization", "balance") else name.replace("_", " ")
 
 
