@@ -14,7 +14,7 @@ from kbalance.whitepaper.sources import observed_extinction_index, reference_ent
 
 
 def test_observed_findings_count_the_regions_below_half_from_the_registered_population(small_whitepaper):
-    year, index = observed_extinction_index()
+    year, index, _ = observed_extinction_index()
     below = int((index.drop("00") < 0.5).sum())
     for lang, words in (("en", f"{below} of 17 regions"), ("ko", f"17곳 중 {below}곳")):
         text = " ".join(sections.observed_findings(replace(small_whitepaper, lang=lang)))

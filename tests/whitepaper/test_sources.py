@@ -79,10 +79,10 @@ def test_lever_history_and_its_references_come_from_the_levers_file():
 
 
 def test_observed_facts_come_from_the_observation_set():
-    year, index = sources.observed_extinction_index()
+    year, index, _ = sources.observed_extinction_index()
     assert set(index.index) >= {"00", "11", "39"} and (index > 0).all() and year >= 2020
     pop_year, pop = sources.observed_population()
-    assert pop_year >= year and 4e7 < pop < 6e7
+    assert pop_year >= year - 1 and 4e7 < pop < 6e7  # the age table may reach one December further
     assert "DT_1B040A3" in sources.source_table("pop_registered")
     assert [h for h, _ in sources.model_sectors()] == ["Population", "Economy and innovation", "Fiscal"]
     assert sources.cited_references("R4 and [R45], R4") == ["R4", "R45"]

@@ -46,11 +46,11 @@ def observed_findings(wp: Whitepaper) -> list[str]:
     0.5, each with a source line naming the table."""
     ko = wp.lang == "ko"
     year, pop = observed_population()
-    idx_year, index = observed_extinction_index()
+    idx_year, index, age_series = observed_extinction_index()
     regions = index.drop(NATIONAL_CODE, errors="ignore")
     below = regions[regions < 0.5].sort_values()
     listed = ", ".join(f"{html.escape(region_name(c, wp.lang))} {v:.3f}" for c, v in below.items())
-    pop_src, age_src = (html.escape(source_table(k)) for k in ("pop_registered", "pop_registered_female_20_24"))
+    pop_src, age_src = (html.escape(source_table(k)) for k in ("pop_registered", age_series))
     if ko:
         return [f"{year}년 말 주민등록인구는 {pop * 1e-6:.2f}백만 명입니다 (관측; 출처: {pop_src}).",
                 f"{idx_year}년 말 주민등록인구 기준 소멸위험지수(20–39세 여성 / 65세 이상 인구) 0.5 미만 시도는 "

@@ -9,16 +9,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from kbalance.calibration.report import headline_statistics
 from kbalance.calibration.targets import target_goals
 from kbalance.errors import MissingFileError
 from kbalance.model.inputs import REFERENCE_KEY, read_levers
+from kbalance.model.parameters import latest_fitted_set
+from kbalance.model.population import latest_age_year, observed_age_groups
 from kbalance.observations.keyed import municipal_population
 from kbalance.observations.load import age_structure, load_series, series_table
-from kbalance.model.parameters import latest_fitted_set
 from kbalance.paths import calibration_dir, model_dir, outputs_dir, project_root
-from kbalance.regions import load_regions
+from kbalance.regions import NATIONAL_CODE, load_regions
 
 
 def history_end_year() -> int:
@@ -184,17 +186,21 @@ def group_start(label: str) -> int:
     return int(re.match(r"\d+", label).group(0))
 
 
-def observed_extinction_index() -> tuple[int, pd.Series]:
-    """The extinction risk index of every region and the nation in the latest year the
-    registered population by age covers (year-end), from the observation set: women aged
-    20–39 per resident aged 65+ [-]. Returns (year, index by KOSIS code, nation ``00``)."""
-    ages = age_structure("pop_registered")
-    year = int(ages["year"].max())
-    at = ages.sel(year=year)
-    young = at.sel(sex="female", age_group=list(YOUNG_WOMEN_GROUPS)).sum("age_group")
-    old = [g for g in at["age_group"].values if group_start(str(g)) >= ELDERLY_FROM]
-    elderly = at.sel(sex="total", age_group=old).sum("age_group")
-    return year, (young / elderly).to_pandas().rename("extinction_index")
+def observed_extinction_index() -> tuple[int, pd.Series, str]:
+    """The extinction risk index of every region and the nation at the latest December
+    whose registered population by age covers every region (the region-level table, or the
+    시군구 table summed to regions where it is later): women aged 20–39 per resident aged
+    65+ [-]. Returns (year, index by KOSIS code with the nation ``00``, the observed series
+    it rests on, for its source line)."""
+    year = latest_age_year()
+    groups = observed_age_groups(year)  # region × sex (male, female) × age group
+    groups = xr.concat([groups, groups.sum("region").expand_dims(region=[NATIONAL_CODE])], dim="region")
+    young = groups.sel(sex="female", age_group=list(YOUNG_WOMEN_GROUPS)).sum("age_group")
+    old = [g for g in groups["age_group"].values if group_start(str(g)) >= ELDERLY_FROM]
+    elderly = groups.sel(age_group=old).sum(["sex", "age_group"])
+    series = "pop_registered_female_20_24" if year in age_structure("pop_registered")["year"].values \
+        else "sgg_pop_registered_by_age"
+    return year, (young / elderly).to_pandas().rename("extinction_index"), series
 
 
 def observed_population() -> tuple[int, float]:
