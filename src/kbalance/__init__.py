@@ -23,7 +23,6 @@ except PackageNotFoundError:  # running from a source tree without install
 
 # The public interface sits on top of the pipeline: it is imported after __version__, which
 # every stage reads from here.
-from dataclasses import replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Sequence  # noqa: E402
 
@@ -35,16 +34,14 @@ from kbalance.model.conventions import global_attributes, indicator_results  # n
 from kbalance.model.indicators import model_variables, read_indicators  # noqa: E402
 from kbalance.model.parameters import latest_fitted_set, read_parameter_set  # noqa: E402
 from kbalance.model.scenarios import Scenario, read_scenario  # noqa: E402
-from kbalance.paths import calibration_dir, model_dir, read_toml  # noqa: E402
+from kbalance.model.scenarios import with_variant as scenario_variant  # noqa: E402
+from kbalance.model.variants import Variant, read_variants  # noqa: E402
+from kbalance.paths import calibration_dir  # noqa: E402
 from kbalance.runs import ENGINES, run_model  # noqa: E402
 from kbalance.whitepaper.analysis import ensemble_members, member_indicators, run_scenario_members  # noqa: E402
 
 #: The ensemble quantiles :func:`project` reports.
 QUANTILES = (0.05, 0.5, 0.95)
-#: The model constant that selects a demographic variant (model/demography.toml).
-VARIANT_CONSTANT = "fertility variant"
-
-
 def load_scenario(path: str | Path) -> Scenario:
     """A scenario file (or the name of a shipped one, e.g. ``"balance"``), validated.
 
@@ -54,26 +51,16 @@ def load_scenario(path: str | Path) -> Scenario:
     return read_scenario(path)
 
 
-def demography_variants() -> dict[str, dict]:
-    """The demographic variants of model/demography.toml by key (empty while the file is absent)."""
-    path = model_dir() / "demography.toml"
-    if not path.is_file():
-        return {}
-    raw = read_toml(path, "demographic variants", "[variants.<key>] tables with an integer code")
-    table = raw.get("variants", raw)
-    return {k: v for k, v in table.items() if isinstance(v, dict) and "code" in v}
+def demography_variants() -> dict[str, Variant]:
+    """The demographic variants of model/demography.toml by key
+    (:func:`kbalance.model.variants.read_variants`)."""
+    return read_variants()
 
 
 def with_variant(scenario: Scenario, variant: str | None) -> Scenario:
-    """``scenario`` with the demographic variant ``variant`` (a key of model/demography.toml)
-    set as its constant :data:`VARIANT_CONSTANT`; unchanged for None."""
-    if variant is None:
-        return scenario
-    variants = demography_variants()
-    if variant not in variants:
-        raise InvalidValueError(model_dir() / "demography.toml", "variant", variant,
-                                tuple(variants) or "none: the model defines no demographic variants yet")
-    return replace(scenario, constants={**scenario.constants, VARIANT_CONSTANT: int(variants[variant]["code"])})
+    """``scenario`` under the demographic variant ``variant`` (a key of model/demography.toml;
+    :func:`kbalance.model.scenarios.with_variant`); unchanged for None."""
+    return scenario if variant is None else scenario_variant(scenario, variant, "kbalance.project", "variant")
 
 
 def as_scenario(scenario: str | Path | Scenario) -> Scenario:
@@ -156,5 +143,5 @@ def compare(a: xr.Dataset, b: xr.Dataset) -> xr.Dataset:
     return out
 
 
-__all__ = ["QUANTILES", "VARIANT_CONSTANT", "__version__", "as_scenario", "compare", "demography_variants",
+__all__ = ["QUANTILES", "__version__", "as_scenario", "compare", "demography_variants",
            "load_scenario", "project", "with_variant"]

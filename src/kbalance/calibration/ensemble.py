@@ -19,6 +19,7 @@ from scipy.stats import f as f_dist
 
 from kbalance.calibration.fit import (free_parameters, read_fitted_unit, residuals, residuals_and_jacobian,
                                       simulate_targets, to_table)
+from kbalance.calibration.report import lag_one_autocorrelation
 from kbalance.calibration.targets import Target, last_time, read_targets, target_variables
 from kbalance.engine.ensemble import run_ensemble
 from kbalance.errors import MissingFileError
@@ -42,20 +43,6 @@ def chunk_costs(result, targets: Sequence[Target]) -> np.ndarray:
     model = {t.name: result[t.variable].sel(year=t.times).values for t in targets}
     r = residuals(model, targets)
     return 0.5 * np.einsum("ij,ij->i", r, r)
-
-
-def lag_one_autocorrelation(model: dict[str, np.ndarray], targets: Sequence[Target]) -> float:
-    """Pooled lag-one autocorrelation over time of the residuals (model − observed) [-],
-    each series normalised like the objective; floored at 0 and capped at 0.99."""
-    pairs = []
-    for t in targets:
-        diff = (model[t.name] - t.observed) / t.scale
-        a, b = diff[:-1].ravel(), diff[1:].ravel()
-        ok = np.isfinite(a) & np.isfinite(b)
-        pairs.append((a[ok] - np.nanmean(diff), b[ok] - np.nanmean(diff)))
-    a = np.concatenate([x for x, _ in pairs])
-    b = np.concatenate([y for _, y in pairs])
-    return float(np.clip(np.sum(a * b) / np.sqrt(np.sum(a * a) * np.sum(b * b)), 0.0, 0.99))
 
 
 def prior_draws(members: int, rng: np.random.Generator, definitions: dict | None = None) -> pd.DataFrame:
