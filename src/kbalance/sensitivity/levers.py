@@ -28,6 +28,7 @@ for the best-fit set and for each member of the constrained ensemble (5–95 % b
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from pathlib import Path
 
@@ -45,6 +46,7 @@ from kbalance.model.indicators import indicator
 from kbalance.model.inputs import read_levers
 from kbalance.model.mdl import documentation
 from kbalance.model.parameters import parameter_definitions, read_parameter_set
+from kbalance.model.scenarios import Scenario
 from kbalance.outputs import replace_file, write_new_folder
 from kbalance.paths import calibration_dir, project_root
 
@@ -249,18 +251,21 @@ def paired_responses(runs: xr.Dataset, pairs: pd.Index, keys: dict[str, str], ye
 
 
 def run_pairs(pairs: pd.DataFrame, members: pd.DataFrame | None, values: dict, keys: dict[str, str],
-              years=YEARS) -> xr.DataArray:
+              years=YEARS, background: dict | None = None) -> xr.DataArray:
     """Every paired run, for the best-fit ``values`` (``members`` None) or for each ensemble
-    member (members × parameter columns); the responses of :func:`paired_responses`."""
+    member (members × parameter columns); ``background`` holds constants every run sets (a
+    demographic variant's code). Returns the responses of :func:`paired_responses`."""
     variables = tuple(dict.fromkeys(indicator(k).variable for k in (*keys.values(), CAPITAL_KEY)))
     until = max(years)
+    background = background or {}
     if members is None:
-        runs = run_fast(pairs.reset_index(drop=True), values, until, variables).rename(member="run")
+        runs = run_fast(pairs.reset_index(drop=True), {**values, **background}, until, variables).rename(member="run")
         return paired_responses(runs.expand_dims(member=[0]), pairs.index, keys, years).isel(member=0, drop=True)
     m = members.drop(columns=[c for c in members.columns if c in pairs.columns]).reset_index(drop=True)
     table = pd.concat([m.iloc[np.tile(np.arange(len(m)), len(pairs))].reset_index(drop=True),
                        pairs.iloc[np.repeat(np.arange(len(pairs)), len(m))].reset_index(drop=True)], axis=1)
-    ds = run_ensemble(table, None, until, variables, chunk_size=max(1, min(250, len(table))), workers=1)
+    scenario = Scenario(name="lever evidence", description="paired standard changes", constants=dict(background))
+    ds = run_ensemble(table, scenario, until, variables, chunk_size=max(1, min(250, len(table))), workers=1)
     ds = xr.concat(ds, dim="member") if isinstance(ds, list) else ds
     runs = ds.assign_coords(member=np.arange(ds.sizes["member"]))
     runs = runs.coarsen(member=len(m)).construct(member=("run", "member_of_run"))
@@ -274,11 +279,12 @@ def run_pairs(pairs: pd.DataFrame, members: pd.DataFrame | None, values: dict, k
 
 
 def lever_table(values: dict, members: pd.DataFrame | None = None, levers: dict[str, dict] | None = None,
-                years=YEARS) -> pd.DataFrame:
+                years=YEARS, background: dict | None = None) -> pd.DataFrame:
     """The lever evidence table, one row per settable lever (index: lever key).
 
     values : dict  model constant → value: the best-fit set (kbalance.model.parameters)
     members : DataFrame, optional  ensemble members × parameter columns for the band; none: no band
+    background : dict, optional  constants every run sets (a demographic variant's code)
     Columns: those of :func:`lever_evidence`, :func:`lever_chains` (chains joined by
     :data:`ARROW`) and :func:`standard_changes`; then for ``outcome`` in (target, capital) and
     each year ``<outcome>_<year>`` (best fit) and ``<outcome>_<year>_q05`` / ``_q95`` (the
@@ -292,8 +298,9 @@ def lever_table(values: dict, members: pd.DataFrame | None = None, levers: dict[
     table = table.join(changes)
     pairs = pair_constants(changes, levers)
     keys = {k: levers[k]["first_target"] for k in levers}
-    best = run_pairs(pairs, None, values, keys, years)
-    band = run_pairs(pairs, members, values, keys, years).quantile(list(BAND), dim="member") if members is not None else None
+    best = run_pairs(pairs, None, values, keys, years, background)
+    band = (run_pairs(pairs, members, values, keys, years, background).quantile(list(BAND), dim="member")
+            if members is not None else None)
     for outcome in ("target", "capital"):
         for year in years:
             name = f"{outcome}_{year}"
@@ -329,9 +336,20 @@ def response_text(row: pd.Series, name: str) -> str:
     return best if pd.isna(low) else f"{best} [{low:+.3g}, {high:+.3g}]"
 
 
-def lever_markdown(table: pd.DataFrame, fitted: str, members: int, years=YEARS) -> str:
+def response_years(table: pd.DataFrame) -> tuple[int, ...]:
+    """The years of a lever table's responses (its ``capital_<year>`` columns) [year]."""
+    return tuple(int(c.split("_")[1]) for c in table.columns if re.fullmatch(r"capital_\d{4}", c))
+
+
+def horizon_years(until: int) -> tuple[int, ...]:
+    """The :data:`YEARS` before ``until``, then ``until`` [year]: the years a run to ``until`` reads."""
+    return (*(y for y in YEARS if y < until), until)
+
+
+def lever_markdown(table: pd.DataFrame, fitted: str, members: int) -> str:
     """docs/levers.md: the table of :func:`lever_table` as Markdown (English), naming the command,
     the fitted set ``fitted`` and the ensemble ``members`` of the band."""
+    years = response_years(table)
     cap = indicator(CAPITAL_KEY)
     head = " | ".join([f"{table.index.name or 'lever'}", "change", "first target (unit)",
                        *(f"target {y}" for y in years), *(f"capital share {y} [pp]" for y in years)])
@@ -403,7 +421,7 @@ def write_lever_evidence(out: Path, members: int = BAND_MEMBERS, docs: bool = Fa
 
 __all__ = [
     "ARROW", "BAND", "SUPPORT_TEXT", "BAND_MEMBERS", "CAPITAL_KEY", "STANDARD_RAMP", "STANDARD_SHARE", "STANDARD_START", "SUPPORT_Z",
-    "YEARS", "aggregates", "at_bound", "lever_markdown", "prior_text", "response_text", "write_lever_evidence", "dependents", "lever_chains", "lever_evidence", "lever_table", "model_names",
+    "YEARS", "aggregates", "at_bound", "horizon_years", "response_years", "lever_markdown", "prior_text", "response_text", "write_lever_evidence", "dependents", "lever_chains", "lever_evidence", "lever_table", "model_names",
     "pair_constants", "paired_responses", "run_pairs", "settable_levers", "shortest_chain", "standard_changes",
     "support",
 ]
