@@ -35,6 +35,7 @@ def test_the_section_shows_each_lever_in_its_language(table, lang, label, suppor
     assert "capital region regulation → attractiveness" in text  # the chain
     assert "(at bound)" in text or "(경계값)" in text  # the productivity elasticity the fit set to 0
     assert f"{wl.BAND_MEMBERS}" in text  # the band's members, capped
+    assert "[R714]" in text and "1994 regime" in text  # the evidence for the size, with its references
 
 
 def test_the_display_table_has_one_row_per_lever_with_both_years(table):

@@ -173,11 +173,12 @@ def at_bound(value: float, limits) -> bool:
 
 def lever_evidence(values: dict, levers: dict[str, dict] | None = None,
                    definitions: dict[str, dict] | None = None) -> pd.DataFrame:
-    """Per settable lever: labels, unit, range, first target, evidence note, the evidence
-    parameter with its prior (``prior``, ``prior_mean``, ``prior_sd``, ``range_low``/``high``
-    of the parameter), its ``fitted`` value in ``values`` (model constant → value) and
-    :func:`support` and ``fitted_at_bound`` (:func:`at_bound`). InvalidValueError naming model/levers.toml when an evidence parameter is
-    not a parameter of calibration/parameters.toml. Indexed by lever key."""
+    """Per settable lever: labels, unit, range (``lever_low``/``high``), first target, evidence
+    note, the evidence parameter with its prior (``prior``, ``prior_mean``, ``prior_sd``,
+    ``parameter_low``/``high``), its ``fitted`` value in ``values`` (model constant → value; the
+    mean of a regional one), :func:`support` and ``fitted_at_bound`` (:func:`at_bound`).
+    InvalidValueError naming model/levers.toml when an evidence parameter is not a parameter of
+    calibration/parameters.toml. Indexed by lever key."""
     levers = settable_levers(levers)
     by_model = {d["model"]: d for d in (definitions or parameter_definitions()).values()}
     rows = {}

@@ -37,6 +37,8 @@ TEXT = {
                  "Evidence"),
                 ("정책수단", "변화", "첫 목표 지표", "수도권 인구 비중 [%p]", "근거 모수: 사전분포, 적합값", "근거")),
     "chains": ("Chains to the capital-region share", "수도권 인구 비중까지의 경로"),
+    "evidence": ("The evidence for each lever's size (model/levers.toml)",
+                 "정책수단 규모의 근거 (model/levers.toml, 원문은 영어)"),
     "support": ({"estimated": "estimated (docs/evidence.md)",
                  "not_distinguishable": "not supported: estimate not distinguishable from 0",
                  "prior_only": "not estimated: prior only"},
@@ -82,15 +84,18 @@ def display(table: pd.DataFrame, lang: str) -> pd.DataFrame:
 
 
 def levers_html(wp: Whitepaper, table_html) -> str:
-    """The section's HTML: the text, the table (``table_html``: DataFrame → HTML) and each
-    lever's chain to the capital-region share."""
+    """The section's HTML: the text, the table (``table_html``: DataFrame → HTML), each
+    lever's chain to the capital-region share and the evidence for its size."""
     ko = wp.lang == "ko"
     table = wp.lever_evidence
     intro = TEXT["intro"][ko].format(share=STANDARD_SHARE, start=STANDARD_START, members=band_members(wp), z=SUPPORT_Z)
     chains = "".join(f"<li><b>{html.escape(r['label_ko' if ko else 'label_en'])}</b>: "
                      f"{html.escape(r['chain_capital'])}</li>" for _, r in table.iterrows())
+    notes = "".join(f"<li><b>{html.escape(r['label_ko' if ko else 'label_en'])}</b>: {html.escape(r['evidence'])}</li>"
+                    for _, r in table.iterrows())
     return "\n".join([f"<p>{intro}</p>", table_html(display(table, wp.lang)),
-                      f"<h3>{TEXT['chains'][ko]}</h3>", f"<ul>{chains}</ul>"])
+                      f"<h3>{TEXT['chains'][ko]}</h3>", f"<ul>{chains}</ul>",
+                      f"<h3>{TEXT['evidence'][ko]}</h3>", f"<ul>{notes}</ul>"])
 
 
 def lever_tables(wp: Whitepaper) -> dict[str, pd.DataFrame]:
