@@ -127,6 +127,7 @@ BAD_INPUT = {
     ("sensitivity",): (lambda tmp: ["--method", "bogus"], "'--method'"),
     ("whitepaper",): (lambda tmp: ["--out", _nonempty(tmp)], "'--out'"),
     ("evidence", "estimate"): (lambda tmp: ["--out", str(Path(_nonempty(tmp)) / "old.csv")], "'--out'"),
+    ("levers", "evidence"): (lambda tmp: ["--members", "100000", "--out", str(tmp / "levers")], "'--members'"),
     ("reproduce",): (lambda tmp: [str(tmp / "nope.json")], "'MANIFEST'"),
     ("explore",): (lambda tmp: ["--port", "70000"], "'--port'"),
     ("municipal", "backtest"): (lambda tmp: ["--until", "2019"], "unrecognized arguments: --until"),
@@ -161,6 +162,7 @@ def _no_compute(monkeypatch):
     monkeypatch.setattr(cli, "backtests", forbidden)
     monkeypatch.setattr(cli, "constrained_ensemble", forbidden)
     monkeypatch.setattr("kbalance.evidence.priors.write_evidence", forbidden)
+    monkeypatch.setattr("kbalance.sensitivity.levers.write_lever_evidence", forbidden)
 
 
 def _afile(tmp: Path) -> str:
@@ -169,7 +171,7 @@ def _afile(tmp: Path) -> str:
 
 
 OUT_COMMANDS = (["run"], ["whitepaper"], ["sensitivity"], ["calibrate", "--version", "vtest"],
-                ["backtest"], ["evidence", "estimate"])
+                ["backtest"], ["evidence", "estimate"], ["levers", "evidence"])
 
 
 @pytest.mark.parametrize("command", OUT_COMMANDS, ids=lambda c: c[0])
@@ -278,3 +280,12 @@ def test_municipal_backtest_writes_its_table(tmp_path, capsys):
     table = pd.read_csv(out)
     assert table["base"].tolist() == [2015, 2019] and (table["mape_method"] < table["mape_naive"]).all()
     assert "wrote" in capsys.readouterr().out
+
+
+def test_levers_evidence_writes_its_table(tmp_path, capsys):
+    out = tmp_path / "levers"
+    assert cli.main(["levers", "evidence", "--members", "2", "--out", str(out)]) == 0
+    table = pd.read_csv(out / "levers.csv", index_col="lever")
+    assert "capital_region_regulation" in table.index and table["capital_2070_q05"].notna().all()
+    assert "first 2 members" in (out / "levers.md").read_text(encoding="utf-8")
+    assert "levers.csv" in capsys.readouterr().out

@@ -488,6 +488,39 @@ def _add_evidence_commands(subparsers: argparse._SubParsersAction) -> None:
 COMMAND_GROUPS.append(_add_evidence_commands)
 
 
+# --- levers -----------------------------------------------------------------------------
+
+
+def _levers_evidence(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from kbalance.paths import outputs_dir
+    from kbalance.sensitivity.levers import BAND_MEMBERS, write_lever_evidence
+
+    default = outputs_dir() / f"levers-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+    with reserved_folder(out_arg(args.out) or default) as out:
+        folder, page = write_lever_evidence(out, args.members or BAND_MEMBERS, args.docs)
+    print(f"wrote {folder}/levers.csv and levers.md" + (f"; {page}" if page else ""))
+    return EXIT_OK
+
+
+def _add_levers_commands(subparsers: argparse._SubParsersAction) -> None:
+    levers = subparsers.add_parser("levers", help="the policy levers of model/levers.toml")
+    commands = levers.add_subparsers(dest="levers_command", required=True, metavar="COMMAND")
+    evidence = commands.add_parser("evidence", help="each lever's chain, evidence and response to a standard change "
+                                                    "(10 %% of its range), best fit and ensemble band")
+    evidence.add_argument("--members", type=count(1, 100_000, "ensemble members"),
+                          help="first members of the constrained ensemble for the band (default "
+                               "kbalance.sensitivity.levers.BAND_MEMBERS)")
+    evidence.add_argument("--docs", action="store_true", help="also rewrite docs/levers.md")
+    evidence.add_argument("--out", metavar="DIR", help="new folder to write (default outputs/levers-<time>)")
+    evidence.set_defaults(command=("levers", "evidence"))
+    DISPATCH[("levers", "evidence")] = _levers_evidence
+
+
+COMMAND_GROUPS.append(_add_levers_commands)
+
+
 # --- explorer -------------------------------------------------------------------------------
 
 

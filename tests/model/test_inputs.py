@@ -197,6 +197,16 @@ LOCAL = "local_consumption_tax_rate"
     ("first_relocation_staff.allocation", 'Jeju = [775, "R31"]', 'Jeju = ["775", "R31"]',
      "first_relocation_staff.allocation.Jeju", "a finite number"),
     (None, "[local_consumption_tax_rate]", "stray = 1\n[local_consumption_tax_rate]", "stray", "a table [stray]"),
+    # what a settable lever says about its effect (docs/levers.md)
+    (LOCAL, 'first_target = "local_tax_share"\n', "", f"{LOCAL}.first_target", "first_target, evidence_parameter and evidence"),
+    (LOCAL, 'first_target = "local_tax_share"', 'first_target = "region_fiscal_autonomy"', f"{LOCAL}.first_target",
+     "a national indicator of model/indicators.toml"),
+    (LOCAL, 'first_target = "local_tax_share"', 'first_target = "tax"', f"{LOCAL}.first_target", "local_tax_share"),
+    (LOCAL, 'evidence_parameter = "services weight"', 'evidence_parameter = ""', f"{LOCAL}.evidence_parameter",
+     "a non-empty string"),
+    (LOCAL, "(2023) [R310 R311 R309]", "(2023) [R999]", f"{LOCAL}.evidence", "listed in docs/references.md"),
+    ("fertility_support", "a hypothetical scenario device", "a scenario device", "fertility_support.evidence",
+     "obs:<series>"),
 ])
 def test_a_broken_lever_entry_is_refused_naming_levers_toml(tmp_path, entry, old, new, field, allowed):
     path = _edited_levers(tmp_path, entry, old, new)

@@ -38,6 +38,7 @@ import xarray as xr
 from kbalance.demography.ages import FIVE_YEAR_GROUPS, split_five_year
 from kbalance.errors import InvalidValueError, MissingFileError, MissingKeyError, keys_of, number_in, range_of, table_of
 from kbalance.model.fiscal_inputs import fiscal_tables
+from kbalance.model.indicators import read_indicators
 from kbalance.model.mortality import OPEN_AGE, fit_national_mortality, mortality_tables, old_age_shares
 from kbalance.model.population import international_migration_profile, jump_off_population, latest_age_year, residual_intensity
 from kbalance.model.variants import regional_tfr_ratio, variant_tables
@@ -376,7 +377,12 @@ def _lever_histories(root: Path | None, levers_path: Path) -> dict[str, pd.DataF
 #: scenario sets (all three or none) and the short labels a lever with them must have.
 LEVER_KEYS = ("description", "unit", "model", "range")
 LEVER_LABELS = ("label_ko", "label_en")
-LEVER_OPTIONAL_KEYS = ("target", "start", "ramp", *LEVER_LABELS, "history", "from_observations", "allocation")
+#: What a lever a scenario can set says about its effect: its first target (a national
+#: indicator of model/indicators.toml), the free parameter of calibration/parameters.toml its
+#: effect on migration or fertility scales with, and the evidence for its size (cited).
+LEVER_EVIDENCE = ("first_target", "evidence_parameter", "evidence")
+LEVER_OPTIONAL_KEYS = ("target", "start", "ramp", *LEVER_LABELS, "history", "from_observations", "allocation",
+                       *LEVER_EVIDENCE)
 SCENARIO_CONSTANTS = ("target", "start", "ramp")
 #: A reference key of docs/references.md as cited in model files (R4, [R4]).
 REFERENCE_KEY = re.compile(r"\bR\d+\b")
@@ -444,9 +450,20 @@ def check_lever(path: Path, key: str, spec: object, keys: frozenset[str]) -> dic
     for name in LEVER_LABELS if named else ():
         if name not in spec:
             raise MissingKeyError(path, f"{key}.{name}", "label_ko and label_en (short labels) for a lever a scenario can set")
-    for name in (*LEVER_KEYS[:3], *named, *LEVER_LABELS, "from_observations"):
+    for name in LEVER_EVIDENCE if named else ():
+        if name not in spec:
+            raise MissingKeyError(path, f"{key}.{name}", "first_target, evidence_parameter and evidence for a lever "
+                                  "a scenario can set")
+    for name in (*LEVER_KEYS[:3], *named, *LEVER_LABELS, *LEVER_EVIDENCE, "from_observations"):
         if name in spec and (not isinstance(spec[name], str) or not spec[name].strip()):
             raise InvalidValueError(path, f"{key}.{name}", spec[name], "a non-empty string")
+    if "first_target" in spec:
+        national = read_indicators(level="national")
+        if spec["first_target"] not in national:
+            raise InvalidValueError(path, f"{key}.first_target", spec["first_target"],
+                                    "a national indicator of model/indicators.toml: " + ", ".join(national))
+    if "evidence" in spec:
+        cited_keys(path, f"{key}.evidence", spec["evidence"], keys)
     limits = range_of(path, f"{key}.range", spec["range"])
     check_history(path, f"{key}.history", spec.get("history", []), limits, keys)
     allocation = table_of(path, f"{key}.allocation", spec.get("allocation", {}), "a table region = [count, reference]")
@@ -463,7 +480,9 @@ def read_levers(path: Path | None = None) -> dict[str, dict]:
     """The lever definitions of model/levers.toml (name → table), each checked by
     :func:`check_lever`: ``description``, ``unit``, ``model`` and ``range`` (two finite
     numbers, low < high); the constants ``target``, ``start`` and ``ramp`` a scenario sets
-    and, with them, the short labels ``label_ko`` and ``label_en`` (non-empty strings);
+    and, with them, the short labels ``label_ko`` and ``label_en`` (non-empty strings), the
+    ``first_target`` (a national indicator key), ``evidence_parameter`` and ``evidence`` (citing
+    its sources);
     history points [year, value in range, reference key]. KbalanceInputError naming
     model/levers.toml, the lever and the key otherwise."""
     path = Path(path or model_dir() / "levers.toml")

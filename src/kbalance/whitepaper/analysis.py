@@ -150,6 +150,7 @@ class Whitepaper:
     municipal: xr.Dataset | None = None  # (scenario, member, year, …) municipal counts, see whitepaper.municipal
     municipal_seconds: float = math.nan  # time the municipal layer took [s]
     variant: str | None = None  # key of the demographic variant every scenario ran under (model/demography.toml)
+    lever_evidence: pd.DataFrame | None = None  # kbalance.sensitivity.levers.lever_table on this ensemble
 
 
 # ---------------------------------------------------------------------------

@@ -25,6 +25,8 @@ from kbalance.observations.load import series_table
 from kbalance.whitepaper.analysis import (BASE, TAX_RATIO_AIMS, Whitepaper,
                                           member_quantiles, scenario_label)
 from kbalance.whitepaper.complementarity import section_html, summary_sentence
+from kbalance.whitepaper.levers import TEXT as LEVERS_TEXT
+from kbalance.whitepaper.levers import levers_section
 from kbalance.whitepaper.municipal import municipal_html
 from kbalance.model.variants import default_variant, read_variants
 from kbalance.whitepaper.sections import observed_findings, population_html, references_html, sectors_html
@@ -53,6 +55,7 @@ H = {
     "fit": ("Calibration fit and backtest", "보정 적합도와 백테스트"), "scenarios": ("Scenarios", "시나리오"),
     "results": ("Results", "결과"), "complementarity": ("Complementarity of decentralization and balance",
                                                        "분권과 균형발전의 보완성"),
+    "levers": LEVERS_TEXT["title"],
     "sensitivity": ("Sensitivity", "민감도 분석"), "caveats": ("Caveats", "유의사항"),
     "municipal": ("The 229 시군구", "229개 시군구"),
     "references": ("References", "참고문헌"),
@@ -454,6 +457,7 @@ def render_html(wp: Whitepaper, folder_name: str) -> str:
         ("scenarios", scenarios_html(wp)),
         ("results", results_html(wp, images)),
         ("complementarity", complementarity_html(wp, images)),
+        *levers_section(wp, _table_html),
         ("municipal", municipal_html(wp)),
         ("sensitivity", sensitivity_html(wp, images)),
         ("caveats", caveats_html(wp)),

@@ -48,6 +48,7 @@ from kbalance.outputs import (check_new_folder, data_hash, file_hash, input_hash
 from kbalance.paths import calibration_dir, outputs_dir
 from kbalance.sensitivity.factorial import COMBINED
 from kbalance.sensitivity.interactions import SOBOL_N
+from kbalance.sensitivity.levers import BAND_MEMBERS
 from kbalance.runs import scenario_files
 from kbalance.sensitivity.factors import OUTCOMES
 from kbalance.sensitivity.pipeline import sensitivity_to_folder
@@ -55,6 +56,7 @@ from kbalance.whitepaper.analysis import (LANGS, Whitepaper, ensemble_members, l
                                           run_bestfit, run_scenario_members, summarize, table_years,
                                           whitepaper_scenarios)
 from kbalance.whitepaper.complementarity import run_complementarity
+from kbalance.whitepaper.levers import run_lever_evidence
 from kbalance.whitepaper.demography import FIGURES as DEMOGRAPHY_FIGURES, assumptions_table
 from kbalance.whitepaper.figures import FIGURES, save_figure
 from kbalance.whitepaper.municipal import member_reduce, split_municipal, write_section
@@ -155,6 +157,8 @@ def prepare_whitepaper(lang: str = "ko", until: int = 2070, members: int | None 
     complementarity = (run_complementarity(table, params.values, until, table_years(until), workers, sobol_n,
                                            combined=combined)
                        if COMBINED in {s.name for s in scenarios} else None)
+    log.stage(f"lever evidence: every lever's standard change, best fit and {min(BAND_MEMBERS, len(table))} members")
+    lever_evidence = run_lever_evidence(params.values, table, variant, until)
     names = pd.Index([s.name for s in scenarios], name="scenario")
     log.stage("ensemble summaries")
     member_ds, municipal, seconds = split_municipal(xr.concat(runs, dim=names))
@@ -163,7 +167,8 @@ def prepare_whitepaper(lang: str = "ko", until: int = 2070, members: int | None 
                     bestfit=xr.concat(best, dim=names), scenarios={s.name: s for s in scenarios},
                     levers=lever_settings(scenarios), fit=fit_summary(fit_dir),
                     backtest=pd.read_csv(backtest) if backtest else None, fit_report=fit_dir,
-                    sensitivity=sens, complementarity=complementarity, variant=variant)
+                    sensitivity=sens, complementarity=complementarity, variant=variant,
+                    lever_evidence=lever_evidence)
     inputs = {"variant": variant, "fitted": fitted, "scenarios": scenarios, "derived": derived, "members": len(table),
               "factorial": None if complementarity is None else {
                   "combined": COMBINED, "groups": [g.name for g in complementarity.design.groups],

@@ -14,6 +14,7 @@ from kbalance.runs import results_long
 from kbalance.whitepaper.analysis import (BASE, QUANTILE_NAMES, Whitepaper, member_quantiles, national_indicators,
                                           regional_indicators, scenario_label, table_years)
 from kbalance.whitepaper.complementarity import tables as complementarity_tables
+from kbalance.whitepaper.levers import lever_tables
 from kbalance.whitepaper.sources import top_factors
 
 
@@ -131,6 +132,7 @@ def build_tables(wp: Whitepaper) -> dict[str, pd.DataFrame]:
         tables["backtest_summary"] = wp.backtest
     if wp.complementarity is not None:
         tables.update(complementarity_tables(wp.complementarity))
+    tables.update(lever_tables(wp))
     if wp.sensitivity is not None and (wp.sensitivity / "indices.csv").is_file():
         tables["sensitivity_top_factors"] = top_factors(pd.read_csv(wp.sensitivity / "indices.csv"))
     return tables
