@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from kbalance.fonts import use_korean_font
 from kbalance.municipal.indicators import (POPULATION_THRESHOLDS, crossings, extinction_index, index_indicator,
                                            risk_bounds)
-from kbalance.municipal.layer import member_summary, observed_and_ratios
+from kbalance.municipal.layer import channel_variables, member_summary, observed_and_ratios
 from kbalance.municipal.maps import index_maps
 from kbalance.municipal.projection import HALF_LIFE, age_groups
 from kbalance.observations.keyed import municipalities
@@ -85,12 +85,14 @@ def map_years(until: int) -> list[int]:
 
 
 def member_reduce(ds: xr.Dataset) -> xr.Dataset:
-    """The white paper's indicators of an ensemble chunk and its municipal counts (prefixed
+    """The white paper's indicators of an ensemble chunk (holding ``Population`` and the
+    variables of :func:`kbalance.municipal.layer.channel_variables`) and its municipal counts (prefixed
     :data:`PREFIX`), with the index of the map years per municipality and the time the
     layer took, shared over the chunk's members (``municipal_seconds`` [s])."""
+    policy = {name: ds[name] for name in channel_variables()}
     indicators = member_indicators(ds.drop_vars("Population"))
     start = time.perf_counter()
-    municipal = member_summary(ds["Population"], map_years(int(ds["year"].max())))
+    municipal = member_summary(ds["Population"], map_years(int(ds["year"].max())), policy=policy)
     seconds = (time.perf_counter() - start) / ds.sizes["member"]
     municipal["seconds"] = xr.full_like(municipal["member"], seconds, dtype=float)
     municipal = municipal.rename({v: PREFIX + v for v in municipal.data_vars}).rename(year="municipal_year")
