@@ -73,8 +73,9 @@ def test_history_gives_the_fund_from_2022_and_the_moves_until_2019():
     assert staff[0, naju] > 500 and np.all(staff[1:] == 0) and np.count_nonzero(staff[0]) == 4
     totals = np.full((len(codes), 11), 1e5)
     window = window_exposures(codes, region, totals, (2015, 2025))
-    assert window["relocation"][naju] == pytest.approx(staff[0, naju][0] * 4 / 10 / 1e5)
-    assert window["extinction_fund"][depopulation] == pytest.approx(fund[3, depopulation] * 3.75 / 10 / 1e5)
+    assert window["relocation"].shape == (10, len(codes))
+    assert window["relocation"].mean(axis=0)[naju] == pytest.approx(staff[0, naju][0] * 4 / 10 / 1e5)
+    assert window["extinction_fund"].mean(axis=0)[depopulation] == pytest.approx(fund[3, depopulation] * 3.75 / 10 / 1e5)
 
 
 def test_the_factor_is_one_without_strength_and_follows_the_exposure():
@@ -84,3 +85,11 @@ def test_the_factor_is_one_without_strength_and_follows_the_exposure():
     assert np.all(Channel(amounts, window, 0.0).factor(2, pop, 0.5) == 1.0)
     factor = Channel(amounts, window, 2.0).factor(2, pop, 0.5)
     assert factor[0] == pytest.approx(np.exp(2.0 * (np.array([10 / 150, 0.0]) - 0.5 * window)))
+    capped = Channel(amounts, window, 2.0, ceiling=0.03).factor(2, pop, 0.5)
+    assert capped[0] == pytest.approx(np.exp(2.0 * (np.array([0.03, 0.0]) - 0.5 * window)))
+
+
+def test_the_hosts_cite_listed_references():
+    listed = (model_dir().parent / "docs" / "references.md").read_text(encoding="utf-8")
+    for _, ref in read_channels()["relocation"]["hosts"]:
+        assert f'<a id="{ref.lower()}"></a>**{ref}**' in listed

@@ -5,11 +5,13 @@ A channel gives every municipality an *exposure* per head in every year: the fun
 receives [million KRW/(person·year)] or the relocated staff it gains [person/(person·year)].
 In a projection step the municipality's cohort-change ratios are multiplied by
 
-    exp(strength · (exposure(y) − w(h) · window exposure))
+    exp(strength · (min(exposure(y), ceiling) − w(h) · window exposure))
 
 where ``window exposure`` is the municipality's mean exposure over the steps of the
-estimation window (already contained in its estimated ratios) and ``w(h)`` the damping
-weight of that departure from the region (:func:`kbalance.municipal.projection.damped`).
+estimation window (already contained in its estimated ratios), ``w(h)`` the damping
+weight of that departure from the region (:func:`kbalance.municipal.projection.damped`)
+and ``ceiling`` the largest exposure of any municipality in the window: the evidence says
+nothing beyond it, so a larger fund per resident acts as the largest observed one.
 The raking then keeps every region's total: a channel moves people within a region.
 Strengths, their priors and the host municipalities are in ``model/municipal.toml``
 (docs/municipal.md, "Policy channels"; estimates in :mod:`kbalance.municipal.evidence`).
@@ -94,11 +96,13 @@ class Channel:
         each projection year [unit·person/year: million KRW/year, person/year]
     window : (sgg,) its mean exposure per head over the estimation window [unit/year]
     strength : change of the log cohort-change ratio per unit of exposure [1/unit]
+    ceiling : the largest exposure per head of the window [unit/year]
     """
 
     amounts: np.ndarray
     window: np.ndarray
     strength: float
+    ceiling: float = np.inf
 
     def factor(self, step: int, pop: np.ndarray, weight: float) -> np.ndarray:
         """(member, sgg) multiplier of the cohort-change ratios of the step from year
@@ -107,7 +111,7 @@ class Channel:
         head = pop.sum(axis=(2, 3))
         with np.errstate(divide="ignore", invalid="ignore"):
             exposure = np.where(head > 0, self.amounts[:, step - 1] / head, 0.0)
-        return np.exp(self.strength * (exposure - weight * self.window))
+        return np.exp(self.strength * (np.minimum(exposure, self.ceiling) - weight * self.window))
 
 
 def national_series(values: xr.DataArray, years: list[int]) -> np.ndarray:
@@ -179,12 +183,11 @@ def exposures(amounts: np.ndarray, population: np.ndarray) -> np.ndarray:
 
 
 def window_exposures(codes: np.ndarray, region: np.ndarray, totals: np.ndarray, window: tuple[int, int]) -> dict[str, np.ndarray]:
-    """(sgg,) each channel's mean exposure per head over the year-to-year steps of the
-    estimation ``window`` (December years); ``totals`` (sgg, year) [persons] the
-    observed totals of the window's years, the population at each step's start."""
+    """(step, sgg) each channel's exposure per head in the year-to-year steps of the
+    estimation ``window`` (December years) [unit/year]; ``totals`` (sgg, year) [persons]
+    the observed totals of the window's years, the population at each step's start."""
     years = np.arange(window[0] + 1, window[1] + 1)
-    return {key: exposures(part, totals[:, :-1].T).mean(axis=0)
-            for key, part in historical_amounts(codes, region, years).items()}
+    return {key: exposures(part, totals[:, :-1].T) for key, part in historical_amounts(codes, region, years).items()}
 
 
 def layer_channels(run: dict[str, xr.DataArray], codes: np.ndarray, region: np.ndarray, years: list[int],
@@ -192,7 +195,7 @@ def layer_channels(run: dict[str, xr.DataArray], codes: np.ndarray, region: np.n
     """The channels of a projection over ``years`` from a run's ``local extinction fund``
     (year) [trillion KRW/year] and ``relocated public staff`` (year, Region) [person]
     (``run``: variable → DataArray, with or without ``member``); ``window`` from
-    :func:`window_exposures`. A channel whose variable the run lacks raises
+    :func:`window_exposures` gives each channel's window mean and ceiling. A channel whose variable the run lacks raises
     KbalanceInputError: a projection with policy channels needs both."""
     spec = read_channels()
     missing = [spec[k]["variable"] for k in CHANNEL_KEYS if spec[k]["variable"] not in run]
@@ -202,5 +205,5 @@ def layer_channels(run: dict[str, xr.DataArray], codes: np.ndarray, region: np.n
     fund = fund_amounts(national_series(run[spec["extinction_fund"]["variable"]], years), fund_weights(codes))
     staff = regional_series(run[spec["relocation"]["variable"]], years, region)
     inflow = staff_inflows(staff, host_weights(codes, region, spec["relocation"].get("hosts", [])))
-    return [Channel(fund, window["extinction_fund"], float(spec["extinction_fund"]["strength"])),
-            Channel(inflow, window["relocation"], float(spec["relocation"]["strength"]))]
+    return [Channel(amounts, window[key].mean(axis=0), float(spec[key]["strength"]), float(window[key].max()))
+            for key, amounts in (("extinction_fund", fund), ("relocation", inflow))]

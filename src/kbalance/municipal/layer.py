@@ -36,7 +36,7 @@ def channel_variables() -> tuple[str, ...]:
 
 @lru_cache(maxsize=4)
 def window_of(labels: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Each channel's mean exposure per head over the ratios' estimation window
+    """Each channel's exposures per head in the steps of the ratios' estimation window
     (:func:`kbalance.municipal.channels.window_exposures`), per grouping."""
     observed, ratios = observed_and_ratios(labels)
     first, last = ratios.window
