@@ -7,10 +7,11 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from kbalance.errors import InvalidValueError
+from kbalance.errors import InvalidValueError, KbalanceInputError
+from kbalance.municipal import channels
 from kbalance.municipal.backtest import regional_totals
-from kbalance.municipal.layer import (member_summary, municipal_population, municipal_results, summary_table,
-                                      write_municipal)
+from kbalance.municipal.layer import (channel_variables, member_summary, municipal_population, municipal_results,
+                                      summary_table, write_municipal, write_run_municipal)
 from kbalance.municipal.projection import age_groups, observed_population
 from kbalance.regions import load_regions
 
@@ -86,3 +87,62 @@ def test_designations_are_those_of_the_data_file():
     table = municipal_designations().set_index("sgg_code")["status"]
     assert {c: s for c, s in zip(codes, given) if s} == table.to_dict()
     assert (given == "depopulation_area").sum() == 89 and (given == "area_of_concern").sum() == 18
+
+
+def policy_of(population: xr.DataArray, fund: float, staff_per_year: float = 0.0) -> dict:
+    """Channel variables of a run: a national fund [trillion KRW/year] held, and relocated
+    staff growing by ``staff_per_year`` [person] in every region."""
+    years = population["year"].values
+    regions = population["Region"].values
+    staff = np.outer(np.arange(len(years)) * staff_per_year, np.ones(len(regions)))
+    return {"local extinction fund": xr.DataArray(np.full(len(years), fund), dims="year", coords={"year": years}),
+            "relocated public staff": xr.DataArray(staff, dims=("year", "Region"),
+                                                   coords={"year": years, "Region": regions})}
+
+
+def with_strengths(monkeypatch, fund: float, relocation: float) -> None:
+    spec = {k: dict(v) for k, v in channels.read_channels().items()}
+    spec["extinction_fund"]["strength"], spec["relocation"]["strength"] = fund, relocation
+    monkeypatch.setattr(channels, "read_channels", lambda path=None: spec)
+
+
+def test_channels_of_strength_zero_give_the_projection_without_them(run_population, monkeypatch):
+    with_strengths(monkeypatch, 0.0, 0.0)
+    plain = municipal_population(run_population)
+    assert np.array_equal(municipal_population(run_population, policy=policy_of(run_population, 3.0, 500.0)).values,
+                          plain.values)
+
+
+def designated_share(pop: xr.DataArray) -> xr.DataArray:
+    """Share of the designated areas in their regions' population, by year."""
+    total = pop.sum(["sex", "age_group"])
+    designated = total["sgg_code"].isin(channels.municipalities().query("designation != ''").index)
+    regions = np.unique(total["region"].values[designated.values])
+    in_regions = total.where(xr.DataArray(np.isin(total["region"].values, regions), dims="sgg_code"), 0)
+    return total.where(designated, 0).sum("sgg_code") / in_regions.sum("sgg_code")
+
+
+def test_a_higher_fund_raises_the_designated_areas_share_and_keeps_the_regions(run_population):
+    low = municipal_population(run_population, policy=policy_of(run_population, 1.0))
+    high = municipal_population(run_population, policy=policy_of(run_population, 3.0))
+    gain = designated_share(high) - designated_share(low)
+    assert gain.isel(year=0) == 0 and np.all(gain.isel(year=slice(1, None)) > 0)
+    labels, matrix = age_groups(AGES)
+    target = run_population.sel(year=high["year"].values).values @ matrix
+    sums = high.groupby("region").sum().transpose("year", "region", "sex", "age_group").values
+    assert np.max(np.abs(sums - target) / target) < 1e-9
+
+
+def test_relocated_staff_raise_the_hosts(run_population):
+    still = municipal_population(run_population, policy=policy_of(run_population, 1.0))
+    moving = municipal_population(run_population, policy=policy_of(run_population, 1.0, 2000.0))
+    hosts = [code for code, _ in channels.read_channels()["relocation"]["hosts"]]
+    gain = (moving - still).sum(["sex", "age_group"]).sel(year=2035)
+    assert np.all(gain.sel(sgg_code=hosts) > 0) and abs(float(gain.sum())) < 1e-6
+
+
+def test_a_run_without_the_channel_variables_is_refused(run_population, tmp_path):
+    assert channel_variables() == ("local extinction fund", "relocated public staff")
+    with pytest.raises(KbalanceInputError, match="relocated public staff"):
+        write_run_municipal(tmp_path, xr.Dataset({"Population": run_population,
+                                                  "local extinction fund": policy_of(run_population, 1.0)["local extinction fund"]}))

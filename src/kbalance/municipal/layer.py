@@ -19,12 +19,29 @@ import pandas as pd
 import xarray as xr
 
 from kbalance.errors import InvalidValueError
+from kbalance.municipal.channels import CHANNEL_KEYS, layer_channels, read_channels, window_exposures
 from kbalance.municipal.indicators import extinction_index, summary, summary_dataset
 from kbalance.municipal.projection import (HALF_LIFE, MODEL_YEAR_OFFSET, Ratios, age_groups, estimate_ratios,
                                            observed_population, project, project_years)
 from kbalance.observations.keyed import municipalities
 from kbalance.outputs import netcdf_ready
 from kbalance.regions import code_of
+
+
+def channel_variables() -> tuple[str, ...]:
+    """The run variables the policy channels read (``model/municipal.toml``)."""
+    spec = read_channels()
+    return tuple(spec[k]["variable"] for k in CHANNEL_KEYS)
+
+
+@lru_cache(maxsize=4)
+def window_of(labels: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Each channel's exposures per head in the steps of the ratios' estimation window
+    (:func:`kbalance.municipal.channels.window_exposures`), per grouping."""
+    observed, ratios = observed_and_ratios(labels)
+    first, last = ratios.window
+    totals = observed.sel(year=list(range(first, last + 1))).sum(["sex", "age_group"]).transpose("sgg_code", "year")
+    return window_exposures(ratios.codes, ratios.region, totals.values, ratios.window)
 
 
 @lru_cache(maxsize=4)
@@ -53,9 +70,11 @@ def regional_targets(population: xr.DataArray, matrix: np.ndarray, years: list[i
     return grouped[:, :, order], sorted(codes)
 
 
-def layer_inputs(population: xr.DataArray):
+def layer_inputs(population: xr.DataArray, policy: dict | None = None):
     """What the projection of a run needs: (labels, ratios, base, targets, region codes,
-    years, member ids); ``population`` with or without a ``member`` dimension."""
+    years, member ids, channels); ``population`` with or without a ``member`` dimension;
+    ``policy`` the run's channel variables (:func:`channel_variables` → DataArray), or
+    None for a projection without policy channels."""
     labels, matrix = age_groups(population["Age"].values)
     observed, ratios = observed_and_ratios(labels)
     first = jump_off_year(observed)
@@ -66,19 +85,23 @@ def layer_inputs(population: xr.DataArray):
     pop = population if "member" in population.dims else population.expand_dims(member=[0])
     targets, codes = regional_targets(pop, matrix, years)
     base = observed.isel(year=-1).transpose("sgg_code", "sex", "age_group").values
-    return labels, ratios, base, targets, codes, years, pop["member"].values
+    channels = [] if policy is None else layer_channels(policy, ratios.codes, ratios.region, years, window_of(labels))
+    return labels, ratios, base, targets, codes, years, pop["member"].values, channels
 
 
-def municipal_population(population: xr.DataArray, half_life: float = HALF_LIFE) -> xr.DataArray:
+def municipal_population(population: xr.DataArray, half_life: float = HALF_LIFE,
+                         policy: dict | None = None) -> xr.DataArray:
     """The municipal population of a run [persons]: dims (member, year, sgg_code, sex,
     age_group) for the model years from the jump-off to the last year of ``population``.
 
     population : the model's ``Population`` (year, Region, Sex, Age), with or without a
         ``member`` dimension (kept when present); its years must reach the jump-off
+    policy : the run's variables of the policy channels (:func:`channel_variables`), with
+        the same dimensions; None: no channels
     """
-    labels, ratios, base, targets, codes, years, member = layer_inputs(population)
+    labels, ratios, base, targets, codes, years, member, channels = layer_inputs(population, policy)
     observed, _ = observed_and_ratios(labels)
-    values = project(ratios, base, targets, codes, half_life)
+    values = project(ratios, base, targets, codes, half_life, channels)
     out = xr.DataArray(values, dims=("member", "year", "sgg_code", "sex", "age_group"),
                        coords={"member": member, "year": years, "sgg_code": ratios.codes,
                                "sex": list(observed["sex"].values), "age_group": list(labels),
@@ -92,12 +115,14 @@ def designations(codes: np.ndarray) -> np.ndarray:
     return municipalities()["designation"].reindex(codes).fillna("").to_numpy()
 
 
-def municipal_results(population: xr.DataArray, half_life: float = HALF_LIFE) -> xr.Dataset:
+def municipal_results(population: xr.DataArray, half_life: float = HALF_LIFE,
+                      policy: dict | None = None) -> xr.Dataset:
     """The municipal layer of one run: ``population`` (year, sgg_code, sex, age_group)
     [persons], ``extinction_index`` (year, sgg_code) [1], the counts and designated-area
     indicators of :func:`kbalance.municipal.indicators.summary` over ``year``, and the
-    observed base (``observed_extinction_index``, the latest December)."""
-    pop = municipal_population(population, half_life)
+    observed base (``observed_extinction_index``, the latest December); ``policy`` as in
+    :func:`municipal_population`."""
+    pop = municipal_population(population, half_life, policy)
     labels = tuple(pop["age_group"].values)
     index = extinction_index(pop.transpose("year", "sgg_code", "sex", "age_group").values, labels)
     observed, _ = observed_and_ratios(labels)
@@ -115,16 +140,17 @@ def municipal_results(population: xr.DataArray, half_life: float = HALF_LIFE) ->
     return xr.merge([ds, counts])
 
 
-def member_summary(population: xr.DataArray, index_years=(), half_life: float = HALF_LIFE) -> xr.Dataset:
+def member_summary(population: xr.DataArray, index_years=(), half_life: float = HALF_LIFE,
+                   policy: dict | None = None) -> xr.Dataset:
     """The counted municipal indicators of every member [count, person, 1] over (member,
     year, …), and ``extinction_index`` (member, index_year, sgg_code) [1] in ``index_years``
     (those the run reaches). Each year is reduced as it is projected, so memory stays
-    that of one year."""
-    labels, ratios, base, targets, codes, years, member = layer_inputs(population)
+    that of one year; ``policy`` as in :func:`municipal_population`."""
+    labels, ratios, base, targets, codes, years, member, channels = layer_inputs(population, policy)
     designation = designations(ratios.codes)
     kept = [y for y in index_years if y in years]
     counts, index = [], []
-    for year, pop in zip(years, project_years(ratios, base, targets, codes, half_life)):
+    for year, pop in zip(years, project_years(ratios, base, targets, codes, half_life, channels)):
         counts.append(summary(pop, labels, designation))
         if year in kept:
             index.append(extinction_index(pop, labels))
@@ -172,5 +198,7 @@ def write_municipal(folder: Path, results: xr.Dataset) -> list[Path]:
 
 
 def write_run_municipal(folder: Path, results: xr.Dataset) -> list[Path]:
-    """The municipal files of a run folder from the run's results (its ``Population``)."""
-    return write_municipal(folder, municipal_results(results["Population"]))
+    """The municipal files of a run folder from the run's results (its ``Population`` and
+    the variables of the policy channels)."""
+    policy = {name: results[name] for name in channel_variables() if name in results}
+    return write_municipal(folder, municipal_results(results["Population"], policy=policy))

@@ -196,10 +196,16 @@ def estimate_ratios(observed: xr.DataArray, window: tuple[int, int] | None = Non
                   regional_change=reg_change, regional_child=reg_child, window=(first, last))
 
 
+def damping_weight(years: float, half_life: float = HALF_LIFE) -> float:
+    """The weight 0.5^(years / half_life) [1] of a municipality's departure from its
+    region ``years`` after the jump-off."""
+    return 0.5 ** (years / half_life)
+
+
 def damped(own: np.ndarray, regional: np.ndarray, years: float, half_life: float = HALF_LIFE) -> np.ndarray:
     """A municipality's ratio ``years`` after the jump-off: the regional ratio times the
-    municipality's relative ratio raised to 0.5^(years / half_life) [1]."""
-    weight = 0.5 ** (years / half_life)
+    municipality's relative ratio raised to :func:`damping_weight` [1]."""
+    weight = damping_weight(years, half_life)
     with np.errstate(divide="ignore", invalid="ignore"):
         relative = np.where((own > 0) & (regional > 0), own / regional, 1.0)
     return np.where(regional > 0, regional * relative ** weight, own)
@@ -242,10 +248,15 @@ def rake(estimate: np.ndarray, target: np.ndarray, members: np.ndarray) -> np.nd
 
 
 def project_years(ratios: Ratios, base: np.ndarray, targets: np.ndarray, region_codes: list[str],
-                  half_life: float = HALF_LIFE):
+                  half_life: float = HALF_LIFE, channels=()):
     """The municipal population of each year of ``targets`` in turn (see :func:`project`):
     yields (member, sgg, sex, group) arrays [persons], one per year, so that a caller can
-    reduce them without holding every year."""
+    reduce them without holding every year.
+
+    channels : policy channels (:class:`kbalance.municipal.channels.Channel`): each step's
+        cohort-change ratios are multiplied by every channel's ``factor(step, pop, weight)``
+        (member, sgg) before the raking
+    """
     if base.shape != ratios.change.shape or targets.shape[-1] != base.shape[-1]:
         raise InvalidValueError("municipal projection", "shape", f"{base.shape} / {targets.shape}",
                                 f"base {ratios.change.shape} and targets (member, year, region, sex, {base.shape[-1]})")
@@ -256,22 +267,24 @@ def project_years(ratios: Ratios, base: np.ndarray, targets: np.ndarray, region_
         change = damped(ratios.change, ratios.regional_change, step, half_life)
         child = damped(ratios.child, ratios.regional_child, step, half_life)
         nxt = reachable(pop) * change
+        for channel in channels:
+            nxt *= channel.factor(step, pop, damping_weight(step, half_life))[..., None, None]
         nxt[..., 0] = child * mothers(nxt, ratios.labels)[..., None]
         pop = rake(nxt, targets[:, step], members)
         yield pop
 
 
 def project(ratios: Ratios, base: np.ndarray, targets: np.ndarray, region_codes: list[str],
-            half_life: float = HALF_LIFE) -> np.ndarray:
+            half_life: float = HALF_LIFE, channels=()) -> np.ndarray:
     """Project the municipal population over the years of ``targets``.
 
     base : (sgg, sex, group) the population at the first target year [persons]
     targets : (member, year, region, sex, group) the regional population of consecutive
         years [persons], ``region_codes`` its region order; the first year is the jump-off
     Returns (member, year, sgg, sex, group) [persons], raked every year, so that it sums to
-    ``targets`` within region × sex × group.
+    ``targets`` within region × sex × group; ``channels`` as in :func:`project_years`.
     """
-    return np.stack(list(project_years(ratios, base, targets, region_codes, half_life)), axis=1)
+    return np.stack(list(project_years(ratios, base, targets, region_codes, half_life, channels)), axis=1)
 
 
 def observed_population(labels: tuple[str, ...], root=None, fill: bool = True) -> xr.DataArray:

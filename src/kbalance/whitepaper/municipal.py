@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from kbalance.fonts import use_korean_font
 from kbalance.municipal.indicators import (POPULATION_THRESHOLDS, crossings, extinction_index, index_indicator,
                                            risk_bounds)
-from kbalance.municipal.layer import member_summary, observed_and_ratios
+from kbalance.municipal.layer import channel_variables, member_summary, observed_and_ratios
 from kbalance.municipal.maps import index_maps
 from kbalance.municipal.projection import HALF_LIFE, age_groups
 from kbalance.observations.keyed import municipalities
@@ -41,12 +41,14 @@ CROSSING_YEAR = 2050
 TEXT = {
     "intro": (("The regional population of every member is distributed over the 229 시군구 by cohort-change ratios "
                "({first}–{last}) damped toward their region's ratios (half-life {half_life:g} years) and raked to the "
-               "region by sex and 5-year age group every year (docs/municipal.md). The extinction fund and the "
-               "relocated agencies act on the regional totals only; the layer does not target them to designated "
-               "areas or host cities within a region."),
+               "region by sex and 5-year age group every year (docs/municipal.md). Within a region, the extinction "
+               "fund per resident raises the ratios of the designated areas and relocated public staff those of "
+               "the innovation-city hosts, by strengths estimated on 2015–2025 (model/municipal.toml); the region's "
+               "total stays the regional model's."),
               ("각 앙상블 구성원의 시도 인구를 229개 시군구에 코호트 변화율({first}–{last}년, 시도 비율로 반감기 {half_life:g}년 수렴)로 "
-               "배분하고, 매년 성·5세 연령군별로 시도 합계에 맞추었습니다(docs/municipal.md). 지방소멸대응기금과 이전 기관은 시도 "
-               "합계에만 작용하며, 시도 안에서 인구감소지역이나 혁신도시로 배분하지는 않습니다.")),
+               "배분하고, 매년 성·5세 연령군별로 시도 합계에 맞추었습니다(docs/municipal.md). 시도 안에서는 주민 1인당 "
+               "지방소멸대응기금이 인구감소지역·관심지역의 비율을, 이전 공공기관 인원이 혁신도시 소재 시군구의 비율을 "
+               "2015–2025년 자료로 추정한 강도(model/municipal.toml)만큼 높이며, 시도 합계는 시도 모형의 값을 유지합니다.")),
     "map": ("Extinction risk index by 시군구 (ensemble median)", "시군구별 소멸위험지수 (앙상블 중앙값)"),
     "observed": ("December {y} (observed)", "{y}년 12월 (관측)"),
     "counts": ("Municipalities at risk (index < {risk}) and at high risk (< {high})",
@@ -85,12 +87,14 @@ def map_years(until: int) -> list[int]:
 
 
 def member_reduce(ds: xr.Dataset) -> xr.Dataset:
-    """The white paper's indicators of an ensemble chunk and its municipal counts (prefixed
+    """The white paper's indicators of an ensemble chunk (holding ``Population`` and the
+    variables of :func:`kbalance.municipal.layer.channel_variables`) and its municipal counts (prefixed
     :data:`PREFIX`), with the index of the map years per municipality and the time the
     layer took, shared over the chunk's members (``municipal_seconds`` [s])."""
+    policy = {name: ds[name] for name in channel_variables()}
     indicators = member_indicators(ds.drop_vars("Population"))
     start = time.perf_counter()
-    municipal = member_summary(ds["Population"], map_years(int(ds["year"].max())))
+    municipal = member_summary(ds["Population"], map_years(int(ds["year"].max())), policy=policy)
     seconds = (time.perf_counter() - start) / ds.sizes["member"]
     municipal["seconds"] = xr.full_like(municipal["member"], seconds, dtype=float)
     municipal = municipal.rename({v: PREFIX + v for v in municipal.data_vars}).rename(year="municipal_year")

@@ -59,6 +59,7 @@ from kbalance.whitepaper.complementarity import run_complementarity
 from kbalance.whitepaper.levers import run_lever_evidence
 from kbalance.whitepaper.demography import FIGURES as DEMOGRAPHY_FIGURES, assumptions_table
 from kbalance.whitepaper.figures import FIGURES, save_figure
+from kbalance.municipal.layer import channel_variables
 from kbalance.whitepaper.municipal import member_reduce, split_municipal, write_section
 from kbalance.whitepaper.page import render_html
 from kbalance.whitepaper.sources import find_sensitivity, fit_summary, latest_backtest
@@ -148,7 +149,7 @@ def prepare_whitepaper(lang: str = "ko", until: int = 2070, members: int | None 
     for s in scenarios:
         log.stage(f"scenario {s.name}: {len(table):,} ensemble members to {until}")
         runs.append(run_scenario_members(s, table, until, workers, reduce=member_reduce,
-                                         extra_variables=("Population",)))
+                                         extra_variables=("Population", *channel_variables())))
         log.stage(f"scenario {s.name}: best-fit run")
         best.append(run_bestfit(s, params, until))
     log.stage(f"factorial experiment: 16 combinations × {len(table):,} members, traces, Sobol cross-check")
