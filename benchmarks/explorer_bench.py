@@ -1,11 +1,13 @@
 """Response times of the policy explorer (kbalance explore).
 
 Measures, in this process, the best-fit redraw after a lever change (the projection of
-the new state, the new data of every view and the change table) and the ensemble band
-of 100 members; with ``--browser``, also the same two in the served page in headless
+the new state with its municipal layer, the new data of every view, the 시군구 map among
+them, and the change table), the municipal layer alone (part of the redraw) and the
+ensemble band of 100 members; with ``--browser``, also the same two in the served page in headless
 Chromium: from a key press on a lever's slider to the new line in the page, and from
 there to the band. Targets: 0.5 s and 5 s. The load average of the machine is printed
-with the figures, since other work on the machine slows them down.
+at the start and the end, since other work on the machine slows the figures down; each run
+appends one line to benchmarks/explorer_history.csv.
 
     python benchmarks/explorer_bench.py                 # in-process, about a minute
     python benchmarks/explorer_bench.py --browser       # also in Chromium (/usr/bin/chromium)
@@ -14,6 +16,7 @@ with the figures, since other work on the machine slows them down.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import socket
@@ -22,11 +25,12 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlencode
 
 from kbalance.explorer.app import baseline_projection, best_fit, ensemble_band
-from kbalance.explorer.compute import change_table
+from kbalance.explorer.compute import change_table, with_municipal
 from kbalance.explorer.state import baseline_state, state_to_query
 from kbalance.explorer.views import Views, change_frame
 from kbalance.paths import project_root
@@ -34,6 +38,7 @@ from kbalance.paths import project_root
 TARGETS = {"redraw_s": 0.5, "band_100_s": 5.0}
 LEVER = "capital_region_regulation"
 CHROMIUM = Path("/usr/bin/chromium")
+HISTORY = Path(__file__).with_name("explorer_history.csv")
 
 
 def redraw_times(repeats: int) -> list[float]:
@@ -47,6 +52,18 @@ def redraw_times(repeats: int) -> list[float]:
         current = best_fit(state)
         views.update(current, base, [], state.region, state.year)
         change_frame(change_table(current, base, state.year), "en")
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def municipal_times(repeats: int) -> list[float]:
+    """Seconds for the municipal layer of one best-fit projection (part of every redraw), ``repeats`` times."""
+    projection = baseline_projection()
+    with_municipal(projection)  # load the observed municipal population once
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        with_municipal(projection)
         times.append(time.perf_counter() - start)
     return times
 
@@ -109,9 +126,36 @@ def browser_times(repeats: int) -> dict[str, list[float]]:
 def summary(name: str, times: list[float]) -> dict:
     target = TARGETS.get(name.removeprefix("browser_"))
     row = {"median_s": statistics.median(times), "max_s": max(times), "runs": len(times), "target_s": target}
-    print(f"{name:22s} median {row['median_s']:6.3f} s  max {row['max_s']:6.3f} s  ({len(times)} runs; "
-          f"target {target} s)")
+    aim = f"; target {target} s" if target else ""
+    print(f"{name:22s} median {row['median_s']:6.3f} s  max {row['max_s']:6.3f} s  ({len(times)} runs{aim})")
     return row
+
+
+def history_row(figures: dict, load_start: float, load_end: float) -> dict:
+    """One line of benchmarks/explorer_history.csv: when, which commit, the 1-minute load at
+    the start and the end, and the median and maximum of every figure [s]."""
+    try:
+        commit = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
+                                check=True, cwd=Path(__file__).parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = ""
+    row = {"date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"), "commit": commit,
+           "load_start": f"{load_start:.3g}", "load_end": f"{load_end:.3g}"}
+    for name in ("redraw_s", "municipal_s", "band_100_s", "browser_redraw_s", "browser_band_100_s"):
+        found = figures.get(name, {})
+        row[f"{name.removesuffix('_s')}_median_s"] = f"{found['median_s']:.4g}" if found else ""
+        row[f"{name.removesuffix('_s')}_max_s"] = f"{found['max_s']:.4g}" if found else ""
+    return row
+
+
+def append_history(row: dict, path: Path = HISTORY) -> None:
+    """Append ``row`` to ``path`` (a CSV with a header, written when new)."""
+    new = not path.exists()
+    with path.open("a", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,10 +164,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--band-repeats", type=int, default=3, help="bands timed (default 3)")
     parser.add_argument("--browser", action="store_true", help="also time the served page in headless Chromium")
     parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
+    parser.add_argument("--history", type=Path, default=HISTORY,
+                        help="CSV the figures are appended to (default benchmarks/explorer_history.csv)")
+    parser.add_argument("--no-history", action="store_true", help="do not append to the history file")
     args = parser.parse_args(argv)
-    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
-    figures = {"redraw_s": summary("redraw_s", redraw_times(args.repeats)),
-               "band_100_s": summary("band_100_s", band_times(args.band_repeats))}
+    figures: dict = {"load_average_start": os.getloadavg()}
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in figures['load_average_start'])} on "
+          f"{os.cpu_count()} cores")
+    figures.update({"redraw_s": summary("redraw_s", redraw_times(args.repeats)),
+                    "municipal_s": summary("municipal_s", municipal_times(args.repeats)),
+                    "band_100_s": summary("band_100_s", band_times(args.band_repeats))})
     if args.browser and CHROMIUM.exists():
         for name, times in browser_times(args.repeats).items():
             figures[name] = summary(name, times)
@@ -131,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average after: {' '.join(f'{x:.2f}' for x in figures['load_average_after'])}")
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    if not args.no_history:
+        append_history(history_row(figures, figures["load_average_start"][0], figures["load_average_after"][0]),
+                       args.history)
     return 0
 
 
