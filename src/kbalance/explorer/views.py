@@ -73,8 +73,7 @@ TEXT = {
     "map_counts": ("at risk (< {risk}): {n} (baseline {n0})\nhigh risk (< {high}): {h} (baseline {h0})",
                    "소멸위험 (< {risk}): {n}곳 (기준선 {n0})\n고위험 (< {high}): {h}곳 (기준선 {h0})"),
     "map_higher": ("index above the baseline in {up}, below in {down}", "지수가 기준선보다 높은 곳 {up}, 낮은 곳 {down}"),
-    "at_risk": ("Municipalities at risk (< {risk}, upper) and high risk (< {high}) [of 229]",
-                "소멸위험 (< {risk}, 위) · 고위험 (< {high}) 시군구 [229곳 중]"),
+    "at_risk": ("Municipalities at risk (upper) and high risk [of 229]", "소멸위험(위)·고위험 시군구 [229곳 중]"),
     "municipality": ("Municipality", "시군구"),
 }
 
@@ -299,8 +298,7 @@ class Views:
 
     def count_figure(self):
         """Municipalities at risk and at high risk by year: this setting, the baseline and the saved ones."""
-        high, risk = risk_bounds()
-        fig = _figure(tr("at_risk", self.lang, risk=risk, high=high), height=240)
+        fig = _figure(tr("at_risk", self.lang), height=240)
         for prefix, width in (("at_risk", 2.5), ("high_risk", 1.5)):
             fig.line("year", "value", source=self.source(f"{prefix}_baseline", count_data(None)),
                      color=BASELINE_COLOUR, line_width=width, legend_label=tr("baseline", self.lang))
