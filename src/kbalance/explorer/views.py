@@ -5,8 +5,9 @@ comparisons: the capital-region share, births and the TFR as time series (with t
 ensemble band when it is ready), population by region and by 5+3 bloc, fiscal
 autonomy by region, the extinction index of the 229 시군구 as a choropleth (the
 municipal layer of the same run, class colours of kbalance.municipal.maps) with the
-municipalities at risk against the baseline, and an age pyramid with the baseline outline. The ``*_data`` functions are pure: they
-turn projections into the columns of a source.
+municipalities at risk against the baseline, and an age pyramid with the baseline
+outline. The ``*_data`` functions are pure: they turn projections into the columns of a
+source.
 """
 
 from __future__ import annotations
@@ -155,9 +156,8 @@ def municipal_names(codes: Sequence[str], lang: str) -> list[str]:
     """Names of the 시군구 ``codes`` with their region's short name (Korean names only exist)."""
     table = municipalities()
     region = short_names(lang)
-    names = [f"{region[table.at[c, 'region_code']]} {table.at[c, 'sgg_name']}" if lang == "ko"
-             else f"{table.at[c, 'sgg_name']}, {region[table.at[c, 'region_code']]}" for c in codes]
-    return names
+    return [f"{region[table.at[c, 'region_code']]} {table.at[c, 'sgg_name']}" if lang == "ko"
+            else f"{table.at[c, 'sgg_name']}, {region[table.at[c, 'region_code']]}" for c in codes]
 
 
 def municipal_colours(values: pd.Series) -> list[str]:
@@ -194,11 +194,11 @@ def map_title(ds: xr.Dataset, baseline: xr.Dataset, year: int, lang: str) -> str
     change = municipal_index(ds, year) - municipal_index(baseline, year)
     high, risk = risk_bounds()
 
-    def count(d, name):
-        return int(municipal_counts(d, f"municipalities at {name}").loc[shown])
+    def count(d, prefix):
+        return int(municipal_counts(d, COUNTS[prefix]).loc[shown])
 
-    counts = tr("map_counts", lang, risk=risk, high=high, n=count(ds, "risk"), n0=count(baseline, "risk"),
-                h=count(ds, "high risk"), h0=count(baseline, "high risk"))
+    counts = tr("map_counts", lang, risk=risk, high=high, n=count(ds, "at_risk"), n0=count(baseline, "at_risk"),
+                h=count(ds, "high_risk"), h0=count(baseline, "high_risk"))
     higher = tr("map_higher", lang, up=int((change > 0).sum()), down=int((change < 0).sum()))
     return f"{tr('map', lang, year=shown)}\n{counts}\n{higher}"
 
@@ -279,14 +279,15 @@ class Views:
     def map_figure(self):
         """The 시군구 choropleth: the shapes are sent once, the values and colours on each run."""
         shapes = municipal_shapes()
-        data = {**shapes, "name": municipal_names(shapes["code"], self.lang), "value": [float("nan")] * len(shapes["code"]),
-                "baseline": [float("nan")] * len(shapes["code"]), "colour": [NO_VALUE] * len(shapes["code"])}
+        empty = [float("nan")] * len(shapes["code"])
+        data = {**shapes, "name": municipal_names(shapes["code"], self.lang), "value": empty, "baseline": empty,
+                "colour": [NO_VALUE] * len(empty)}
         fig = _figure(tr("map", self.lang, year=""), height=520, match_aspect=True)
         fig.multi_polygons("xs", "ys", source=self.source("municipal_map", data), fill_color="colour",
                            line_color="white", line_width=0.3, name="municipal_patches")
-        for colour, text in zip(RISK_COLOURS, index_indicator().class_labels(self.lang)):
-            fig.scatter([np.nan], [np.nan], marker="square", size=10, color=colour, legend_label=text)  # legend only
         ind = index_indicator()
+        for colour, text in zip(RISK_COLOURS, ind.class_labels(self.lang)):
+            fig.scatter([np.nan], [np.nan], marker="square", size=10, color=colour, legend_label=text)  # legend only
         fig.add_tools(HoverTool(tooltips=[(tr("municipality", self.lang), "@name"),
                                           (ind.short(self.lang), f"@value{{0.{'0' * ind.digits}}}"),
                                           (tr("baseline", self.lang), f"@baseline{{0.{'0' * ind.digits}}}")]))
