@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlencode
@@ -41,42 +42,40 @@ CHROMIUM = Path("/usr/bin/chromium")
 HISTORY = Path(__file__).with_name("explorer_history.csv")
 
 
-def redraw_times(repeats: int) -> list[float]:
-    """Seconds from a lever change to new data in every view, ``repeats`` times."""
+def timed(work: Callable[[], object]) -> tuple[float, float]:
+    """(wall, CPU) seconds of ``work()``; the CPU time is this process's (all its threads),
+    which other work on the machine slows down much less than the wall time."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    work()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def redraw_times(repeats: int) -> list[tuple[float, float]]:
+    """(wall, CPU) seconds from a lever change to new data in every view, ``repeats`` times."""
     views, base = Views("en"), baseline_projection()
     best_fit(baseline_state("en"))  # compile and warm up
-    times = []
-    for i in range(repeats):
-        state = baseline_state("en").with_lever(LEVER, 0.1 * (i + 1), 2026, 4)
-        start = time.perf_counter()
+
+    def redraw(state):
         current = best_fit(state)
         views.update(current, base, [], state.region, state.year)
         change_frame(change_table(current, base, state.year), "en")
-        times.append(time.perf_counter() - start)
-    return times
+
+    return [timed(lambda: redraw(baseline_state("en").with_lever(LEVER, 0.1 * (i + 1), 2026, 4)))
+            for i in range(repeats)]
 
 
-def municipal_times(repeats: int) -> list[float]:
-    """Seconds for the municipal layer of one best-fit projection (part of every redraw), ``repeats`` times."""
+def municipal_times(repeats: int) -> list[tuple[float, float]]:
+    """(wall, CPU) seconds for the municipal layer of one best-fit projection (part of every
+    redraw), ``repeats`` times."""
     projection = baseline_projection()
     with_municipal(projection)  # load the observed municipal population once
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        with_municipal(projection)
-        times.append(time.perf_counter() - start)
-    return times
+    return [timed(lambda: with_municipal(projection)) for _ in range(repeats)]
 
 
-def band_times(repeats: int, members: int = 100) -> list[float]:
-    """Seconds for the band of ``members`` members, ``repeats`` times."""
+def band_times(repeats: int, members: int = 100) -> list[tuple[float, float]]:
+    """(wall, CPU) seconds for the band of ``members`` members, ``repeats`` times."""
     state = baseline_state("en").with_lever(LEVER, 0.5, 2026, 4)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        ensemble_band((state, members))
-        times.append(time.perf_counter() - start)
-    return times
+    return [timed(lambda: ensemble_band((state, members))) for _ in range(repeats)]
 
 
 def browser_times(repeats: int) -> dict[str, list[float]]:
@@ -123,17 +122,23 @@ def browser_times(repeats: int) -> dict[str, list[float]]:
         server.wait(30)
 
 
-def summary(name: str, times: list[float]) -> dict:
+def summary(name: str, times: list) -> dict:
+    """Median and maximum of wall seconds (and the median CPU seconds, for (wall, CPU) pairs)."""
+    walls = [t[0] if isinstance(t, tuple) else t for t in times]
     target = TARGETS.get(name.removeprefix("browser_"))
-    row = {"median_s": statistics.median(times), "max_s": max(times), "runs": len(times), "target_s": target}
+    row = {"median_s": statistics.median(walls), "max_s": max(walls), "runs": len(walls), "target_s": target}
+    if isinstance(times[0], tuple):
+        row["cpu_median_s"] = statistics.median(t[1] for t in times)
+    cpu = f"  cpu {row['cpu_median_s']:6.3f} s" if "cpu_median_s" in row else ""
     aim = f"; target {target} s" if target else ""
-    print(f"{name:22s} median {row['median_s']:6.3f} s  max {row['max_s']:6.3f} s  ({len(times)} runs{aim})")
+    print(f"{name:22s} median {row['median_s']:6.3f} s  max {row['max_s']:6.3f} s{cpu}  ({len(walls)} runs{aim})")
     return row
 
 
 def history_row(figures: dict, load_start: float, load_end: float) -> dict:
     """One line of benchmarks/explorer_history.csv: when, which commit, the 1-minute load at
-    the start and the end, and the median and maximum of every figure [s]."""
+    the start and the end, and the median and maximum of every figure and the median CPU
+    time of those measured in this process [s]."""
     try:
         commit = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
                                 check=True, cwd=Path(__file__).parent).stdout.strip()
@@ -143,8 +148,10 @@ def history_row(figures: dict, load_start: float, load_end: float) -> dict:
            "load_start": f"{load_start:.3g}", "load_end": f"{load_end:.3g}"}
     for name in ("redraw_s", "municipal_s", "band_100_s", "browser_redraw_s", "browser_band_100_s"):
         found = figures.get(name, {})
-        row[f"{name.removesuffix('_s')}_median_s"] = f"{found['median_s']:.4g}" if found else ""
-        row[f"{name.removesuffix('_s')}_max_s"] = f"{found['max_s']:.4g}" if found else ""
+        for figure in ("median_s", "max_s", "cpu_median_s"):
+            if figure == "cpu_median_s" and name.startswith("browser_"):
+                continue
+            row[f"{name.removesuffix('_s')}_{figure}"] = f"{found[figure]:.4g}" if figure in found else ""
     return row
 
 
