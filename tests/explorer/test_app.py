@@ -23,7 +23,7 @@ from fontTools.ttLib import TTFont
 from kbalance.explorer.app import EDITOR_TABLES, Explorer, best_fit, font_css, query_of, variant_options, web_font
 from kbalance.explorer.state import (UNTIL, ExplorerState, baseline_state, current_versions, lever_controls,
                                      state_from_query, state_from_scenario, state_to_query)
-from kbalance.explorer.views import label, tr
+from kbalance.explorer.views import label, municipal_shapes, tr
 from kbalance.model.scenarios import read_scenario, with_variant
 from kbalance.model.variants import default_variant, read_variants
 from kbalance.paths import project_root
@@ -227,6 +227,37 @@ def test_moving_a_slider_changes_the_plotted_values_and_the_url(server, browser)
         assert time.time() < deadline, "the plotted line does not match the URL's state"
         page.wait_for_timeout(200)
     assert target < 1.0 and plotted(page)[-1] != before[-1]
+    page.close()
+
+
+MAP_VALUES = "Bokeh.documents[0].get_model_by_name('municipal_map').data.value"
+
+
+def map_values(page) -> list[float]:
+    return page.evaluate(f"() => Array.from({MAP_VALUES})")
+
+
+@browser_test
+def test_the_municipal_map_draws_229_municipalities_and_follows_a_lever(server, browser):
+    page = open_page(browser, f"{server}?{urlencode({'lang': 'en', 'members': '0', 'year': '2040'})}")
+    page.wait_for_function(f"() => {MAP_VALUES}.every(v => !isNaN(v))", timeout=RUN_TIMEOUT)
+    glyph = "Bokeh.index.find_one(Bokeh.documents[0].get_model_by_name('municipal_patches')).glyph"
+    assert page.evaluate(f"() => {glyph}.data_size") == 229  # drawn in the page, one multi-polygon each
+    before = map_values(page)
+    page.locator(".lever-capital_region_regulation-target .noUi-handle").focus()
+    for _ in range(30):
+        page.keyboard.press("ArrowLeft")
+    page.wait_for_function(f"() => {MAP_VALUES}.some((v, i) => v != {before!r}[i])", timeout=RUN_TIMEOUT)
+    codes = municipal_shapes()["code"]
+    deadline = time.time() + RUN_TIMEOUT / 1000
+    while True:  # until the map shows the municipal layer of the state in the URL
+        state = page_state(page)
+        expected = best_fit(state)["municipal extinction index"].sel(year=2040).to_series().reindex(codes)
+        if map_values(page) == pytest.approx(list(expected), rel=1e-12):
+            break
+        assert time.time() < deadline, "the map does not show the URL's state"
+        page.wait_for_timeout(200)
+    assert state.levers["capital_region_regulation"][0].target < 1.0 and map_values(page) != before
     page.close()
 
 

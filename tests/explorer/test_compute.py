@@ -10,12 +10,14 @@ import pandas as pd
 import pytest
 
 from kbalance.errors import InvalidValueError
-from kbalance.explorer.compute import (LatestOnly, band, blocs, change_table, classes, ensemble_subset, project,
-                                       pyramid, regional, series)
+from kbalance.explorer.compute import (MUNICIPAL, LatestOnly, band, blocs, change_table, classes, ensemble_subset,
+                                       municipal_counts, municipal_index, municipal_year, project, pyramid, regional,
+                                       series)
 from kbalance.explorer.state import UNTIL, baseline_state, scenario_of
 from kbalance.model.indicators import indicator
 from kbalance.model.parameters import shipped_parameter_set
 from kbalance.model.scenarios import read_scenario
+from kbalance.municipal.layer import municipal_results
 from kbalance.regions import BLOCS, region_codes
 from kbalance.runs import run_model
 
@@ -30,6 +32,18 @@ def test_the_projection_is_kbalance_runs_own_run(baseline):
     run = run_model(read_scenario("baseline"), shipped_parameter_set(), UNTIL)
     for name in ("capital region share", "total population", "Population"):
         np.testing.assert_array_equal(baseline[name].values, run[name].values)
+
+
+def test_the_projection_holds_the_municipal_layer_of_its_own_population(baseline, relaxed):
+    layer = municipal_results(relaxed["Population"])
+    first = int(layer["year"][0])
+    for name, source in MUNICIPAL.items():
+        np.testing.assert_array_equal(relaxed[name].sel(year=layer["year"]).values, layer[source].values)
+        assert relaxed[name].sel(year=slice(None, first - 1)).isnull().all()
+    assert municipal_year(relaxed, 2000) == first and municipal_year(relaxed, 2050) == 2050
+    index = municipal_index(relaxed, 2050)
+    assert len(index) == 229 and not index.equals(municipal_index(baseline, 2050))
+    assert municipal_counts(relaxed).loc[2050] == int(layer["at_risk"].sel(year=2050))
 
 
 def test_a_lever_moves_the_projection(baseline, relaxed):

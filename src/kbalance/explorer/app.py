@@ -295,8 +295,10 @@ class Explorer:
                    sizing_mode="stretch_width"),
             pn.Row(*(pn.pane.Bokeh(f[k], sizing_mode="stretch_width")
                      for k in ("region_population", "region_fiscal_autonomy")), sizing_mode="stretch_width"),
-            pn.Row(*(pn.pane.Bokeh(f[k], sizing_mode="stretch_width") for k in ("bloc_population", "tiles", "pyramid")),
-                   sizing_mode="stretch_width"),
+            pn.Row(pn.Column(pn.pane.Bokeh(f["bloc_population"], sizing_mode="stretch_width"),
+                             pn.pane.Bokeh(f["at_risk"], sizing_mode="stretch_width"), sizing_mode="stretch_width"),
+                   pn.pane.Bokeh(f["map"], sizing_mode="stretch_width"),
+                   pn.pane.Bokeh(f["pyramid"], sizing_mode="stretch_width"), sizing_mode="stretch_width"),
             self.table_title, self.table,
             sizing_mode="stretch_width")
         return pn.Row(sidebar, main, sizing_mode="stretch_width")

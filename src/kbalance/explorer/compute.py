@@ -2,7 +2,9 @@
 the values each view shows, and a background runner that keeps only the latest request.
 
 The best fit is ``kbalance run``'s own run (kbalance.runs.run_model on the shipped
-parameter set), so an exported scenario reproduces it; the band runs members of the
+parameter set), so an exported scenario reproduces it, with the municipal layer of that
+run (kbalance.municipal.layer: the 229 시군구 raked to its regional population, about
+0.03 s a run, so it is computed with every best fit); the band runs members of the
 constrained ensemble (kbalance.calibration.ensemble.read_ensemble) on the fast engine.
 Shown values come from model/indicators.toml (scale, unit, labels).
 """
@@ -23,22 +25,55 @@ from kbalance.errors import InvalidValueError
 from kbalance.model.indicators import indicator, model_variables
 from kbalance.model.parameters import ParameterSet
 from kbalance.model.scenarios import Scenario
+from kbalance.municipal.layer import channel_variables, municipal_results
 from kbalance.regions import BLOCS, code_of, membership, region_codes
 from kbalance.runs import run_model
 
 #: National indicators drawn as time series, each with an ensemble band.
 SERIES_KEYS = ("capital_share", "births", "tfr")
-#: Regional indicators of the bar charts, the tile map and the change table.
+#: Regional indicators of the bar charts and the change table.
 REGIONAL_KEYS = ("region_population", "region_fiscal_autonomy", "region_extinction_index")
 BLOC_KEY = "bloc_population"
 PYRAMID_VARIABLE = "Population"  # persons by Region, Sex and Age
-VARIABLES = (*model_variables([*SERIES_KEYS, *REGIONAL_KEYS, BLOC_KEY]), PYRAMID_VARIABLE)
+VARIABLES = (*model_variables([*SERIES_KEYS, *REGIONAL_KEYS, BLOC_KEY]), PYRAMID_VARIABLE, *channel_variables())
 BAND_QUANTILES = (0.05, 0.5, 0.95)
+#: Variables of the municipal layer added to a projection (name in the projection →
+#: name in kbalance.municipal.layer.municipal_results): the index (year, sgg_code) [1] and
+#: the municipalities at risk and at high risk (year) [count]; NaN before the layer's jump-off.
+MUNICIPAL = {"municipal extinction index": "extinction_index", "municipalities at risk": "at_risk",
+             "municipalities at high risk": "high_risk"}
+
+
+def with_municipal(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` (with the model's ``Population`` and the variables of the municipal policy
+    channels) and the :data:`MUNICIPAL` variables of its municipal layer, on the years of ``ds``."""
+    layer = municipal_results(ds[PYRAMID_VARIABLE], policy={name: ds[name] for name in channel_variables()})
+    return ds.assign({name: layer[source].drop_vars(["sgg_name", "designation", "region"], errors="ignore")
+                      for name, source in MUNICIPAL.items()})
 
 
 def project(scenario: Scenario, parameters: ParameterSet, until: int) -> xr.Dataset:
-    """The best-fit projection of ``scenario``: :data:`VARIABLES` over (year, Region, …)."""
-    return run_model(scenario, parameters, until, VARIABLES, engine="fast")
+    """The best-fit projection of ``scenario``: :data:`VARIABLES` over (year, Region, …)
+    and its municipal layer (:func:`with_municipal`)."""
+    return with_municipal(run_model(scenario, parameters, until, VARIABLES, engine="fast"))
+
+
+def municipal_year(ds: xr.Dataset, year: int) -> int:
+    """The year [year] the municipal map shows for ``year``: ``year``, or the layer's first
+    year (its jump-off) when ``year`` is before it."""
+    counts = ds["municipalities at risk"]
+    return max(year, int(counts["year"][counts.notnull()].min()))
+
+
+def municipal_index(ds: xr.Dataset, year: int) -> pd.Series:
+    """The extinction index [1] of every 시군구 in ``year`` (see :func:`municipal_year`), by sgg_code."""
+    return ds["municipal extinction index"].sel(year=municipal_year(ds, year)).to_series()
+
+
+def municipal_counts(ds: xr.Dataset, name: str = "municipalities at risk") -> pd.Series:
+    """A count of :data:`MUNICIPAL` (municipalities at risk or at high risk) by year [count],
+    from the layer's jump-off."""
+    return ds[name].to_series().dropna().astype(int)
 
 
 def ensemble_subset(members: int) -> pd.DataFrame:
@@ -180,6 +215,7 @@ class LatestOnly:
 
 
 __all__ = [
-    "BAND_QUANTILES", "BLOC_KEY", "LatestOnly", "PYRAMID_VARIABLE", "REGIONAL_KEYS", "SERIES_KEYS", "VARIABLES",
-    "band", "blocs", "change_table", "classes", "ensemble_subset", "project", "pyramid", "regional", "series",
+    "BAND_QUANTILES", "BLOC_KEY", "LatestOnly", "MUNICIPAL", "PYRAMID_VARIABLE", "REGIONAL_KEYS", "SERIES_KEYS",
+    "VARIABLES", "band", "blocs", "change_table", "classes", "ensemble_subset", "municipal_counts", "municipal_index",
+    "municipal_year", "project", "pyramid", "regional", "series", "with_municipal",
 ]

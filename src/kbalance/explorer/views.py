@@ -3,30 +3,37 @@
 Every view shows the current lever state against the baseline and up to three saved
 comparisons: the capital-region share, births and the TFR as time series (with the
 ensemble band when it is ready), population by region and by 5+3 bloc, fiscal
-autonomy by region, the extinction index as a tile map (the white paper's positions)
-and an age pyramid with the baseline outline. The ``*_data`` functions are pure: they
-turn projections into the columns of a source.
+autonomy by region, the extinction index of the 229 시군구 as a choropleth (the
+municipal layer of the same run, class colours of kbalance.municipal.maps) with the
+municipalities at risk against the baseline, and an age pyramid with the baseline
+outline. The ``*_data`` functions are pure: they turn projections into the columns of a
+source.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 import xarray as xr
-from bokeh.models import ColumnDataSource, CustomJSTickFormatter, Range1d
-from bokeh.core.properties import value
+from bokeh.models import ColumnDataSource, CustomJSTickFormatter, HoverTool
 from bokeh.plotting import figure
 
-from kbalance.explorer.compute import (BLOC_KEY, SERIES_KEYS, blocs, classes, pyramid, regional, series)
+from kbalance.explorer.compute import (BLOC_KEY, SERIES_KEYS, blocs, classes, municipal_counts, municipal_index,
+                                       municipal_year, pyramid, regional, series)
 from kbalance.model.indicators import indicator
+from kbalance.municipal.indicators import INDEX_KEY, index_indicator, risk_bounds
+from kbalance.municipal.maps import NO_VALUE, RISK_COLOURS, boundary_file, outlines
+from kbalance.observations.keyed import municipalities
 from kbalance.regions import BLOCS, load_regions, region_codes, region_name
-from kbalance.whitepaper.figures import RISK_COLOURS, TILE_GRID
 
 MAX_SAVED = 3
 BASELINE_COLOUR, CURRENT_COLOUR = "#4d4d4d", "#c7302a"
 SAVED_COLOURS = ("#1f6fb4", "#2e9e44", "#8a5cb8")
 FIRST_SHOWN_YEAR = 2015  # time series start here [year]
+MAP_LATITUDE = 36.0  # longitudes are scaled by its cosine, so that the map keeps its shape [degree]
 FONT = "NanumGothic"  # bundled with koreanize-matplotlib (kbalance.fonts); served by the explorer
 
 #: Words of the interface (English, Korean); indicator and region names come from their files.
@@ -63,6 +70,12 @@ TEXT = {
                  "모델 {model}, 추정 세트 {fitted}로 만든 링크입니다. 현재: 모델 {now_model}, 추정 세트 {now_fitted}"),
     "demography": ("Demographic variant (national TFR and migration)", "인구 변이 (전국 출산율과 국제 이동)"),
     "default": ("default", "기본"),
+    "map": ("Extinction risk index, 229 municipalities, {year}", "시군구 229곳 소멸위험지수, {year}"),
+    "map_counts": ("at risk (< {risk}): {n} (baseline {n0})\nhigh risk (< {high}): {h} (baseline {h0})",
+                   "소멸위험 (< {risk}): {n}곳 (기준선 {n0})\n고위험 (< {high}): {h}곳 (기준선 {h0})"),
+    "map_higher": ("index above the baseline in {up}, below in {down}", "지수가 기준선보다 높은 곳 {up}, 낮은 곳 {down}"),
+    "at_risk": ("Municipalities at risk (upper) and high risk [of 229]", "소멸위험(위)·고위험 시군구 [229곳 중]"),
+    "municipality": ("Municipality", "시군구"),
 }
 
 
@@ -79,7 +92,7 @@ def label(key: str, lang: str) -> str:
 
 
 def short_names(lang: str) -> dict[str, str]:
-    """Region names for small tiles: the short Korean name, or the English name."""
+    """Region names for bars and map labels: the short Korean name, or the English name."""
     table = load_regions()
     return dict(table["short_ko" if lang == "ko" else "name_en"].items())
 
@@ -124,18 +137,70 @@ def bar_data(ds: xr.Dataset | None, key: str, year: int, lang: str) -> dict[str,
     return {"name": group_names(groups, lang), "value": values}
 
 
-def tile_data(ds: xr.Dataset, year: int, lang: str, key: str = "region_extinction_index") -> dict[str, list]:
-    """Columns of the tile map: x, y (the white paper's grid, north up), name, value,
-    text and colour (the indicator's class colours)."""
-    values = regional(ds, key, year)
-    cls = classes(values, key)
-    codes = [c for c in region_codes() if c in TILE_GRID]
-    digits = indicator(key).digits
-    names = short_names(lang)
-    return {"x": [TILE_GRID[c][1] for c in codes], "y": [-TILE_GRID[c][0] for c in codes],
-            "name": [names[c] for c in codes], "value": [float(values[c]) for c in codes],
-            "text": [f"{values[c]:.{min(digits, 2)}f}" for c in codes],
-            "colour": [RISK_COLOURS[int(cls[c])] for c in codes]}
+@lru_cache(maxsize=1)
+def municipal_shapes() -> dict[str, list]:
+    """The 229 시군구 of the boundary file as Bokeh multi-polygons, one entry each:
+    columns code (sgg_code), xs and ys (longitude × cos :data:`MAP_LATITUDE`, latitude
+    [degree]; outer rings only, as kbalance.municipal.maps draws them)."""
+    codes, rings = outlines(str(boundary_file()))
+    grouped: dict[str, list[np.ndarray]] = {}
+    for code, ring in zip(codes, rings):
+        grouped.setdefault(code, []).append(ring)
+    scale = np.cos(np.radians(MAP_LATITUDE))
+    return {"code": list(grouped),
+            "xs": [[[ring[:, 0] * scale] for ring in parts] for parts in grouped.values()],
+            "ys": [[[ring[:, 1]] for ring in parts] for parts in grouped.values()]}
+
+
+def municipal_names(codes: Sequence[str], lang: str) -> list[str]:
+    """Names of the 시군구 ``codes`` with their region's short name (Korean names only exist)."""
+    table = municipalities()
+    region = short_names(lang)
+    return [f"{region[table.at[c, 'region_code']]} {table.at[c, 'sgg_name']}" if lang == "ko"
+            else f"{table.at[c, 'sgg_name']}, {region[table.at[c, 'region_code']]}" for c in codes]
+
+
+def municipal_colours(values: pd.Series) -> list[str]:
+    """The class colour of the index of each value (:data:`NO_VALUE` for NaN)."""
+    cls = classes(values, INDEX_KEY)
+    return [RISK_COLOURS[int(k)] if np.isfinite(v) else NO_VALUE for k, v in zip(cls, values)]
+
+
+def municipal_data(ds: xr.Dataset, baseline: xr.Dataset, year: int) -> dict[str, list]:
+    """Columns value, baseline (the index [1] in the map's year, :func:`municipal_year`)
+    and colour of every entry of :func:`municipal_shapes`."""
+    codes = municipal_shapes()["code"]
+    now = municipal_index(ds, year).reindex(codes)
+    base = municipal_index(baseline, year).reindex(codes)
+    return {"value": now.tolist(), "baseline": base.tolist(), "colour": municipal_colours(now)}
+
+
+#: The counts of the municipal layer drawn over time: source prefix → variable of the projection.
+COUNTS = {"at_risk": "municipalities at risk", "high_risk": "municipalities at high risk"}
+
+
+def count_data(ds: xr.Dataset | None, name: str = COUNTS["at_risk"]) -> dict[str, list]:
+    """Columns year, value of a count of :data:`COUNTS` (empty without a projection)."""
+    if ds is None:
+        return {"year": [], "value": []}
+    counts = municipal_counts(ds, name)
+    return {"year": counts.index.tolist(), "value": counts.tolist()}
+
+
+def map_title(ds: xr.Dataset, baseline: xr.Dataset, year: int, lang: str) -> str:
+    """The map's title: its year, the municipalities at risk and at high risk against the
+    baseline, and how many have an index above and below the baseline's."""
+    shown = municipal_year(ds, year)
+    change = municipal_index(ds, year) - municipal_index(baseline, year)
+    high, risk = risk_bounds()
+
+    def count(d, prefix):
+        return int(municipal_counts(d, COUNTS[prefix]).loc[shown])
+
+    counts = tr("map_counts", lang, risk=risk, high=high, n=count(ds, "at_risk"), n0=count(baseline, "at_risk"),
+                h=count(ds, "high_risk"), h0=count(baseline, "high_risk"))
+    higher = tr("map_higher", lang, up=int((change > 0).sum()), down=int((change < 0).sum()))
+    return f"{tr('map', lang, year=shown)}\n{counts}\n{higher}"
 
 
 def pyramid_data(ds: xr.Dataset, region: str, year: int) -> dict[str, list]:
@@ -175,7 +240,8 @@ class Views:
         bars = (("region_population", region_codes()), (BLOC_KEY, BLOCS), ("region_fiscal_autonomy", region_codes()))
         for key, groups in bars:
             self.figures[key] = self.bar_figure(key, groups)
-        self.figures["tiles"] = self.tile_figure()
+        self.figures["map"] = self.map_figure()
+        self.figures["at_risk"] = self.count_figure()
         self.figures["pyramid"] = self.pyramid_figure()
 
     def source(self, name: str, data: dict) -> ColumnDataSource:
@@ -210,19 +276,40 @@ class Views:
                         size=6, color=colour)
         return fig
 
-    def tile_figure(self):
-        key = "region_extinction_index"
-        fig = _figure(label(key, self.lang), height=330, match_aspect=True, x_range=Range1d(-0.6, 4.6),
-                      y_range=Range1d(-5.6, 0.6))
-        empty = {"x": [], "y": [], "name": [], "value": [], "text": [], "colour": []}
-        source = self.source("tiles", empty)
-        fig.rect("x", "y", 0.94, 0.94, source=source, fill_color="colour", line_color="white")
-        fig.text("x", "y", text="name", source=source, text_align="center", text_baseline="bottom",
-                 text_font_size="11px", text_font=value(FONT))
-        fig.text("x", "y", text="text", source=source, text_align="center", text_baseline="top",
-                 text_font_size="10px", text_font=value(FONT))
+    def map_figure(self):
+        """The 시군구 choropleth: the shapes are sent once, the values and colours on each run."""
+        shapes = municipal_shapes()
+        empty = [float("nan")] * len(shapes["code"])
+        data = {**shapes, "name": municipal_names(shapes["code"], self.lang), "value": empty, "baseline": empty,
+                "colour": [NO_VALUE] * len(empty)}
+        fig = _figure(tr("map", self.lang, year=""), height=520, match_aspect=True)
+        fig.multi_polygons("xs", "ys", source=self.source("municipal_map", data), fill_color="colour",
+                           line_color="white", line_width=0.3, name="municipal_patches")
+        ind = index_indicator()
+        for colour, text in zip(RISK_COLOURS, ind.class_labels(self.lang)):
+            fig.scatter([np.nan], [np.nan], marker="square", size=10, color=colour, legend_label=text)  # legend only
+        fig.add_tools(HoverTool(tooltips=[(tr("municipality", self.lang), "@name"),
+                                          (ind.short(self.lang), f"@value{{0.{'0' * ind.digits}}}"),
+                                          (tr("baseline", self.lang), f"@baseline{{0.{'0' * ind.digits}}}")]))
+        _legend_font(fig)
+        fig.legend.location = "bottom_right"
         fig.axis.visible = False
         fig.grid.visible = False
+        return fig
+
+    def count_figure(self):
+        """Municipalities at risk and at high risk by year: this setting, the baseline and the saved ones."""
+        fig = _figure(tr("at_risk", self.lang), height=240)
+        for prefix, width in (("at_risk", 2.5), ("high_risk", 1.5)):
+            fig.line("year", "value", source=self.source(f"{prefix}_baseline", count_data(None)),
+                     color=BASELINE_COLOUR, line_width=width, legend_label=tr("baseline", self.lang))
+            for i, colour in enumerate(SAVED_COLOURS):
+                fig.line("year", "value", source=self.source(f"{prefix}_saved{i}", count_data(None)), color=colour,
+                         line_dash="dashed", line_width=width - 1)
+            fig.line("year", "value", source=self.source(f"{prefix}_current", count_data(None)), color=CURRENT_COLOUR,
+                     line_width=width, legend_label=tr("current", self.lang))
+        _legend_font(fig)
+        fig.legend.location = "bottom_right"
         return fig
 
     def pyramid_figure(self):
@@ -258,7 +345,13 @@ class Views:
             self.sources[f"{key}_baseline"].data = bar_data(baseline, key, year, self.lang)
             for i, ds in enumerate(saved):
                 self.sources[f"{key}_saved{i}"].data = bar_data(ds, key, year, self.lang)
-        self.sources["tiles"].data = tile_data(current, year, self.lang)
+        self.sources["municipal_map"].data.update(municipal_data(current, baseline, year))
+        self.figures["map"].title.text = map_title(current, baseline, year, self.lang)
+        for prefix, name in COUNTS.items():
+            self.sources[f"{prefix}_current"].data = count_data(current, name)
+            self.sources[f"{prefix}_baseline"].data = count_data(baseline, name)
+            for i, ds in enumerate(saved):
+                self.sources[f"{prefix}_saved{i}"].data = count_data(ds, name)
         self.sources["pyramid_current"].data = pyramid_data(current, region, year)
         self.sources["pyramid_baseline"].data = pyramid_data(baseline, region, year)
 
@@ -282,6 +375,7 @@ def change_frame(table: pd.DataFrame, lang: str) -> pd.DataFrame:
 
 
 __all__ = [
-    "FONT", "MAX_SAVED", "TEXT", "Views", "band_data", "bar_data", "change_frame", "group_names", "label", "pyramid_data", "series_data",
-    "short_names", "tile_data", "tr",
+    "COUNTS", "FONT", "MAP_LATITUDE", "MAX_SAVED", "TEXT", "Views", "band_data", "bar_data", "change_frame", "count_data",
+    "group_names", "label", "map_title", "municipal_colours", "municipal_data", "municipal_names", "municipal_shapes",
+    "pyramid_data", "series_data", "short_names", "tr",
 ]
