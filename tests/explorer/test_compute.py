@@ -17,7 +17,7 @@ from kbalance.explorer.state import UNTIL, baseline_state, scenario_of
 from kbalance.model.indicators import indicator
 from kbalance.model.parameters import shipped_parameter_set
 from kbalance.model.scenarios import read_scenario
-from kbalance.municipal.layer import municipal_results
+from kbalance.municipal.layer import channel_variables, municipal_results
 from kbalance.regions import BLOCS, region_codes
 from kbalance.runs import run_model
 
@@ -35,7 +35,8 @@ def test_the_projection_is_kbalance_runs_own_run(baseline):
 
 
 def test_the_projection_holds_the_municipal_layer_of_its_own_population(baseline, relaxed):
-    layer = municipal_results(relaxed["Population"])
+    policy = {name: relaxed[name] for name in channel_variables()}
+    layer = municipal_results(relaxed["Population"], policy=policy)
     first = int(layer["year"][0])
     for name, source in MUNICIPAL.items():
         np.testing.assert_array_equal(relaxed[name].sel(year=layer["year"]).values, layer[source].values)
