@@ -11,7 +11,7 @@ import pytest
 from pysd.translators.structures import abstract_expressions as ae
 
 from kbalance.engine import compiler
-from kbalance.engine.compiler import Compiler, EngineError, compile_model, resolve_shared, source_hash
+from kbalance.engine.compiler import Compiler, EngineError, compile_model, source_hash
 
 
 def test_the_engine_refuses_constructs_it_does_not_compile():
@@ -51,14 +51,6 @@ def test_the_source_hash_covers_every_engine_module_and_the_generated_code(tmp_p
     assert edited != original
     monkeypatch.setattr(compiler, "compile_model", lambda: SimpleNamespace(source="def v_x(s):\n    return 1\n"))
     assert source_hash() != edited
-
-
-def test_a_sub_expression_used_twice_is_computed_once_per_step_and_one_used_once_is_inlined():
-    shared = {"_cse_0": "(a + b)", "_cse_1": "(_cse_0(s) * c)", "_cse_2": "(d - e)"}
-    source = resolve_shared("x = _cse_1(s)\ny = _cse_0(s)\nz = _cse_2(s)\n", shared)
-    assert source.startswith("x = ((_cse_0(s) * c))\ny = _cse_0(s)\nz = (d - e)\n")
-    assert "def _cse_0(s):" in source and "s.cache['_cse_0'] = (a + b)" in source
-    assert "def _cse_1(s)" not in source and "def _cse_2(s)" not in source
 
 
 def test_the_population_flow_reuses_its_net_flow_and_boundary_transfers_run_only_when_scheduled():

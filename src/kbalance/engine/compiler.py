@@ -17,7 +17,6 @@ same for all members.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -28,6 +27,7 @@ import xarray as xr
 from pysd.translators.structures import abstract_expressions as ae
 
 from kbalance.engine.kernels import Fused, KernelSet
+from kbalance.engine.subexpressions import SharedExpressions
 from kbalance.model import mdl
 
 
@@ -152,8 +152,7 @@ class Compiler:
         self.static: dict[str, bool] = {}  # py-name → same value at every step of a run
         self.hoisting = False  # compiling inside a hoisted expression (hoist no deeper)
         self.hoisted_keys: dict[tuple, str] = {}  # (code, dims) → its _static_ function
-        self.shared_keys: dict[str, str] = {}  # code of a step's sub-expression → its _cse_ name
-        self.shared_code: dict[str, str] = {}  # _cse_ name → its code
+        self.shared = SharedExpressions()  # leading parts of arithmetic chains (kbalance.engine.subexpressions)
 
     # -- subscripts -------------------------------------------------------------
     def _root_of(self, sub: str) -> str:
@@ -251,21 +250,6 @@ class Compiler:
                 f"    return v\n")
         return _Expr(f"{key}(s)", inner.dims, boolean=inner.boolean)
 
-    def shared(self, code: str) -> str:
-        """A step's arithmetic sub-expression as a placeholder ``_cse_<n>(s)``, one per distinct
-        code. Once every equation is compiled (:func:`resolve_shared`), a placeholder used more
-        than once becomes a function computing it once per step (``ageing``, ``boundary
-        transfer loss`` and ``other change`` all read ``Population / TIME STEP - deaths -
-        out migration``; ``population net flow`` is the first part of the population's
-        flow); one used once is put back as its code, so that code is unchanged."""
-        if self.hoisting:  # computed once per run anyway
-            return code
-        key = self.shared_keys.get(code)
-        if key is None:
-            key = self.shared_keys[code] = f"_cse_{len(self.shared_keys)}"
-            self.shared_code[key] = code
-        return f"{key}(s)"
-
     def expr(self, node) -> _Expr:
         """Code and subscripts of an expression; static compound parts are hoisted."""
         compound = isinstance(node, (ae.ArithmeticStructure, ae.LogicStructure, ae.CallStructure))
@@ -359,8 +343,8 @@ class Compiler:
         code = f"({self.align(args[0], dims)})"
         for i, (op, arg) in enumerate(zip(operators, args[1:]), 2):
             code = f"({code} {op} {self.align(arg, dims)})"
-            if not all(a.literal for a in args[:i]):
-                code = self.shared(code)
+            if not self.hoisting and not all(a.literal for a in args[:i]):  # hoisted: once per run anyway
+                code = self.shared.placeholder(code)
         return _Expr(code, dims, literal)
 
     def logic(self, node: ae.LogicStructure) -> _Expr:
@@ -427,12 +411,10 @@ class Compiler:
         raise EngineError(f"function {fn!r} is not compiled by the fast engine")
 
     def branch_only_where_taken(self, node: ae.CallStructure, args: list, dims: tuple[str, ...]) -> bool:
-        """Whether an IF THEN ELSE computes only the branch taken where its condition is the
-        same everywhere (``if_then_else``), rather than ``np.where`` of both branches: always
-        when condition and branches are all arrays; when one is a number, only if a branch is
-        computed (not a number, a variable or a static value) over a large block, as
-        boundary transfer's branches, taken only in the years of a boundary change (for
-        small arrays ``np.where`` costs less in Python)."""
+        """Whether an IF THEN ELSE computes only the branch taken where its condition is
+        uniform (``if_then_else``) rather than ``np.where`` of both: when all are arrays, or
+        when a branch is a number and the other is computed over a large block (boundary
+        transfers, taken only in the years of a boundary change)."""
         if not any(a.literal for a in args):
             return True
         if all(a.literal for a in args):
@@ -545,7 +527,7 @@ class Compiler:
             else:
                 defs.append(f"def v_{py}(s):\n    c = {cache}.get({py!r})\n    if c is None:\n"
                             f"        c = {cache}[{py!r}] = {body}\n    return c\n")
-        source = resolve_shared("\n".join(defs + self.functions), self.shared_code)
+        source = self.shared.resolve("\n".join(defs + self.functions))
         source += "\nINITIALS = " + repr(self.initial_keys) + "\n"
         constants = dict(self.positions)
         for py in self.elements:
@@ -559,32 +541,6 @@ class Compiler:
                              initial_time=float(self.model.time.initial_time()),
                              time_step=float(self.model.time.time_step()), fused=self.fusion is not None,
                              kernels=kernels.source(), kernel_names=kernels.names())
-
-
-_SHARED = re.compile(r"(_cse_\d+)\(s\)")
-
-
-def resolve_shared(source: str, shared: dict[str, str]) -> str:
-    """``source`` with its placeholders ``_cse_<n>(s)`` resolved (see :meth:`Compiler.shared`):
-    one used more than once in the program becomes a function memoized in the step's cache,
-    appended to the source; one used once is replaced by its code."""
-    uses: dict[str, int] = {}
-    pending = [source]  # code whose placeholders are counted: the source, then each body reached once
-    while pending:
-        for name in _SHARED.findall(pending.pop()):
-            uses[name] = uses.get(name, 0) + 1
-            if uses[name] == 1:
-                pending.append(shared[name])
-
-    def resolve(code: str) -> str:
-        return _SHARED.sub(lambda m: m.group(0) if uses[m.group(1)] > 1 else resolve(shared[m.group(1)]), code)
-
-    functions = [f"def {name}(s):\n"
-                 f"    v = s.cache.get({name!r})\n"
-                 f"    if v is None:\n"
-                 f"        v = s.cache[{name!r}] = {resolve(code)}\n"
-                 f"    return v\n" for name, code in shared.items() if uses.get(name, 0) > 1]
-    return "\n".join([resolve(source)] + functions)
 
 
 def _constant_value(model, py: str, dims: tuple[str, ...]) -> np.ndarray:
@@ -639,4 +595,4 @@ def source_hash() -> str:
     return digest.hexdigest()
 
 
-__all__ = ["CompiledModel", "Compiler", "EngineError", "compile_model", "resolve_shared", "source_hash"]
+__all__ = ["CompiledModel", "Compiler", "EngineError", "compile_model", "source_hash"]
