@@ -249,7 +249,7 @@ def kernel_cache_files() -> int:
 
 
 def run(quick: bool, workers: int, seed: int, sobol_full: bool = False, dtypes: tuple[str, ...] = DTYPES,
-        engines: tuple[str, ...] = ENGINES) -> dict:
+        engines: tuple[str, ...] = ENGINES, sizes: tuple[int, ...] = ()) -> dict:
     import numpy
     import pysd
     import xarray
@@ -264,7 +264,7 @@ def run(quick: bool, workers: int, seed: int, sobol_full: bool = False, dtypes: 
     from kbalance.model.scenarios import Scenario
 
     until = QUICK_UNTIL if quick else FULL_UNTIL
-    member_counts = [1, 100] if quick else [1, 100, 1_000, SOBOL_SAMPLE, 10_000]
+    member_counts = list(sizes) if sizes else [1, 100] if quick else [1, 100, 1_000, SOBOL_SAMPLE, 10_000]
     if sobol_full and not quick:
         member_counts.append(SOBOL_MEMBERS)
     peak_resettable = reset_peak()
@@ -416,7 +416,7 @@ def run(quick: bool, workers: int, seed: int, sobol_full: bool = False, dtypes: 
                         "measured": value, "unit": unit, "met": met, "note": note})
 
     return {
-        "variant": "quick" if quick else "full",
+        "variant": ("quick" if quick else "full") + ("-members" if sizes else ""),
         "date_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
                     "cpu_count": os.cpu_count(), "python": platform.python_version()},
@@ -454,7 +454,7 @@ def table(report: dict) -> str:
     until = s["pysd_until"]
     lines = []
     title = "kbalance benchmark" + (f" - QUICK VARIANT (PySD to {until}, members 1 and 100; not the reference "
-                                    "figures)" if report["variant"] == "quick" else " - full")
+                                    "figures)" if report["variant"].startswith("quick") else " - full")
     lines += [title, "=" * len(title),
               (f"date {report['date_utc']}   {report['machine']['platform']}   {report['machine']['cpu_count']} cores   "
                f"load average {_num(report['load_average_start'], '{:.1f}')} at start, "
@@ -565,6 +565,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engine", choices=[*ENGINES, "both"], default="both",
                         help="execution path(s) of the fast engine (default both: numpy, then fused when "
                              "numba is installed)")
+    parser.add_argument("--members", type=int, nargs="+", metavar="N",
+                        help="ensemble sizes to time instead of the variant's (e.g. 1 100 1000 on a loaded "
+                             "machine); the variant is then recorded as quick-members or full-members")
     parser.add_argument("--history", type=Path, default=HISTORY,
                         help="CSV the figures are appended to (default benchmarks/history.csv)")
     parser.add_argument("--no-history", action="store_true", help="do not append to the history file")
@@ -581,7 +584,9 @@ def main(argv: list[str] | None = None) -> int:
         if engines == ("fused",):
             parser.error("--engine fused needs numba (pip install numba)")
         engines = tuple(e for e in engines if e != "fused")
-    report = run(args.quick, workers, args.seed, args.sobol_full, dtypes, engines)
+    if args.members and min(args.members) < 1:
+        parser.error("--members must be at least 1")
+    report = run(args.quick, workers, args.seed, args.sobol_full, dtypes, engines, tuple(args.members or ()))
     print(table(report))
     if not args.no_history:
         append_history(report, args.history)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
@@ -50,3 +51,13 @@ def test_the_source_hash_covers_every_engine_module_and_the_generated_code(tmp_p
     assert edited != original
     monkeypatch.setattr(compiler, "compile_model", lambda: SimpleNamespace(source="def v_x(s):\n    return 1\n"))
     assert source_hash() != edited
+
+
+def test_the_population_flow_reuses_its_net_flow_and_boundary_transfers_run_only_when_scheduled():
+    source = compile_model().source.splitlines()
+    flow = source[source.index("def flow_population(s):") + 1]
+    net = next(line for line in source if "s.cache['population_net_flow'] =" in line)
+    token = re.findall(r"_cse_\d+\(s\)", flow)
+    assert "v_entries" not in flow and len(token) == 1 and f"full({token[0]}, " in net
+    loss = next(line for line in source if "s.cache['boundary_transfer_loss'] =" in line)
+    assert "if_then_else(" in loss and "np.where" not in loss

@@ -65,6 +65,12 @@ def test_if_then_else_computes_only_the_branch_taken_where_the_condition_is_unif
     condition = np.array([True, False]).reshape(1, 2, 1)
     np.testing.assert_array_equal(if_then_else(condition, lambda: then, lambda: -then, (2, 3)),
                                   np.where(condition, then, -then))
+    # a number as a branch, and a truth value as the condition
+    zero = if_then_else(np.zeros((4, 2, 1), bool), fail, lambda: np.float32(0.0), (2, 3))
+    assert zero.shape == (1, 2, 3) and zero.dtype == np.float32 and not zero.any()
+    assert np.array_equal(if_then_else(True, lambda: then, fail, (2, 3)), then)
+    np.testing.assert_array_equal(if_then_else(condition, lambda: then, lambda: np.float64(0.0), (2, 3)),
+                                  np.where(condition, then, 0.0))
 
 
 def test_bad_parameter_tables_name_the_column_and_what_is_allowed():

@@ -27,6 +27,7 @@ import xarray as xr
 from pysd.translators.structures import abstract_expressions as ae
 
 from kbalance.engine.kernels import Fused, KernelSet
+from kbalance.engine.subexpressions import SharedExpressions
 from kbalance.model import mdl
 
 
@@ -41,6 +42,11 @@ def _index_tuple(index: list[list[int]]) -> tuple:
     if all(i == list(range(i[0], i[-1] + 1)) for i in index):
         return tuple(slice(i[0], i[-1] + 1) for i in index)
     return np.ix_(*[np.array(i) for i in index])
+
+
+#: Elements per member above which an IF THEN ELSE with a number as one branch computes
+#: its other branch only where taken (the population block has 17 × 2 × 101).
+_LAZY_BRANCH_ELEMENTS = 1000
 
 
 @dataclass
@@ -146,6 +152,7 @@ class Compiler:
         self.static: dict[str, bool] = {}  # py-name → same value at every step of a run
         self.hoisting = False  # compiling inside a hoisted expression (hoist no deeper)
         self.hoisted_keys: dict[tuple, str] = {}  # (code, dims) → its _static_ function
+        self.shared = SharedExpressions()  # leading parts of arithmetic chains (kbalance.engine.subexpressions)
 
     # -- subscripts -------------------------------------------------------------
     def _root_of(self, sub: str) -> str:
@@ -334,8 +341,10 @@ class Compiler:
                 pattern = f"({pattern} {op} {{{i}}})"
             return self.fusion.fuse(pattern, args, dims)
         code = f"({self.align(args[0], dims)})"
-        for op, arg in zip(operators, args[1:]):
+        for i, (op, arg) in enumerate(zip(operators, args[1:]), 2):
             code = f"({code} {op} {self.align(arg, dims)})"
+            if not self.hoisting and not all(a.literal for a in args[:i]):  # hoisted: once per run anyway
+                code = self.shared.placeholder(code)
         return _Expr(code, dims, literal)
 
     def logic(self, node: ae.LogicStructure) -> _Expr:
@@ -379,7 +388,8 @@ class Compiler:
                  "zidz": "({0} / {1} if {1} != F(0.0) else F(0.0))",
                  "xidz": "({0} / {1} if {1} != F(0.0) else {2})",
                  **{f: f"{numpy}({{0}})" for f, numpy in unary.items() if f not in ("exp", "ln")}}
-        if fn == "if_then_else" and any(a.literal for a in args):  # np.where of both
+        lazy = fn == "if_then_else" and self.branch_only_where_taken(node, args, dims)
+        if fn == "if_then_else" and any(a.literal for a in args) and not lazy:  # np.where of both
             fused[fn] = "({1} if {0} else {2})"
         if self.fusion and not literal and fn in fused:
             return self.fusion.fuse(fused[fn], args, dims)
@@ -389,15 +399,30 @@ class Compiler:
         if fn in ("min", "max"):
             return _Expr(f"np.{fn}imum({aligned[0]}, {aligned[1]})", dims, literal)
         if fn == "if_then_else":
-            if any(a.literal for a in args):
+            if not lazy:
                 return _Expr(f"np.where({aligned[0]}, {aligned[1]}, {aligned[2]})", dims, literal)
+            branches = [f"s.dtype.type({a.code})" if a.literal else code for a, code in zip(args[1:], aligned[1:])]
             sizes = tuple(self._size(d) for d in dims)
-            return _Expr(f"if_then_else({aligned[0]}, lambda: {aligned[1]}, lambda: {aligned[2]}, {sizes})", dims)
+            return _Expr(f"if_then_else({aligned[0]}, lambda: {branches[0]}, lambda: {branches[1]}, {sizes})", dims)
         if fn == "zidz":
             return _Expr(f"zidz({aligned[0]}, {aligned[1]})", dims, literal)
         if fn == "xidz":
             return _Expr(f"xidz({aligned[0]}, {aligned[1]}, {aligned[2]})", dims, literal)
         raise EngineError(f"function {fn!r} is not compiled by the fast engine")
+
+    def branch_only_where_taken(self, node: ae.CallStructure, args: list, dims: tuple[str, ...]) -> bool:
+        """Whether an IF THEN ELSE computes only the branch taken where its condition is
+        uniform (``if_then_else``) rather than ``np.where`` of both: when all are arrays, or
+        when a branch is a number and the other is computed over a large block (boundary
+        transfers, taken only in the years of a boundary change)."""
+        if not any(a.literal for a in args):
+            return True
+        if all(a.literal for a in args):
+            return False
+        computed = any(not a.literal and not self.is_static(n)
+                       and isinstance(n, (ae.ArithmeticStructure, ae.LogicStructure, ae.CallStructure))
+                       for a, n in zip(args[1:], node.arguments[1:]))
+        return computed and np.prod([self._size(d) for d in dims]) >= _LAZY_BRANCH_ELEMENTS
 
     def sum(self, node, arg: _Expr) -> _Expr:
         keep = tuple(d for d in arg.dims if not d.endswith("!"))
@@ -502,7 +527,7 @@ class Compiler:
             else:
                 defs.append(f"def v_{py}(s):\n    c = {cache}.get({py!r})\n    if c is None:\n"
                             f"        c = {cache}[{py!r}] = {body}\n    return c\n")
-        source = "\n".join(defs + self.functions)
+        source = self.shared.resolve("\n".join(defs + self.functions))
         source += "\nINITIALS = " + repr(self.initial_keys) + "\n"
         constants = dict(self.positions)
         for py in self.elements:

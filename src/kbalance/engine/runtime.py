@@ -38,11 +38,18 @@ def _float_type(*values) -> np.dtype:
     return dtype if dtype.kind == "f" else np.dtype(float)
 
 
+def _same_floats(a, b) -> bool:
+    """True when ``a`` and ``b`` are arrays of one floating type (the usual case: no
+    conversion is needed)."""
+    return type(a) is np.ndarray and type(b) is np.ndarray and a.dtype is b.dtype and a.dtype.kind == "f"
+
+
 def zidz(a, b):
     """ZIDZ: a / b, 0 where b is 0."""
-    dtype = _float_type(a, b)
-    a, b = np.asarray(a, dtype), np.asarray(b, dtype)
-    out = np.zeros(np.broadcast(a, b).shape, dtype)
+    if not _same_floats(a, b):
+        dtype = _float_type(a, b)
+        a, b = np.asarray(a, dtype), np.asarray(b, dtype)
+    out = np.zeros(np.broadcast(a, b).shape, a.dtype)
     return np.divide(a, b, out=out, where=b != 0)
 
 
@@ -58,14 +65,16 @@ def xidz(a, b, x):
 def if_then_else(condition: np.ndarray, then: Callable, otherwise: Callable, sizes: tuple[int, ...]):
     """IF THEN ELSE of arrays aligned to subscripts of ``sizes``: ``np.where`` of both
     branches where the condition varies, else only the branch taken (same values; the
-    other is not computed). That branch keeps its own member axis (1 or all members)."""
-    if condition.all():
+    other is not computed). That branch keeps its own member axis (1 or all members); a
+    branch may be a number, and the condition a truth value."""
+    if np.all(condition):
         value = then()
-    elif not condition.any():
+    elif not np.any(condition):
         value = otherwise()
     else:
         return np.where(condition, then(), otherwise())
-    return np.broadcast_to(value, (value.shape[0], *sizes))
+    value = np.asarray(value)
+    return np.broadcast_to(value, (value.shape[0] if value.ndim else 1, *sizes))
 
 
 _FLOAT64 = np.dtype(float)
@@ -73,6 +82,8 @@ _FLOAT64 = np.dtype(float)
 
 def full(x, sizes: tuple[int, ...], dtype: np.dtype = _FLOAT64):
     """``x`` as a variable's value: of the run's floating type, with a member axis."""
+    if type(x) is np.ndarray and x.dtype is dtype and x.shape[1:] == sizes and x.ndim == len(sizes) + 1:
+        return x  # already one (most values): no conversion
     x = np.asarray(x, dtype=dtype)
     if x.ndim == 0:
         x = x.reshape(1)
