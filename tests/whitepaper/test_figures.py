@@ -101,7 +101,7 @@ def test_history_lines_are_data_and_projections_start_at_the_observed_jump_off(s
     plt.close(fig)
 
 
-@pytest.mark.parametrize("name", ["innovation_grdp", "disparity", "capital_share"])
+@pytest.mark.parametrize("name", ["innovation_grdp", "disparity", "capital_share", "tax_ratio"])
 def test_the_dotted_line_is_at_the_jump_off_and_the_model_starts_there(small_whitepaper, name):
     wp = replace(small_whitepaper, lang="en")
     fig = figures.FIGURES[name](wp)

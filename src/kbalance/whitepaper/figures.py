@@ -430,7 +430,7 @@ def fig_tax_ratio(wp: Whitepaper) -> Figure:
     fig, axes = new_figure(1, 1, (9, 4.6))
     ax = axes[0, 0]
     names = _scenarios(wp)
-    q = wp.summary["local_tax_share"].sel(quantile="q50")
+    q = wp.summary["local_tax_share"].sel(quantile="q50", year=slice(jump_off_year(), None))  # history: dots
     for i, name in enumerate(names):  # lever paths coincide between scenarios: widest line first
         ax.plot(q["year"], q.sel(scenario=name), color=scenario_colour(name, names), label=_label(wp, name),
                 lw=1.2 + 1.1 * (len(names) - 1 - i), solid_capstyle="butt")
