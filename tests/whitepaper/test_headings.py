@@ -39,3 +39,5 @@ def test_quantile_columns_say_where_their_unit_is_and_a_fit_table_gets_its_units
     levers = headings.sheet(pd.DataFrame({"target": [1.0]}), "ko", None, "scenario_levers")
     assert list(levers.columns) == ["목표값 [단위 열]"]
     assert headings.heading("2030", "en") == "2030"
+    effects = headings.sheet(pd.DataFrame({"indicator": ["population"], "q50": [0.1]}), "en", None, "complementarity")
+    assert list(effects.columns) == ["Indicator", "median [unit of the indicator]"]  # no unit column to point to

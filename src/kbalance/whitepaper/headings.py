@@ -44,8 +44,9 @@ BACKTEST_COLUMNS = {
 QUANTILES = {"q05": ("5 %", "5 %"), "q25": ("25 %", "25 %"), "q50": ("median", "중앙값"),
              "q75": ("75 %", "75 %"), "q95": ("95 %", "95 %"), "median": ("median", "중앙값"),
              "p5": ("5 %", "5 %"), "p95": ("95 %", "95 %")}
-#: "in the unit of the row's unit column"
+#: "in the unit of the row's unit column", and for a table without one "in the unit of the row's indicator"
 ROW_UNIT = (" [unit column]", " [단위 열]")
+INDICATOR_UNIT = (" [unit of the indicator]", " [지표 단위]")
 
 #: Column → (English, Korean) heading, units in brackets.
 HEADINGS: dict[str, tuple[str, str]] = {
@@ -98,17 +99,18 @@ SHEET_HEADINGS = {"scenario_levers": {"target": ("Target value [unit column]", "
                                       "unit": ("Unit of the lever", "정책 수단 단위")}}
 
 
-def heading(column: str, lang: str, name: str = "") -> str:
+def heading(column: str, lang: str, name: str = "", unit_column: bool = True) -> str:
     """The heading of ``column`` in ``lang`` ("ko" or "en"): quantile columns say their
     probability and that the row's unit column holds their unit; a backtest column takes
     its heading of :data:`BACKTEST_COLUMNS`; a column without a
     heading (a year, a heading already written for readers) is kept. ``name``: the sheet,
-    for the columns of :data:`SHEET_HEADINGS`."""
+    for the columns of :data:`SHEET_HEADINGS`; ``unit_column``: whether the table has a unit
+    column (else quantiles are in the unit of the row's indicator)."""
     ko = lang == "ko"
     if column in SHEET_HEADINGS.get(name, {}):
         return SHEET_HEADINGS[name][column][ko]
     if column in QUANTILES:
-        return QUANTILES[column][ko] + ROW_UNIT[ko]
+        return QUANTILES[column][ko] + (ROW_UNIT if unit_column else INDICATOR_UNIT)[ko]
     if column in HEADINGS:
         return HEADINGS[column][ko]
     if column in BACKTEST_COLUMNS:
@@ -124,7 +126,8 @@ def sheet(table: pd.DataFrame, lang: str, units: dict[str, str] | None = None, n
     if units is not None and {"series", "rmse_pooled"} <= set(table.columns):
         out = table.copy()
         out.insert(list(out.columns).index("rmse_pooled") + 1, "series_unit", out["series"].map(units).fillna(""))
-    return out.rename(columns={c: heading(str(c), lang, name) for c in out.columns})
+    unit_column = "unit" in out.columns
+    return out.rename(columns={c: heading(str(c), lang, name, unit_column) for c in out.columns})
 
 
-__all__ = ["BACKTEST_COLUMNS", "FIT_COLUMNS", "YES_NO", "HEADINGS", "SHEET_HEADINGS", "QUANTILES", "ROW_UNIT", "heading", "sheet"]
+__all__ = ["BACKTEST_COLUMNS", "FIT_COLUMNS", "YES_NO", "HEADINGS", "SHEET_HEADINGS", "INDICATOR_UNIT", "QUANTILES", "ROW_UNIT", "heading", "sheet"]
