@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kbalance.calibration.report import (HEADLINE_COLUMNS, effective_residuals, fit_report, fit_statistics,
-                                         headline_statistics, lag_one_autocorrelation, plot_fit)
+from kbalance.calibration.report import (HEADLINE_COLUMNS, effective_residuals, fit_figure, fit_report, fit_statistics,
+                                         headline_statistics, lag_one_autocorrelation, plot_fit, target_label)
 from kbalance.calibration.targets import Target
-from kbalance.regions import region_codes
+from kbalance.errors import InvalidValueError
+from kbalance.model.indicators import indicator
+from kbalance.regions import region_codes, region_name
 
 
 def test_statistics_of_a_perfect_model():
@@ -101,3 +103,35 @@ def test_figures_only_for_regional_targets(tmp_path):
     written = plot_fit({t.name: t.observed for t in targets}, targets, tmp_path)
     assert written == [tmp_path / "fit_births.png"]
     assert written[0].stat().st_size > 1000
+
+
+def test_a_target_is_labelled_by_its_regional_indicator_or_by_its_own_fields(tmp_path):
+    years = np.arange(2001, 2003)
+    population = Target("population", "pop_registered", "total population", years, np.ones((2, 17)), 1, 1.0, 1.0)
+    shown = indicator("region_population")
+    assert target_label(population) == (target_label(population).__class__)(
+        shown.label_en, shown.label_ko, shown.unit_en, shown.unit_ko, shown.scale)
+    grdp = Target("grdp", "grdp_real_chained_2020", "grdp", years, np.ones((2, 17)), 0, 1.0, 1.0)
+    label = target_label(grdp)
+    assert label.unit_en == "trillion KRW/year" and label.scale == 1e-6 and label.label_ko
+    path = tmp_path / "targets.toml"
+    path.write_text('[grdp]\nseries = "x"\nvariable = "grdp"\nlabel_en = "GRDP"\n', encoding="utf-8")
+    with pytest.raises(InvalidValueError, match="grdp.label_ko"):
+        target_label(grdp, path)
+
+
+def test_fit_figures_are_bilingual_with_axis_labels_and_shown_units():
+    import matplotlib.pyplot as plt
+
+    years = np.arange(2001, 2006)
+    target = Target("population", "pop_registered", "total population", years, np.full((5, 17), 2.5e6), 1, 1.0, 1.0)
+    fig = fit_figure(target.observed * 1.01, target)
+    texts = [t.get_text() for t in fig.findobj(plt.Text) if t.get_text()]
+    plt.close(fig)
+    title = fig.get_suptitle()
+    assert "보정 적합" in title and "Calibration fit" in title and "인구" in title and "Population" in title
+    assert f"{region_name('11', 'ko')} {region_name('11', 'en')}" in texts
+    assert "천 명\n[thousand persons]" in texts and "연도 Year" in texts
+    assert any("DT_1B040A3" in t for t in texts)
+    line = fig.axes[0].get_lines()[1]
+    assert line.get_ydata()[0] == pytest.approx(2500.0)  # shown in thousand persons: no 1e6 offset

@@ -69,6 +69,12 @@ def test_table_ids_have_names_and_the_names_are_in_sources():
             assert TABLE_NAMES[table_id] in row.table_name, (row.series, table_id)
 
 
+def test_every_series_names_its_table_and_none_says_its_source_is_not_stated():
+    for row in sources().itertuples():
+        assert row.table_id.strip() and row.table_name.strip(), row.series
+        assert "not stated" not in row.table_id + row.table_name, row.series
+
+
 @pytest.mark.parametrize(("series", "text"), [
     ("pop_registered_female_85p", "Registered population (resident registration, Korean nationals), "
                                   "year-end, female, aged 85+"),

@@ -64,7 +64,7 @@ def test_figure_notes_say_only_what_is_drawn(small_whitepaper):
     wp = replace(small_whitepaper, lang="en")
     pyramids = " ".join(figures.figure_texts(figures.FIGURES["age_pyramids"](wp)))
     assert "bands" not in pyramids and "best-fit" in pyramids
-    disparity = " ".join(figures.figure_texts(figures.FIGURES["disparity"](wp)))
+    disparity = " ".join(" ".join(figures.figure_texts(figures.FIGURES["disparity"](wp))).split())  # unwrapped
     assert "band: 5–95 % of the baseline" in disparity
     change = figures.FIGURES["population_change"](wp)
     assert change.legends and not any(ax.get_legend() for ax in change.axes)  # the legend sits below the panels
@@ -99,3 +99,25 @@ def test_history_lines_are_data_and_projections_start_at_the_observed_jump_off(s
         model = lines[analysis.scenario_label("baseline", "en")]
         assert min(model.get_xdata()) == history[key].dropna().index.max() + 1, key
     plt.close(fig)
+
+
+@pytest.mark.parametrize("name", ["innovation_grdp", "disparity", "capital_share", "tax_ratio"])
+def test_the_dotted_line_is_at_the_jump_off_and_the_model_starts_there(small_whitepaper, name):
+    wp = replace(small_whitepaper, lang="en")
+    fig = figures.FIGURES[name](wp)
+    start = sources.jump_off_year()
+    for ax in fig.axes:
+        lines = ax.get_lines()
+        if not lines:
+            continue
+        dotted = [line for line in lines if line.get_linestyle() == ":"]
+        assert dotted and all(line.get_xdata()[0] == start for line in dotted)
+        model = [line for line in lines if line.get_linestyle() == "-" and len(line.get_xdata()) > 2]
+        assert model and all(min(line.get_xdata()) >= start for line in model)
+        observed = [line for line in lines if line.get_marker() == "o"]
+        if observed:
+            assert max(observed[0].get_xdata()) <= start  # a stock observed at the jump-off is its start
+    texts = " ".join(figures.figure_texts(fig))
+    plt.close(fig)
+    if name == "innovation_grdp":
+        assert "no observed series" in texts and "DT_1C81" in texts

@@ -147,3 +147,17 @@ def test_method_states_the_variant_and_the_population_sector(small_whitepaper):
     assert "<code>low</code>" in text and read_variants()["low"].label_en in text
     assert "--variant KEY" in text and "<b>Jump-off.</b>" in text
     assert page.variant_label(replace(small_whitepaper, variant=None))[0] == default_variant()
+
+
+#: Texts of a source line that names no table.
+NO_TABLE = ("not stated", "source not", "출처 미상", "출처 없음")
+
+
+def test_every_source_line_names_a_table_in_both_languages(whitepaper_folder, english_report):
+    for report in (whitepaper_folder / "report.html", english_report):
+        text = report.read_text(encoding="utf-8")
+        assert not [t for t in NO_TABLE if t in text], report
+        assert "national_tax_revenue" in text  # the series whose line fell back is listed with its table
+    for lang in ("en", "ko"):
+        rows = re.findall(r"<tr>\s*<td>([^<]*)</td>\s*<td>([^<]*)</td>", page.data_html(lang))
+        assert rows and all(ident.strip() and name.strip() for ident, name in rows)

@@ -4,6 +4,7 @@ atomic writing and refusals that leave nothing behind."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 
 import pandas as pd
@@ -20,6 +21,7 @@ from kbalance.model.scenarios import VARIANT_CONSTANT, list_scenarios
 from kbalance.model.variants import default_variant, read_variants
 from kbalance.outputs import OBSERVATION_SET_KEY
 from kbalance.whitepaper import figures, pipeline
+from kbalance.whitepaper.headings import heading
 
 
 def test_whitepaper_writes_every_promised_file(whitepaper_folder, sensitivity_dir, folder_settings):
@@ -76,11 +78,18 @@ def test_whitepaper_writes_every_promised_file(whitepaper_folder, sensitivity_di
     with pd.ExcelFile(out / "tables" / "tables.xlsx", engine="openpyxl") as workbook:
         assert "scenario_comparison" in workbook.sheet_names and "fit_statistics" in workbook.sheet_names
         sheet = pd.read_excel(workbook, sheet_name="scenario_comparison")  # numbers a spreadsheet can chart, units in Korean
-        assert all(pd.api.types.is_float_dtype(sheet[c]) for c in ("median", "p5", "p95"))
-        assert ((sheet["p5"] <= sheet["median"] + 1e-9) & (sheet["median"] <= sheet["p95"] + 1e-9)).all()
-        assert "백만 명" in set(sheet["unit"]) and "million persons" not in set(sheet["unit"])
+        median, p5, p95, unit = (heading(c, "ko") for c in ("median", "p5", "p95", "unit"))
+        assert all(pd.api.types.is_float_dtype(sheet[c]) for c in (median, p5, p95))
+        assert ((sheet[p5] <= sheet[median] + 1e-9) & (sheet[median] <= sheet[p95] + 1e-9)).all()
+        assert "백만 명" in set(sheet[unit]) and "million persons" not in set(sheet[unit])
         differences = pd.read_excel(workbook, sheet_name="scenario_differences")
-        assert "million persons" not in set(differences["unit"])
+        assert "million persons" not in set(differences[unit])
+        for name in workbook.sheet_names:  # every sheet headed for readers, in Korean
+            columns = [str(c) for c in pd.read_excel(workbook, sheet_name=name, nrows=0).columns]
+            raw = [c for c in columns if re.fullmatch(r"[a-z0-9_]+", c) and not c.isdigit()]
+            assert not raw, (name, raw)
+        fit = pd.read_excel(workbook, sheet_name="fit_statistics")
+        assert heading("rmse_pooled", "ko") in fit and "persons" in set(fit[heading("series_unit", "ko")])
     with xr.open_dataset(out / "results" / "bestfit.nc") as nc:
         assert "Population" in nc and nc["Population"].sizes["age"] == 101
 

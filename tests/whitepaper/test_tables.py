@@ -10,7 +10,7 @@ import xarray as xr
 
 from kbalance.model.indicators import indicator
 from kbalance.regions import region_name
-from kbalance.whitepaper import analysis, tables
+from kbalance.whitepaper import analysis, headings, tables
 
 
 def toy_summary() -> xr.Dataset:
@@ -106,7 +106,7 @@ def test_fit_and_backtest_tables_are_formatted_for_readers():
         text = shown.to_html(na_rep="")
         assert "<NA>" not in text and "e+" not in text and "e-" not in text
         assert not {"rmse", "um", "us", "uc", "met"} & set(shown.columns)
-        assert list(shown.columns) == [v[lang == "ko"] for v in tables.FIT_COLUMNS.values()]
+        assert list(shown.columns) == [v[lang == "ko"] for v in headings.FIT_COLUMNS.values()]
     shown = tables.fit_display(fit, {"pop_registered": "persons"}, "en")
     assert shown.loc[0, "RMSE, pooled"] == "23,997" and shown.loc[0, "Unit"] == "persons" and shown.loc[1, "Met"] == "–"
     assert shown.loc[0, "Bias share of MSE [%]"] == "1.4"
@@ -123,7 +123,7 @@ def test_a_rolling_backtest_summary_is_shown_with_named_columns_and_yes_no_flags
                             "mape_model": [2.251], "wape_model": [1.8], "mape_naive_trend": [3.03],
                             "model_beats_both": [True], "converged": [True], "jump_off": [False]})
     shown = tables.backtest_display(rolling, "en")
-    assert list(shown.columns) == [tables.BACKTEST_COLUMNS[c][0] for c in rolling.columns]
+    assert list(shown.columns) == [headings.BACKTEST_COLUMNS[c][0] for c in rolling.columns]
     row = shown.iloc[0]
     assert row["Model WAPE [%]"] == "1.80" and row["Model beats both, all years"] == "yes"
     assert row["From the observed population"] == "no" and row["Origin"] == 2015

@@ -8,6 +8,8 @@ figures beside them."""
 
 from __future__ import annotations
 
+import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -15,6 +17,11 @@ import numpy as np
 import pandas as pd
 
 from kbalance.calibration.targets import Target
+from kbalance.errors import InvalidValueError
+from kbalance.fonts import use_korean_font
+from kbalance.model.indicators import read_indicators
+from kbalance.observations.load import series_table
+from kbalance.paths import calibration_dir, read_toml
 from kbalance.regions import region_codes, region_name
 
 
@@ -114,33 +121,101 @@ def fit_report(model: dict[str, np.ndarray], targets: Sequence[Target]) -> pd.Da
     return pd.DataFrame(rows)
 
 
-def plot_fit(model: dict[str, np.ndarray], targets: Sequence[Target], folder: Path) -> list[Path]:
-    """One figure per regional target, fit_<target>.png in ``folder``: model (line)
-    against observations (dots) for each region."""
+#: Fields a target without a regional indicator gives in calibration/targets.toml for its figure.
+LABEL_FIELDS = ("label_en", "label_ko", "unit_en", "unit_ko", "shown_scale")
+
+
+@dataclass(frozen=True)
+class TargetLabel:
+    """How a fit figure shows a target: labels and unit of the shown value in both
+    languages, and shown value = model value × ``scale``."""
+
+    label_en: str
+    label_ko: str
+    unit_en: str
+    unit_ko: str
+    scale: float
+
+
+def target_label(target: Target, path: Path | None = None) -> TargetLabel:
+    """The labels of ``target``: those of the regional indicator of model/indicators.toml
+    showing the same model variable, else the target's own :data:`LABEL_FIELDS` in
+    calibration/targets.toml (``path``). Raises :class:`~kbalance.errors.InvalidValueError`
+    naming the field when a target has neither."""
+    for ind in read_indicators(level="regional").values():
+        if ind.variable == target.variable:
+            return TargetLabel(ind.label_en, ind.label_ko, ind.unit_en, ind.unit_ko, ind.scale)
+    path = Path(path) if path else calibration_dir() / "targets.toml"
+    spec = read_toml(path, "targets", "calibration/targets.toml").get(target.name, {})
+    missing = [f for f in LABEL_FIELDS if f not in spec]
+    if missing:
+        raise InvalidValueError(path, f"{target.name}.{missing[0]}", "missing",
+                                "a regional indicator of model/indicators.toml for its variable, or " + ", ".join(LABEL_FIELDS))
+    return TargetLabel(*(str(spec[f]) for f in LABEL_FIELDS[:4]), float(spec["shown_scale"]))
+
+
+def fit_titles(label: TargetLabel) -> tuple[str, str]:
+    """The Korean and English titles of a fit figure."""
+    return (f"보정 적합: {label.label_ko} — 모형(선)과 관측(점), 시도별",
+            f"Calibration fit: {label.label_en} — model (line) against observations (dots), by region")
+
+
+def fit_figure(model: np.ndarray, target: Target):
+    """The fit figure of a regional target: model (line, ``model`` shaped like the target's
+    observations [model units]) against observations (dots) for each region, with titles,
+    region names and axis labels in Korean and English (labels and units from
+    :func:`target_label`) and the observed table named (calibration/sources.csv).
+    Returns the matplotlib Figure."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-    codes = region_codes()
+    use_korean_font()
+    codes, t = region_codes(), target
+    label = target_label(t)
+    fig, axes = plt.subplots(3, 6, figsize=(16, 9.2), sharex=True)
+    for i, ax in enumerate(axes.flat):
+        if i >= len(codes):
+            ax.axis("off")
+            continue
+        ax.plot(t.years, model[:, i] * label.scale, color="#1f5fa8", lw=1.5, label="모형 model")
+        ax.plot(t.years, t.observed[:, i] * label.scale, "o", ms=2.5, color="#d1495b", label="관측 observed")
+        ax.set_title(f"{region_name(codes[i], 'ko')} {region_name(codes[i], 'en')}", fontsize=10)
+        ax.tick_params(labelsize=7.5)
+        ax.yaxis.set_major_locator(MaxNLocator(5))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.3g}"))
+        ax.grid(color="#e5e5e5", lw=0.6)
+        if i % 6 == 0:
+            ax.set_ylabel(f"{label.unit_ko}\n[{label.unit_en}]", fontsize=8.5)
+        if i >= len(codes) - 6:
+            ax.set_xlabel("연도 Year", fontsize=8.5)
+            ax.xaxis.set_tick_params(labelbottom=True)
+    note = axes.flat[-1]
+    handles, names = axes.flat[0].get_legend_handles_labels()
+    note.legend(handles, names, loc="upper left", frameon=False, fontsize=9)
+    tables = series_table()
+    table = str(tables.loc[t.series, "table_id"]) if t.series in tables.index else t.series
+    lines = [f"관측 계열 series: {t.series}", f"통계표 table: {table}", f"모형 변수 model variable: {t.variable}"]
+    note.text(0.02, 0.5, "\n".join(textwrap.fill(line, 44) for line in lines), transform=note.transAxes,
+              fontsize=7.5, va="top")
+    fig.suptitle("\n".join(fit_titles(label)), fontsize=12, fontweight="bold")
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    return fig
+
+
+def plot_fit(model: dict[str, np.ndarray], targets: Sequence[Target], folder: Path) -> list[Path]:
+    """One figure per regional target (:func:`fit_figure`), fit_<target>.png in ``folder``."""
+    import matplotlib.pyplot as plt
+
     written = []
     for t in targets:
         if t.observed.ndim != 2:
             continue
-        fig, axes = plt.subplots(3, 6, figsize=(16, 8), sharex=True)
-        for i, ax in enumerate(axes.flat):
-            if i >= len(codes):
-                ax.axis("off")
-                continue
-            ax.plot(t.years, model[t.name][:, i], color="#1f5fa8", lw=1.5, label="model")
-            ax.plot(t.years, t.observed[:, i], "o", ms=2.5, color="#d1495b", label="observed")
-            ax.set_title(region_name(codes[i]), fontsize=9)
-            ax.tick_params(labelsize=7)
-        axes.flat[0].legend(fontsize=7, frameon=False)
-        fig.suptitle(f"{t.variable} against {t.series} (calibration fit)", fontsize=11)
-        fig.tight_layout()
+        fig = fit_figure(model[t.name], t)
         path = Path(folder) / f"fit_{t.name}.png"
-        fig.savefig(path, dpi=110)
+        fig.savefig(path, dpi=110, facecolor="white")
         plt.close(fig)
         written.append(path)
     return written

@@ -108,7 +108,7 @@ NON_KOSIS_IDS = {
     "raw/local_finance_lofin/": "lofin365 FIACRV",
     "raw/navis_contest/1_2.": "KIET 지역발전지수 (NAVIS)",
     "raw/navis_contest/2025년_1분기": "KOSTAT 지역경제동향 2025 Q1 (실질 지역내총생산)",
-    "raw/letcodesing_project/": "letcodesing/project 개인1/data.csv (original source not stated)",
+    "raw/letcodesing_project/": "국세 수입 (national tax revenue)",
     "raw/bage/Resident_Population_in_FiveYear": "KOSIS Resident Population in Five-Year Age Groups (English; table id not in file)",
     "raw/migest/Resident_Population_by": "KOSIS Resident Population by City, County and District (English; table id not in file)",
     "raw/gcam_korea/GRDP": "gcam-korea compilation (method undocumented)",
@@ -147,6 +147,9 @@ TABLE_NAMES = {
     "DT_142N_F204": "창업기업동향 (MSS start-ups)",
     "DT_1B41": "생명표 (abridged life tables, national, by sex)",
     "DT_1B04005N": "행정구역(시군구)별/성별/5세별 주민등록인구 (resident registration by 시군구, sex and 5-year age, December)",
+    "국세 수입 (national tax revenue)": (
+        "국세 수입 (national tax revenue, 100 million KRW) as compiled in letcodesing/project 개인1/data.csv; "
+        "agrees with page excerpts [T5] (2016), [T8] (2019) and [T7] (2020 fiscal-year settlement)"),
     "HMD KOR Deaths_1x1, Exposures_1x1": "Human Mortality Database (www.mortality.org), Republic of Korea; "
                                          "HMD terms of use: cite the HMD",
 }

@@ -32,7 +32,8 @@ from kbalance.regions import BLOCS, NATIONAL_CODE, load_regions, region_codes, r
 from kbalance.whitepaper.analysis import (PYRAMID_REGIONS, TAX_RATIO_AIMS, TILE_YEARS, Whitepaper,
                                           pyramid_years, scenario_label, table_years)
 from kbalance.whitepaper.complementarity import effect_label, thresholds
-from kbalance.whitepaper.sources import history_end_year, jump_off_year, latest_backtest, observed_history
+from kbalance.whitepaper.history import observed_before, observed_note
+from kbalance.whitepaper.sources import jump_off_year, latest_backtest, observed_history
 
 #: The observed local share of total tax (tax.csv) the tax-ratio figure shows as history.
 TAX_RATIO_SERIES = "local_tax_share_of_total_tax_pct"
@@ -199,7 +200,8 @@ def band(ax, q: xr.DataArray, colour: str, label: str | None = None, inner: bool
 
 
 def _history_line(ax, wp: Whitepaper) -> None:
-    ax.axvline(history_end_year(), color="#999999", lw=0.8, ls=":")
+    """The dotted line at the jump-off, the first projected year (model/inputs/scalars.csv)."""
+    ax.axvline(jump_off_year(), color="#999999", lw=0.8, ls=":")
 
 
 def _scenarios(wp: Whitepaper) -> list[str]:
@@ -428,7 +430,7 @@ def fig_tax_ratio(wp: Whitepaper) -> Figure:
     fig, axes = new_figure(1, 1, (9, 4.6))
     ax = axes[0, 0]
     names = _scenarios(wp)
-    q = wp.summary["local_tax_share"].sel(quantile="q50")
+    q = wp.summary["local_tax_share"].sel(quantile="q50", year=slice(jump_off_year(), None))  # history: dots
     for i, name in enumerate(names):  # lever paths coincide between scenarios: widest line first
         ax.plot(q["year"], q.sel(scenario=name), color=scenario_colour(name, names), label=_label(wp, name),
                 lw=1.2 + 1.1 * (len(names) - 1 - i), solid_capstyle="butt")
@@ -452,25 +454,34 @@ def fig_tax_ratio(wp: Whitepaper) -> Figure:
     return finish(fig, tr("tax_title", wp.lang), source_line(wp, sources))
 
 
-def fig_innovation_grdp(wp: Whitepaper) -> Figure:
-    """National innovation base and GRDP per capita by scenario."""
-    fig, axes = new_figure(1, 2, (11, 4.4))
-    for ax, key in zip(axes.flat, ("innovation_base", "grdp_per_capita")):
-        _scenario_bands(ax, wp, key)
+def _observed_panels(wp: Whitepaper, axes, keys: Sequence[str], **kwargs) -> str:
+    """Scenario lines from the jump-off, the observed history before it where there is one;
+    returns the caption note (:func:`~kbalance.whitepaper.history.observed_note`)."""
+    start = jump_off_year()
+    for ax, key in zip(axes, keys):
+        _scenario_bands(ax, wp, key, start=start, **kwargs)
+        series = observed_before(key, start)
+        if series is not None:
+            ax.plot(series.index, series.values, "o", ms=2.2, color="black", label=tr("observed", wp.lang))
         ax.set_title(_ylabel(key, wp.lang).split(" [")[0])
-    axes[0, 0].legend(frameon=False, fontsize=7)
-    return finish(fig, tr("innovation_title", wp.lang), source_line(wp))
+    return observed_note(keys, wp.lang, start)
+
+
+def fig_innovation_grdp(wp: Whitepaper) -> Figure:
+    """National innovation base and GRDP per capita by scenario from the jump-off, observed before it."""
+    fig, axes = new_figure(1, 2, (11, 4.6))
+    note = _observed_panels(wp, axes.flat, ("innovation_base", "grdp_per_capita"))
+    axes[0, 1].legend(frameon=False, fontsize=7)
+    return finish(fig, tr("innovation_title", wp.lang), source_line(wp, note))
 
 
 def fig_disparity(wp: Whitepaper) -> Figure:
-    """CV and Theil index of GRDP per capita and of fiscal autonomy by scenario."""
-    fig, axes = new_figure(2, 2, (11, 7.4))
+    """CV and Theil index of GRDP per capita and fiscal autonomy from the jump-off, observed before it."""
+    fig, axes = new_figure(2, 2, (11, 7.6))
     keys = ("grdp_pc_cv", "grdp_pc_theil", "fiscal_autonomy_cv", "fiscal_autonomy_theil")
-    for ax, key in zip(axes.flat, keys):
-        _scenario_bands(ax, wp, key, banded=("baseline",))  # overlapping bands of six scenarios turn grey
-        ax.set_title(_ylabel(key, wp.lang).split(" [")[0])
+    note = _observed_panels(wp, axes.flat, keys, banded=("baseline",))  # six overlapping bands turn grey
     axes[0, 0].legend(frameon=False, fontsize=7)
-    return finish(fig, tr("disparity_title", wp.lang), source_line(wp, note_key="baseline_band_note"))
+    return finish(fig, tr("disparity_title", wp.lang), source_line(wp, note, note_key="baseline_band_note"))
 
 
 def fig_calibration(wp: Whitepaper) -> Figure:

@@ -27,6 +27,7 @@ from kbalance.whitepaper.analysis import (BASE, TAX_RATIO_AIMS, Whitepaper,
 from kbalance.whitepaper.complementarity import section_html, summary_sentence
 from kbalance.whitepaper.levers import TEXT as LEVERS_TEXT
 from kbalance.whitepaper.levers import levers_section
+from kbalance.whitepaper.effects import effects_html
 from kbalance.whitepaper.municipal import municipal_html
 from kbalance.model.variants import default_variant, read_variants
 from kbalance.whitepaper.sections import observed_findings, population_html, references_html, sectors_html
@@ -365,6 +366,7 @@ def results_html(wp: Whitepaper, images: dict[str, str]) -> str:
             "unit": [indicator(k).unit(wp.lang) for k in rows["indicator"]],
         })
         parts.append(f"<h3>{h('differences', wp.lang, y=year)}</h3>" + _table_html(shown))
+    parts.append(effects_html(wp))
     return "\n".join(parts)
 
 

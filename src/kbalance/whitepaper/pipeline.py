@@ -286,7 +286,7 @@ def write_contents(wp: Whitepaper, folder: Path, log: Progress, name: str | None
         wp = replace(wp, sensitivity=run_screening(folder / SCREENING_FOLDER, wp.until), screening=True)
     log.stage("tables")
     tables = {**build_tables(wp), "demography_assumptions": assumptions_table(wp)}
-    write_tables(tables, folder / "tables")
+    write_tables(tables, folder / "tables", wp.lang)
     wp = replace(wp, tables=tables, figures={})
     for key, make in {**FIGURES, **DEMOGRAPHY_FIGURES}.items():
         log.stage(f"figure {key}")

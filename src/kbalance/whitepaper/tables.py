@@ -9,12 +9,14 @@ import pandas as pd
 import xarray as xr
 
 from kbalance.model.indicators import indicator
+from kbalance.observations.load import series_table
 from kbalance.regions import region_name
 from kbalance.runs import results_long
 from kbalance.whitepaper.analysis import (BASE, QUANTILE_NAMES, Whitepaper, member_quantiles, national_indicators,
                                           regional_indicators, scenario_label, table_years)
 from kbalance.whitepaper.complementarity import tables as complementarity_tables
 from kbalance.whitepaper.levers import lever_tables
+from kbalance.whitepaper.headings import BACKTEST_COLUMNS, FIT_COLUMNS, YES_NO, sheet
 from kbalance.whitepaper.sources import top_factors
 
 
@@ -143,51 +145,26 @@ def build_tables(wp: Whitepaper) -> dict[str, pd.DataFrame]:
 NUMERIC_TWINS = {"scenario_comparison": "scenario_comparison_values"}
 
 
-def write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> None:
+def write_tables(tables: dict[str, pd.DataFrame], folder: Path, lang: str = "en") -> None:
     """Every table as ``<name>.csv`` and as one sheet of tables.xlsx (names cut to Excel's 31
     characters) in ``folder``; a table of text bands with a numeric twin
-    (:data:`NUMERIC_TWINS`) is a sheet of the twin's numbers, so every cell is a number."""
+    (:data:`NUMERIC_TWINS`) is a sheet of the twin's numbers, so every cell is a number. The
+    CSV files keep the column names of the output convention; the sheets are headed for
+    readers in ``lang`` (:func:`kbalance.whitepaper.headings.sheet`)."""
     for name, table in tables.items():
         table.to_csv(folder / f"{name}.csv", index=False, float_format="%.6g")
     twins = {twin for name, twin in NUMERIC_TWINS.items() if name in tables and twin in tables}
+    units = series_table()["unit"].to_dict()
     with pd.ExcelWriter(folder / "tables.xlsx", engine="openpyxl") as writer:
         for name, table in tables.items():
             if name in twins:
                 continue
-            sheet = tables[NUMERIC_TWINS[name]] if NUMERIC_TWINS.get(name) in twins else table
-            sheet.to_excel(writer, sheet_name=name[:31], index=False)
+            shown = tables[NUMERIC_TWINS[name]] if NUMERIC_TWINS.get(name) in twins else table
+            sheet(shown, lang, units, name).to_excel(writer, sheet_name=name[:31], index=False)
 
 
-#: Column headings of the fit table for readers: statistic → (English, Korean).
-FIT_COLUMNS = {
-    "target": ("Target", "보정 목표"), "series": ("Observed series", "관측 계열"), "unit": ("Unit", "단위"),
-    "n": ("Region-years", "시도·연도 수"), "rmse": ("RMSE, pooled", "RMSE (전체)"),
-    "mape": ("MAPE, pooled [%]", "MAPE (전체) [%]"), "r2": ("R², pooled", "R² (전체)"),
-    "um": ("Bias share of MSE [%]", "MSE 중 편의 비중 [%]"),
-    "us": ("Variance share of MSE [%]", "MSE 중 분산 비중 [%]"),
-    "uc": ("Covariance share of MSE [%]", "MSE 중 공분산 비중 [%]"),
-    "criterion": ("Goal (calibration/targets.toml)", "목표 (calibration/targets.toml)"), "met": ("Met", "충족"),
-}
-#: Column headings of the backtest table for readers.
-BACKTEST_COLUMNS = {
-    "origin": ("Origin", "기준 연도"), "series": ("Observed series", "관측 계열"), "target": ("Target", "보정 목표"),
-    "last_year": ("Last year", "마지막 연도"),
-    "mape_model": ("Model MAPE [%]", "모형 MAPE [%]"), "mape_last_model": ("Model MAPE, last year [%]", "모형 MAPE, 마지막 연도 [%]"),
-    "mape_naive_trend": ("Naive trend MAPE [%]", "단순 추세 MAPE [%]"),
-    "mape_last_naive_trend": ("Naive trend MAPE, last year [%]", "단순 추세 MAPE, 마지막 연도 [%]"),
-    "mape_naive_share": ("Naive share MAPE [%]", "단순 비중 MAPE [%]"),
-    "mape_last_naive_share": ("Naive share MAPE, last year [%]", "단순 비중 MAPE, 마지막 연도 [%]"),
-    "model_beats_both_last_year": ("Model beats both, last year", "마지막 연도에 모형이 둘 다보다 나음"),
-    "cells": ("Region-years", "시도·연도 수"), "wape_model": ("Model WAPE [%]", "모형 WAPE [%]"),
-    "wape_naive_trend": ("Naive trend WAPE [%]", "단순 추세 WAPE [%]"),
-    "wape_naive_share": ("Naive share WAPE [%]", "단순 비중 WAPE [%]"),
-    "model_beats_both": ("Model beats both, all years", "전 연도 평균에서 모형이 둘 다보다 나음"),
-    "evaluations": ("Fit evaluations", "보정 반복 수"), "converged": ("Fit converged", "보정 수렴"),
-    "jump_off": ("From the observed population", "관측 인구에서 출발"),
-}
 #: Yes/no columns of a backtest summary.
 BACKTEST_FLAGS = ("model_beats_both", "model_beats_both_last_year", "converged", "jump_off")
-YES_NO = {True: ("yes", "예"), False: ("no", "아니오")}
 
 
 def readable_number(value: float, digits: int) -> str:
@@ -245,5 +222,5 @@ def bestfit_long(bestfit: xr.Dataset, years: Sequence[int]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-__all__ = ["BACKTEST_COLUMNS", "FIT_COLUMNS", "YES_NO", "backtest_display", "fit_display", "readable_number", "band_text", "bestfit_long", "bloc_table", "build_tables", "comparison_table", "differences_table",
+__all__ = ["BACKTEST_FLAGS", "backtest_display", "fit_display", "readable_number", "band_text", "bestfit_long", "bloc_table", "build_tables", "comparison_table", "differences_table",
            "NUMERIC_TWINS", "comparison_values", "regional_table", "summary_band", "summary_long", "write_tables"]
