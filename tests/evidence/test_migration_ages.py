@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import tomllib
+
 import numpy as np
 import pytest
 import xarray as xr
 
 from kbalance.evidence import migration_ages as ma
+from kbalance.paths import calibration_dir
 
 
 def test_survival_is_one_without_deaths_and_averages_the_two_ages():
@@ -71,3 +74,14 @@ def test_young_women_and_men_go_to_seoul_and_families_leave_it(migration):
         assert table.loc[(sex, "20_29"), "capital_share_of_gains"] > table.loc[(sex, "40_64"), "capital_share_of_gains"]
         assert table.loc[(sex, "20_29"), "density_slope"] > 0 > table.loc[(sex, "40_64"), "density_slope"]
     assert table.loc[("female", "20_24"), "seoul_rate"] > table.loc[("male", "20_24"), "seoul_rate"]
+
+
+def test_the_parameter_file_carries_the_estimated_priors(migration):
+    params = tomllib.loads((calibration_dir() / "parameters.toml").read_text("utf-8"))
+    by_model = {entry["model"]: entry for entry in params.values() if isinstance(entry, dict) and "model" in entry}
+    for row in ma.priors(migration).itertuples():
+        entry = by_model[row.parameter]
+        assert entry["prior_mean"] == pytest.approx(row.prior_mean, rel=0.01), row.parameter
+        assert entry["prior_sd"] == pytest.approx(row.prior_sd, rel=0.01), row.parameter
+        assert entry["default"] == entry["prior_mean"] and entry["status"] == "prior"
+        assert entry["range"][0] < entry["prior_mean"] < entry["range"][1]
