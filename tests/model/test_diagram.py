@@ -75,8 +75,8 @@ def test_every_edge_is_backed_by_the_dependency_graph(graph, depends):
 
 @pytest.mark.parametrize("source, target", [
     ("innovation_base", "private_rd"),                  # agglomeration of R&D
-    ("attractiveness", "destination_weight"),           # movers choose attractive regions
-    ("destination_weight", "in_migration"),
+    ("attractiveness", "destination_share"),            # movers choose attractive regions
+    ("destination_share", "in_migration"),
     ("population_density", "total_fertility_rate"),     # congestion lowers fertility
     ("grdp", "own_source_revenue"),                     # the local tax base
     ("own_source_revenue", "fiscal_shortfall"),         # equalization

@@ -47,7 +47,7 @@ LAYOUT = {
     "Innovation Base": ("economy", 63, 18), "innovation depreciation": ("economy", 63, 9),
     "attractiveness": ("population", 91, 50), "population density": ("population", 86, 58),
     "capital region regulation": ("lever", 97, 57), "fertility support": ("lever", 58, 5),
-    "destination weight": ("population", 96, 42), "total fertility rate": ("population", 70, 5),
+    "destination share": ("population", 96, 42), "total fertility rate": ("population", 70, 5),
     "working age population": ("population", 79, 37), "Population": ("population", 88, 17),
     "births": ("population", 80, 6), "other change": ("population", 79, 13),
     "international migration": ("population", 84, 12), "jump off adjustment": ("population", 90, 4),
