@@ -23,7 +23,8 @@ from kbalance.model.scenarios import Scenario
 BALANCE_VARIABLES = ("total population", "births", "total deaths", "net migration", "other change total",
                      "net international migration", "jump off adjustment total", "extinction risk index",
                      "boundary transfer total", "national population", "Population", "Innovation Base",
-                     "Public Service Capital", "Cumulative Births", "total births")
+                     "Public Service Capital", "Cumulative Births", "total births", "in migration",
+                     "out migration", "migration flow", "destination share")
 FISCAL_VARIABLES = ("local budget", "own source revenue", "transfers", "local taxes", "provincial taxes",
                     "municipal taxes", "non tax revenue", "allocation tax", "general allocation tax",
                     "special allocation tax", "allocation tax compensation", "subsidies",
@@ -100,6 +101,32 @@ def test_internal_migration_sums_to_zero(baseline):
     gross = np.abs(baseline["net migration"]).sum("Region")
     assert float(gross.max()) > 0
     assert float(np.abs(net).max()) <= 1e-9 * float(gross.max())
+
+
+def test_movers_arrive_by_sex_and_age_as_they_leave(baseline):
+    arrived = baseline["in migration"].sum("Region")
+    left = baseline["out migration"].sum("Region")
+    assert float(left.sel(Sex="Female").sum()) > 0
+    np.testing.assert_allclose(arrived.values, left.values, rtol=1e-9, atol=1e-9)
+    flows = baseline["migration flow"]
+    np.testing.assert_allclose(flows.sum("To Region").values, baseline["out migration"].sum(["Sex", "Age"]).values,
+                               rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(baseline["destination share"].sum("To Region").values, 1.0, rtol=1e-9)
+
+
+def test_women_move_earlier_and_young_movers_prefer_dense_regions(parameters):
+    variables = ["migration age profile", "labour mover share", "age destination factor"]
+    result = run_pysd(Scenario("baseline", ""), parameters, until=2002, variables=variables)
+    profile = result["migration age profile"].isel(year=0)
+    peak = {sex: int(np.argmax(profile.sel(Sex=sex).values)) for sex in ("Male", "Female")}
+    assert peak["Female"] < peak["Male"]
+    assert float(profile.sel(Sex="Female").max()) > float(profile.sel(Sex="Male").max())
+    share = result["labour mover share"].isel(year=0)
+    assert float(share.sel(Sex="Female", Age="A23")) > 0.8 > 0.3 > float(share.sel(Sex="Male", Age="A70"))
+    factor = result["age destination factor"].isel(year=0)
+    young, old = factor.sel(Sex="Female", Age="A23"), factor.sel(Sex="Female", Age="A70")
+    assert float(young.sel(**{"To Region": "Seoul"})) > float(old.sel(**{"To Region": "Seoul"})) > 1
+    assert float(young.sel(**{"To Region": "Jeonnam"})) < float(old.sel(**{"To Region": "Jeonnam"})) < 1
 
 
 def test_no_stock_goes_negative(baseline):

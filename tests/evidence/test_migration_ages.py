@@ -1,0 +1,87 @@
+"""Net migration by region, sex and age by the residual method, and the priors it gives."""
+
+from __future__ import annotations
+
+import tomllib
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from kbalance.evidence import migration_ages as ma
+from kbalance.paths import calibration_dir
+
+
+def test_survival_is_one_without_deaths_and_averages_the_two_ages():
+    assert np.array_equal(ma.survival(np.zeros(101)), np.ones(101))
+    rates = np.full(101, 0.02)
+    rates[50] = 0.06
+    s = ma.survival(rates)
+    assert s[49] == pytest.approx(np.exp(-0.04)) and s[50] == pytest.approx(np.exp(-0.04))
+    assert s[100] == pytest.approx(np.exp(-0.02))
+    with pytest.raises(ValueError):
+        ma.survival(-rates)
+
+
+def test_the_cohort_residual_recovers_known_migrants():
+    rng = np.random.default_rng(3)
+    start = rng.uniform(100, 1000, size=(2, 101))
+    s = ma.survival(rng.uniform(0, 0.1, size=(2, 101)))
+    aged = np.concatenate([rng.uniform(100, 1000, size=(2, 1)), (start * s)[:, :99],
+                           (start * s)[:, 99:].sum(-1, keepdims=True)], -1)
+    migrants = rng.normal(0, 30, size=(2, 100))
+    end = aged.copy()
+    end[:, 1:] += migrants
+    np.testing.assert_allclose(ma.cohort_residual(start, end, s), migrants, atol=1e-9)
+    np.testing.assert_allclose(ma.cohort_start(start)[:, -1], start[:, 99] + start[:, 100])
+
+
+def test_modal_age_is_the_vertex_of_the_parabola():
+    mid = ma.group_mid_ages()
+    rates = -(mid - 24.0) ** 2
+    assert ma.modal_age(rates, mid, (15, 34)) == pytest.approx(24.0)
+    assert ma.modal_age(np.where(mid == 27, 1.0, 0.5), mid, (15, 34)) == pytest.approx(27.0)
+
+
+def test_the_density_slope_is_the_least_squares_slope():
+    regions = ["11", "21", "22", "29"]
+    density = xr.DataArray(np.array([[3.0], [1.0], [-1.0], [-5.0]]), dims=("region", "year"),
+                           coords={"region": regions, "year": [2020]})
+    rate = 0.01 + 0.004 * density
+    rate.loc[{"region": "29"}] = 1.0                  # Sejong is left out
+    assert float(ma.density_slope(rate, density).sel(year=2020)) == pytest.approx(0.004)
+
+
+@pytest.fixture(scope="module")
+def migration():
+    return ma.residual_migration()
+
+
+def test_the_residual_follows_the_observed_net_migration_of_regions(migration):
+    total = migration["net"].sum(["sex", "age"], min_count=1)
+    observed = ma.observed_net_interprovincial().sel(region=total["region"], year=total["year"])
+    ok = np.isfinite(total.values)
+    assert ok.sum() >= 17 * 12 - 5                      # only boundary-change region-years are left out
+    assert np.corrcoef(total.values[ok], observed.values[ok])[0, 1] > 0.98
+    internal = migration["internal"].sum("region")
+    assert float(np.abs(internal).max()) < 1e-6 * float(migration["cohort"].sum("region").max())
+
+
+def test_young_women_and_men_go_to_seoul_and_families_leave_it(migration):
+    table = ma.summary(migration).set_index(["sex", "ages"])
+    for sex in ("male", "female"):
+        assert table.loc[(sex, "20_29"), "seoul_rate"] > 0 > table.loc[(sex, "30_39"), "seoul_rate"]
+        assert table.loc[(sex, "20_29"), "capital_share_of_gains"] > table.loc[(sex, "40_64"), "capital_share_of_gains"]
+        assert table.loc[(sex, "20_29"), "density_slope"] > 0 > table.loc[(sex, "40_64"), "density_slope"]
+    assert table.loc[("female", "20_24"), "seoul_rate"] > table.loc[("male", "20_24"), "seoul_rate"]
+
+
+def test_the_parameter_file_carries_the_estimated_priors(migration):
+    params = tomllib.loads((calibration_dir() / "parameters.toml").read_text("utf-8"))
+    by_model = {entry["model"]: entry for entry in params.values() if isinstance(entry, dict) and "model" in entry}
+    for row in ma.priors(migration).itertuples():
+        entry = by_model[row.parameter]
+        assert entry["prior_mean"] == pytest.approx(row.prior_mean, rel=0.01), row.parameter
+        assert entry["prior_sd"] == pytest.approx(row.prior_sd, rel=0.01), row.parameter
+        assert entry["default"] == entry["prior_mean"] and entry["status"] == "prior"
+        assert entry["range"][0] < entry["prior_mean"] < entry["range"][1]
