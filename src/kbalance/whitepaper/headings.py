@@ -9,6 +9,8 @@ says so and the table's unit column holds the unit of each row.
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 #: Yes and no in both languages.
@@ -89,6 +91,23 @@ HEADINGS: dict[str, tuple[str, str]] = {
     "conf": ("Confidence half-width [-]", "신뢰구간 반폭 [-]"),
     "predicted": ("Share predicted by the factorial effects [-]", "요인 효과로 예측한 비중 [-]"),
     "effect_best_fit": ("Effect, best-fit run [unit of the indicator]", "효과, 최적 적합 실행 [지표 단위]"),
+    # lever evidence
+    "label_en": ("Lever (English)", "정책 수단 (영어)"), "label_ko": ("Lever (Korean)", "정책 수단 (한국어)"),
+    "lever_low": ("Lower limit of the lever [unit of the lever]", "정책 수단 하한 [정책 수단 단위]"),
+    "lever_high": ("Upper limit of the lever [unit of the lever]", "정책 수단 상한 [정책 수단 단위]"),
+    "first_target": ("First target (indicator)", "1차 목표 지표"), "evidence": ("Evidence for its size", "크기의 근거"),
+    "evidence_parameter": ("Parameter its effect scales with", "효과를 결정하는 매개변수"),
+    "prior": ("Prior distribution", "사전분포"), "prior_mean": ("Prior mean [model unit]", "사전 평균 [모형 단위]"),
+    "prior_sd": ("Prior standard deviation [model unit]", "사전 표준편차 [모형 단위]"),
+    "parameter_low": ("Lower bound of the parameter [model unit]", "매개변수 하한 [모형 단위]"),
+    "parameter_high": ("Upper bound of the parameter [model unit]", "매개변수 상한 [모형 단위]"),
+    "fitted": ("Fitted value [model unit]", "추정값 [모형 단위]"), "support": ("Support by the evidence", "근거의 지지"),
+    "fitted_at_bound": ("Fitted to a bound", "경계값으로 추정됨"),
+    "chain_target": ("Chain to the first target", "1차 목표까지의 경로"),
+    "chain_capital": ("Chain to the capital-region share", "수도권 비중까지의 경로"),
+    "reads_parameter": ("Chain reads the parameter", "경로가 매개변수를 읽음"),
+    "start_value": ("Value in the start year [unit of the lever]", "시작 연도 값 [정책 수단 단위]"),
+    "change": ("Standard change [unit of the lever]", "표준 변화 [정책 수단 단위]"),
     # sensitivity
     "method": ("Method", "방법"), "index": ("Index", "지수"), "factor": ("Factor", "요인"),
     "value": ("Value of the index [-]", "지수 값 [-]"),
@@ -96,7 +115,14 @@ HEADINGS: dict[str, tuple[str, str]] = {
 
 #: Headings of a column that means something else in one sheet: sheet → column → (English, Korean).
 SHEET_HEADINGS = {"scenario_levers": {"target": ("Target value [unit column]", "목표값 [단위 열]"),
-                                      "unit": ("Unit of the lever", "정책 수단 단위")}}
+                                      "unit": ("Unit of the lever", "정책 수단 단위")},
+                  "lever_evidence": {"unit": ("Unit of the lever", "정책 수단 단위")}}
+#: A response column of the lever evidence table: <outcome>_<year>[_q05|_q95].
+RESPONSE = re.compile(r"(target|capital)_(\d{4})(?:_(q05|q95))?")
+#: Its outcome and band in both languages.
+RESPONSE_OUTCOMES = {"target": ("Response of the first target [unit of its indicator]", "1차 목표의 반응 [지표 단위]"),
+                     "capital": ("Response of the capital-region share [%p]", "수도권 비중의 반응 [%p]")}
+RESPONSE_BANDS = {None: ("best fit", "최적 적합"), "q05": ("5 %", "5 %"), "q95": ("95 %", "95 %")}
 
 
 def heading(column: str, lang: str, name: str = "", unit_column: bool = True) -> str:
@@ -111,6 +137,9 @@ def heading(column: str, lang: str, name: str = "", unit_column: bool = True) ->
         return SHEET_HEADINGS[name][column][ko]
     if column in QUANTILES:
         return QUANTILES[column][ko] + (ROW_UNIT if unit_column else INDICATOR_UNIT)[ko]
+    if name == "lever_evidence" and (match := RESPONSE.fullmatch(column)):
+        outcome, year, band = match.groups()
+        return f"{RESPONSE_OUTCOMES[outcome][ko]}, {year}, {RESPONSE_BANDS[band][ko]}"
     if column in HEADINGS:
         return HEADINGS[column][ko]
     if column in BACKTEST_COLUMNS:
