@@ -197,8 +197,8 @@ def test_a_lever_change_changes_the_projection(baseline, parameters):
 
 def test_budget_is_own_revenue_plus_transfers_every_year(baseline):
     b = baseline
-    transfers = (b["allocation tax"] + b["subsidies"] + b["devolved programme compensation"]
-                 + b["special account transfer"] + b["extinction fund transfer"] + b["coprosperity grants"])
+    transfers = (b["allocation tax"] + b["subsidies"] + b["special account transfer"]
+                 + b["extinction fund transfer"] + b["coprosperity grants"])
     scale = float(b["local budget"].max())
     for total, parts in ((b["local budget"], b["own source revenue"] + b["transfers"]), (b["transfers"], transfers),
                          (b["own source revenue"], b["local taxes"] + b["non tax revenue"]),
@@ -210,14 +210,23 @@ def test_budget_is_own_revenue_plus_transfers_every_year(baseline):
 
 
 def test_the_consumption_tax_blocks_add_up_to_the_tax(baseline):
-    """Everything the four blocks raise goes to the governments, the fund union or (part of
-    block 2) the education offices and the allocation-tax compensation."""
+    """Everything the four blocks raise goes to the governments (the fixed sums of blocks 3
+    and 4 through the fund union) or, for part of block 2, to the allocation-tax recipients
+    and the education offices."""
     b = baseline
     regional = (b["consumption tax to province"] + b["consumption tax to municipalities"]).sum("Region")
     block_2_rest = b["consumption tax block 2"] / 100 * b["vat base"] * (1 - 0.5499)
-    total = regional + b["devolved programme sum 3"] + b["devolved programme sum 4"] + block_2_rest
+    total = regional + block_2_rest
     np.testing.assert_allclose(total.values, b["local consumption tax"].values, rtol=1e-9, atol=1e-3)
-    assert float(b["local consumption tax"].sel(year=2009)) == 0 < float(b["local consumption tax"].sel(year=2010))
+    compensation = b["allocation tax compensation"].sum("Region")
+    np.testing.assert_allclose(compensation.values, (block_2_rest * 0.1924 / (1 - 0.5499)).values, rtol=1e-9, atol=1e-3)
+    np.testing.assert_allclose(b["devolved programme compensation"].sum("Region").values,
+                               (b["devolved programme sum 3"] + b["devolved programme sum 4"]).values, rtol=1e-9, atol=1e-3)
+    # the rate rose from 0 to 5 % in 2010: a quarter of 2010's tax (October-December 2009) was collected at 0
+    tax, base = b["local consumption tax"], b["vat base"]
+    assert float(tax.sel(year=2009)) == 0
+    assert float(tax.sel(year=2010) / base.sel(year=2010)) == pytest.approx(0.75 * 0.05, rel=1e-12)
+    assert float(tax.sel(year=2011) / base.sel(year=2011)) == pytest.approx(0.05, rel=1e-12)
 
 
 def test_a_zero_allocation_pool_gives_zero_grants(parameters):
@@ -233,18 +242,26 @@ def test_a_zero_allocation_pool_gives_zero_grants(parameters):
 
 
 def test_a_region_whose_revenue_exceeds_its_need_gets_no_general_grant(baseline, parameters):
+    """The shortfall rule, except for Jeju, which the law gives 3 % of the general grant
+    whatever its shortfall (its special act, 제124조)."""
+    others = baseline["Region"] != "Jeju"
     covered = baseline["standard fiscal revenue"] >= baseline["standard fiscal need"]
     grant = baseline["general allocation tax"]
-    assert bool(covered.any()) and bool((~covered).any())  # both kinds occur in the baseline
-    assert float(np.abs(grant.where(covered, 0.0)).max()) == 0.0
+    assert bool((covered & others).any()) and bool((~covered & others).any())  # both kinds occur in the baseline
+    assert float(np.abs(grant.where(covered & others, 0.0)).max()) == 0.0
     assert bool((grant.where(~covered, 1.0) > 0).all())
     values = dict(parameters.values, **{"standard need per unit": 0.01})  # every region covers its need
     params = type(parameters)(parameters.name, values, parameters.path)
     result = run_pysd(Scenario("low need", ""), params, until=2030,
-                      variables=["general allocation tax", "standard fiscal revenue", "standard fiscal need"])
-    covered = result["standard fiscal revenue"] >= result["standard fiscal need"]
-    assert bool(covered.sel(year=slice(2012, None)).all())
-    assert float(np.abs(result["general allocation tax"].sel(year=slice(2012, None))).max()) == 0.0
+                      variables=["general allocation tax", "standard fiscal revenue", "standard fiscal need",
+                                 "general allocation tax pool"])
+    later = result.sel(year=slice(2012, None))
+    covered = later["standard fiscal revenue"] >= later["standard fiscal need"]
+    assert bool(covered.all())
+    grant = later["general allocation tax"]
+    assert float(np.abs(grant.sel(Region=grant["Region"] != "Jeju")).max()) == 0.0
+    np.testing.assert_allclose(grant.sel(Region="Jeju").values, 0.03 * later["general allocation tax pool"].values,
+                               rtol=1e-12)
 
 
 def test_equal_tax_bases_give_equal_consumption_tax_per_head_times_the_weights(parameters):

@@ -19,8 +19,23 @@ def tables():
 def test_vat_base_reproduces_the_2023_consumption_tax(tables):
     ratio = tables["fiscal_scalars.csv"].loc["vat_base_to_gdp", "value"]
     gdp = fiscal_inputs.wide("grdp_nominal").loc[2023, "00"] * 1e6
-    assert ratio * gdp * 0.253 == pytest.approx(fiscal_inputs.CONSUMPTION_TAX_2023, rel=1e-12)
+    collected = 0.75 * 25.3 + 0.25 * 23.7  # October-December 2022 was shared at 2022's rate
+    assert ratio * gdp * collected / 100 == pytest.approx(fiscal_inputs.CONSUMPTION_TAX_2023, rel=1e-12)
     assert 0.03 < ratio < 0.06  # VAT is about a twentieth of GDP
+
+
+def test_collected_rate_takes_a_quarter_of_the_base_at_last_year_s_rate(tables):
+    rates = fiscal_inputs.collected_rate(read_levers(), [2012, 2014, 2019, 2020, 2023])
+    assert list(rates) == pytest.approx([5.0, 0.75 * 11 + 0.25 * 5, 0.75 * 15 + 0.25 * 11, 0.75 * 21 + 0.25 * 15,
+                                         0.75 * 25.3 + 0.25 * 23.7])
+    assert tables["fiscal_scalars.csv"].loc["consumption_tax_collected_next_year", "value"] == 0.25
+
+
+def test_price_level_is_the_gdp_deflator_at_one_in_2020(tables):
+    level = tables["fiscal_price_level.csv"]["value"]
+    assert level.loc[2020] == pytest.approx(1.0, rel=1e-9)
+    assert level.loc[2014] < 1 < level.loc[2023]
+    assert level.index.is_monotonic_increasing and level.index.max() >= 2023
 
 
 def test_non_tax_ratio_is_the_2023_budget_ratio(tables):
@@ -48,13 +63,16 @@ def test_consumption_weights_are_the_law_s(tables):
 
 def test_municipal_taxes_add_up_to_the_2023_national_total(tables):
     regions = tables["fiscal_regions.csv"]
-    grdp = fiscal_inputs.wide("grdp_nominal").loc[2023, list(names())].to_numpy() * 1e6
+    gdp = fiscal_inputs.wide("grdp_nominal").loc[2023, "00"] * 1e6
+    population = fiscal_inputs.wide("pop_registered").loc[2023]
+    base = gdp / population["00"] * population[list(names())].to_numpy()  # residents × GDP per resident
     provincial = fiscal_inputs.wide("local_tax_revenue_provincial_govt").loc[2023, "00"]
-    municipal = (regions["municipal_tax_to_grdp"].to_numpy() * grdp).sum()
+    municipal = (regions["municipal_tax_per_resident"].to_numpy() * base).sum()
     assert provincial + municipal < fiscal_inputs.LOCAL_TAX_TOTAL_2023  # block 4's part is left out
-    assert provincial + municipal > 0.98 * fiscal_inputs.LOCAL_TAX_TOTAL_2023
-    assert regions.loc["Sejong", "municipal_tax_to_grdp"] == regions.loc["Jeju", "municipal_tax_to_grdp"] == 0
-    assert regions.loc["Gyeonggi", "municipal_tax_to_grdp"] > regions.loc["Seoul", "municipal_tax_to_grdp"]
+    assert provincial + municipal > 0.97 * fiscal_inputs.LOCAL_TAX_TOTAL_2023
+    column = regions["municipal_tax_per_resident"]
+    assert column["Sejong"] == column["Jeju"] == 0
+    assert column["Gyeonggi"] == column["Jeonnam"] > column["Seoul"] == column["Busan"] > 0
 
 
 def test_extinction_fund_shares_sum_to_one_and_skip_seoul(tables):

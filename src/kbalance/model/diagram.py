@@ -127,7 +127,7 @@ def model_graph(levers_path=None) -> dict:
             elif sign is not None or dep not in aggregate:
                 stack.extend((d, sign) for d in graph.get(dep, ()))
     for (source, target), kind in edges.items():
-        if kind != "link":
+        if kind != "link" and nodes[source]["kind"] != "lever":  # a lever stays a lever
             nodes[source]["kind"] = "flow"
     # the lever column is ordered by the mean height of what each lever acts on
     height = {py: sum(nodes[t]["y"] for s, t in edges if s == py) / max(1, sum(s == py for s, _ in edges))

@@ -4,21 +4,27 @@ The fiscal sector of model/kbalance.mdl encodes the rules of the law texts (docs
 "Fiscal"); the observable ratios it needs are computed here from the observation set and a
 few totals of the references, and then held fixed:
 
+- the share of a year's VAT base collected in the next year (the fourth quarter, whose
+  final return is filed in January [R690]), so that a year's revenue is shared at three
+  quarters of this year's rate and a quarter of last year's (the collected rate);
 - the local consumption tax base (VAT base) per unit of GDP: the 2023 revenue of the tax
-  (24.6731조 [R312]) over its 2023 rate (25.3 % [R300]) and the 2023 nominal GDP;
+  (24.6731조 [R312]) over its 2023 collected rate (25.3 % and 23.7 % [R300][R301]) and the
+  2023 nominal GDP;
 - national tax before the local consumption tax is carved out of VAT, per unit of GDP,
-  2012–2020 (tax.csv, with the tax rate history of model/levers.toml);
+  2012–2020 (tax.csv, with the collected rates of model/levers.toml's history);
 - provincial taxes other than the consumption tax per unit of GRDP by region, 2012–2013,
   when the consumption tax was a single 5 %p block distributed by the consumption index
   (tax.csv, economy.csv, population.csv);
-- municipal taxes per unit of GRDP in 2023, for the autonomous districts of the special and
-  metropolitan cities from Seoul (its local tax [R312] less its provincial government's in
+- municipal taxes per resident relative to national GDP per resident in 2023, for the
+  autonomous districts of the special and metropolitan cities from Seoul (its local tax [R312] less its provincial government's in
   tax.csv), for the cities and counties of the provinces from the rest of the national
   total [R312]; both less the municipalities' part of block 4 of the consumption tax;
 - non-tax own revenue per unit of local tax, 2023 budget (24.7조 / 115.3조 [R94]);
 - private consumption per resident relative to the nation, 2017–2021 (economy.csv);
 - the shares of the local extinction response fund from the designated areas
-  (municipal_designations.csv) by the rule of [R316].
+  (municipal_designations.csv) by the rule of [R316];
+- the national GDP deflator by year (economy.csv, 2020 = 1), which turns the nominal sums of
+  the levers and the law into 2020 prices.
 
 Amounts are in the units of the model: GRDP is in chained 2020 prices, so a ratio of
 nominal tax to nominal GRDP applied to it gives taxes in 2020 prices.
@@ -36,9 +42,10 @@ from kbalance.observations.keyed import municipal_designations
 from kbalance.observations.load import load_series
 from kbalance.regions import NATIONAL_CODE, load_regions, names
 
-#: Local consumption tax revenue in 2023 [KRW] [R312] and the rate it was raised at [%] [R300].
+#: Local consumption tax revenue in 2023 [KRW] [R312].
 CONSUMPTION_TAX_2023 = 24.6731e12
-CONSUMPTION_TAX_RATE_2023 = 25.3
+#: Share of a year's VAT base paid in the next year: the October-December quarter [R690].
+COLLECTED_NEXT_YEAR = 0.25
 #: Local tax of all local governments in 2023, nationally and in Seoul [KRW] [R312].
 LOCAL_TAX_TOTAL_2023, SEOUL_LOCAL_TAX_2023 = 112.4609e12, 26.3070e12
 #: Block 4 of the consumption tax in 2023 [%p of the VAT base], its fixed sum [KRW] and the
@@ -98,24 +105,37 @@ def rate_path(levers: dict[str, dict], years) -> pd.Series:
     return pd.Series(np.interp(list(years), x, y), index=list(years))
 
 
+def collected_rate(levers: dict[str, dict], years) -> pd.Series:
+    """The rate [%] of the local consumption tax collected in each year: this year's rate on
+    the part of the VAT base paid in the year, last year's on its fourth quarter."""
+    years = list(years)
+    now = rate_path(levers, years).to_numpy()
+    before = rate_path(levers, [y - 1 for y in years]).to_numpy()
+    return pd.Series((1 - COLLECTED_NEXT_YEAR) * now + COLLECTED_NEXT_YEAR * before, index=years)
+
+
 def fiscal_scalars(root: Path | None, levers: dict[str, dict]) -> tuple[pd.DataFrame, float]:
     """The national ratios of the fiscal sector (key → value) and the VAT base per unit of GDP."""
     gdp = wide("grdp_nominal", root)[NATIONAL_CODE] * 1e6  # KRW
-    vat_ratio = CONSUMPTION_TAX_2023 / (CONSUMPTION_TAX_RATE_2023 / 100) / gdp[2023]
+    vat_ratio = CONSUMPTION_TAX_2023 / (collected_rate(levers, [2023]).iloc[0] / 100) / gdp[2023]
     years = list(NATIONAL_TAX_YEARS)
     national = wide("national_tax_revenue", root)[NATIONAL_CODE].reindex(years) * 1e8
-    before = (national / gdp.reindex(years) + rate_path(levers, years) / 100 * vat_ratio).mean()
-    table = pd.DataFrame({"value": [vat_ratio, before, NON_TAX_REVENUE_2023 / LOCAL_TAX_2023]},
+    before = (national / gdp.reindex(years) + collected_rate(levers, years) / 100 * vat_ratio).mean()
+    table = pd.DataFrame({"value": [vat_ratio, before, NON_TAX_REVENUE_2023 / LOCAL_TAX_2023, COLLECTED_NEXT_YEAR]},
                          index=["vat_base_to_gdp", "national_tax_before_consumption_tax_to_gdp",
-                                "non_tax_revenue_per_local_tax"])
+                                "non_tax_revenue_per_local_tax", "consumption_tax_collected_next_year"])
     return table, vat_ratio
 
 
-def municipal_tax_ratios(root: Path | None, vat_ratio: float, share: pd.Series, city: pd.Series,
-                         single: pd.Series) -> pd.Series:
-    """Municipal taxes per unit of GRDP [1] by region code in :data:`MUNICIPAL_TAX_YEAR`: the
-    Seoul districts' ratio for the special and metropolitan cities, the rest of the national
-    total over the provinces' GRDP for the provinces, 0 in the single-tier regions.
+def municipal_tax_ratios(root: Path | None, levers: dict[str, dict], vat_ratio: float, share: pd.Series,
+                         city: pd.Series, single: pd.Series) -> pd.Series:
+    """Municipal taxes per resident relative to national GDP per resident [1] by region code in
+    :data:`MUNICIPAL_TAX_YEAR`: the Seoul districts' ratio for the special and metropolitan
+    cities, the rest of the national total over the provinces' residents for the provinces, 0
+    in the single-tier regions. Residents, not GRDP, are the base: the property, automobile,
+    tobacco and resident taxes follow them, and in 2012 the cities' and counties' taxes per
+    resident of Gyeonggi, Gyeongbuk and Gyeongnam differed by ±6 % against ±20 % per unit of
+    GRDP (their totals [R312]'s 2012 list in fiscal-rules.md less tax.csv).
 
     share : the regions' consumption-index shares (the key of block 4's municipal part)
     city, single : flags of the special and metropolitan cities and of the single-tier regions
@@ -123,15 +143,20 @@ def municipal_tax_ratios(root: Path | None, vat_ratio: float, share: pd.Series, 
     y = MUNICIPAL_TAX_YEAR
     grdp = wide("grdp_nominal", root).loc[y] * 1e6
     provincial = wide("local_tax_revenue_provincial_govt", root).loc[y]
-    block_4 = BLOCK_4_MUNICIPAL * (BLOCK_4 / 100 * vat_ratio * grdp[NATIONAL_CODE] - BLOCK_4_FIXED) * share * (1 - single)
+    rate = collected_rate(levers, [y]).iloc[0]
+    block_4 = min(BLOCK_4, max(0.0, rate - 21.0))  # collected, as model/kbalance.mdl's blocks
+    residual_4 = block_4 / 100 * vat_ratio * grdp[NATIONAL_CODE] - BLOCK_4_FIXED * block_4 / BLOCK_4
+    block_4 = BLOCK_4_MUNICIPAL * residual_4 * share * (1 - single)
+    population = wide("pop_registered", root).loc[y]
+    base = grdp[NATIONAL_CODE] / population[NATIONAL_CODE] * population  # KRW: residents × GDP per resident
     seoul = next(code for code, name in names().items() if name == "Seoul")
-    district = (SEOUL_LOCAL_TAX_2023 - provincial[seoul] - block_4[seoul]) / grdp[seoul]
+    district = (SEOUL_LOCAL_TAX_2023 - provincial[seoul] - block_4[seoul]) / base[seoul]
     codes = share.index
     cities = city & ~single.astype(bool)
     provinces = ~city & ~single.astype(bool)
     rest = (LOCAL_TAX_TOTAL_2023 - provincial[NATIONAL_CODE] - block_4.sum()
-            - district * grdp[codes][cities].sum())
-    county = rest / grdp[codes][provinces].sum()
+            - district * base[codes][cities].sum())
+    county = rest / base[codes][provinces].sum()
     return pd.Series(np.where(cities, district, np.where(provinces, county, 0.0)), index=codes)
 
 
@@ -174,7 +199,7 @@ def fiscal_regions(root: Path | None, levers: dict[str, dict], vat_ratio: float)
         "city_flag": city.astype(float),
         "single_tier_flag": single,
         **extinction_fund_shares(root).loc[codes].to_dict("series"),
-        "municipal_tax_to_grdp": municipal_tax_ratios(root, vat_ratio, share.loc[MUNICIPAL_SHARE_YEAR], city, single),
+        "municipal_tax_per_resident": municipal_tax_ratios(root, levers, vat_ratio, share.loc[MUNICIPAL_SHARE_YEAR], city, single),
     }, index=codes)
     if table.isna().any().any():
         region, field = table.isna().stack().loc[lambda bad: bad].index[0]
@@ -184,7 +209,15 @@ def fiscal_regions(root: Path | None, levers: dict[str, dict], vat_ratio: float)
     return table
 
 
+def price_level(root: Path | None = None) -> pd.DataFrame:
+    """The national GDP deflator [1] by year (nominal over chained 2020 GDP, 2020 = 1), the
+    years where both are observed."""
+    deflator = (wide("grdp_nominal", root)[NATIONAL_CODE] / wide("grdp_real_chained_2020", root)[NATIONAL_CODE]).dropna()
+    return pd.DataFrame({"value": deflator.to_numpy()}, index=pd.Index(deflator.index.astype(int), name="key"))
+
+
 def fiscal_tables(root: Path | None, levers: dict[str, dict]) -> dict[str, pd.DataFrame]:
     """The fiscal sector's input tables by file name."""
     scalars, vat_ratio = fiscal_scalars(root, levers)
-    return {"fiscal_scalars.csv": scalars, "fiscal_regions.csv": fiscal_regions(root, levers, vat_ratio)}
+    return {"fiscal_scalars.csv": scalars, "fiscal_regions.csv": fiscal_regions(root, levers, vat_ratio),
+            "fiscal_price_level.csv": price_level(root)}
