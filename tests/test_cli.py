@@ -231,6 +231,64 @@ def test_ctrl_c_ends_with_one_line_and_exit_130(capsys, monkeypatch):
     assert captured.err == "kbalance: interrupted (Ctrl-C); nothing half-written was left\n" and captured.out == ""
 
 
+def _run_manifest(tmp: Path) -> str:
+    """A run manifest whose inputs are the project's as they are now (no run behind it)."""
+    import json
+
+    from kbalance.model.parameters import shipped_parameter_set
+    from kbalance.outputs import input_hashes, project_path
+
+    params = shipped_parameter_set()
+    manifest = {"kbalance_run": 1, "command": "kbalance run", "engine": "fast", "until": 2003,
+                "scenario": {"path": "model/scenarios/baseline.toml"},
+                "parameter_set": {"path": project_path(params.path)}, "inputs": input_hashes()}
+    (tmp / "recorded").mkdir(exist_ok=True)
+    (tmp / "recorded" / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return str(tmp / "recorded" / "manifest.json")
+
+
+#: Every command that writes a new folder, given a scratch folder.
+NEW_FOLDER_COMMANDS = {"run": lambda tmp: ["run"], "whitepaper": lambda tmp: ["whitepaper"],
+                       "sensitivity": lambda tmp: ["sensitivity"],
+                       "calibrate": lambda tmp: ["calibrate", "--version", "vtest"],
+                       "reproduce": lambda tmp: ["reproduce", _run_manifest(tmp)]}
+
+
+@pytest.mark.parametrize("name", list(NEW_FOLDER_COMMANDS))
+def test_one_rule_for_an_existing_folder_in_every_command_that_writes_a_new_one(tmp_path, capsys, monkeypatch, name):
+    _no_compute(monkeypatch)
+    command = NEW_FOLDER_COMMANDS[name](tmp_path)
+    empty = tmp_path / "empty"  # an empty folder is a new one: accepted, its mode kept
+    empty.mkdir()
+    os.chmod(empty, 0o750)
+    with pytest.raises(AssertionError, match="computed before checking"):  # reached the compute
+        cli.main([*command, "--out", str(empty)])
+    assert empty.is_dir() and not any(empty.iterdir()) and empty.stat().st_mode & 0o777 == 0o750
+    used = Path(_nonempty(tmp_path))  # a folder with entries: refused, untouched
+    assert cli.main([*command, "--out", str(used)]) == 2
+    assert "folder exists and is not empty" in capsys.readouterr().err
+    assert sorted(p.name for p in used.iterdir()) == ["old.csv"]
+    busy = tmp_path / "busy"  # a folder another running command reserved: refused at the start
+    busy.mkdir()
+    (busy / RESERVATION).write_text(f"{os.getppid()}\n")
+    assert cli.main([*command, "--out", str(busy)]) == 2
+    assert f"folder is being written by process {os.getppid()}" in capsys.readouterr().err
+    for bad, needle in (("/proc/x", "cannot create a folder in /proc"), (_afile(tmp_path), "is a file, not a folder")):
+        assert cli.main([*command, "--out", bad]) == 2
+        assert needle in capsys.readouterr().err
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary sibling left
+
+
+def test_ctrl_c_during_a_run_leaves_nothing_and_exits_130(tmp_path, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr("kbalance.runs.run_model", interrupted)
+    assert cli.main(["run", "--until", "2003", "--out", str(tmp_path / "run")]) == 130
+    captured = capsys.readouterr()
+    assert captured.err.splitlines()[-1] == "kbalance: interrupted (Ctrl-C); nothing half-written was left"
+    assert "Traceback" not in captured.err and list(tmp_path.iterdir()) == []
+
+
 def test_a_missing_ensemble_is_named_without_a_note_first(tmp_path, capsys):
     assert cli.main(["sensitivity", "--ensemble", str(tmp_path / "nope.toml"), "--out", str(tmp_path / "s")]) == 2
     err = capsys.readouterr().err

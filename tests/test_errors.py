@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kbalance import errors
-from kbalance.errors import (DuplicateCellError, InvalidValueError, KbalanceInputError, MissingColumnError,
+from kbalance.errors import (ChangedInputError, DuplicateCellError, InvalidValueError, KbalanceInputError, MissingColumnError,
                              MissingFileError, MissingKeyError, MissingValueError, ModelFileError,
                              UnitMismatchError, UnknownRegionError)
 
@@ -37,6 +37,9 @@ CASES = {
                       ["gompertz_slope.range", "missing", "[low, high] with low < high"]),
     ModelFileError: (ModelFileError(FILE, "mortality rate", "unknown variable 'gompertz slope'"),
                      ["mortality rate", "unknown variable", "a complete Vensim model file"]),
+    ChangedInputError: (ChangedInputError(FILE, "outputs/run/manifest.json", "ab" * 32, None, ["model/levers.toml"]),
+                        ["sha256", "changed since outputs/run/manifest.json", "recorded abababababab", "now missing",
+                         "also changed: model/levers.toml", "as recorded in the manifest"]),
 }
 
 

@@ -3,7 +3,8 @@
 Members are drawn inside the ranges of calibration/parameters.toml and model/levers.toml
 (targets, start years and ramps of both steps of every lever) and run on the fast
 engine. Every run must give finite values; every variable whose limits the model file
-documents (``~ Dmnl [0,1]``, ``~ person [0,?]``, ...) must stay within them; every lever
+documents (``~ Dmnl [0,1]``, ``~ person [0,?]``, ...) must stay within them (populations
+exactly, others to rounding); every lever
 within its range; and each region's population must change by exactly its births minus
 deaths plus net migration, international migration, other change, boundary transfers
 and the jump-off adjustment.
@@ -32,6 +33,8 @@ from kbalance.model.parameters import parameter_definitions, shipped_parameter_s
 MEMBERS = 32  # members per example
 CHUNK = 16  # members per engine call (bounds memory: age-resolved variables for every member)
 ROUNDING = 1e-12  # allowed excursion beyond a limit, relative to the variable's largest value
+#: Held without rounding: the stock's net flow is bounded below by the stock per step.
+EXACTLY_NON_NEGATIVE = ("Population", "total population")
 BALANCE = 1e-9  # allowed error of the balancing equation, relative to the region's population and flows
 BALANCE_TERMS = {"births": 1, "total deaths": -1, "net migration": 1, "net international migration": 1,
                  "net other change": 1, "net boundary transfer": 1, "jump off adjustment total": 1}
@@ -152,6 +155,9 @@ def violations(ds: xr.Dataset) -> list[str]:
         if not np.isfinite(x).all():
             found.append(f"{name}: not finite in members {sorted(set(np.nonzero(~np.isfinite(x))[0]))[:5]}")
             continue
+        if name in EXACTLY_NON_NEGATIVE and x.min() < 0:
+            found.append(f"{name}: {x.min():.6g} below 0")
+            continue
         if name in limits:
             low, high = limits[name]
             tol = ROUNDING * max(1.0, float(np.abs(x).max()))
@@ -218,10 +224,13 @@ def test_the_checks_catch_a_broken_bound():
     broken = ds.copy()
     broken["employment rate"] = ds["employment rate"] + 0.5
     broken["Population"] = ds["Population"].where(ds["Population"]["Age"] != "A100", -1.0)
+    tiny = ds.copy()
+    tiny["Population"] = ds["Population"].where(ds["Population"]["Age"] != "A100", -1e-13)  # rounding size
     broken["births"] = ds["births"] * 1.001
     messages = " | ".join(violations(broken))
     assert "employment rate" in messages and "Population" in messages and "balancing" in messages
     assert violations(ds) == []
+    assert violations(tiny) == ["Population: -1e-13 below 0"]
 
 
 # --- the properties ---------------------------------------------------------------------------

@@ -13,12 +13,13 @@ import xarray as xr
 from kbalance import paths
 from kbalance.cli import main
 from kbalance.engine.compiler import source_hash
-from kbalance.errors import InvalidValueError
+from kbalance.errors import ChangedInputError, InvalidValueError
 from kbalance.model.parameters import shipped_parameter_set
 from kbalance.model.scenarios import read_scenario
 from kbalance.outputs import OBSERVATION_SET_KEY, file_hash
 from kbalance.paths import calibration_dir, model_file
-from kbalance.runs import build_manifest, compare_results, reproduce_run, run_model, run_to_folder
+from kbalance.runs import (build_manifest, compare_folders, compare_results, compare_tables, manifest_kind,
+                           reproduce_run, run_model, run_to_folder)
 
 TWO_STEPS = """[levers.local_consumption_tax_rate]
 steps = [
@@ -137,14 +138,25 @@ def project_copy(tmp_path, monkeypatch):
     paths.project_root.cache_clear()
 
 
-def test_a_run_reproduces_then_a_changed_default_is_named(project_copy, tmp_path, capsys):
+def test_a_run_reproduces_then_a_changed_default_is_refused(project_copy, tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["run", "--until", "2030", "--out", str(run)]) == 0
     assert main(["reproduce", str(run / "manifest.json"), "--out", str(tmp_path / "again")]) == 0
     out, err = capsys.readouterr()
-    assert "numbers match the original run" in out and "warning" not in err
+    assert "matches  results.nc" in out and "matches  results.csv" in out
+    assert "numbers match the original in 2 files" in out and err == ""
     assert json.loads((tmp_path / "again" / "manifest.json").read_text())["inputs"] == \
         json.loads((run / "manifest.json").read_text())["inputs"]
+
+    # the numbers of the original changed: the file that differs is named, exit 1
+    with xr.open_dataset(run / "results.nc") as nc:
+        tampered = nc.load()
+    tampered["total_population"] = tampered["total_population"] * (1 + 1e-9)
+    tampered.to_netcdf(run / "results.nc")
+    assert main(["reproduce", str(run), "--out", str(tmp_path / "differs")]) == 1
+    out = capsys.readouterr().out
+    assert "differs  results.nc: total_population (1e-09)" in out and "matches  results.csv" in out
+    assert "numbers differ from the original in 1 of 2 files" in out
 
     # a default of parameters.toml that the fitted set does not override (issue: 2030 population moves)
     defaults = project_copy / "calibration" / "parameters.toml"
@@ -152,20 +164,58 @@ def test_a_run_reproduces_then_a_changed_default_is_named(project_copy, tmp_path
     block = text.index("[tfr_path_deviation]")
     at = text.index("default = 0.0", block)
     defaults.write_text(text[:at] + "default = 1.5" + text[at + len("default = 0.0"):], encoding="utf-8")
-    assert main(["reproduce", str(run), "--out", str(tmp_path / "changed")]) == 1
-    out, err = capsys.readouterr()
-    assert "warning: input calibration/parameters.toml changed since the run" in err
-    assert "numbers differ from the original run in " in out and "largest relative difference" in out
-    assert main(["reproduce", str(run), "--out", str(tmp_path / "changed")]) == 2  # never overwritten
+    assert main(["reproduce", str(run), "--out", str(tmp_path / "changed")]) == 2
+    err = capsys.readouterr().err
+    assert "calibration/parameters.toml: field 'sha256': changed since" in err and str(run) in err
+    assert not (tmp_path / "changed").exists()  # refused before any compute
+    with pytest.raises(ChangedInputError, match="parameters.toml"):
+        reproduce_run(run, tmp_path / "changed")
 
 
-def test_reproduce_refuses_what_is_not_a_run_manifest(tmp_path, capsys):
+def test_reproduce_refuses_what_is_not_a_manifest_of_kbalance(tmp_path, capsys):
     (tmp_path / "manifest.json").write_text(json.dumps({"kbalance_sensitivity": 1}), encoding="utf-8")
+    with pytest.raises(InvalidValueError, match="a sensitivity manifest"):
+        reproduce_run(tmp_path, tmp_path / "y")  # only runs
+    (tmp_path / "manifest.json").write_text(json.dumps({"kbalance_sensitivity": 1, "method": "sobol"}),
+                                            encoding="utf-8")
     assert main(["reproduce", str(tmp_path / "manifest.json"), "--out", str(tmp_path / "x")]) == 2
-    assert "a sensitivity manifest" in capsys.readouterr().err
-    with pytest.raises(InvalidValueError, match="MANIFEST"):
-        reproduce_run(tmp_path, tmp_path / "y")
+    assert "field 'n': missing" in capsys.readouterr().err
+    (tmp_path / "manifest.json").write_text(json.dumps({"name": "v6"}), encoding="utf-8")
+    assert main(["reproduce", str(tmp_path), "--out", str(tmp_path / "x")]) == 2
+    assert "another manifest" in capsys.readouterr().err
+    (tmp_path / "manifest.json").write_text("{", encoding="utf-8")
+    assert main(["reproduce", str(tmp_path), "--out", str(tmp_path / "x")]) == 2
+    assert "not a JSON file" in capsys.readouterr().err
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_manifest_kinds_are_known_by_their_marker():
+    assert manifest_kind({"kbalance_run": 1}) == "run"
+    assert manifest_kind({"kbalance_whitepaper": 1}) == "whitepaper"
+    assert manifest_kind({"lang": "en", "scenarios": [], "fitted_set": {}}) == "whitepaper"  # written before the marker
+    assert manifest_kind({"kbalance_sensitivity": 1}) == "sensitivity"
+    assert manifest_kind({"lang": "en"}) is None and manifest_kind([1]) is None
+
+
+def test_compare_tables_numbers_within_the_tolerance_and_text_exactly():
+    old = pd.DataFrame({"region": ["11", "21"], "value": [1.0, np.nan], "label": ["a", None]})
+    assert compare_tables(old.copy(), old) == {}
+    near = old.assign(value=[1.0 + 1e-13, np.nan])
+    assert compare_tables(near, old) == {}
+    assert compare_tables(old.assign(value=[1.1, np.nan]), old) == {"value": pytest.approx(0.1 / 1.1)}
+    assert compare_tables(old.assign(label=["a", "b"]), old) == {"label": float("inf")}
+    assert compare_tables(old.iloc[:1], old) == {"(rows)": float("inf")}
+    assert compare_tables(old.drop(columns="label"), old) == {"label": float("inf")}
+
+
+def test_compare_folders_names_every_result_file(tmp_path):
+    for name in ("old", "new"):
+        (tmp_path / name / "results").mkdir(parents=True)
+        pd.DataFrame({"v": [1.0, 2.0]}).to_csv(tmp_path / name / "results" / "a.csv", index=False)
+        xr.Dataset({"x": ("t", [1.0, 2.0])}).to_netcdf(tmp_path / name / "b.nc")
+    pd.DataFrame({"v": [1.0]}).to_csv(tmp_path / "old" / "only.csv", index=False)
+    files = compare_folders(tmp_path / "new", tmp_path / "old")
+    assert files == {"b.nc": {}, "only.csv": {"(file)": float("inf")}, "results/a.csv": {}}
 
 
 def test_compare_results_within_the_relative_tolerance():

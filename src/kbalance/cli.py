@@ -130,24 +130,34 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
+    """A run, white paper or sensitivity analysis again from its manifest; exit 0 when every
+    number of every netCDF and CSV file matches, 1 when one differs, 2 when an input changed."""
+    from kbalance.municipal.layer import write_run_municipal
     from kbalance.paths import outputs_dir
-    from kbalance.runs import MATCH_RTOL, read_run_manifest, reproduce_run
+    from kbalance.runs import MATCH_RTOL, read_manifest, reproduce, rerun_run
+    from kbalance.sensitivity.pipeline import rerun_sensitivity
+    from kbalance.whitepaper.pipeline import rerun_whitepaper
 
-    manifest = read_run_manifest(Path(args.manifest))
+    def run_again(manifest: dict, out: Path, command: Sequence[str] | None) -> Path:
+        extra = write_run_municipal if "--municipal" in manifest["command"].split() else None
+        return rerun_run(manifest, out, command, extra)
+
+    path, manifest, kind = read_manifest(Path(args.manifest))
     out = out_arg(args.out) or outputs_dir() / f"reproduce-{_stamp()}"
     with reserved_folder(out) as out:
         validate_observation_set()
-        print(f"running again: {manifest['command']} ...", flush=True)
-        result = reproduce_run(Path(args.manifest), out, command=["kbalance", *args.argv])
-    for key, old, new in result.changed:
-        now = f"now {new[:12]}…" if new else "now missing"
-        print(f"kbalance: warning: input {key} changed since the run (recorded {old[:12]}…, {now})", file=sys.stderr)
+        print(f"running again ({kind}): {manifest['command']} ...", flush=True)
+        result = reproduce(path, out, {"run": run_again, "whitepaper": rerun_whitepaper,
+                                       "sensitivity": rerun_sensitivity}, command=["kbalance", *args.argv])
+    for name, differences in result.files.items():
+        shown = ", ".join(f"{k} ({v:.3g})" for k, v in sorted(differences.items(), key=lambda kv: -kv[1])[:5])
+        print(f"  {'differs' if differences else 'matches'}  {name}" + (f": {shown}" if shown else ""))
     if result.matches:
-        print(f"numbers match the original run (every variable within {MATCH_RTOL:g} relative); wrote {result.folder}")
+        print(f"numbers match the original in {len(result.files)} files (every value within {MATCH_RTOL:g} "
+              f"relative); wrote {result.folder}")
         return EXIT_OK
-    shown = ", ".join(f"{name} (largest relative difference {diff:.3g})"
-                      for name, diff in sorted(result.differences.items(), key=lambda kv: -kv[1])[:5])
-    print(f"numbers differ from the original run in {len(result.differences)} variables: {shown}; wrote {result.folder}")
+    print(f"numbers differ from the original in {len(result.differing)} of {len(result.files)} files "
+          f"(largest relative difference per variable or column shown); wrote {result.folder}")
     return EXIT_CHECK_FAILED
 
 
@@ -203,8 +213,10 @@ def _add_model_commands(subparsers: argparse._SubParsersAction) -> None:
     run.set_defaults(command=("run", "run"))
     DISPATCH[("run", "run")] = _run
 
-    again = subparsers.add_parser("reproduce", help="run a recorded run again from its manifest and compare the numbers")
-    again.add_argument("manifest", metavar="MANIFEST", help="manifest.json of a run folder (or the folder)")
+    again = subparsers.add_parser("reproduce", help="do a run, white paper or sensitivity analysis again from its "
+                                  "manifest and compare the numbers")
+    again.add_argument("manifest", metavar="MANIFEST", help="manifest.json of a run, white-paper or sensitivity "
+                       "folder (or the folder)")
     again.add_argument("--out", metavar="DIR", help="new folder to write (default outputs/reproduce-<time>)")
     again.set_defaults(command=("reproduce", "reproduce"))
     DISPATCH[("reproduce", "reproduce")] = _reproduce

@@ -97,6 +97,20 @@ class ModelFileError(KbalanceInputError):
                          "'name = expression ~ unit ~ comment |', every variable defined)")
 
 
+class ChangedInputError(KbalanceInputError):
+    """An input file whose hash differs from the one a manifest recorded: what was recorded
+    cannot be reproduced. path is the input (its key in the manifest's ``inputs``)."""
+
+    def __init__(self, path: str | Path, manifest: str | Path, recorded: str, now: str | None,
+                 others: Iterable[str] = ()):
+        others = list(others)
+        problem = (f"changed since {manifest} was written (sha256 recorded {recorded[:12]}…, "
+                   + (f"now {now[:12]}…)" if now else "now missing)")
+                   + (f"; also changed: {', '.join(others)}" if others else ""))
+        super().__init__(path, "sha256", problem, "the file as recorded in the manifest's inputs (restore it, "
+                         "or run the command anew for a new manifest)")
+
+
 def is_number(value: object) -> bool:
     """Whether ``value`` is a real number (int or float, not bool) and finite."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

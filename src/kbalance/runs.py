@@ -5,8 +5,8 @@ value, unit; empty where a dimension does not apply), ``results.nc`` (the same a
 labelled arrays) and ``manifest.json`` (the hash of every input that can change a
 number, the engine's source hash, package versions, settings and the command). A folder
 is never overwritten: it is reserved before the run and the run is written to a
-temporary sibling renamed into place at the end. :func:`reproduce_run` runs a manifest
-again and compares the numbers.
+temporary sibling renamed into place at the end. :func:`reproduce` does a run, a white
+paper or a sensitivity analysis again from its manifest and compares the numbers.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import kbalance
 from kbalance.engine.compiler import source_hash
 from kbalance.engine.reference import DEFAULT_VARIABLES, run_pysd
 from kbalance.engine.runtime import run_fast
-from kbalance.errors import InvalidValueError, KbalanceInputError, MissingFileError
+from kbalance.errors import ChangedInputError, InvalidValueError, KbalanceInputError, MissingFileError
 from kbalance.model.conventions import global_attributes, model_results
 from kbalance.model.parameters import ParameterSet, read_parameter_set, shipped_parameter_set
 from kbalance.model.scenarios import Scenario, read_scenario, scenario_dir, with_variant
@@ -176,52 +176,106 @@ def run_to_folder(scenario: str | Path, out: Path, until: int = 2070, parameters
 # Reproducing
 # ---------------------------------------------------------------------------
 
-#: Two runs match when every number agrees within this relative difference.
+#: Two results match when every number agrees within this relative difference.
 MATCH_RTOL = 1e-12
+
+#: The manifests kbalance writes: kind → the key that marks it and the keys a re-run reads.
+MANIFEST_KINDS = {
+    "run": ("kbalance_run", ("engine", "until", "scenario", "parameter_set", "inputs")),
+    "whitepaper": ("kbalance_whitepaper", ("lang", "until", "members", "scenarios", "fitted_set", "inputs")),
+    "sensitivity": ("kbalance_sensitivity", ("method", "n", "seed", "until", "dtype", "scenario", "outcomes",
+                                             "ensemble", "inputs")),
+}
+
+#: A re-run of one manifest kind: (manifest, new folder, command) → the folder written.
+Rerun = Callable[[dict, Path, Sequence[str] | None], Path]
 
 
 @dataclass(frozen=True)
 class Reproduction:
-    """A run done again from its manifest.
+    """A run, white paper or sensitivity analysis done again from its manifest.
 
-    folder : the new run folder
-    changed : (input, recorded hash, hash now or None) for inputs that changed since the run
-    differences : variable → largest relative difference, for variables beyond :data:`MATCH_RTOL`
-        (inf for a variable missing from one of the runs or of another shape)
+    kind : "run", "whitepaper" or "sensitivity" (:data:`MANIFEST_KINDS`)
+    folder : the new folder
+    files : every netCDF and CSV file of the original folder (path relative to it) → its
+        variables or columns beyond :data:`MATCH_RTOL` with their largest relative difference
+        (empty when the file matches; inf for one missing, of another shape or other text)
     """
 
+    kind: str
     folder: Path
-    changed: list[tuple[str, str, str | None]]
-    differences: dict[str, float]
+    files: dict[str, dict[str, float]]
 
     @property
     def matches(self) -> bool:
-        """True when every number matches within :data:`MATCH_RTOL`."""
-        return not self.differences
+        """True when every number of every file matches within :data:`MATCH_RTOL`."""
+        return not self.differing
+
+    @property
+    def differing(self) -> list[str]:
+        """The files whose numbers differ."""
+        return [name for name, differences in self.files.items() if differences]
 
 
-def read_run_manifest(path: Path) -> dict:
-    """A run folder's manifest.json; KbalanceInputError naming the file when it is absent,
-    not JSON, or not the manifest of a ``kbalance run``."""
+def manifest_kind(manifest: object) -> str | None:
+    """The kind of a manifest (a key of :data:`MANIFEST_KINDS`), None when it is none of them.
+    White-paper manifests written before they were marked are known by their ``lang``."""
+    if not isinstance(manifest, dict):
+        return None
+    for kind, (marker, _) in MANIFEST_KINDS.items():
+        if marker in manifest:
+            return kind
+    return "whitepaper" if {"lang", "scenarios", "fitted_set"} <= set(manifest) else None
+
+
+def read_manifest(path: Path, kinds: Sequence[str] = tuple(MANIFEST_KINDS)) -> tuple[Path, dict, str]:
+    """The manifest.json of a run, white-paper or sensitivity folder (``path`` is the file or
+    its folder): (file, content, kind). KbalanceInputError naming the file when it is absent,
+    not JSON, not of one of ``kinds`` or lacks a key a re-run reads."""
     path = Path(path)
     if path.is_dir():
         path = path / "manifest.json"
+    wanted = ", ".join(f"kbalance {k}" for k in kinds)
     if not path.is_file():
-        raise MissingFileError(path, "MANIFEST", "the manifest.json of a kbalance run folder")
+        raise MissingFileError(path, "MANIFEST", f"the manifest.json of a folder written by {wanted}")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise KbalanceInputError(path, "MANIFEST", f"not a JSON file ({exc})", "a manifest.json written by kbalance") from None
-    if not isinstance(manifest, dict) or "kbalance_run" not in manifest:
-        kind = ("a white-paper" if isinstance(manifest, dict) and "lang" in manifest else
-                "a sensitivity" if isinstance(manifest, dict) and "kbalance_sensitivity" in manifest else "another")
-        raise InvalidValueError(path, "MANIFEST", f"{kind} manifest",
-                                "the manifest of a kbalance run (white papers and sensitivity analyses "
-                                "are not reproduced by this command)")
-    for key in ("engine", "until", "scenario", "parameter_set", "inputs"):
+    kind = manifest_kind(manifest)
+    if kind not in kinds:
+        raise InvalidValueError(path, "MANIFEST", f"{'another' if kind is None else 'a ' + kind} manifest",
+                                f"the manifest of a folder written by {wanted}")
+    for key in MANIFEST_KINDS[kind][1]:
         if key not in manifest:
-            raise KbalanceInputError(path, key, "missing", "a manifest written by kbalance run")
-    return manifest
+            raise KbalanceInputError(path, key, "missing", f"a manifest written by kbalance {kind}")
+    return path, manifest, kind
+
+
+def read_run_manifest(path: Path) -> dict:
+    """A run folder's manifest.json (see :func:`read_manifest`)."""
+    return read_manifest(path, ("run",))[1]
+
+
+def check_unchanged(manifest_path: Path, recorded: dict[str, str]) -> None:
+    """Refuse to reproduce when an input's hash differs from ``recorded`` (a manifest's
+    ``inputs``): ChangedInputError naming the first changed file (and the others)."""
+    changed = changed_inputs(recorded)
+    if changed:
+        key, old, new = changed[0]
+        others = [k for k, _, _ in changed[1:]]
+        raise ChangedInputError(key, manifest_path, old, new, others)
+
+
+def relative_difference(a: np.ndarray, b: np.ndarray) -> float:
+    """The largest relative difference between two arrays of one shape (0 where both are
+    equal or NaN, inf where one only is NaN)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    both_nan = np.isnan(a) & np.isnan(b)
+    scale = np.maximum(np.abs(a), np.abs(b))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = np.where(both_nan | (a == b), 0.0, np.abs(a - b) / scale)
+    return float(np.nanmax(np.where(np.isnan(rel), np.inf, rel))) if rel.size else 0.0
 
 
 def compare_results(new: xr.Dataset, old: xr.Dataset, rtol: float = MATCH_RTOL) -> dict[str, float]:
@@ -232,43 +286,84 @@ def compare_results(new: xr.Dataset, old: xr.Dataset, rtol: float = MATCH_RTOL) 
         if name not in new.data_vars or new[name].shape != old[name].shape:
             differences[name] = float("inf")
             continue
-        a, b = new[name].values.astype(float), old[name].values.astype(float)
-        both_nan = np.isnan(a) & np.isnan(b)
-        scale = np.maximum(np.abs(a), np.abs(b))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rel = np.where(both_nan | (a == b), 0.0, np.abs(a - b) / scale)
-        worst = float(np.nanmax(np.where(np.isnan(rel), np.inf, rel))) if rel.size else 0.0
+        worst = relative_difference(new[name].values, old[name].values)
         if worst > rtol:
             differences[name] = worst
     return differences
 
 
-def reproduce_run(manifest_path: Path, out: Path, command: Sequence[str] | None = None) -> Reproduction:
-    """Run a recorded run again with its recorded settings (scenario file, parameter set,
-    engine, last year) into the new folder ``out`` and compare the numbers with the
-    ``results.nc`` beside the manifest; the inputs whose hash changed are listed."""
-    manifest_path = Path(manifest_path)
-    if manifest_path.is_dir():
-        manifest_path = manifest_path / "manifest.json"
-    manifest = read_run_manifest(manifest_path)
-    original = manifest_path.parent / "results.nc"
-    if not original.is_file():
-        raise MissingFileError(original, "results.nc", "the results.nc of the run, beside its manifest.json")
+def compare_tables(new: pd.DataFrame, old: pd.DataFrame, rtol: float = MATCH_RTOL) -> dict[str, float]:
+    """Columns of ``old`` that differ in ``new``: numbers by more than ``rtol`` relative,
+    text at all; column → largest relative difference (inf for text, a missing column or
+    another number of rows)."""
+    if len(new) != len(old):
+        return {"(rows)": float("inf")}
+    differences = {}
+    for name in old.columns:
+        if name not in new.columns:
+            differences[str(name)] = float("inf")
+        elif pd.api.types.is_numeric_dtype(old[name]) and pd.api.types.is_numeric_dtype(new[name]):
+            worst = relative_difference(new[name].to_numpy(), old[name].to_numpy())
+            if worst > rtol:
+                differences[str(name)] = worst
+        elif not new[name].fillna("").astype(str).equals(old[name].fillna("").astype(str)):
+            differences[str(name)] = float("inf")
+    return differences
+
+
+def compare_folders(new: Path, old: Path, rtol: float = MATCH_RTOL) -> dict[str, dict[str, float]]:
+    """Every netCDF and CSV file under ``old`` compared with the same file under ``new``
+    (:func:`compare_results`, :func:`compare_tables`): relative path → what differs."""
+    files = {}
+    for path in sorted([*old.rglob("*.nc"), *old.rglob("*.csv")]):
+        name = path.relative_to(old).as_posix()
+        other = new / name
+        if not other.is_file():
+            files[name] = {"(file)": float("inf")}
+        elif path.suffix == ".nc":
+            with xr.open_dataset(other) as a, xr.open_dataset(path) as b:
+                files[name] = compare_results(a.load(), b.load(), rtol)
+        else:
+            files[name] = compare_tables(pd.read_csv(other, low_memory=False), pd.read_csv(path, low_memory=False),
+                                         rtol)
+    return files
+
+
+def reproduce(manifest_path: Path, out: Path, reruns: dict[str, Rerun],
+              command: Sequence[str] | None = None) -> Reproduction:
+    """Do a recorded run, white paper or sensitivity analysis again into the new folder
+    ``out`` and compare the numbers, for every kind by one rule: the manifest is read
+    (:func:`read_manifest`), refused when an input changed since (:func:`check_unchanged`),
+    re-run with its recorded settings and seed by ``reruns[kind]`` and every netCDF and CSV
+    file of the original folder compared with the new one (:func:`compare_folders`)."""
+    path, manifest, kind = read_manifest(manifest_path, tuple(reruns))
+    check_unchanged(path, manifest["inputs"])
+    with reserved_folder(out) as out:
+        folder = reruns[kind](manifest, out, command)
+    return Reproduction(kind, folder, compare_folders(folder, path.parent))
+
+
+def rerun_run(manifest: dict, out: Path, command: Sequence[str] | None = None,
+              extra: Callable[[Path, xr.Dataset], object] | None = None) -> Path:
+    """A recorded run again (scenario file, parameter set, engine, last year, variant) into
+    the new folder ``out``; ``extra`` as in :func:`write_run`."""
     recorded = {"scenario": manifest["scenario"].get("path"), "parameter_set": manifest["parameter_set"].get("path")}
     for key, value in recorded.items():
         if not value:
-            raise KbalanceInputError(manifest_path, f"{key}.path", "missing", "the path of the file the run read")
-    with reserved_folder(out) as out:
-        changed = changed_inputs(manifest["inputs"])
-        folder = run_to_folder(project_root() / recorded["scenario"], out, until=int(manifest["until"]),
-                               parameters=project_root() / recorded["parameter_set"], command=command,
-                               engine=manifest["engine"], variant=manifest.get("variant", {}).get("key"))
-    with xr.open_dataset(folder / "results.nc") as new, xr.open_dataset(original) as old:
-        differences = compare_results(new.load(), old.load())
-    return Reproduction(folder, changed, differences)
+            raise KbalanceInputError("MANIFEST", f"{key}.path", "missing", "the path of the file the run read")
+    return run_to_folder(project_root() / recorded["scenario"], out, until=int(manifest["until"]),
+                         parameters=project_root() / recorded["parameter_set"], command=command,
+                         engine=manifest["engine"], variant=manifest.get("variant", {}).get("key"), extra=extra)
+
+
+def reproduce_run(manifest_path: Path, out: Path, command: Sequence[str] | None = None) -> Reproduction:
+    """A recorded ``kbalance run`` again (:func:`reproduce` with :func:`rerun_run`)."""
+    return reproduce(manifest_path, out, {"run": rerun_run}, command)
 
 
 __all__ = [
-    "ENGINES", "MATCH_RTOL", "Reproduction", "age_label", "build_manifest", "compare_results", "read_run_manifest",
-    "reproduce_run", "results_long", "run_model", "run_to_folder", "run_variant", "scenario_files", "write_run",
+    "ENGINES", "MANIFEST_KINDS", "MATCH_RTOL", "Reproduction", "Rerun", "age_label", "build_manifest",
+    "check_unchanged", "compare_folders", "compare_results", "compare_tables", "manifest_kind", "read_manifest",
+    "read_run_manifest", "relative_difference", "reproduce", "reproduce_run", "rerun_run", "results_long",
+    "run_model", "run_to_folder", "run_variant", "scenario_files", "write_run",
 ]

@@ -11,7 +11,7 @@ import pytest
 from kbalance.calibration.ensemble import (constrained_ensemble, ensemble_path, lag_one_autocorrelation,
                                            latest_ensemble_set, prior_draws, read_ensemble, write_ensemble)
 from kbalance.calibration.targets import Target
-from kbalance.errors import MissingFileError
+from kbalance.errors import KbalanceInputError, MissingFileError
 from kbalance.model.parameters import latest_fitted_set, parameter_definitions
 
 
@@ -79,3 +79,25 @@ def test_written_ensembles_read_back_without_cost(fitted_folder):
     write_ensemble(table.iloc[:1], info, "v4")  # a new ensemble of the same set replaces the old
     assert list(read_ensemble(fitted_folder / "v4.toml").index) == [3]
     assert sorted(p.name for p in fitted_folder.iterdir()) == ["v4-ensemble.csv", "v4-ensemble.json", "v4.toml"]
+
+
+GOOD = "member,cost,mobility,gompertz slope\n3,1.5,0.1,0.1\n8,1.25,0.2,0.1\n"
+
+
+@pytest.mark.parametrize("content, field, problem", [
+    (b"", "(file)", "empty file"),
+    (b"\xff\xfe" + GOOD.encode(), "(file)", "not UTF-8 text"),
+    (b"member,cost,mobility,gompertz slope\n", "member", "no members"),
+    (GOOD.replace("member,cost,", "member,price,").encode(), "cost", "column missing"),
+    (GOOD.replace("3,1.5,0.1,0.1", "3,1.5,abc,0.1").encode(), "mobility", "invalid value 'abc'"),
+    (GOOD.replace("8,1.25,0.2,0.1", "8,1.25,,0.1").encode(), "mobility", "missing value (NaN or empty) at member row 2"),
+    (GOOD.replace("3,1.5,0.1,0.1", "3,1.5,0.1,0.1,7").encode(), "(file)", "line 2 has 5 cells, the header 4"),
+    (GOOD.replace("8,1.25,0.2,0.1", "8,1.25,0.2").encode(), "(file)", "line 3 has 3 cells, the header 4"),
+])
+def test_a_broken_ensemble_file_is_refused_naming_the_file_and_the_column(fitted_folder, content, field, problem):
+    (fitted_folder / "v4.toml").write_text("")
+    (fitted_folder / "v4-ensemble.csv").write_bytes(content)  # was a traceback or a silent NaN
+    with pytest.raises(KbalanceInputError) as info:
+        read_ensemble(fitted_folder / "v4.toml")
+    message = str(info.value)
+    assert message.startswith(f"{fitted_folder / 'v4-ensemble.csv'}: field '{field}': ") and problem in message

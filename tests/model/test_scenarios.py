@@ -7,7 +7,7 @@ import re
 import pytest
 
 from kbalance import cli
-from kbalance.errors import KbalanceInputError, MissingFileError
+from kbalance.errors import InvalidValueError, KbalanceInputError, MissingFileError
 from kbalance.model import scenarios
 from kbalance.model.inputs import read_levers
 from kbalance.model.scenarios import list_scenarios, read_scenario
@@ -207,6 +207,17 @@ def test_a_lever_constant_missing_from_the_model_file_is_named(tmp_path, monkeyp
     levers.write_text(text.replace(f'{role} = "{name}"', f'{role} = "{name} typo"'), encoding="utf-8")
     monkeypatch.setattr(scenarios, "read_levers", lambda: read_levers(levers))
     with pytest.raises(KbalanceInputError, match=rf"kbalance.mdl: field '{name} typo'.*{role} constant.*local_consumption_tax_rate"):
+        read_scenario("decentralization")
+
+
+def test_a_lever_variable_missing_from_the_model_file_is_blamed_on_levers_toml(tmp_path, monkeypatch):
+    text = (model_dir() / "levers.toml").read_text(encoding="utf-8")
+    levers = tmp_path / "levers.toml"  # was accepted: the lever's variable is what runs and reports show
+    levers.write_text(text.replace('model = "local consumption tax rate"', 'model = "no such variable"'),
+                      encoding="utf-8")
+    monkeypatch.setattr(scenarios, "read_levers", lambda: read_levers(levers))
+    with pytest.raises(InvalidValueError, match=r"levers.toml: field 'local_consumption_tax_rate.model': invalid "
+                       r"value 'no such variable'; expected the name of a variable of model/kbalance.mdl"):
         read_scenario("decentralization")
 
 

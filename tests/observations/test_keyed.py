@@ -113,6 +113,11 @@ BAD_KEYED = {
     "wide_empty_cell": ("municipal_population_age.csv", lambda ls: [ls[0], replace_field(ls[1], 8, ""), *ls[2:]],
                         MissingValueError, "field '15_19'.*row 2"),
     "wide_unit_not_last": ("un_wpp_migration_age.csv", _drop_column(-1), MissingColumnError, "field 'unit'"),
+    # were accepted by kbalance run and data check
+    "text_age": ("life_table.csv", lambda ls: [ls[0], replace_field(ls[1], 4, "x"), *ls[2:]],
+                 InvalidValueError, "field 'age': invalid value 'x'; expected an age in whole years, or Np"),
+    "unknown_sex": ("mortality.csv", lambda ls: [ls[0], replace_field(ls[1], 3, "both"), *ls[2:]],
+                    InvalidValueError, "field 'sex': invalid value 'both'; expected one of total, male, female"),
 }
 
 

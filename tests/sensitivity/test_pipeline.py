@@ -72,6 +72,28 @@ def test_tiny_sobol_run_writes_every_file_of_the_contract(tmp_path, capsys):
     assert not list(tmp_path.glob(".sa.tmp-*"))
 
 
+def test_a_sensitivity_analysis_is_reproduced_from_its_manifest(tmp_path, capsys):
+    out = tmp_path / "sa"
+    assert cli.main(["sensitivity", "--method", "morris", "--n", "2", "--until", "2027", "--outputs", "population",
+                     "--workers", "1", "--fan-members", "4", "--seed", "3", "--chunk-size", "20",
+                     "--out", str(out)]) == 0
+    assert json.loads((out / "manifest.json").read_text(encoding="utf-8"))["chunk_size"] == 20
+    capsys.readouterr()
+    assert cli.main(["reproduce", str(out), "--out", str(tmp_path / "again")]) == 0
+    stdout = capsys.readouterr().out
+    assert all(f"matches  {name}" in stdout for name in ("fan.csv", "indices.csv", "indices.nc"))
+    again = json.loads((tmp_path / "again" / "manifest.json").read_text(encoding="utf-8"))
+    assert (again["seed"], again["n"], again["method"], again["chunk_size"]) == (3, 2, "morris", 20)
+    assert again["command"].startswith("kbalance reproduce")
+
+    fan = pd.read_csv(out / "fan.csv")  # an original number changed: the file is named
+    fan.loc[0, "q50"] *= 1.01
+    fan.to_csv(out / "fan.csv", index=False)
+    assert cli.main(["reproduce", str(out), "--out", str(tmp_path / "differs")]) == 1
+    stdout = capsys.readouterr().out
+    assert "differs  fan.csv: q50" in stdout and "matches  indices.nc" in stdout
+
+
 def test_tiny_morris_screening_of_the_model(factors):
     problem = sf.salib_problem(factors)
     constants = sf.base_constants(read_scenario("baseline"), factors)

@@ -102,6 +102,38 @@ def test_whitepaper_refuses_existing_folder(whitepaper_folder, capsys):
     assert sorted(p.name for p in whitepaper_folder.iterdir()) == before
 
 
+@pytest.mark.slow  # one more white paper of 8 members to 2040
+def test_the_white_paper_is_reproduced_from_its_manifest(whitepaper_folder, tmp_path, capsys):
+    assert cli.main(["reproduce", str(whitepaper_folder / "manifest.json"), "--out", str(tmp_path / "again")]) == 0
+    out = capsys.readouterr().out
+    for name in ("results/ensemble_summary.nc", "results/bestfit.nc", "results/bestfit.csv",
+                 "results/municipal_summary.nc", "tables/scenario_comparison.csv"):
+        assert f"matches  {name}" in out, name
+    assert "differs" not in out and "numbers match the original in" in out
+    again = json.loads((tmp_path / "again" / "manifest.json").read_text(encoding="utf-8"))
+    manifest = json.loads((whitepaper_folder / "manifest.json").read_text(encoding="utf-8"))
+    assert again["inputs"] == manifest["inputs"] and again["members"] == manifest["members"]
+    assert again["sensitivity"] == manifest["sensitivity"] and again["factorial"] == manifest["factorial"]
+
+
+def test_reproducing_a_white_paper_refuses_a_changed_input_or_fitted_set(whitepaper_folder, tmp_path, capsys):
+    manifest = json.loads((whitepaper_folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["kbalance_whitepaper"] == 1
+    tampered = tmp_path / "tampered"
+    tampered.mkdir()
+    changed = dict(manifest, inputs={**manifest["inputs"], "model/levers.toml": "0" * 64})
+    (tampered / "manifest.json").write_text(json.dumps(changed), encoding="utf-8")
+    assert cli.main(["reproduce", str(tampered), "--out", str(tmp_path / "again")]) == 2
+    err = capsys.readouterr().err
+    assert "model/levers.toml: field 'sha256': changed since" in err and "recorded 000000000000" in err
+    other = dict(manifest, fitted_set={**manifest["fitted_set"], "file": "v1.toml"})
+    (tampered / "manifest.json").write_text(json.dumps(other), encoding="utf-8")
+    assert cli.main(["reproduce", str(tampered), "--out", str(tmp_path / "again")]) == 2
+    err = capsys.readouterr().err
+    assert "field 'fitted_set.file'" in err and "v1.toml, the fitted set the white paper ran on" in err
+    assert not (tmp_path / "again").exists()
+
+
 def test_interrupted_run_leaves_no_folder(small_whitepaper, tmp_path, monkeypatch):
     monkeypatch.setattr(pipeline, "prepare_whitepaper", lambda *a, **k: (small_whitepaper, {}))
 

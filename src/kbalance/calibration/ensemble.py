@@ -8,6 +8,8 @@ fitted: every member draws them from their normal prior, clipped to the range
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from functools import partial
 from pathlib import Path
@@ -22,7 +24,8 @@ from kbalance.calibration.fit import (free_parameters, read_fitted_unit, residua
 from kbalance.calibration.report import lag_one_autocorrelation
 from kbalance.calibration.targets import Target, last_time, read_targets, target_variables
 from kbalance.engine.ensemble import run_ensemble
-from kbalance.errors import MissingFileError
+from kbalance.errors import (InvalidValueError, KbalanceInputError, MissingColumnError, MissingFileError,
+                             MissingValueError)
 from kbalance.model.mdl import variable_names
 from kbalance.model.parameters import fitted_versions, parameter_definitions
 from kbalance.outputs import replace_file
@@ -138,6 +141,44 @@ def latest_ensemble_set() -> Path | None:
     return with_ensemble[-1] if with_ensemble else None
 
 
+#: What a constrained-ensemble file holds.
+ENSEMBLE_FILE = ("a CSV written by kbalance ensemble: columns member, cost and one per parameter, "
+                 "a finite number in every cell")
+
+
+def ensemble_table(path: Path) -> pd.DataFrame:
+    """The rows of a constrained-ensemble file as written (member, cost, parameter columns),
+    checked: UTF-8 text, as many cells in each line as in the header, the columns
+    member and cost, at least one member and a finite number in every cell;
+    KbalanceInputError naming the file and the column otherwise."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise KbalanceInputError(path, "(file)", "not UTF-8 text", ENSEMBLE_FILE) from None
+    rows = [row for row in csv.reader(io.StringIO(text)) if row]
+    if not rows:
+        raise KbalanceInputError(path, "(file)", "empty file", ENSEMBLE_FILE)
+    ragged = next((i for i, row in enumerate(rows) if len(row) != len(rows[0])), None)
+    if ragged is not None:
+        raise KbalanceInputError(path, "(file)", f"line {ragged + 1} has {len(rows[ragged])} cells, the header "
+                                 f"{len(rows[0])}", ENSEMBLE_FILE)
+    raw = pd.read_csv(io.StringIO(text))
+    for column in ("member", "cost"):
+        if column not in raw.columns:
+            raise MissingColumnError(path, column, ENSEMBLE_FILE)
+    if raw.empty:
+        raise KbalanceInputError(path, "member", "no members", "at least one member row")
+    for column in raw.columns:
+        values = pd.to_numeric(raw[column], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            if pd.isna(raw[column].iloc[row]):
+                raise MissingValueError(path, column, f"member row {row + 1}")
+            raise InvalidValueError(path, column, raw[column].iloc[row], "a finite number in every row")
+    return raw
+
+
 def read_ensemble(fitted: Path | None = None) -> pd.DataFrame:
     """The constrained ensemble of a fitted set (default: :func:`latest_ensemble_set`):
     members × engine parameter columns [model units], indexed by ``member``, without ``cost``
@@ -147,7 +188,7 @@ def read_ensemble(fitted: Path | None = None) -> pd.DataFrame:
     path = ensemble_path(fitted) if fitted is not None else calibration_dir() / "fitted" / "v<N>-ensemble.csv"
     if not path.is_file():
         raise MissingFileError(path, "constrained ensemble", "run kbalance calibrate, then kbalance ensemble")
-    table = pd.read_csv(path).set_index("member").drop(columns=["cost"], errors="ignore")
+    table = ensemble_table(path).set_index("member").drop(columns=["cost"])
     known = variable_names()
     return table[[c for c in table.columns if c.partition("[")[0] in known]]
 

@@ -68,7 +68,8 @@ def dependency_graph() -> dict[str, set[str]]:
 
 
 def _signed_refs(ast, sign=1) -> dict[str, int]:
-    """References of a flow expression with their sign (+1 / -1) in a sum."""
+    """References of a flow expression with their sign (+1 / -1) in a sum; a MAX or MIN
+    (a flow bounded, e.g. by the stock per step) keeps the signs of its arguments' terms."""
     if isinstance(ast, ae.ReferenceStructure):
         return {ast.reference: sign}
     if isinstance(ast, ae.ArithmeticStructure) and set(ast.operators) <= {"+", "-"}:
@@ -78,6 +79,11 @@ def _signed_refs(ast, sign=1) -> dict[str, int]:
         return out
     if isinstance(ast, ae.CallStructure) and ast.function.reference == "sum":
         return _signed_refs(ast.arguments[0], sign)
+    if isinstance(ast, ae.CallStructure) and ast.function.reference in ("max", "min"):
+        out = {}
+        for arg in ast.arguments:
+            out.update(_signed_refs(arg, sign))
+        return out
     return {}
 
 

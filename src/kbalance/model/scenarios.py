@@ -48,7 +48,7 @@ from pathlib import Path
 
 from kbalance.errors import InvalidValueError, KbalanceInputError, MissingKeyError, number_in, table_of
 from kbalance.model.inputs import cited_keys, read_levers, reference_keys
-from kbalance.model.mdl import scalar_constants
+from kbalance.model.mdl import scalar_constants, variable_names
 from kbalance.model.variants import read_variants
 from kbalance.paths import model_dir, model_file, read_toml
 
@@ -252,6 +252,9 @@ def _read(name_or_path: str | Path, chain: tuple[Path, ...]) -> Scenario:
         if lever not in settable:
             raise InvalidValueError(path, where, "unknown lever", settable)
         spec = levers[lever]
+        if spec["model"] not in variable_names():
+            raise InvalidValueError(model_dir() / "levers.toml", f"{lever}.model", spec["model"],
+                                    "the name of a variable of model/kbalance.mdl")
         tables = _steps_of(path, where, settings)
         for i, table in enumerate(tables):
             step_where = where if "steps" not in settings else f"{where}.steps[{i + 1}]"

@@ -13,6 +13,7 @@ reads any file of the set by its layout. Reads are cached on path, modification 
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -62,7 +63,28 @@ def _keyed_cached(path: str, stamp: tuple[int, int], sources_path: str, sources_
     else:
         require_columns(p, raw, layout.columns())
     frame = raw[[*layout.cell, "value", "unit"]]
-    return validate_cells(p, frame, series_table(Path(sources_path).parent), layout.cell)
+    cells = validate_cells(p, frame, series_table(Path(sources_path).parent), layout.cell)
+    check_keys(p, cells)
+    return cells
+
+
+#: What the age and sex keys of a keyed file may hold.
+AGE_LABEL = re.compile(r"\d+p?")
+
+
+def check_keys(path: Path, frame: pd.DataFrame) -> None:
+    """The ``age`` key of a keyed file in whole years (``Np``: the open group N and over) and
+    its ``sex`` key one of :data:`~kbalance.observations.schema.SEXES`; InvalidValueError
+    naming the file and the key otherwise."""
+    if "age" in frame:
+        bad = ~frame["age"].astype(str).str.fullmatch(AGE_LABEL.pattern)
+        if bad.any():
+            raise InvalidValueError(path, "age", frame.loc[bad, "age"].iloc[0],
+                                    "an age in whole years, or Np for the open group N and over")
+    if "sex" in frame:
+        bad = ~frame["sex"].isin(SEXES)
+        if bad.any():
+            raise InvalidValueError(path, "sex", frame.loc[bad, "sex"].iloc[0], SEXES)
 
 
 def read_keyed_file(path: Path | str, sources: Path | str | None = None) -> pd.DataFrame:

@@ -30,7 +30,7 @@ from kbalance.model.parameters import shipped_parameter_set
 from kbalance.model.scenarios import read_scenario
 from kbalance.outputs import (check_new_folder, data_hash, file_hash, input_hashes, model_hash, package_versions,
                               project_path, write_new_folder)
-from kbalance.paths import calibration_dir
+from kbalance.paths import calibration_dir, project_root
 from kbalance.runs import scenario_files
 from kbalance.sensitivity.design import (CONFIDENCE, CONVERGENCE_TOLERANCE, DEFAULT_N, MORRIS_LEVELS, RESAMPLES,
                                          PipelineResult, check_method, check_n, finite_or_none, group_names,
@@ -225,6 +225,7 @@ def sensitivity_to_folder(out: Path, method: str = "sobol", n: int | None = None
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join(command if command is not None else ["kbalance", *sys.argv[1:]]),
         "method": method, "n": n, "second_order": design.second_order, "runs": design.runs, "seed": seed,
+        "chunk_size": chunk_size,
         "until": until, "years": [years[0], years[-1]], "dtype": dtype,
         "morris_levels": MORRIS_LEVELS if method == "morris" else None,
         "bootstrap": {"resamples": RESAMPLES, "confidence": CONFIDENCE},
@@ -275,6 +276,20 @@ def sensitivity_to_folder(out: Path, method: str = "sobol", n: int | None = None
 
     folder = write_new_folder(out, files)
     return folder, files.summary  # type: ignore[attr-defined]
+
+
+def rerun_sensitivity(manifest: dict, out: Path, command: Sequence[str] | None = None) -> Path:
+    """A recorded sensitivity analysis again into the new folder ``out``: its method, N,
+    seed, scenario file, outcomes, last year, second order, fan members, ensemble, chunk size
+    and floating type (the manifest of :func:`sensitivity_to_folder`); the folder written."""
+    root = project_root()
+    folder, _ = sensitivity_to_folder(
+        out, method=manifest["method"], n=manifest["n"], scenario=root / manifest["scenario"]["path"],
+        outcomes=list(manifest["outcomes"]), until=int(manifest["until"]), seed=int(manifest["seed"]),
+        second_order=bool(manifest.get("second_order", False)), chunk_size=int(manifest.get("chunk_size", 250)),
+        fan_members=manifest.get("fan_members"), ensemble=root / manifest["ensemble"]["fitted_set"],
+        command=command, dtype=manifest["dtype"])
+    return folder
 
 
 def format_summary(summary: dict) -> str:

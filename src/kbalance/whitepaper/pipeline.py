@@ -41,11 +41,11 @@ from kbalance.engine.compiler import compile_model, source_hash
 from kbalance.errors import InvalidValueError, MissingFileError
 from kbalance.model.conventions import global_attributes, indicator_results, model_results
 from kbalance.model.parameters import read_parameter_set
-from kbalance.model.scenarios import Scenario, read_scenario, with_variant
+from kbalance.model.scenarios import Scenario, read_scenario, scenario_dir, with_variant
 from kbalance.model.variants import default_variant, read_variants
 from kbalance.outputs import (check_new_folder, data_hash, file_hash, input_hashes, model_hash, netcdf_ready,
-                              package_versions, write_new_folder)
-from kbalance.paths import calibration_dir, outputs_dir
+                              package_versions, project_path, write_new_folder)
+from kbalance.paths import calibration_dir, outputs_dir, project_root
 from kbalance.sensitivity.factorial import COMBINED
 from kbalance.sensitivity.interactions import SOBOL_N
 from kbalance.sensitivity.levers import BAND_MEMBERS
@@ -190,6 +190,7 @@ def build_whitepaper_manifest(command: Sequence[str], scenarios: Sequence[Scenar
     info = ens.with_suffix(".json")
     seed = json.loads(info.read_text(encoding="utf-8")).get("seed") if info.is_file() else None
     return {
+        "kbalance_whitepaper": 1,
         "kbalance_version": kbalance.__version__,
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join(command),
@@ -197,6 +198,7 @@ def build_whitepaper_manifest(command: Sequence[str], scenarios: Sequence[Scenar
         "variant": {"key": variant, "code": spec.code, "label": spec.label_en},
         "seed": None, "ensemble_seed": seed,
         "scenarios": [{"name": s.name, "file": s.path.name if s.path else None,
+                       "path": project_path(s.path) if s.path else None,
                        "sha256": file_hash([s.path]) if s.path else None, "constants": s.constants}
                       for s in scenarios],
         "derived_scenario": derived or None,
@@ -257,6 +259,27 @@ def run_whitepaper(out: Path | None = None, lang: str = "ko", until: int = 2070,
     if progress:
         print(f"[whitepaper {timings['total']:7.1f} s] wrote {out}", file=sys.stderr, flush=True)
     return out
+
+
+def rerun_whitepaper(manifest: dict, out: Path, command: Sequence[str] | None = None) -> Path:
+    """A recorded white paper again into the new folder ``out``: its language, last year,
+    members, demographic variant, Sobol sample size, scenario files beside the shipped ones
+    and sensitivity folder (a screening is run again); the folder written. Refused when the
+    newest fitted set with an ensemble is no longer the one the white paper ran on."""
+    recorded = calibration_dir() / "fitted" / manifest["fitted_set"]["file"]
+    latest = latest_ensemble_set()
+    if latest is None or latest.name != recorded.name:
+        raise InvalidValueError(latest or recorded, "fitted_set.file", latest.name if latest else None,
+                                f"{recorded.name}, the fitted set the white paper ran on, as the newest with a "
+                                "constrained ensemble")
+    shipped = scenario_dir().resolve()
+    files = [project_root() / s["path"] for s in manifest["scenarios"]
+             if s.get("path") and (project_root() / s["path"]).resolve().parent != shipped]
+    screening = "sensitivity_screening" in manifest
+    sensitivity = Path(manifest["sensitivity"]) if manifest.get("sensitivity") and not screening else None
+    return run_whitepaper(out, lang=manifest["lang"], until=int(manifest["until"]), members=int(manifest["members"]),
+                          sensitivity=sensitivity, command=command, sobol_n=(manifest.get("factorial") or {}).get(
+                              "sobol_n"), scenarios=files, variant=(manifest.get("variant") or {}).get("key"))
 
 
 def run_screening(folder: Path, until: int) -> Path:
@@ -346,5 +369,6 @@ def copy_external_figures(wp: Whitepaper, folder: Path) -> dict[str, Path]:
     return copied
 
 
-__all__ = ["SCREENING", "SCREENING_FOLDER", "run_screening", "Progress", "build_whitepaper_manifest", "default_out", "prepare_whitepaper", "run_whitepaper",
+__all__ = ["SCREENING", "SCREENING_FOLDER", "run_screening", "Progress", "build_whitepaper_manifest", "default_out",
+           "prepare_whitepaper", "rerun_whitepaper", "run_whitepaper",
            "write_contents", "write_results"]
