@@ -44,6 +44,9 @@ BAD_INPUTS = {
                                            "expected a series listed in", "sources.csv"]),
     "bad_year": ("fiscal.csv", lambda ls: [ls[0], replace_field(ls[1], 2, "2001.5"), *ls[2:]],
                  InvalidValueError, ["fiscal.csv", "field 'year'", "expected a four-digit integer year"]),
+    "negative_count": ("population.csv", lambda ls: [ls[0], replace_field(ls[1], 3, "-5"), *ls[2:]],
+                       InvalidValueError, ["population.csv", "field 'value'", "invalid value -5.0",
+                                           "expected a value >= 0 for series", "only net flows"]),
     "od_unknown_region": ("migration_od.csv", lambda ls: [ls[0], replace_field(ls[1], 2, "00"), *ls[2:]],
                           UnknownRegionError, ["migration_od.csv", "field 'dest_code'", "unknown value '00'"]),
 }

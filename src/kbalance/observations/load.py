@@ -2,7 +2,8 @@
 structures and the breaks table.
 
 Every file goes through one validating reader (:func:`read_observation_file`):
-required columns, region codes in the 17 or ``"00"``, integer years, finite values,
+required columns, region codes in the 17 or ``"00"``, integer years, finite values (negative
+only for the net flows of ``SIGNED_SERIES``),
 series listed in ``sources.csv`` with their declared unit, each cell once. Reads are
 cached on path, modification time and size.
 """
@@ -22,7 +23,7 @@ import pandas as pd
 import xarray as xr
 
 from kbalance.errors import DuplicateCellError, InvalidValueError, KbalanceInputError, MissingColumnError, MissingFileError, MissingValueError, UnitMismatchError, UnknownRegionError
-from kbalance.observations.schema import AGE_5Y, AGE_OPEN, BREAK_COLUMNS, BREAK_KINDS, OBSERVATION_COLUMNS, OD_COLUMNS, OD_FILE, OD_SERIES, OD_SPEC, SOURCE_COLUMNS
+from kbalance.observations.schema import AGE_5Y, AGE_OPEN, BREAK_COLUMNS, BREAK_KINDS, OBSERVATION_COLUMNS, OD_COLUMNS, OD_FILE, OD_SERIES, OD_SPEC, SIGNED_SERIES, SOURCE_COLUMNS
 from kbalance.paths import calibration_dir
 from kbalance.regions import NATIONAL_CODE, region_codes
 
@@ -148,6 +149,18 @@ def _parse_values(path: Path, values: pd.Series, keys: pd.DataFrame) -> np.ndarr
     return numbers
 
 
+def _check_signs(path: Path, series: pd.Series, values: np.ndarray) -> None:
+    """Refuse a negative value of a series that is not a net flow (:data:`SIGNED_SERIES`)."""
+    negative = values < 0
+    if negative.any():
+        signed = series.map(lambda name: any(fnmatch.fnmatchcase(name, p) for p in SIGNED_SERIES)).to_numpy()
+        bad = np.flatnonzero(negative & ~signed)
+        if bad.size:
+            i = int(bad[0])
+            raise InvalidValueError(path, "value", float(values[i]), f"a value >= 0 for series {series.iloc[i]!r} (row {i + 2}; "
+                                    f"only net flows ({', '.join(SIGNED_SERIES)}) may be negative)")
+
+
 def _check_regions(path: Path, codes: pd.Series, field: str, allowed: Sequence[str]) -> None:
     bad = ~codes.isin(allowed)
     if bad.any():
@@ -189,6 +202,7 @@ def _read_cached(path: str, stamp: tuple[int, int], sources_path: str, sources_s
             raise MissingValueError(p, "series", f"row {int(np.flatnonzero(empty.to_numpy())[0]) + 2}")
     years = _parse_years(p, raw["year"], limits=(OD_SPEC[1], observation_years()[1]) if is_od else observation_years())
     values = _parse_values(p, raw["value"], keys)
+    _check_signs(p, raw["series"] if not is_od else pd.Series([OD_SERIES] * len(raw)), values)
     frame = raw.copy()
     frame["year"] = years
     frame["value"] = values

@@ -17,6 +17,10 @@ import pandas as pd
 
 from kbalance.errors import InvalidValueError
 
+#: Series whose values may be negative (net flows and balances, by name pattern); every
+#: other series of the observation set counts or measures something and must be >= 0.
+SIGNED_SERIES = ("*_net_*", "natural_increase")
+
 #: Columns of a topic file in ``calibration/observations/``.
 OBSERVATION_COLUMNS = ("series", "region_code", "year", "value", "unit")
 #: Columns of ``calibration/observations/migration_od.csv``.
