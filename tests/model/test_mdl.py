@@ -128,6 +128,11 @@ def _delete_equation(text: str, name: str) -> str:
     (lambda text: text.replace("regional mortality ratio[Region]=\n\t1", "regional mortality ratio[Region]=\n\tFOOBAR(1)", 1), "load_model",
      "regional mortality ratio", "'FOOBAR' which it is not implemented"),
     (lambda text: b"\xff\xfe" + text.encode("utf-8"), "abstract_model", "(file)", "byte 0 is not UTF-8"),
+    # one of a variable's two definitions deleted: its other cells would be undefined
+    (lambda text: _delete_equation(text, "ageing share[Younger]"), "abstract_model", "ageing share",
+     "100 cells of its subscripts have no definition"),
+    (lambda text: _delete_equation(text, "ageing share[Younger]"), "load_model", "ageing share",
+     "100 cells of its subscripts have no definition"),
 ])
 def test_a_corrupt_model_file_names_the_file_and_the_equation(model_copy, corrupt, load, field, problem):
     path = model_copy / "kbalance.mdl"
@@ -138,6 +143,10 @@ def test_a_corrupt_model_file_names_the_file_and_the_equation(model_copy, corrup
     error = info.value
     assert error.path == str(path) and error.field.startswith(field), str(error)
     assert problem in str(error) and "a complete Vensim model file" in str(error)
+
+
+def test_the_shipped_model_defines_every_cell_of_every_variable():
+    assert mdl.uncovered_cells(mdl.abstract_model()) == {}
 
 
 def test_subscript_ranges_and_variable_names():

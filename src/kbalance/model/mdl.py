@@ -23,6 +23,7 @@ modification times of model/kbalance.mdl and model/inputs/*.csv.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import shutil
@@ -134,7 +135,9 @@ def translate_into(folder: Path) -> Path:
         warnings.filterwarnings("error", message="Trying to translate .* which it is not implemented", category=UserWarning)
         vensim = VensimFile(copy)
         vensim.parse()
-        return Path(ModelBuilder(vensim.get_abstract_model()).build_model())
+        abstract = vensim.get_abstract_model()
+        check_coverage(abstract, model_file())
+        return Path(ModelBuilder(abstract).build_model())
 
 
 def _translation(key: tuple) -> Path:
@@ -166,7 +169,45 @@ def _abstract_model(key: tuple):
     with quiet_pysd(), model_file_errors():
         vensim = VensimFile(model_file())
         vensim.parse()
-        return vensim.get_abstract_model()
+        abstract = vensim.get_abstract_model()
+        check_coverage(abstract, model_file())
+        return abstract
+
+
+def uncovered_cells(abstract) -> dict[str, int]:
+    """Variables of PySD's abstract model whose definitions leave cells of their subscripts
+    undefined: name → the count of cells no definition covers. A variable's dimension at
+    each position is the largest subscript range holding every element its definitions
+    name there (a definition on a subrange plus one on the rest covers the range)."""
+    section = abstract.sections[0]
+    declared = {r.name: r.subscripts for r in section.subscripts}
+    ranges = {name: tuple(declared.get(v, ()) if isinstance(v, str) else v) for name, v in declared.items()}
+    out = {}
+    for element in section.elements:
+        parts = [c.subscripts[0] for c in element.components if c.subscripts and c.subscripts[0]]
+        if not parts or len({len(p) for p in parts}) != 1:
+            continue
+        cells = set()
+        for part in parts:
+            cells |= set(itertools.product(*(ranges.get(s, (s,)) for s in part)))
+        full = 1
+        for i in range(len(parts[0])):
+            named = {cell[i] for cell in cells}
+            holding = [r for r in ranges.values() if named <= set(r)]
+            full *= max((len(r) for r in holding), default=len(named))
+        if len(cells) < full:
+            out[element.name] = full - len(cells)
+    return out
+
+
+def check_coverage(abstract, path: Path) -> None:
+    """Refuse a model file in which a subscripted variable's definitions leave cells
+    undefined (say one of its two definitions was deleted), naming the file and the variable."""
+    missing = uncovered_cells(abstract)
+    if missing:
+        name, count = next(iter(missing.items()))
+        raise ModelFileError(path, name, f"{count} cells of its subscripts have no definition "
+                                         "(a definition of the variable for part of its range is missing)")
 
 
 def load_model():
@@ -232,7 +273,7 @@ def variable_names() -> frozenset[str]:
 
 
 __all__ = [
-    "abstract_model", "cache_dir", "documentation", "equation_at_fault", "input_tables", "load_model",
+    "abstract_model", "cache_dir", "check_coverage", "documentation", "equation_at_fault", "input_tables", "load_model",
     "model_file_errors", "model_file_problem", "model_key", "quiet_pysd", "scalar_constants",
-    "subscript_ranges", "translate_into", "variable_names",
+    "subscript_ranges", "translate_into", "uncovered_cells", "variable_names",
 ]
