@@ -23,7 +23,7 @@ def test_every_settable_lever_has_controls_with_the_files_range_and_unit():
     assert list(controls) == [k for k, v in levers.items() if "target" in v]
     limits = scalar_constants()
     for key, c in controls.items():
-        assert c.target[1:] == tuple(levers[key]["range"]) and c.unit == levers[key]["unit"]
+        assert c.target[1:] == tuple(levers[key]["range"]) and c.unit("en") == levers[key]["unit"] and c.unit("ko") == levers[key]["unit_ko"]
         assert c.description == levers[key]["description"]
         assert (c.label("ko"), c.label("en")) == (levers[key]["label_ko"], levers[key]["label_en"])
         assert c.ramp == limits[levers[key]["ramp"]]

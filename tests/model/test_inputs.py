@@ -155,7 +155,7 @@ def test_the_shipped_levers_are_valid_and_cite_listed_references():
     assert {"R4", "R31", "R192"} <= keys and len(keys) > 30
     assert "local_consumption_tax_rate" in levers
     assert levers["local_consumption_tax_rate"]["label_ko"] == "지방소비세율"
-    assert all(spec["label_ko"] and spec["label_en"] for spec in levers.values() if "target" in spec)
+    assert all(spec["label_ko"] and spec["label_en"] and spec["unit_ko"] for spec in levers.values() if "target" in spec)
     cited = {key for spec in levers.values() for *_, ref in spec.get("history", [])
              for key in inputs.REFERENCE_KEY.findall(ref)}
     assert cited and cited <= keys
@@ -184,9 +184,11 @@ LOCAL = "local_consumption_tax_rate"
     (LOCAL, 'unit = "%"\n', "", f"{LOCAL}.unit", "keys description"),
     (LOCAL, 'unit = "%"\n', 'unit = "%"\nrnage = 1\n', f"{LOCAL}.rnage", "history"),
     (LOCAL, 'target = "consumption tax target"\n', "", f"{LOCAL}.target", "target, start and ramp"),
-    (LOCAL, 'label_ko = "지방소비세율"\n', "", f"{LOCAL}.label_ko", "label_ko and label_en"),
+    (LOCAL, 'label_ko = "지방소비세율"\n', "", f"{LOCAL}.label_ko", "label_ko, label_en"),
     ("fertility_support", 'label_en = "Family and fertility support"\n', "", "fertility_support.label_en",
-     "label_ko and label_en"),
+     "label_ko, label_en"),
+    ("national_subsidy_programme", 'unit_ko = "조 원/년"\n', "", "national_subsidy_programme.unit_ko",
+     "unit_ko (the unit in Korean)"),
     (LOCAL, 'label_ko = "지방소비세율"', 'label_ko = ""', f"{LOCAL}.label_ko", "a non-empty string"),
     (LOCAL, 'label_en = "Local consumption tax rate"', "label_en = 1", f"{LOCAL}.label_en", "a non-empty string"),
     ("noncapital_share_of_government_rd", 'model = "noncapital share of government rd"',

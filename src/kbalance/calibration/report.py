@@ -185,6 +185,7 @@ def fit_figure(model: np.ndarray, target: Target):
         ax.set_title(f"{region_name(codes[i], 'ko')} {region_name(codes[i], 'en')}", fontsize=10)
         ax.tick_params(labelsize=7.5)
         ax.yaxis.set_major_locator(MaxNLocator(5))
+        ax.xaxis.set_major_locator(MaxNLocator(4, integer=True))  # whole years, room between labels
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.3g}"))
         ax.grid(color="#e5e5e5", lw=0.6)
         if i % 6 == 0:

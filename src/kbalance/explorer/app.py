@@ -90,7 +90,7 @@ class Explorer:
         self.controls = {}
         for key, c in lever_controls().items():
             widgets = (
-                pn.widgets.FloatSlider(label=f"{tr('target', lang)} [{c.unit}]", start=c.target[1], end=c.target[2],
+                pn.widgets.FloatSlider(label=f"{tr('target', lang)} [{c.unit(lang)}]", start=c.target[1], end=c.target[2],
                                        step=c.step, value=c.target[0], css_classes=[f"lever-{key}-target"]),
                 pn.widgets.IntSlider(label=tr("start", lang), start=int(c.start[1]), end=int(c.start[2]),
                                      value=int(c.start[0]), css_classes=[f"lever-{key}-start"]),

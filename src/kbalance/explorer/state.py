@@ -48,7 +48,7 @@ class LeverControl:
     key : str  lever key in model/levers.toml
     description : str  the file's description
     labels : dict  short label by language ("ko", "en"), the file's label_ko and label_en
-    unit : str  the lever's unit
+    units : dict  the lever's unit by language (the file's unit_ko and unit)
     target : tuple of float  (value, low, high): the model's value and the file's range [unit]
     start : tuple of float  (shown first, low, high) of the start year [year]
     ramp : tuple of float  (value, low, high) of the ramp length [year]
@@ -58,7 +58,7 @@ class LeverControl:
     key: str
     description: str
     labels: dict[str, str]
-    unit: str
+    units: dict[str, str]
     target: tuple[float, float, float]
     start: tuple[float, float, float]
     ramp: tuple[float, float, float]
@@ -67,6 +67,10 @@ class LeverControl:
     def label(self, lang: str) -> str:
         """The lever's short label in ``lang`` ("ko" or "en")."""
         return self.labels[lang]
+
+    def unit(self, lang: str) -> str:
+        """The lever's unit in ``lang`` ("ko" or "en")."""
+        return self.units[lang]
 
 
 def slider_step(low: float, high: float) -> float:
@@ -90,7 +94,7 @@ def lever_controls() -> dict[str, LeverControl]:
         _, start_low, start_high = limits[spec["start"]]
         controls[key] = LeverControl(
             key=key, description=spec["description"], labels={lang: spec[f"label_{lang}"] for lang in LANGS},
-            unit=spec["unit"],
+            units={"en": spec["unit"], "ko": spec["unit_ko"]},
             target=(limits[spec["target"]][0], low, high), start=(start_low, start_low, start_high),
             ramp=limits[spec["ramp"]], step=slider_step(low, high))
     return controls

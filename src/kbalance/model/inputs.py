@@ -376,7 +376,7 @@ def _lever_histories(root: Path | None, levers_path: Path) -> dict[str, pd.DataF
 #: Keys of a lever entry of model/levers.toml: required, optional, the constants a
 #: scenario sets (all three or none) and the short labels a lever with them must have.
 LEVER_KEYS = ("description", "unit", "model", "range")
-LEVER_LABELS = ("label_ko", "label_en")
+LEVER_LABELS = ("label_ko", "label_en", "unit_ko")
 #: What a lever a scenario can set says about its effect: its first target (a national
 #: indicator of model/indicators.toml), the free parameter of calibration/parameters.toml its
 #: effect on migration or fertility scales with, and the evidence for its size (cited).
@@ -449,7 +449,7 @@ def check_lever(path: Path, key: str, spec: object, keys: frozenset[str]) -> dic
                               "all three, or none for a lever that only follows its history")
     for name in LEVER_LABELS if named else ():
         if name not in spec:
-            raise MissingKeyError(path, f"{key}.{name}", "label_ko and label_en (short labels) for a lever a scenario can set")
+            raise MissingKeyError(path, f"{key}.{name}", "label_ko, label_en (short labels) and unit_ko (the unit in Korean) for a lever a scenario can set")
     for name in LEVER_EVIDENCE if named else ():
         if name not in spec:
             raise MissingKeyError(path, f"{key}.{name}", "first_target, evidence_parameter and evidence for a lever "
@@ -480,7 +480,7 @@ def read_levers(path: Path | None = None) -> dict[str, dict]:
     """The lever definitions of model/levers.toml (name → table), each checked by
     :func:`check_lever`: ``description``, ``unit``, ``model`` and ``range`` (two finite
     numbers, low < high); the constants ``target``, ``start`` and ``ramp`` a scenario sets
-    and, with them, the short labels ``label_ko`` and ``label_en`` (non-empty strings), the
+    and, with them, the short labels ``label_ko`` and ``label_en`` and the Korean unit ``unit_ko`` (non-empty strings), the
     ``first_target`` (a national indicator key), ``evidence_parameter`` and ``evidence`` (citing
     its sources);
     history points [year, value in range, reference key]. KbalanceInputError naming

@@ -190,6 +190,7 @@ def lever_evidence(values: dict, levers: dict[str, dict] | None = None,
         d = by_model[name]
         fitted = values.get(name, d["default"])
         rows[key] = {"label_en": spec["label_en"], "label_ko": spec["label_ko"], "unit": spec["unit"],
+                     "unit_ko": spec["unit_ko"],
                      "lever_low": float(spec["range"][0]), "lever_high": float(spec["range"][1]),
                      "first_target": spec["first_target"], "evidence": spec["evidence"],
                      "evidence_parameter": name, "prior": d.get("prior", "uniform"),

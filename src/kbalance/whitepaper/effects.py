@@ -112,7 +112,8 @@ def scenario_paragraph(wp: Whitepaper, scenario: str, year: int, channels: dict[
         for key in moved:
             spec = levers.get(key, {})
             label = spec.get("label_ko" if lang == "ko" else "label_en", key)
-            path = ", ".join(f"{st.target:g} {spec.get('unit', '')} ({st.start:g}+{st.ramp:g})".replace(" 1 (", " (")
+            unit = spec.get("unit_ko" if lang == "ko" else "unit", "")
+            path = ", ".join(f"{st.target:g} {unit} ({st.start:g}+{st.ramp:g})".replace(" 1 (", " (")
                              for st in steps if st.lever == key)
             through = ", ".join(f"<code>{html.escape(v)}</code>" for v in channels.get(key, []))
             items.append(f"{html.escape(label)} → {html.escape(path)}; {tr('through', lang)}: {through}")

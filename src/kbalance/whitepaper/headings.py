@@ -95,6 +95,7 @@ HEADINGS: dict[str, tuple[str, str]] = {
     "label_en": ("Lever (English)", "정책 수단 (영어)"), "label_ko": ("Lever (Korean)", "정책 수단 (한국어)"),
     "lever_low": ("Lower limit of the lever [unit of the lever]", "정책 수단 하한 [정책 수단 단위]"),
     "lever_high": ("Upper limit of the lever [unit of the lever]", "정책 수단 상한 [정책 수단 단위]"),
+    "unit_ko": ("Unit of the lever (Korean)", "정책 수단 단위 (한국어)"),
     "first_target": ("First target (indicator)", "1차 목표 지표"), "evidence": ("Evidence for its size", "크기의 근거"),
     "evidence_parameter": ("Parameter its effect scales with", "효과를 결정하는 매개변수"),
     "prior": ("Prior distribution", "사전분포"), "prior_mean": ("Prior mean [model unit]", "사전 평균 [모형 단위]"),

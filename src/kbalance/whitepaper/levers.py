@@ -70,7 +70,7 @@ def display(table: pd.DataFrame, lang: str) -> pd.DataFrame:
     rows = []
     for _, row in table.iterrows():
         ind = indicator(row["first_target"])
-        unit = "" if row["unit"] == "1" else f" {row['unit']}"
+        unit = "" if row["unit"] == "1" else f" {row['unit_ko' if ko else 'unit']}"
         target = "; ".join(f"{y}: {response_text(row, f'target_{y}')}" for y in years)
         capital = "; ".join(f"{y}: {response_text(row, f'capital_{y}')}" for y in years)
         bound = TEXT["at_bound"][ko] if row["fitted_at_bound"] else ""

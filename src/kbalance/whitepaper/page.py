@@ -31,7 +31,7 @@ from kbalance.whitepaper.effects import effects_html
 from kbalance.whitepaper.municipal import municipal_html
 from kbalance.model.variants import default_variant, read_variants
 from kbalance.whitepaper.sections import observed_findings, population_html, references_html, sectors_html
-from kbalance.whitepaper.sources import history_end_year, model_caveats, observed_history, observed_population
+from kbalance.whitepaper.sources import history_end_year, jump_off_year, model_caveats, observed_history, observed_population
 from kbalance.whitepaper.tables import backtest_display, fit_display, summary_band
 
 #: Text of the report page: key → (English, Korean).
@@ -128,9 +128,9 @@ def _diff(wp: Whitepaper, key: str, scenario: str, year: int) -> dict[str, float
 
 
 def first_year_at_least(wp: Whitepaper, key: str, scenario: str, level: float) -> int | None:
-    """First projected year whose median reaches ``level``, or None."""
+    """First year of the projection proper (from the jump-off) whose median reaches ``level``, or None."""
     q = wp.summary[key].sel(scenario=scenario, quantile="q50")
-    years = q["year"].values[(q.values >= level - 1e-9) & (q["year"].values >= history_end_year())]
+    years = q["year"].values[(q.values >= level - 1e-9) & (q["year"].values >= jump_off_year())]
     return int(years[0]) if len(years) else None
 
 
@@ -266,7 +266,7 @@ def method_intro(wp: Whitepaper) -> str:
         return (f"<p>kbalance는 17개 시도의 인구(성·단일연령), 혁신역량, 재정을 연결한 시스템 다이내믹스 모형입니다. 방정식은 "
                 f"<code>model/kbalance.mdl</code>(Vensim 형식) 한 곳에만 있으며, PySD가 기준 엔진이고 같은 모형 파일에서 "
                 f"생성된 numpy 엔진으로 앙상블을 실행합니다. 시점은 매년 1월 1일 기준이며, {history_end_year()}년부터 흐름을 "
-                f"전망합니다.</p><p>불확실성은 제약 앙상블로 나타냅니다: 보정된 모수 주변에서 표본을 추출하고 과거 적합이 "
+                f"전망하고, 인구는 {jump_off_year()}년 1월 1일에 직전 12월의 등록인구(시도·성·연령)에서 출발합니다.</p><p>불확실성은 제약 앙상블로 나타냅니다: 보정된 모수 주변에서 표본을 추출하고 과거 적합이 "
                 f"신뢰영역 기준을 통과한 구성원만 남긴 것({wp.fit_report.name}-ensemble, 이 보고서는 {n:,}개 사용)입니다. "
                 f"모든 시나리오는 같은 구성원으로 실행되므로 시나리오 간 차이는 구성원별 대응 차이이며, 구간(5–95 %)은 "
                 f"모수 불확실성을 나타냅니다. 인구 피라미드처럼 세부 변수는 최적 적합 모수 실행에서 가져옵니다.</p>")
@@ -274,7 +274,8 @@ def method_intro(wp: Whitepaper) -> str:
             f"innovation base and local public finance in the 17 regions. The equations live only in "
             f"<code>model/kbalance.mdl</code> (Vensim format); PySD is the reference engine and a numpy engine "
             f"generated from the same model file runs the ensembles. Stocks are 1 January values; flows are "
-            f"projected from {history_end_year()}.</p><p>Uncertainty comes from the constrained ensemble: parameter "
+            f"projected from {history_end_year()}, and the population starts on 1 January {jump_off_year()} from the "
+            f"registered population of the December before (by region, sex and age).</p><p>Uncertainty comes from the constrained ensemble: parameter "
             f"sets sampled around the fitted set and kept only when their fit to history passes the confidence-region "
             f"threshold ({wp.fit_report.name}-ensemble; {n:,} members used here). Every scenario runs with the same "
             f"members, so differences between scenarios are paired per member; bands (5–95 %) show parameter "
