@@ -45,6 +45,14 @@ def run() -> xr.Dataset:
     return run_fast(None, read_parameter_set().values, 2040, names).isel(member=0).sel(year=[2024, 2040])
 
 
+def test_a_difference_of_percentages_is_in_percentage_points():
+    share = indicator("capital_share")
+    assert share.unit("en") == "%" and share.difference_unit("en") == share.difference_unit("ko") == "%p"
+    assert indicator("local_tax_share").difference_unit("en") == "%p of total tax"
+    births = indicator("births")
+    assert births.difference_unit("ko") == births.unit("ko") and "%" not in births.unit("en")
+
+
 def test_two_national_extinction_indices_keep_their_definitions(run):
     ratio = run["young women"].sum("Region") / run["elderly population"].sum("Region")
     np.testing.assert_allclose(indicator("extinction_index").values(run), ratio, rtol=1e-12)

@@ -81,6 +81,12 @@ class Indicator:
         """The unit of the shown value in ``lang`` ("ko" or "en")."""
         return self.unit_ko if lang == "ko" else self.unit_en
 
+    def difference_unit(self, lang: str) -> str:
+        """The unit of a difference of two shown values in ``lang``: percentage points
+        ("%p") for a percentage, else the unit itself."""
+        unit = self.unit(lang)
+        return "%p" + unit[1:] if unit.startswith("%") else unit
+
     def class_labels(self, lang: str) -> tuple[str, ...]:
         """The class labels in ``lang`` ("ko" or "en"), lowest class first."""
         return self.class_labels_ko if lang == "ko" else self.class_labels_en

@@ -267,7 +267,7 @@ def effects_display(comp: Complementarity, lang: str) -> pd.DataFrame:
             cell = f"{r.q50:+.{d}f} [{r.q05:+.{d}f}, {r.q95:+.{d}f}]"
             if r.order > 1:
                 cell += f" {ANSWERS[r.classification][ko]} ({_pct(r.agree)})"
-            row[f"{indicator(r.indicator).short(lang)} [{indicator(r.indicator).unit(lang)}]"] = cell
+            row[f"{indicator(r.indicator).short(lang)} [{indicator(r.indicator).difference_unit(lang)}]"] = cell
         out.append(row)
     return pd.DataFrame(out)
 

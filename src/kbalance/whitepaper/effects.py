@@ -95,7 +95,7 @@ def _effect_text(row, lang: str) -> str:
     else:
         word = {1: tr("better", lang), -1: tr("worse", lang), 0: tr("unclear", lang) if row.q05 <= 0 <= row.q95
                 else ""}[row.sign]
-    value = f"{row.q50:+.{d}f} [{row.q05:+.{d}f}, {row.q95:+.{d}f}] {ind.unit(lang)}"
+    value = f"{row.q50:+.{d}f} [{row.q05:+.{d}f}, {row.q95:+.{d}f}] {ind.difference_unit(lang)}"
     return f"{html.escape(ind.short(lang))} {html.escape(value)}" + (f" ({word})" if word else "")
 
 

@@ -364,7 +364,7 @@ def results_html(wp: Whitepaper, images: dict[str, str]) -> str:
             "scenario": [scenario_label(s, wp.lang) for s in rows["scenario"]],
             "difference": [f"{r.q50:+.{indicator(r.indicator).digits + 1}f} [{r.q05:+.{indicator(r.indicator).digits + 1}f}, "
                            f"{r.q95:+.{indicator(r.indicator).digits + 1}f}]" for r in rows.itertuples()],
-            "unit": [indicator(k).unit(wp.lang) for k in rows["indicator"]],
+            "unit": [indicator(k).difference_unit(wp.lang) for k in rows["indicator"]],
         })
         parts.append(f"<h3>{h('differences', wp.lang, y=year)}</h3>" + _table_html(shown))
     parts.append(effects_html(wp))

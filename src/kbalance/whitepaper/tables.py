@@ -114,7 +114,7 @@ def differences_table(members: xr.Dataset, years: Sequence[int], lang: str = "en
                 continue
             for year in years:
                 rows.append({"indicator": key, "scenario": str(scenario), "year": year,
-                             "unit": ind.unit(lang), **member_quantiles(diff.sel(scenario=scenario, year=year))})
+                             "unit": ind.difference_unit(lang), **member_quantiles(diff.sel(scenario=scenario, year=year))})
     return pd.DataFrame(rows, columns=["indicator", "scenario", "year", "unit", *QUANTILE_NAMES])
 
 
