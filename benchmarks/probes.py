@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kbalance import cli, paths
+from kbalance.calibration.ensemble import ensemble_path
+from kbalance.model.parameters import latest_fitted_set
 
 #: A change of one file: its text → the bad text (or bytes); None deletes the file.
 Change = Callable[[str], "str | bytes | None"]
@@ -150,8 +152,9 @@ CHECK_INTEGRATED = ("scenarios", "check", "{root}/model/scenarios/integrated.tom
 VITAL = "calibration/observations/vital.csv"
 POPULATION = "calibration/observations/population.csv"
 PARAMETERS = "calibration/parameters.toml"
-FITTED = "calibration/fitted/v7.toml"
-ENSEMBLE = "calibration/fitted/v7-ensemble.csv"
+SHIPPED = latest_fitted_set()  # the set every command reads by default
+FITTED = f"calibration/fitted/{SHIPPED.name}"
+ENSEMBLE = f"calibration/fitted/{ensemble_path(SHIPPED).name}"
 LEVERS = "model/levers.toml"
 MDL = "model/kbalance.mdl"
 TFR = "[tfr_path_deviation]\nmodel = \"tfr path deviation\""
@@ -209,7 +212,7 @@ def parameter_probes() -> list[Probe]:
 def fitted_probes() -> list[Probe]:
     """Bad fitted sets (a value of a parameter no longer defined is ignored by design)."""
     def probe(name: str, change: Change) -> Probe:
-        return Probe("fitted sets", name, RUN, {FITTED: change}, "v7.toml")
+        return Probe("fitted sets", name, RUN, {FITTED: change}, SHIPPED.name)
     key = r"^regional_fertility_factor = .*$"
     return [
         probe("empty file", empty),
@@ -307,7 +310,7 @@ def model_probes() -> list[Probe]:
 def ensemble_probes() -> list[Probe]:
     """Bad ensemble files (a parameter the ensemble lacks keeps its shipped value by design)."""
     def probe(name: str, change: Change) -> Probe:
-        return Probe("ensemble", name, SENSITIVITY, {ENSEMBLE: change}, "v7-ensemble.csv")
+        return Probe("ensemble", name, SENSITIVITY, {ENSEMBLE: change}, ensemble_path(SHIPPED).name)
     return [
         probe("empty file", empty),
         probe("header only", header_only),
@@ -352,7 +355,7 @@ def argument_probes() -> list[Probe]:
         probe(("ensemble", "--members", "100000000000"), "--members"),
         probe(("ensemble", "--fitted", "{root}/nope.toml"), "--fitted"),
         probe(("backtest", "--origins", "1990", "--out", "{out}"), "--origins"),
-        probe(("calibrate", "--version", "v7", "--out", "{out}"), "--version"),
+        probe(("calibrate", "--version", SHIPPED.stem, "--out", "{out}"), "--version"),
         probe(("explore", "--port", "70000"), "--port"),
         probe(("reproduce", "{root}/nope.json", "--out", "{out}"), "MANIFEST"),
         probe(("reproduce", "{root}/calibration/parameters.toml", "--out", "{out}"), "MANIFEST"),
