@@ -302,8 +302,8 @@ def model_probes() -> list[Probe]:
         probe("a constant deleted", drop_block("jump off year=")),
         probe("a '|' missing", replace("initial population[Region,Sex,Age])\n\t~\tperson [0,?]",
                                        "initial population[Region,Sex,Age])\n\t~\tperson [0,?]\n\t~\tx\n\t~\ty")),
-        probe("an unknown variable", replace("jump off step * ((jump off population", "jump off step * ((no such")),
-        probe("an unbalanced parenthesis", replace("jump off step * ((jump off population", "jump off step * (((jump off population")),
+        probe("an unknown variable", replace("(jump off population[Region,Sex,Age] - Population", "(no such[Region,Sex,Age] - Population")),
+        probe("an unbalanced parenthesis", replace("(jump off population[Region,Sex,Age] - Population", "((jump off population[Region,Sex,Age] - Population")),
     ]
 
 
