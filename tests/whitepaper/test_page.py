@@ -29,6 +29,8 @@ def test_report_html_is_self_contained_and_korean(whitepaper_folder):
                     "sensitivity", "caveats"):
         assert f"id='{section}'" in html
     assert "mobility" in html  # the sensitivity top factors
+    # lever units and labels in Korean (model/levers.toml unit_ko, label_ko); differences of % in %p
+    assert "trillion KRW/year" not in html and "조 원/년" in html and "%p" in html
 
 
 def test_footer_names_the_final_folder(whitepaper_folder):

@@ -59,7 +59,7 @@ TEXT = {
     "median_note": ("lines: ensemble median; bands: 5–95 % and 25–75 %", "선: 앙상블 중앙값, 음영: 5–95 % 및 25–75 % 구간"),
     "baseline_band_note": ("lines: ensemble median of each scenario; band: 5–95 % of the baseline",
                            "선: 시나리오별 앙상블 중앙값, 음영: 기준 시나리오 5–95 % 구간"),
-    "dot_note": ("dots: ensemble median; bars: 5–95 %", "점: 앙상블 중앙값, 막대: 5–95 % 구간"),
+    "dot_note": ("dots: ensemble median; bars: 5–95 %", "점: 앙상블 중앙값, 막대: 5–95 % 구간"), "lines_note": ("lines: ensemble median of each scenario", "선: 시나리오별 앙상블 중앙값"),
     "tile_note": ("tiles: ensemble median", "타일: 앙상블 중앙값"),
     "source": ("Source: kbalance projections, {n:,} members of the constrained ensemble ({fitted}); {extra}",
                "자료: kbalance 전망, 제약 앙상블 {n:,}개 ({fitted}); {extra}"),
@@ -446,12 +446,12 @@ def fig_tax_ratio(wp: Whitepaper) -> Figure:
         ratio = f"{(100 - level) / 10:g}:{level / 10:g}"
         refs = reference_marks([step.ref])
         ax.axhline(level, color="#b2182b", lw=1, ls="--")
-        ax.text(wp.until, level + 0.5, tr("target", wp.lang, ratio=ratio, target=level, refs=refs), color="#b2182b",
-                fontsize=8, va="bottom", ha="right")
+        ax.text(int(hist["year"].min()), level + 0.5, tr("target", wp.lang, ratio=ratio, target=level, refs=refs),
+                color="#b2182b", fontsize=8, va="bottom", ha="left")  # over the history, clear of the paths
     ax.set_ylim(15, 45)
     ax.legend(frameon=False, fontsize=7, loc="lower right", ncol=2)
     sources = tr("obs_tax", wp.lang, history=TAX_RATIO_SERIES, targets=reference_marks([s.ref for s in targets]))
-    return finish(fig, tr("tax_title", wp.lang), source_line(wp, sources))
+    return finish(fig, tr("tax_title", wp.lang), source_line(wp, sources, "lines_note"))  # medians, no bands
 
 
 def _observed_panels(wp: Whitepaper, axes, keys: Sequence[str], **kwargs) -> str:

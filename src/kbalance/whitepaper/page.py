@@ -19,6 +19,7 @@ from fontTools import subset
 import kbalance
 from kbalance.fonts import bundled_hangul_fonts
 from kbalance.model.indicators import indicator
+from kbalance.model.inputs import read_levers
 from kbalance.outputs import data_hash, model_hash
 from kbalance.paths import calibration_dir
 from kbalance.observations.load import series_table
@@ -336,7 +337,10 @@ def scenarios_html(wp: Whitepaper) -> str:
     parts.append("</ul>")
     table = wp.levers.copy()
     table["ref"] = table["ref"].replace({"hypothetical": h("hypothetical", wp.lang), "": h("hypothetical", wp.lang)})
-    if ko:
+    if ko:  # the lever's Korean label and unit from model/levers.toml
+        spec = read_levers()
+        table["description"] = [spec.get(k, {}).get("label_ko", d) for k, d in zip(table["lever"], table["description"])]
+        table["unit"] = [spec.get(k, {}).get("unit_ko", u) for k, u in zip(table["lever"], table["unit"])]
         table = table.rename(columns={"scenario": "시나리오", "lever": "정책수단", "description": "설명", "unit": "단위",
                                       "step": "단계", "target": "목표값", "start": "시작 연도", "ramp": "도달 기간(년)",
                                       "ref": "근거"})
