@@ -180,8 +180,7 @@ def uncovered_cells(abstract) -> dict[str, int]:
     each position is the largest subscript range holding every element its definitions
     name there (a definition on a subrange plus one on the rest covers the range)."""
     section = abstract.sections[0]
-    declared = {r.name: r.subscripts for r in section.subscripts}
-    ranges = {name: tuple(declared.get(v, ()) if isinstance(v, str) else v) for name, v in declared.items()}
+    ranges = ranges_of(abstract)
     out = {}
     for element in section.elements:
         parts = [c.subscripts[0] for c in element.components if c.subscripts and c.subscripts[0]]
@@ -253,12 +252,17 @@ def scalar_constants() -> dict[str, tuple[float, float, float]]:
     return dict(_scalar_constants(model_key()))
 
 
-@lru_cache(maxsize=1)
-def _subscript_ranges(key: tuple) -> dict[str, tuple[str, ...]]:
-    declared = {r.name: r.subscripts for r in _abstract_model(key).sections[0].subscripts}
-    # an alias (To Region: Region) names another range instead of listing elements
+def ranges_of(abstract) -> dict[str, tuple[str, ...]]:
+    """The elements of every subscript range of PySD's abstract model: range name → element
+    names (an alias, such as "To Region: Region", names another range instead of listing them)."""
+    declared = {r.name: r.subscripts for r in abstract.sections[0].subscripts}
     return {name: tuple(declared.get(value, ()) if isinstance(value, str) else value)
             for name, value in declared.items()}
+
+
+@lru_cache(maxsize=1)
+def _subscript_ranges(key: tuple) -> dict[str, tuple[str, ...]]:
+    return ranges_of(_abstract_model(key))
 
 
 def subscript_ranges() -> dict[str, tuple[str, ...]]:
@@ -274,6 +278,6 @@ def variable_names() -> frozenset[str]:
 
 __all__ = [
     "abstract_model", "cache_dir", "check_coverage", "documentation", "equation_at_fault", "input_tables", "load_model",
-    "model_file_errors", "model_file_problem", "model_key", "quiet_pysd", "scalar_constants",
+    "model_file_errors", "model_file_problem", "model_key", "quiet_pysd", "ranges_of", "scalar_constants",
     "subscript_ranges", "translate_into", "uncovered_cells", "variable_names",
 ]

@@ -202,7 +202,7 @@ def _read_cached(path: str, stamp: tuple[int, int], sources_path: str, sources_s
             raise MissingValueError(p, "series", f"row {int(np.flatnonzero(empty.to_numpy())[0]) + 2}")
     years = _parse_years(p, raw["year"], limits=(OD_SPEC[1], observation_years()[1]) if is_od else observation_years())
     values = _parse_values(p, raw["value"], keys)
-    _check_signs(p, raw["series"] if not is_od else pd.Series([OD_SERIES] * len(raw)), values)
+    _check_signs(p, pd.Series(OD_SERIES, index=raw.index) if is_od else raw["series"], values)
     frame = raw.copy()
     frame["year"] = years
     frame["value"] = values
