@@ -14,8 +14,8 @@ import pandas as pd
 from kbalance.model.diagram import dependency_graph
 from kbalance.model.indicators import indicator
 from kbalance.model.inputs import read_levers
-from kbalance.model.mdl import documentation
 from kbalance.regions import region_name
+from kbalance.sensitivity.levers import dependents, model_names
 from kbalance.whitepaper.analysis import BASE, Whitepaper, member_quantiles, scenario_label, table_years
 
 #: The headline indicators of the explanation, in order.
@@ -51,15 +51,11 @@ def tr(key: str, lang: str, **kwargs) -> str:
 def lever_channels() -> dict[str, list[str]]:
     """Lever key (model/levers.toml) → the model variables whose equations use the lever's
     variable directly, sorted."""
-    doc = documentation()
-    real = dict(zip(doc["Py Name"], doc["Real Name"]))
-    py = {name: key for key, name in real.items()}
-    graph = dependency_graph()
-    out = {}
-    for key, spec in read_levers().items():
-        lever = py.get(spec["model"])
-        out[key] = sorted(real.get(n, n) for n, deps in graph.items() if lever in deps)
-    return out
+    py = model_names()
+    real = {v: k for k, v in py.items()}
+    users = dependents(dependency_graph())
+    return {key: sorted(real.get(n, n) for n in users.get(py.get(spec["model"]), ()))
+            for key, spec in read_levers().items()}
 
 
 def indicator_effects(wp: Whitepaper, scenario: str, year: int) -> pd.DataFrame:
