@@ -40,6 +40,7 @@ def test_forecast_constants_hide_the_years_after_the_cut():
     constants = forecast_constants(2015)
     assert constants["history end year"] == 2016 and constants["last observed fertility year"] == 2015
     assert constants["jump off year"] > 2100 and constants["fertility variant"] == 1
+    assert forecast_constants(2015, fertility_until=2023)["last observed fertility year"] == 2023
 
 
 def test_backtest_summary_compares_all_years_and_the_last():
@@ -137,3 +138,6 @@ def test_one_origin_fits_to_its_year_and_forecasts_every_series():
     assert (np.abs(population["model"] / population["observed"] - 1) < 0.2).all()
     first = population[population["horizon"] == 1]  # one year after the observed jump-off
     assert (np.abs(first["model"] / first["observed"] - 1) < 0.03).all()
+    # the national TFR fell from 1.24 (2015) to 0.72 (2023): with it as observed, fewer births everywhere
+    births = table[(table["series"] == "births") & (table["year"] == 2023)]
+    assert (births["model_observed_fertility"] < births["model"]).all()

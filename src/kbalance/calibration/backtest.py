@@ -9,6 +9,14 @@ series (:data:`SERIES`) are compared with the naive trend and constant-share for
 :func:`naive_forecasts`; net migration, which crosses zero, with the last five years' mean
 net rate (:func:`naive_migration`) instead. One table (:data:`COLUMNS`) holds every
 origin, series, region and forecast year.
+
+Beside the forecast proper (``model``: the national TFR held at its origin level, as a
+forecaster at the origin would assume), ``model_observed_fertility`` repeats it with the
+national TFR as observed after the origin (:func:`forecast_constants` with
+``fertility_until``): an ex-post forecast that separates the error of the national
+fertility assumption from that of the model's regional structure. Its regions' TFRs stay
+modelled through the last observed national TFR; only the births of the year after it
+take the regions' observed TFR ratios of that year.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ from kbalance.model.scenarios import Scenario
 from kbalance.model.variants import read_variants
 from kbalance.observations.load import load_breaks, load_series
 from kbalance.outputs import replace_entries
-from kbalance.regions import region_codes
+from kbalance.regions import NATIONAL_CODE, region_codes
 
 #: Years [year] over which the naive forecasts are taken.
 NAIVE_YEARS = 5
@@ -40,7 +48,8 @@ ORIGINS = (2010, 2015, 2019)
 #: The targets (calibration/targets.toml) the backtests forecast.
 SERIES = ("population", "births", "deaths", "net_migration", "grdp", "employed", "fiscal_autonomy")
 #: Columns of backtests.csv.
-COLUMNS = ("origin", "series", "region", "year", "horizon", "observed", "model", "naive_trend", "naive_share")
+COLUMNS = ("origin", "series", "region", "year", "horizon", "observed", "model", "model_observed_fertility",
+           "naive_trend", "naive_share")
 #: Code of the variant holding the last observed national TFR (model/demography.toml).
 HOLD_CODE = read_variants()["hold"].code
 #: A jump-off year beyond every run [year]: the forecast starts from the simulated history.
@@ -55,15 +64,21 @@ def break_years() -> set[int]:
     return {int(y) for y in table.loc[table["kind"].isin(["registration", "boundary"]), "year"]}
 
 
-def forecast_constants(until: int) -> dict[str, object]:
+def forecast_constants(until: int, fertility_until: int | None = None) -> dict[str, object]:
     """Model constants that hide everything observed after ``until`` from a projection.
 
     Flows after ``until`` follow the model (not the observed residuals), national
-    fertility is held at its ``until`` level (the ``hold`` variant), and no jump-off to a
-    later observed population takes place.
+    fertility is held at its level of ``fertility_until`` (default ``until``; the ``hold``
+    variant), and no jump-off to a later observed population takes place.
     """
-    return {"history end year": float(until + 1), "last observed fertility year": float(until),
+    return {"history end year": float(until + 1), "last observed fertility year": float(fertility_until or until),
             "fertility variant": float(HOLD_CODE), "jump off year": NO_JUMP_OFF}
+
+
+def last_national_tfr_year() -> int:
+    """The last year of the observed national TFR (vital.csv) [year]."""
+    tfr = load_series("tfr")
+    return int(tfr.loc[tfr["region_code"] == NATIONAL_CODE, "year"].max())
 
 
 def naive_forecasts(observed: pd.DataFrame, until: int, years: Sequence[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -144,7 +159,8 @@ def jump_off_constants(model, origin: int,
 def forecast_rows(origin: int, run, targets: Sequence[Target]) -> pd.DataFrame:
     """The rows of backtests.csv for one origin: each series of :data:`SERIES` observed at
     the origin and five years before it, each region and year after it (observed, model
-    and naive forecasts; cells not observed, or observed as zero, left out)."""
+    and naive forecasts; cells not observed, or observed as zero, left out). ``run`` holds
+    the forecast as member 0 and the forecast with the observed national TFR as member 1."""
     codes = region_codes()
     frame = {t.name: pd.DataFrame(t.observed, index=t.years, columns=codes) for t in targets if t.observed.ndim == 2}
     by_name = {t.name: t for t in targets}
@@ -157,7 +173,8 @@ def forecast_rows(origin: int, run, targets: Sequence[Target]) -> pd.DataFrame:
         years = [int(y) for y in t.years if y > origin]
         if not years:
             continue
-        model = run[t.variable].isel(member=0).sel(year=[y + t.offset for y in years]).values
+        values = run[t.variable].sel(year=[y + t.offset for y in years]).transpose("member", ...)
+        model, ex_post = values.isel(member=[0, 1]).values
         if name == "net_migration":
             trend = naive_migration(observed, frame["population"], origin, years)
             share = pd.DataFrame(np.nan, index=years, columns=codes)
@@ -167,6 +184,7 @@ def forecast_rows(origin: int, run, targets: Sequence[Target]) -> pd.DataFrame:
             for j, code in enumerate(codes):
                 rows.append({"origin": origin, "series": name, "region": code, "year": year, "horizon": year - origin,
                              "observed": observed.loc[year, code], "model": float(model[i, j]),
+                             "model_observed_fertility": float(ex_post[i, j]),
                              "naive_trend": trend.loc[year, code], "naive_share": share.loc[year, code]})
     table = pd.DataFrame(rows, columns=list(COLUMNS)).dropna(subset=["observed"])
     return table[table["observed"] != 0].reset_index(drop=True)
@@ -179,9 +197,11 @@ def backtest_origin(origin: int, max_evaluations: int = BACKTEST_EVALUATIONS, st
     fit, and whether the forecast jumped off from the observed population."""
     result = fit(until=origin, max_evaluations=max_evaluations, progress=progress, start=start)
     full = read_targets(until=2100)
-    table = to_table(free_parameters(), result.unit)
+    fitted = to_table(free_parameters(), result.unit)
+    table = pd.concat([fitted, fitted], ignore_index=True)  # the forecast and its ex-post twin
     for column, value in forecast_constants(origin).items():
         table[column] = value
+    table.loc[1, "last observed fertility year"] = float(last_national_tfr_year())
     jump = jump_off_constants(compile_model(), origin)
     scenario = Scenario(f"backtest-{origin}", "forecast from the origin", constants=jump) if jump else None
     run = run_ensemble(table, scenario, last_time(full), target_variables(full), workers=1)
@@ -220,14 +240,21 @@ def backtests(out: Path, origins: Sequence[int] = ORIGINS, max_evaluations: int 
     return summary
 
 
+def forecast_columns(table: pd.DataFrame) -> list[str]:
+    """The forecasts of a backtest table that are compared with the observations: the
+    model's, its ex-post twin's where the table has it, and the two naive ones."""
+    return [name for name in ("model", "model_observed_fertility", "naive_trend", "naive_share") if name in table]
+
+
 def horizon_errors(table: pd.DataFrame) -> pd.DataFrame:
     """Absolute percentage errors [%] by series and horizon, averaged over origins and
     regions, of the model and the naive forecasts, on the cells where the model and the
     naive trend exist."""
     ok = table[np.isfinite(table[["model", "naive_trend"]]).all(axis=1)].copy()
-    for name in ("model", "naive_trend", "naive_share"):
+    names = forecast_columns(table)
+    for name in names:
         ok[name] = np.abs(ok[name] / ok["observed"] - 1) * 100
-    return ok.groupby(["series", "horizon"])[["model", "naive_trend", "naive_share"]].mean().reset_index()
+    return ok.groupby(["series", "horizon"])[names].mean().reset_index()
 
 
 def plot_horizon_errors(table: pd.DataFrame, path: Path) -> Path:
@@ -243,9 +270,10 @@ def plot_horizon_errors(table: pd.DataFrame, path: Path) -> Path:
     fig, axes = plt.subplots(2, 4, figsize=(14, 6.5), squeeze=False)
     for ax, name in zip(axes.flat, series):
         part = errors[errors["series"] == name]
-        for column, colour in (("model", "#1f6fb4"), ("naive_trend", "#999999"), ("naive_share", "#e08a1e")):
-            if part[column].notna().any():
-                ax.plot(part["horizon"], part[column], marker="o", ms=3, color=colour, label=column)
+        for column, colour, style in (("model", "#1f6fb4", "-"), ("model_observed_fertility", "#1f6fb4", ":"),
+                                      ("naive_trend", "#999999", "-"), ("naive_share", "#e08a1e", "-")):
+            if column in part and part[column].notna().any():
+                ax.plot(part["horizon"], part[column], marker="o", ms=3, color=colour, ls=style, label=column)
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("years after the origin", fontsize=8)
         ax.set_ylabel("MAPE [%]", fontsize=8)
@@ -269,13 +297,14 @@ def backtest_summary(table: pd.DataFrame) -> pd.DataFrame:
     where the model and the naive trend exist (a naive trend does not exist for a region
     that did not exist five years before); a naive forecast that does not exist for a
     series (the constant share of net migration) is NaN and not compared.
-    ``model_beats_both`` (all years) and ``model_beats_both_last_year`` compare the MAPE."""
+    ``model_beats_both`` (all years) and ``model_beats_both_last_year`` compare the MAPE of
+    the forecast proper (``model``); the ex-post forecast's errors are reported beside it."""
     rows = []
     comparable = table[np.isfinite(table[["model", "naive_trend"]]).all(axis=1)]
     for series, group in comparable.groupby("series", sort=False):
         last = group[group["year"] == group["year"].max()]
         row = {"series": series, "last_year": int(group["year"].max()), "cells": len(group)}
-        for name in ("model", "naive_trend", "naive_share"):
+        for name in forecast_columns(group):
             err = np.abs(group[name] - group["observed"])
             row[f"mape_{name}"] = float(np.mean(err / group["observed"].abs()) * 100)
             row[f"mape_last_{name}"] = float(np.mean(np.abs(last[name] / last["observed"] - 1)) * 100)

@@ -66,11 +66,15 @@ H = {
                "average annual growth over the five years to the backtest year; <i>naive share</i> holds each region's "
                "share of the national total of that year and extrapolates the national total by its own five-year "
                "growth. MAPE is the mean absolute percentage error over every forecast region-year (and in the last "
-               "year alone)."),
+               "year alone). The model's forecast holds the national TFR at its level of the backtest year, as a "
+               "forecaster then would; the <i>model with the observed national TFR</i> repeats it with the national "
+               "TFR as later observed, which separates the error of that assumption from the model's own."),
               ("백테스트는 백테스트 연도까지의 관측만으로 모형을 보정한 뒤 이후 관측 연도를 전망하여 두 단순 예측과 비교합니다. "
                "<i>단순 추세</i>는 각 시도의 백테스트 연도 이전 5년 연평균 증가율을 연장하고, <i>단순 비중</i>은 그 해 각 시도의 "
                "전국 대비 비중을 고정한 채 전국 합계를 자체 5년 증가율로 연장합니다. MAPE는 전망한 모든 시도·연도(및 마지막 "
-               "연도만)의 평균 절대 백분율 오차입니다.")),
+               "연도만)의 평균 절대 백분율 오차입니다. 모형의 전망은 그때의 예측자처럼 전국 합계출산율을 백테스트 연도 수준으로 "
+               "고정하며, <i>관측 전국 합계출산율을 쓴 모형</i>은 같은 전망을 이후 관측된 전국 합계출산율로 되풀이하여 그 가정의 "
+               "오차를 모형 자체의 오차와 구분합니다.")),
     "comparison": ("Scenario comparison: median [5–95 %] of the ensemble",
                    "시나리오 비교: 앙상블 중앙값 [5–95 % 구간]"),
     "differences": ("Paired difference from the baseline in {y}: median [5–95 %]",
