@@ -114,8 +114,9 @@ def test_movers_arrive_by_sex_and_age_as_they_leave(baseline):
     np.testing.assert_allclose(baseline["destination share"].sum("To Region").values, 1.0, rtol=1e-9)
 
 
-def test_women_move_earlier_and_young_movers_prefer_dense_regions(parameters):
-    variables = ["migration age profile", "labour mover share", "age destination factor"]
+def test_women_move_earlier_young_movers_prefer_dense_regions_and_older_movers_leave_them(parameters):
+    variables = ["migration age profile", "labour mover share", "older mover share", "age destination factor",
+                 "young density preference by sex"]
     result = run_pysd(Scenario("baseline", ""), parameters, until=2002, variables=variables)
     profile = result["migration age profile"].isel(year=0)
     peak = {sex: int(np.argmax(profile.sel(Sex=sex).values)) for sex in ("Male", "Female")}
@@ -124,9 +125,17 @@ def test_women_move_earlier_and_young_movers_prefer_dense_regions(parameters):
     share = result["labour mover share"].isel(year=0)
     assert float(share.sel(Sex="Female", Age="A23")) > 0.8 > 0.3 > float(share.sel(Sex="Male", Age="A70"))
     factor = result["age destination factor"].isel(year=0)
+    older = result["older mover share"].isel(year=0)
+    assert float(older.sel(Sex="Male", Age="A70")) > 0.7 > 0.2 > float(older.sel(Sex="Female", Age="A23"))
+    assert float((share + older).max()) <= 1 + 1e-12
     young, old = factor.sel(Sex="Female", Age="A23"), factor.sel(Sex="Female", Age="A70")
-    assert float(young.sel(**{"To Region": "Seoul"})) > float(old.sel(**{"To Region": "Seoul"})) > 1
-    assert float(young.sel(**{"To Region": "Jeonnam"})) < float(old.sel(**{"To Region": "Jeonnam"})) < 1
+    seoul, jeonnam = {"To Region": "Seoul"}, {"To Region": "Jeonnam"}
+    assert float(young.sel(**seoul)) > 1 > float(old.sel(**seoul))
+    assert float(young.sel(**jeonnam)) < 1 < float(old.sel(**jeonnam))
+    by_sex = result["young density preference by sex"].isel(year=0)
+    gap = float(by_sex.sel(Sex="Female") - by_sex.sel(Sex="Male"))
+    assert gap > 0 and gap == pytest.approx(parameters.values["female young density preference gap"])
+    assert float(by_sex.mean()) == pytest.approx(parameters.values["young density preference"])
 
 
 def test_no_stock_goes_negative(baseline):

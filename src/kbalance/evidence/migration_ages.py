@@ -320,6 +320,26 @@ def prior_row(parameter: str, values: xr.DataArray, unit: str, floor: float = 0.
             "prior_sd": max(float(values.std(ddof=1)), floor * abs(mean)), "unit": unit}
 
 
+def common_log_trend(series: list[xr.DataArray]) -> tuple[float, float]:
+    """Common slope of the logs of positive yearly series on the year, each with its own
+    intercept, and its standard error [1/year].
+
+    series : each dims (year,), values > 0
+    """
+    xs, ys = [], []
+    for values in series:
+        if np.any(~np.isfinite(values.values)) or np.any(values.values <= 0):
+            raise ValueError("a log trend needs finite positive values")
+        year = values["year"].values.astype(float)
+        xs.append(year - year.mean())
+        logs = np.log(values.values)
+        ys.append(logs - logs.mean())
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    slope = float((x * y).sum() / (x * x).sum())
+    dof = len(x) - len(series) - 1
+    return slope, float(np.sqrt(((y - slope * x) ** 2).sum() / dof / (x * x).sum()))
+
+
 def priors(migration: xr.Dataset | None = None) -> pd.DataFrame:
     """Priors of the migration section's sex and age parameters (calibration/parameters.toml).
 
@@ -333,10 +353,13 @@ def priors(migration: xr.Dataset | None = None) -> pd.DataFrame:
     - ``female young density preference gap`` [-]: women's minus men's young density
       preference, each sex's slope over its own gross rate;
     - ``older density preference`` [-]: the same ratio at OLDER_AGES (both sexes' means), for
-      the movers outside the labour-force component.
-    Means over the years 2012–2023; standard deviations their year-to-year spread (the
-    density preferences at least MAPPING_SD of their mean). Columns parameter, prior_mean,
-    prior_sd, unit.
+      the movers outside the labour-force component;
+    - ``density preference trend`` [1/year]: the common log-linear trend of the yearly young
+      and older density preferences (:func:`common_log_trend`), standard deviation its
+      standard error.
+    Otherwise means over the years 2012–2023; standard deviations their year-to-year spread
+    (the density preferences at least MAPPING_SD of their mean). Columns parameter,
+    prior_mean, prior_sd, unit.
     """
     migration = residual_migration() if migration is None else migration
     groups = redistribution(migration)
@@ -349,11 +372,15 @@ def priors(migration: xr.Dataset | None = None) -> pd.DataFrame:
     slope, gross = density_preference_terms(migration, YOUNG_AGES)
     by_sex = slope / gross
     older_slope, older_gross = density_preference_terms(migration, OLDER_AGES)
+    young = slope.mean("sex") / gross.mean("sex")
+    older = older_slope.mean("sex") / older_gross.mean("sex")
+    trend, trend_se = common_log_trend([young, -older])
     return pd.DataFrame([
         prior_row("female labour level factor", level, "Dmnl"),
         prior_row("female labour peak shift", shift, "year"),
-        prior_row("young density preference", slope.mean("sex") / gross.mean("sex"), "Dmnl", MAPPING_SD),
+        prior_row("young density preference", young, "Dmnl", MAPPING_SD),
         prior_row("female young density preference gap", by_sex.sel(sex="female") - by_sex.sel(sex="male"),
                   "Dmnl", MAPPING_SD),
-        prior_row("older density preference", older_slope.mean("sex") / older_gross.mean("sex"), "Dmnl", MAPPING_SD),
+        prior_row("older density preference", older, "Dmnl", MAPPING_SD),
+        {"parameter": "density preference trend", "prior_mean": trend, "prior_sd": trend_se, "unit": "1/year"},
     ])
