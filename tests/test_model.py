@@ -114,6 +114,20 @@ def test_movers_arrive_by_sex_and_age_as_they_leave(baseline):
     np.testing.assert_allclose(baseline["destination share"].sum("To Region").values, 1.0, rtol=1e-9)
 
 
+def test_movers_arrive_as_they_leave_at_the_extremes_of_the_density_preferences(parameters):
+    values = dict(parameters.values, **{"young density preference": 1.0, "female young density preference gap": 0.4,
+                                        "older density preference": -1.0, "density preference trend": 0.2})
+    params = type(parameters)(parameters.name, values, parameters.path)
+    result = run_pysd(Scenario("strong sorting", ""), params, until=2016, variables=["in migration", "out migration"])
+    arrived, left = result["in migration"].sum("Region"), result["out migration"].sum("Region")
+    assert float(left.min()) >= 0 and float(left.sel(Sex="Female").sum()) > 0
+    np.testing.assert_allclose(arrived.values, left.values, rtol=1e-9, atol=1e-9)
+    # with the strong preferences Seoul gains young women and loses movers past the labour ages
+    net = (result["in migration"] - result["out migration"]).sel(Region="Seoul", year=2015)
+    assert float(net.sel(Sex="Female", Age=[f"A{a}" for a in range(20, 30)]).sum()) > 0
+    assert float(net.sel(Age=[f"A{a}" for a in range(55, 80)]).sum()) < 0
+
+
 def test_women_move_earlier_young_movers_prefer_dense_regions_and_older_movers_leave_them(parameters):
     variables = ["migration age profile", "labour mover share", "older mover share", "age destination factor",
                  "young density preference by sex"]
