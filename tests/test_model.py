@@ -114,8 +114,23 @@ def test_movers_arrive_by_sex_and_age_as_they_leave(baseline):
     np.testing.assert_allclose(baseline["destination share"].sum("To Region").values, 1.0, rtol=1e-9)
 
 
-def test_women_move_earlier_and_young_movers_prefer_dense_regions(parameters):
-    variables = ["migration age profile", "labour mover share", "age destination factor"]
+def test_movers_arrive_as_they_leave_at_the_extremes_of_the_density_preferences(parameters):
+    values = dict(parameters.values, **{"young density preference": 1.0, "female young density preference gap": 0.4,
+                                        "older density preference": -1.0, "density preference trend": 0.2})
+    params = type(parameters)(parameters.name, values, parameters.path)
+    result = run_pysd(Scenario("strong sorting", ""), params, until=2016, variables=["in migration", "out migration"])
+    arrived, left = result["in migration"].sum("Region"), result["out migration"].sum("Region")
+    assert float(left.min()) >= 0 and float(left.sel(Sex="Female").sum()) > 0
+    np.testing.assert_allclose(arrived.values, left.values, rtol=1e-9, atol=1e-9)
+    # with the strong preferences Seoul gains young women and loses movers past the labour ages
+    net = (result["in migration"] - result["out migration"]).sel(Region="Seoul", year=2015)
+    assert float(net.sel(Sex="Female", Age=[f"A{a}" for a in range(20, 30)]).sum()) > 0
+    assert float(net.sel(Age=[f"A{a}" for a in range(55, 80)]).sum()) < 0
+
+
+def test_women_move_earlier_young_movers_prefer_dense_regions_and_older_movers_leave_them(parameters):
+    variables = ["migration age profile", "labour mover share", "older mover share", "age destination factor",
+                 "young density preference by sex"]
     result = run_pysd(Scenario("baseline", ""), parameters, until=2002, variables=variables)
     profile = result["migration age profile"].isel(year=0)
     peak = {sex: int(np.argmax(profile.sel(Sex=sex).values)) for sex in ("Male", "Female")}
@@ -124,9 +139,17 @@ def test_women_move_earlier_and_young_movers_prefer_dense_regions(parameters):
     share = result["labour mover share"].isel(year=0)
     assert float(share.sel(Sex="Female", Age="A23")) > 0.8 > 0.3 > float(share.sel(Sex="Male", Age="A70"))
     factor = result["age destination factor"].isel(year=0)
+    older = result["older mover share"].isel(year=0)
+    assert float(older.sel(Sex="Male", Age="A70")) > 0.7 > 0.2 > float(older.sel(Sex="Female", Age="A23"))
+    assert float((share + older).max()) <= 1 + 1e-12
     young, old = factor.sel(Sex="Female", Age="A23"), factor.sel(Sex="Female", Age="A70")
-    assert float(young.sel(**{"To Region": "Seoul"})) > float(old.sel(**{"To Region": "Seoul"})) > 1
-    assert float(young.sel(**{"To Region": "Jeonnam"})) < float(old.sel(**{"To Region": "Jeonnam"})) < 1
+    seoul, jeonnam = {"To Region": "Seoul"}, {"To Region": "Jeonnam"}
+    assert float(young.sel(**seoul)) > 1 > float(old.sel(**seoul))
+    assert float(young.sel(**jeonnam)) < 1 < float(old.sel(**jeonnam))
+    by_sex = result["young density preference by sex"].isel(year=0)
+    gap = float(by_sex.sel(Sex="Female") - by_sex.sel(Sex="Male"))
+    assert gap > 0 and gap == pytest.approx(parameters.values["female young density preference gap"])
+    assert float(by_sex.mean()) == pytest.approx(parameters.values["young density preference"])
 
 
 def test_no_stock_goes_negative(baseline):

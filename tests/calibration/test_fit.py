@@ -121,7 +121,7 @@ def test_the_shipped_priors_follow_the_evidence():
     # the migration profile's priors come from the residual method (tests/evidence/test_migration_ages.py)
     entries = tomllib.loads((calibration_dir() / "parameters.toml").read_text("utf-8")).values()
     by_residuals = {e["model"] for e in entries if "kbalance.evidence.migration_ages" in e.get("reason", "")}
-    assert len(by_residuals) == 3
+    assert len(by_residuals) == 6
     normal = {c: p for c, p in params.items() if p.prior == "normal" and c not in by_residuals}
     assert set(normal) == set(rows) and len(rows) >= 10
     for column, p in normal.items():

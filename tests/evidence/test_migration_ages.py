@@ -52,6 +52,27 @@ def test_the_density_slope_is_the_least_squares_slope():
     assert float(ma.density_slope(rate, density).sel(year=2020)) == pytest.approx(0.004)
 
 
+def test_a_prior_row_takes_the_yearly_mean_and_spread_with_a_floor():
+    values = xr.DataArray([0.9, 1.0, 1.1], dims="year")
+    row = ma.prior_row("p", values, "Dmnl")
+    assert row["prior_mean"] == pytest.approx(1.0) and row["prior_sd"] == pytest.approx(0.1)
+    assert ma.prior_row("p", -values, "Dmnl", floor=0.5)["prior_sd"] == pytest.approx(0.5)
+
+
+def test_the_common_log_trend_recovers_a_shared_growth_rate():
+    years = np.arange(2012, 2024)
+    noise = np.where(years % 2 == 0, 1.01, 1 / 1.01)
+    a = xr.DataArray(0.08 * np.exp(0.05 * (years - 2012)) * noise, dims="year", coords={"year": years})
+    b = xr.DataArray(0.11 * np.exp(0.05 * (years - 2012)) / noise, dims="year", coords={"year": years})
+    slope, se = ma.common_log_trend([a, b])
+    assert slope == pytest.approx(0.05, abs=1e-12)          # the alternating noise cancels across the two
+    assert 0 < se < 0.005
+    exact, zero = ma.common_log_trend([a / noise, b * noise])
+    assert exact == pytest.approx(0.05) and zero == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ValueError):
+        ma.common_log_trend([-a])
+
+
 @pytest.fixture(scope="module")
 def migration():
     return ma.residual_migration()
@@ -74,6 +95,20 @@ def test_young_women_and_men_go_to_seoul_and_families_leave_it(migration):
         assert table.loc[(sex, "20_29"), "capital_share_of_gains"] > table.loc[(sex, "40_64"), "capital_share_of_gains"]
         assert table.loc[(sex, "20_29"), "density_slope"] > 0 > table.loc[(sex, "40_64"), "density_slope"]
     assert table.loc[("female", "20_24"), "seoul_rate"] > table.loc[("male", "20_24"), "seoul_rate"]
+
+
+def test_young_movers_prefer_density_women_more_and_older_movers_leave_it(migration):
+    young, young_gross = ma.density_preference_terms(migration, ma.YOUNG_AGES)
+    older, older_gross = ma.density_preference_terms(migration, ma.OLDER_AGES)
+    assert bool((young_gross > 0).all()) and bool((older_gross > 0).all())
+    assert bool((young.mean("year") > 0).all()) and bool((older.mean("year") < 0).all())
+    by_sex = (young / young_gross).mean("year")
+    assert float(by_sex.sel(sex="female")) > float(by_sex.sel(sex="male")) > 0
+    table = ma.priors(migration).set_index("parameter")
+    assert table.loc["older density preference", "prior_mean"] < 0 < table.loc["female young density preference gap", "prior_mean"]
+    # both preferences strengthened over 2012-2023, by more than two standard errors
+    trend = table.loc["density preference trend"]
+    assert trend["prior_mean"] > 2 * trend["prior_sd"] > 0
 
 
 def test_the_parameter_file_carries_the_estimated_priors(migration):

@@ -284,6 +284,62 @@ def modal_age(rates, mid_ages, within: tuple[int, int]) -> float:
     return float(mid_ages[i] + offset * (mid_ages[i + 1] - mid_ages[i]))
 
 
+#: Ages [years, age at year-end, inclusive] of the young movers' density preference.
+YOUNG_AGES = BANDS["20_29"]
+
+#: Ages [years, age at year-end, inclusive] of the density preference of movers outside the
+#: labour-force component: past the labour ages, where that component has faded.
+OLDER_AGES = (55, 79)
+
+
+def density_preference_terms(migration: xr.Dataset, ages: tuple[int, int]) -> tuple[xr.DataArray, xr.DataArray]:
+    """Numerator and denominator of a density preference of movers aged ``ages``, dims (year, sex).
+
+    Returns the slope across regions of the net rate on ln relative density [1/year]
+    (:func:`density_slope`) and the gross rate of movers of those ages [1/year]: the national
+    out-migrants per resident (:func:`gross_rate`) times their redistribution rate over the
+    cohort-weighted mean of the groups' redistribution rates. Their ratio is the change of
+    the log destination weight per unit of ln relative density that gives the slope when
+    arrivals at a destination equal its departures on average.
+    """
+    groups = redistribution(migration)
+    weights = to_groups(migration["cohort"]).sum("region")
+    mean_rate = (groups * weights).sum("age_group") / weights.sum("age_group")
+    density = log_relative_density().sel(year=migration["year"].values - 1)
+    density = density.assign_coords(year=migration["year"].values)
+    rate = band(migration["internal"], ages) / band(migration["cohort"], ages)
+    gross = gross_rate() * redistribution(migration, ages) / mean_rate
+    return density_slope(rate, density), gross
+
+
+def prior_row(parameter: str, values: xr.DataArray, unit: str, floor: float = 0.0) -> dict:
+    """A prior from yearly estimates: their mean, and their year-to-year spread (at least
+    ``floor`` times the mean's magnitude) as the standard deviation."""
+    mean = float(values.mean())
+    return {"parameter": parameter, "prior_mean": mean,
+            "prior_sd": max(float(values.std(ddof=1)), floor * abs(mean)), "unit": unit}
+
+
+def common_log_trend(series: list[xr.DataArray]) -> tuple[float, float]:
+    """Common slope of the logs of positive yearly series on the year, each with its own
+    intercept, and its standard error [1/year].
+
+    series : each dims (year,), values > 0
+    """
+    xs, ys = [], []
+    for values in series:
+        if np.any(~np.isfinite(values.values)) or np.any(values.values <= 0):
+            raise ValueError("a log trend needs finite positive values")
+        year = values["year"].values.astype(float)
+        xs.append(year - year.mean())
+        logs = np.log(values.values)
+        ys.append(logs - logs.mean())
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    slope = float((x * y).sum() / (x * x).sum())
+    dof = len(x) - len(series) - 1
+    return slope, float(np.sqrt(((y - slope * x) ** 2).sum() / dof / (x * x).sum()))
+
+
 def priors(migration: xr.Dataset | None = None) -> pd.DataFrame:
     """Priors of the migration section's sex and age parameters (calibration/parameters.toml).
 
@@ -291,15 +347,19 @@ def priors(migration: xr.Dataset | None = None) -> pd.DataFrame:
       rates within PEAK_AGES (the area of the labour-force hump, proportional to its level);
     - ``female labour peak shift`` [year]: women's minus men's modal age of the redistribution
       rate (:func:`modal_age`);
-    - ``young density preference`` [-]: the slope across regions of the net rate at 20–29 on
-      ln relative density (both sexes' mean) over the gross rate of movers aged 20–29 (the
-      national out-migrants per resident times the redistribution rate at 20–29 over the mean
-      of the groups' redistribution rates): the change of the log destination weight of young
-      movers per unit of ln relative density that gives the observed slope when arrivals at a
-      destination equal its departures on average.
-    Means over the years 2012–2023; standard deviations their year-to-year spread (the
-    density preference at least MAPPING_SD of its mean). Columns parameter, prior_mean,
-    prior_sd, unit.
+    - ``young density preference`` [-]: the slope across regions of the net rate at YOUNG_AGES
+      on ln relative density over the gross rate of movers of those ages
+      (:func:`density_preference_terms`), both sexes' means;
+    - ``female young density preference gap`` [-]: women's minus men's young density
+      preference, each sex's slope over its own gross rate;
+    - ``older density preference`` [-]: the same ratio at OLDER_AGES (both sexes' means), for
+      the movers outside the labour-force component;
+    - ``density preference trend`` [1/year]: the common log-linear trend of the yearly young
+      and older density preferences (:func:`common_log_trend`), standard deviation its
+      standard error.
+    Otherwise means over the years 2012–2023; standard deviations their year-to-year spread
+    (the density preferences at least MAPPING_SD of their mean). Columns parameter,
+    prior_mean, prior_sd, unit.
     """
     migration = residual_migration() if migration is None else migration
     groups = redistribution(migration)
@@ -309,21 +369,18 @@ def priors(migration: xr.Dataset | None = None) -> pd.DataFrame:
     mode = xr.apply_ufunc(modal_age, groups, input_core_dims=[["age_group"]], vectorize=True,
                           kwargs={"mid_ages": group_mid_ages(), "within": PEAK_AGES})
     shift = mode.sel(sex="female") - mode.sel(sex="male")
-    young = redistribution(migration, BANDS["20_29"])
-    weights = to_groups(migration["cohort"]).sum("region")
-    density = log_relative_density().sel(year=migration["year"].values - 1)
-    density = density.assign_coords(year=migration["year"].values)
-    rate = band(migration["internal"], BANDS["20_29"]) / band(migration["cohort"], BANDS["20_29"])
-    slope = density_slope(rate, density).mean("sex")
-    mean_rate = (groups * weights).sum("age_group") / weights.sum("age_group")
-    young_gross = gross_rate() * (young / mean_rate).mean("sex")
-    preference = slope / young_gross
-    pref_mean = float(preference.mean())
+    slope, gross = density_preference_terms(migration, YOUNG_AGES)
+    by_sex = slope / gross
+    older_slope, older_gross = density_preference_terms(migration, OLDER_AGES)
+    young = slope.mean("sex") / gross.mean("sex")
+    older = older_slope.mean("sex") / older_gross.mean("sex")
+    trend, trend_se = common_log_trend([young, -older])
     return pd.DataFrame([
-        {"parameter": "female labour level factor", "prior_mean": float(level.mean()),
-         "prior_sd": float(level.std(ddof=1)), "unit": "Dmnl"},
-        {"parameter": "female labour peak shift", "prior_mean": float(shift.mean()),
-         "prior_sd": float(shift.std(ddof=1)), "unit": "year"},
-        {"parameter": "young density preference", "prior_mean": pref_mean,
-         "prior_sd": max(float(preference.std(ddof=1)), MAPPING_SD * abs(pref_mean)), "unit": "Dmnl"},
+        prior_row("female labour level factor", level, "Dmnl"),
+        prior_row("female labour peak shift", shift, "year"),
+        prior_row("young density preference", young, "Dmnl", MAPPING_SD),
+        prior_row("female young density preference gap", by_sex.sel(sex="female") - by_sex.sel(sex="male"),
+                  "Dmnl", MAPPING_SD),
+        prior_row("older density preference", older, "Dmnl", MAPPING_SD),
+        {"parameter": "density preference trend", "prior_mean": trend, "prior_sd": trend_se, "unit": "1/year"},
     ])
