@@ -24,6 +24,9 @@ few totals of the references, and then held fixed:
   tax.csv), for the cities and counties of the provinces from the rest of the national
   total [R312]; both less the municipalities' part of block 4 of the consumption tax;
 - non-tax own revenue per unit of local tax, 2023 budget (24.7조 / 115.3조 [R94]);
+- the share of the 2023 budgets that is neither own revenue nor transfers (surpluses,
+  carry-overs, internal transfers and borrowing: 24.2조 of 305.4조 [R94]), which the ratios'
+  budget holds since the 2014 reclassification;
 - private consumption per resident relative to the nation, 2017–2021 (economy.csv);
 - the shares of the local extinction response fund from the designated areas
   (municipal_designations.csv) by the rule of [R316];
@@ -57,6 +60,8 @@ LOCAL_TAX_TOTAL_2023, SEOUL_LOCAL_TAX_2023 = 112.4609e12, 26.3070e12
 BLOCK_4, BLOCK_4_FIXED, BLOCK_4_MUNICIPAL = 4.3, 2.2521168e12, 0.4
 #: 2023 local budget: non-tax revenue and local tax [trillion KRW] [R94].
 NON_TAX_REVENUE_2023, LOCAL_TAX_2023 = 24.7, 115.3
+#: 2023 local budget: the total, national subsidies and allocation tax [trillion KRW] [R94].
+BUDGET_2023, SUBSIDIES_2023, ALLOCATION_TAX_2023 = 305.4, 77.8, 63.4
 #: Provinces' part of block 2, (1 - 0.1924 - 0.2027) × 10/11, and the year block 2 began
 #: compensating the acquisition-tax cut [R301] 제75조②2호 [R300].
 BLOCK_2_PROVINCE, ACQUISITION_CUT_YEAR = 0.5499, 2014
@@ -160,9 +165,18 @@ def fiscal_scalars(root: Path | None, levers: dict[str, dict]) -> tuple[pd.DataF
     """The national ratios of the fiscal sector (key → value) and the VAT base per unit of GDP."""
     gdp = wide("grdp_nominal", root)[NATIONAL_CODE] * 1e6  # KRW
     vat_ratio = CONSUMPTION_TAX_2023 / (collected_rate(levers, [2023]).iloc[0] / 100) / gdp[2023]
-    table = pd.DataFrame({"value": [vat_ratio, NON_TAX_REVENUE_2023 / LOCAL_TAX_2023, COLLECTED_NEXT_YEAR]},
-                         index=["vat_base_to_gdp", "non_tax_revenue_per_local_tax", "consumption_tax_collected_next_year"])
+    table = pd.DataFrame({"value": [vat_ratio, NON_TAX_REVENUE_2023 / LOCAL_TAX_2023, COLLECTED_NEXT_YEAR,
+                                    other_budget_share()]},
+                         index=["vat_base_to_gdp", "non_tax_revenue_per_local_tax", "consumption_tax_collected_next_year",
+                                "other_budget_revenue_share"])
     return table, vat_ratio
+
+
+def other_budget_share() -> float:
+    """Share of the 2023 local budgets [1] that is neither own revenue nor transfers: surpluses
+    and carry-overs (보전수입 등), internal transfers and borrowing (지방채) [R94]."""
+    own = LOCAL_TAX_2023 + NON_TAX_REVENUE_2023
+    return (BUDGET_2023 - own - SUBSIDIES_2023 - ALLOCATION_TAX_2023) / BUDGET_2023
 
 
 def national_tax_history(root: Path | None, levers: dict[str, dict], vat_ratio: float) -> pd.DataFrame:
