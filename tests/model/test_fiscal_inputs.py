@@ -131,3 +131,9 @@ def test_undefined_inputs_name_the_field(monkeypatch, tables):
     with pytest.raises(fiscal_inputs.InvalidValueError, match="field .provincial_tax_per_resident.*undefined for region 29"):
         fiscal_inputs.fiscal_regions(None, read_levers(), 0.04)
     assert isinstance(tables["fiscal_regions.csv"], pd.DataFrame)
+
+
+def test_other_budget_share_is_what_the_2023_budgets_hold_beside_revenue(tables):
+    share = tables["fiscal_scalars.csv"].loc["other_budget_revenue_share", "value"]
+    assert share == pytest.approx((305.4 - 115.3 - 24.7 - 77.8 - 63.4) / 305.4)
+    assert 0.05 < share < 0.1  # surpluses, carry-overs and borrowing: a small part of the budgets
