@@ -26,7 +26,7 @@ BALANCE_VARIABLES = ("total population", "births", "total deaths", "net migratio
                      "boundary transfer total", "national population", "Population", "Innovation Base",
                      "Public Service Capital", "Cumulative Births", "total births", "in migration",
                      "out migration", "migration flow", "destination share")
-FISCAL_VARIABLES = ("local budget", "own source revenue", "transfers", "local taxes", "provincial taxes",
+FISCAL_VARIABLES = ("local budget", "budget size", "fiscal autonomy ratio", "own source revenue", "transfers", "local taxes", "provincial taxes",
                     "municipal taxes", "non tax revenue", "allocation tax", "general allocation tax",
                     "special allocation tax", "allocation tax compensation", "subsidies",
                     "devolved programme compensation", "special account transfer", "extinction fund transfer",
@@ -215,6 +215,17 @@ def test_budget_is_own_revenue_plus_transfers_every_year(baseline):
                           + b["allocation tax compensation"])):
         assert float(np.abs(total - parts).max()) <= 1e-9 * scale
     assert float(b["local budget"].where(b["total population"] > 0).min()) > 0
+
+
+def test_the_ratios_divide_by_the_budget_size(baseline):
+    """Autonomy is own revenue over the budget size, which is the revenue plus the fixed share
+    of surpluses, carry-overs and borrowing of the 2023 budgets (24.2 of 305.4조 [R94])."""
+    b = baseline.where(baseline["total population"] > 0)
+    ratio = b["local budget"] / b["budget size"]
+    assert float(ratio.min()) == pytest.approx(1 - 24.2 / 305.4, rel=1e-3)
+    assert float(ratio.max()) == pytest.approx(float(ratio.min()), rel=1e-12)
+    rebuilt = 100 * b["own source revenue"] / b["budget size"]
+    assert float(np.abs(rebuilt - b["fiscal autonomy ratio"]).max()) < 1e-9
 
 
 def test_the_consumption_tax_blocks_add_up_to_the_tax(baseline):
