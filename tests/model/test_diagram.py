@@ -78,7 +78,7 @@ def test_every_edge_is_backed_by_the_dependency_graph(graph, depends):
     ("attractiveness", "destination_share"),            # movers choose attractive regions
     ("destination_share", "in_migration"),
     ("population_density", "total_fertility_rate"),     # congestion lowers fertility
-    ("grdp", "own_source_revenue"),                     # the local tax base
+    ("population", "own_source_revenue"),               # residents are the local tax base
     ("own_source_revenue", "fiscal_shortfall"),         # equalization
     ("local_consumption_tax_rate", "allocation_tax"),   # the consumption tax shrinks the pool
 ])

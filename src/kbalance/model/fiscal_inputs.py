@@ -1,4 +1,4 @@
-"""Input tables of the fiscal sector (model/inputs/fiscal_regions.csv, fiscal_scalars.csv).
+"""Input tables of the fiscal sector (model/inputs/fiscal_*.csv).
 
 The fiscal sector of model/kbalance.mdl encodes the rules of the law texts (docs/model.md,
 "Fiscal"); the observable ratios it needs are computed here from the observation set and a
@@ -10,16 +10,23 @@ few totals of the references, and then held fixed:
 - the local consumption tax base (VAT base) per unit of GDP: the 2023 revenue of the tax
   (24.6731조 [R312]) over its 2023 collected rate (25.3 % and 23.7 % [R300][R301]) and the
   2023 nominal GDP;
-- national tax before the local consumption tax is carved out of VAT, per unit of GDP,
-  2012–2020 (tax.csv, with the collected rates of model/levers.toml's history);
-- provincial taxes other than the consumption tax per unit of GRDP by region, 2012–2013,
-  when the consumption tax was a single 5 %p block distributed by the consumption index
-  (tax.csv, economy.csv, population.csv);
+- national tax before the local consumption tax is carved out of VAT, per unit of GDP, by
+  year from 2000 (tax.csv to 2020, the settled totals of 2021–2023 [R780][R781] after it,
+  with the collected rates of model/levers.toml's history), the base of the allocation tax;
+- provincial taxes other than the consumption tax per resident relative to national GDP per
+  resident by region, 2012–2013, when the consumption tax was a single 5 %p block distributed
+  by the consumption index (tax.csv, economy.csv, population.csv);
+- the national level of those provincial taxes per unit of GDP by year relative to
+  2012–2013 (tax.csv less the consumption tax by its blocks' rules): the acquisition tax of
+  the housing boom of 2015–2022 is in it, as no housing-transaction base is observed;
 - municipal taxes per resident relative to national GDP per resident in 2023, for the
   autonomous districts of the special and metropolitan cities from Seoul (its local tax [R312] less its provincial government's in
   tax.csv), for the cities and counties of the provinces from the rest of the national
   total [R312]; both less the municipalities' part of block 4 of the consumption tax;
 - non-tax own revenue per unit of local tax, 2023 budget (24.7조 / 115.3조 [R94]);
+- the share of the 2023 budgets that is neither own revenue nor transfers (surpluses,
+  carry-overs, internal transfers and borrowing: 24.2조 of 305.4조 [R94]), which the ratios'
+  budget holds since the 2014 reclassification;
 - private consumption per resident relative to the nation, 2017–2021 (economy.csv);
 - the shares of the local extinction response fund from the designated areas
   (municipal_designations.csv) by the rule of [R316];
@@ -53,12 +60,19 @@ LOCAL_TAX_TOTAL_2023, SEOUL_LOCAL_TAX_2023 = 112.4609e12, 26.3070e12
 BLOCK_4, BLOCK_4_FIXED, BLOCK_4_MUNICIPAL = 4.3, 2.2521168e12, 0.4
 #: 2023 local budget: non-tax revenue and local tax [trillion KRW] [R94].
 NON_TAX_REVENUE_2023, LOCAL_TAX_2023 = 24.7, 115.3
+#: 2023 local budget: the total, national subsidies and allocation tax [trillion KRW] [R94].
+BUDGET_2023, SUBSIDIES_2023, ALLOCATION_TAX_2023 = 305.4, 77.8, 63.4
+#: Provinces' part of block 2, (1 - 0.1924 - 0.2027) × 10/11, and the year block 2 began
+#: compensating the acquisition-tax cut [R301] 제75조②2호 [R300].
+BLOCK_2_PROVINCE, ACQUISITION_CUT_YEAR = 0.5499, 2014
 #: The only block of the consumption tax before 2014 [%p of the VAT base] [R300][R301].
 FIRST_BLOCK = 5.0
 #: Years whose ratios are used (see the module docstring).
 PROVINCIAL_TAX_YEARS = (2012, 2013)
 MUNICIPAL_TAX_YEAR = 2023
-NATIONAL_TAX_YEARS = range(2012, 2021)
+NATIONAL_TAX_FIRST_YEAR = 2000
+#: National tax revenue of the years after tax.csv ends, settled [KRW] [R780][R781].
+NATIONAL_TAX_REFERENCES = {2021: 344.1e12, 2022: 395.9e12, 2023: 344.1e12}
 CONSUMPTION_YEARS = range(2017, 2022)
 #: The latest year of the consumption index, its key for the 2023 municipal taxes.
 MUNICIPAL_SHARE_YEAR = 2021
@@ -114,17 +128,67 @@ def collected_rate(levers: dict[str, dict], years) -> pd.Series:
     return pd.Series((1 - COLLECTED_NEXT_YEAR) * now + COLLECTED_NEXT_YEAR * before, index=years)
 
 
+def collected_blocks(levers: dict[str, dict], years) -> pd.DataFrame:
+    """The four blocks of the local consumption tax collected in each year [%p of the VAT
+    base], years × blocks 1–4, as model/kbalance.mdl collects them (this year's rate on three
+    quarters of the base, last year's on the fourth)."""
+    years = list(years)
+
+    def blocks(rate: np.ndarray) -> np.ndarray:
+        return np.stack([np.minimum(rate, 5.0), np.clip(rate - 5.0, 0, 6.0), np.clip(rate - 11.0, 0, 10.0),
+                         np.clip(rate - 21.0, 0, BLOCK_4)], axis=1)
+    now = blocks(rate_path(levers, years).to_numpy())
+    before = blocks(rate_path(levers, [y - 1 for y in years]).to_numpy())
+    return pd.DataFrame((1 - COLLECTED_NEXT_YEAR) * now + COLLECTED_NEXT_YEAR * before, index=years, columns=[1, 2, 3, 4])
+
+
+def provincial_tax_level(root: Path | None, levers: dict[str, dict], vat_ratio: float) -> pd.DataFrame:
+    """The provincial governments' taxes other than the consumption tax per unit of GDP by year,
+    relative to their 2012–2013 mean [1]: the observed national total (tax.csv) less their
+    consumption tax by the blocks' rules, plus the acquisition tax the 2014 cut removed.
+    Block 4's municipal part is taken over all regions (Sejong's and Jeju's part of it, a few
+    hundred million KRW, is neglected)."""
+    gdp = wide("grdp_nominal", root)[NATIONAL_CODE].dropna() * 1e6  # KRW
+    provincial = wide("local_tax_revenue_provincial_govt", root)[NATIONAL_CODE].dropna()
+    years = [int(y) for y in provincial.index if y in gdp.index]
+    base = vat_ratio * gdp.loc[years]
+    b = collected_blocks(levers, years)
+    residual_4 = (b[4] / 100 * base - BLOCK_4_FIXED * b[4] / BLOCK_4).clip(lower=0)
+    consumption = (b[1] + BLOCK_2_PROVINCE * b[2] + b[3] + b[4]) / 100 * base - BLOCK_4_MUNICIPAL * residual_4
+    cut = pd.Series(np.where(np.array(years) >= ACQUISITION_CUT_YEAR, 0.06 * BLOCK_2_PROVINCE, 0.0), index=years) * base
+    ratio = (provincial.loc[years] - consumption + cut) / gdp.loc[years]
+    level = ratio / ratio.loc[list(PROVINCIAL_TAX_YEARS)].mean()
+    return pd.DataFrame({"value": level.to_numpy()}, index=pd.Index(years, name="key"))
+
+
 def fiscal_scalars(root: Path | None, levers: dict[str, dict]) -> tuple[pd.DataFrame, float]:
     """The national ratios of the fiscal sector (key → value) and the VAT base per unit of GDP."""
     gdp = wide("grdp_nominal", root)[NATIONAL_CODE] * 1e6  # KRW
     vat_ratio = CONSUMPTION_TAX_2023 / (collected_rate(levers, [2023]).iloc[0] / 100) / gdp[2023]
-    years = list(NATIONAL_TAX_YEARS)
-    national = wide("national_tax_revenue", root)[NATIONAL_CODE].reindex(years) * 1e8
-    before = (national / gdp.reindex(years) + collected_rate(levers, years) / 100 * vat_ratio).mean()
-    table = pd.DataFrame({"value": [vat_ratio, before, NON_TAX_REVENUE_2023 / LOCAL_TAX_2023, COLLECTED_NEXT_YEAR]},
-                         index=["vat_base_to_gdp", "national_tax_before_consumption_tax_to_gdp",
-                                "non_tax_revenue_per_local_tax", "consumption_tax_collected_next_year"])
+    table = pd.DataFrame({"value": [vat_ratio, NON_TAX_REVENUE_2023 / LOCAL_TAX_2023, COLLECTED_NEXT_YEAR,
+                                    other_budget_share()]},
+                         index=["vat_base_to_gdp", "non_tax_revenue_per_local_tax", "consumption_tax_collected_next_year",
+                                "other_budget_revenue_share"])
     return table, vat_ratio
+
+
+def other_budget_share() -> float:
+    """Share of the 2023 local budgets [1] that is neither own revenue nor transfers: surpluses
+    and carry-overs (보전수입 등), internal transfers and borrowing (지방채) [R94]."""
+    own = LOCAL_TAX_2023 + NON_TAX_REVENUE_2023
+    return (BUDGET_2023 - own - SUBSIDIES_2023 - ALLOCATION_TAX_2023) / BUDGET_2023
+
+
+def national_tax_history(root: Path | None, levers: dict[str, dict], vat_ratio: float) -> pd.DataFrame:
+    """National tax plus the local consumption tax carved out of it, per unit of GDP [1] by
+    year: tax.csv's national tax, then :data:`NATIONAL_TAX_REFERENCES`, over nominal GDP, plus
+    the collected consumption-tax rate times the VAT base per unit of GDP."""
+    gdp = wide("grdp_nominal", root)[NATIONAL_CODE] * 1e6  # KRW
+    observed = wide("national_tax_revenue", root)[NATIONAL_CODE].dropna() * 1e8
+    national = pd.concat([observed, pd.Series(NATIONAL_TAX_REFERENCES)]).loc[NATIONAL_TAX_FIRST_YEAR:]
+    years = [int(y) for y in national.index if y in gdp.dropna().index]
+    ratio = national.loc[years] / gdp.loc[years] + collected_rate(levers, years) / 100 * vat_ratio
+    return pd.DataFrame({"value": ratio.to_numpy()}, index=pd.Index(years, name="key"))
 
 
 def municipal_tax_ratios(root: Path | None, levers: dict[str, dict], vat_ratio: float, share: pd.Series,
@@ -188,13 +252,15 @@ def fiscal_regions(root: Path | None, levers: dict[str, dict], vat_ratio: float)
     share = weighted.div(weighted.sum(axis=1), axis=0)
     first_block = (FIRST_BLOCK / 100 * vat_ratio * grdp.loc[years, NATIONAL_CODE]).to_numpy()[:, None] * share.loc[years]
     provincial = wide("local_tax_revenue_provincial_govt", root).loc[years, codes]
-    other_tax = ((provincial - first_block) / grdp.loc[years, codes]).mean()
+    population = wide("pop_registered", root).loc[years]
+    base = population[codes].mul(grdp.loc[years, NATIONAL_CODE] / population[NATIONAL_CODE], axis=0)
+    other_tax = ((provincial - first_block) / base).mean()
     per_head = wide("private_consumption_per_capita", root).reindex(list(CONSUMPTION_YEARS))
     relative = per_head[codes].div(per_head[NATIONAL_CODE], axis=0).mean()
     city = regions.loc[codes, "name_ko"].str.endswith(("특별시", "광역시"))
     single = pd.Series([float(names()[c] in SINGLE_TIER) for c in codes], index=codes)
     table = pd.DataFrame({
-        "provincial_tax_to_grdp": other_tax,
+        "provincial_tax_per_resident": other_tax,
         "relative_consumption_per_head": relative,
         "city_flag": city.astype(float),
         "single_tier_flag": single,
@@ -220,4 +286,6 @@ def fiscal_tables(root: Path | None, levers: dict[str, dict]) -> dict[str, pd.Da
     """The fiscal sector's input tables by file name."""
     scalars, vat_ratio = fiscal_scalars(root, levers)
     return {"fiscal_scalars.csv": scalars, "fiscal_regions.csv": fiscal_regions(root, levers, vat_ratio),
-            "fiscal_price_level.csv": price_level(root)}
+            "fiscal_price_level.csv": price_level(root),
+            "fiscal_national_tax.csv": national_tax_history(root, levers, vat_ratio),
+            "fiscal_provincial_tax_level.csv": provincial_tax_level(root, levers, vat_ratio)}
