@@ -20,6 +20,11 @@ term of each sex's residual, with k_{t,i} re-estimated to that sex's deaths.
 K_t is projected as a random walk with drift and k_{t,i} as a stationary AR(1),
 so the sexes' rates keep a bounded ratio at every age (they do not diverge).
 
+For a year observed only as total deaths of both sexes (after the last year of
+the rates by age), :func:`common_index_to_deaths` applies the second stage to
+K alone: given each sex's index, K_t is the value for which the schedule
+applied to that year's exposure by sex and age gives the observed total.
+
 Arrays have years on the second-to-last axis and ages on the last; ages are
 single years with an open last group (0 … 99, 100+ in the model).
 """
@@ -220,3 +225,44 @@ def fit_li_lee(mx, deaths, exposure) -> LiLee:
         bx.append(b)
         kt.append(k - k.mean())
     return LiLee(ax=ax, Bx=Bx, Kt=Kt, bx=np.array(bx), kt=np.array(kt))
+
+
+def common_index_to_deaths(model: LiLee, kt, exposure, total_deaths, K0=None) -> np.ndarray:
+    """Common index K_t of a Li–Lee model that reproduces observed total deaths.
+
+    Lee and Carter's second stage for K alone: for every year t,
+    Σ_i Σ_x E_i(x, t) exp(a_{x,i} + B_x K_t + b_{x,i} k_{t,i}) = D(t), with each
+    population's index k_{t,i} given (e.g. its AR(1) path after the last fitted year).
+
+    Parameters
+    ----------
+    model : LiLee
+        The fitted model (its a, B and b are used).
+    kt : array_like, shape (n_pop, n_years)
+        Each population's index [-] in the years to estimate.
+    exposure : array_like, shape (n_pop, n_years, n_ages)
+        Exposure [person-years] by population, year and age.
+    total_deaths : array_like, shape (n_years,)
+        Observed deaths of all populations and ages [persons], each > 0.
+    K0 : array_like, shape (n_years,), optional
+        Starting values [-] (default 0).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_years,)
+        K_t [-]; ValueError if the shapes disagree or a count is negative or not finite.
+    """
+    k = np.atleast_2d(np.asarray(kt, float))
+    n_pop, n_ages = model.ax.shape
+    e = np.asarray(exposure, float)
+    target = np.atleast_1d(np.asarray(total_deaths, float))
+    if k.shape != (n_pop, target.size) or e.shape != (n_pop, target.size, n_ages):
+        raise ValueError(f"kt must be ({n_pop}, n_years) and exposure ({n_pop}, n_years, {n_ages}) "
+                         f"for {target.size} years of total deaths")
+    if not (np.all(np.isfinite(e)) and np.all(e >= 0) and np.all(np.isfinite(target)) and np.all(target > 0)):
+        raise ValueError("exposure must be finite and non-negative and total deaths finite and positive")
+    # Populations and ages side by side: one row of (n_pop × n_ages) cells per year.
+    base = np.moveaxis(model.ax[:, None, :] + model.bx[:, None, :] * k[..., None], 0, 1).reshape(target.size, -1)
+    cells = np.moveaxis(e, 0, 1).reshape(target.size, -1)
+    start = np.zeros(target.size) if K0 is None else np.asarray(K0, float)
+    return match_deaths(base, np.tile(model.Bx, n_pop), start, target[:, None], cells)
