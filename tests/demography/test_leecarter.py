@@ -103,24 +103,28 @@ def coherent_model(n_ages: int = 40, seed: int = 5) -> LiLee:
                  bx=bx / bx.sum(-1, keepdims=True), kt=np.zeros((2, 3)))
 
 
+def deaths_in_year(model, K, kt, population):
+    """Deaths of the residents at the start of each year at the model's rates [persons]."""
+    return (population * -np.expm1(-model.rates(K, kt))).sum(axis=(0, 2))
+
+
 def test_common_index_reproduces_total_deaths_of_both_sexes():
-    """Second stage for K alone: the schedule at the estimated K, applied to the exposure by
+    """Second stage for K alone: the schedule at the estimated K, applied to the residents by
     sex and age, gives each year's total deaths; with deaths made at a known K it recovers it."""
     model, rng = coherent_model(), np.random.default_rng(6)
     K, kt = np.array([15.0, -3.0, -40.0]), rng.normal(0, 4, (2, 3))
-    exposure = rng.uniform(1e3, 1e5, (2, 3, 40))
-    deaths = (exposure * model.rates(K, kt)).sum(axis=(0, 2))
-    estimate = common_index_to_deaths(model, kt, exposure, deaths)
-    np.testing.assert_allclose(estimate, K, rtol=1e-9)
+    population = rng.uniform(1e3, 1e5, (2, 3, 40))
+    deaths = deaths_in_year(model, K, kt, population)
+    np.testing.assert_allclose(common_index_to_deaths(model, kt, population, deaths), K, rtol=1e-9)
     shocked = deaths * np.array([1.0, 1.05, 1.25])      # excess deaths: a higher index
-    again = common_index_to_deaths(model, kt, exposure, shocked)
-    np.testing.assert_allclose((exposure * model.rates(again, kt)).sum(axis=(0, 2)), shocked, rtol=1e-6)
+    again = common_index_to_deaths(model, kt, population, shocked)
+    np.testing.assert_allclose(deaths_in_year(model, again, kt, population), shocked, rtol=1e-6)
     assert again[0] == pytest.approx(K[0]) and (again[1:] > K[1:]).all()
 
 
-def test_common_index_refuses_mismatched_shapes_and_no_deaths():
+def test_common_index_refuses_mismatched_shapes_and_impossible_deaths():
     model = coherent_model()
-    with pytest.raises(ValueError, match="exposure"):
+    with pytest.raises(ValueError, match="population"):
         common_index_to_deaths(model, np.zeros((2, 2)), np.ones((2, 3, 40)), np.ones(3))
-    with pytest.raises(ValueError, match="positive"):
-        common_index_to_deaths(model, np.zeros((2, 1)), np.ones((2, 1, 40)), np.zeros(1))
+    with pytest.raises(ValueError, match="below the residents"):
+        common_index_to_deaths(model, np.zeros((2, 1)), np.ones((2, 1, 40)), np.array([80.0]))

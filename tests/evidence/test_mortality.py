@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kbalance.evidence.mortality import log_linear_slope, regional_mortality_ratios, trend_prior
+from kbalance.evidence.mortality import level_spread, log_linear_slope, regional_mortality_ratios, trend_prior
 from kbalance.paths import calibration_dir, read_toml
 
 
@@ -41,9 +41,12 @@ def test_ratios_are_relative_levels_with_boundary_years_left_out(ratios):
     assert ratios["Seoul"].mean() < 0.9 < 1.05 < ratios["Jeonnam"].mean()    # capital lower, south-west higher
 
 
-def test_the_prior_of_the_regional_mortality_trend_is_the_estimated_spread(ratios):
+def test_the_priors_of_the_regional_mortality_parameters_are_the_estimated_spreads(ratios):
     prior = trend_prior(ratios)
-    spec = read_toml(calibration_dir() / "parameters.toml", "parameters", "calibration/parameters.toml")["regional_mortality_trend"]
-    assert spec["prior_mean"] == 0.0 and spec["default"] == 0.0
-    assert spec["prior_sd"] == pytest.approx(prior.between, abs=5e-5)
+    specs = read_toml(calibration_dir() / "parameters.toml", "parameters", "calibration/parameters.toml")
+    trend, ratio = specs["regional_mortality_trend"], specs["regional_mortality_ratio"]
+    assert trend["prior"] == "normal" and trend["prior_mean"] == 0.0 and trend["default"] == 0.0
+    assert trend["prior_sd"] == pytest.approx(prior.between, abs=5e-6)
+    assert ratio["prior"] == "normal" and ratio["prior_mean"] == 1.0 and ratio["default"] == 1.0
+    assert ratio["prior_sd"] == pytest.approx(level_spread(ratios), abs=5e-4)
     assert prior.slopes["Sejong"] < -0.01          # the new city: its residents' mortality fell relative to the nation

@@ -18,7 +18,9 @@ boundary change (calibration/breaks.csv) are left out.
 
 :func:`trend_prior` fits ln R(r, t) = α_r + β_r t by least squares for every region and
 gives the spread of the β_r about 0 that a hierarchical prior of the model's
-`regional mortality trend` takes (docs/evidence.md, "Regional mortality over time").
+`regional mortality trend` takes; :func:`level_spread` the spread of the regions' mean
+ratios, the prior standard deviation of `regional mortality ratio` about 1 (docs/evidence.md,
+"Regional mortality over time").
 """
 
 from __future__ import annotations
@@ -128,3 +130,9 @@ def trend_prior(ratios: pd.DataFrame | None = None) -> TrendPrior:
     spread = float(np.sqrt((slopes ** 2).mean()))
     between = float(np.sqrt(max(0.0, spread ** 2 - (errors ** 2).mean())))
     return TrendPrior(slopes=slopes, std_errors=errors, spread=spread, between=between)
+
+
+def level_spread(ratios: pd.DataFrame | None = None) -> float:
+    """Standard deviation over the regions of each region's mean ratio R over the years [1]."""
+    ratios = regional_mortality_ratios() if ratios is None else ratios
+    return float(ratios.mean().std(ddof=1))

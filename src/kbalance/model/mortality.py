@@ -19,13 +19,15 @@ Data: Human Mortality Database deaths and exposure of Korea by sex and single ag
 After the HMD years the observation set has national deaths only (both sexes, all ages:
 ``deaths`` in vital.csv). For each such year, K is re-estimated as in Lee and Carter's
 second stage (:func:`observed_index`): the schedule, each sex's index on its AR(1) path,
-applied to the registered population by sex and single age (mean of the two year-ends,
-split by the project's spline) gives the observed deaths. The registered population is
-not the HMD's exposure; the mean difference of the two bases over the years both cover
-(HMD-fitted K minus K estimated on the registered population) puts the estimates on the
-HMD fit's scale. Projections start from the trend through the fitted years
-(K(T) + d (t − T), T the last fitted year), not from the last observed year: the
-observed years after T (2021–2022, the COVID-19 excess) are shocks on the walk's path.
+applied as the model applies it (deaths = residents on 1 January × (1 − e^(−m))) to the
+registered population by sex and single age of the December before (5-year groups split
+by the project's spline) gives the observed deaths. The registered population is not the
+HMD's exposure and the model's step is not the HMD's central rate; the mean difference
+over the years both cover (HMD-fitted K minus K estimated this way) puts the estimates on
+the HMD fit's scale, so the model's deaths keep the relation to the observed ones they have
+in the fitted years. Projections start from the trend through the fitted years
+(K(T) + d (t − T), T the last fitted year), not from the last observed year: the observed
+years after T (2021–2022, the COVID-19 excess) are shocks on the walk's path.
 """
 
 from __future__ import annotations
@@ -80,21 +82,21 @@ def fit_national_mortality(root: Path | None = None) -> MortalityFit:
                         walk=fit_random_walk(model.Kt), ar1=tuple(fit_ar1(k) for k in model.kt))
 
 
-def registered_exposure(years, root: Path | None = None) -> np.ndarray:
-    """Registered population of the country in each of ``years`` [person-years], shape
-    (sex, year, age) in SEXES order, ages 0 … 99 and the open group 100+: the mean of the
-    year-ends before and of the year (the country's row of population_age.csv, else the
-    regions of :func:`kbalance.model.population.observed_age_groups` summed), split to single ages by
+def registered_population(years, root: Path | None = None) -> np.ndarray:
+    """Registered population of the country on 1 January of each of ``years`` (the December
+    before) [persons], shape (sex, year, age) in SEXES order, ages 0 … 99 and the open group
+    100+: the country's row of population_age.csv, else the regions of
+    :func:`kbalance.model.population.observed_age_groups` summed, split to single ages by
     :func:`kbalance.demography.ages.split_five_year`."""
     registered = age_structure("pop_registered", root)
 
-    def single(year: int) -> np.ndarray:
-        if year in registered.year.values:
-            groups = registered.sel(region=NATIONAL_CODE, year=year, sex=list(SEXES), age_group=list(FIVE_YEAR_GROUPS))
+    def single(december: int) -> np.ndarray:
+        if december in registered.year.values:
+            groups = registered.sel(region=NATIONAL_CODE, year=december, sex=list(SEXES), age_group=list(FIVE_YEAR_GROUPS))
         else:
-            groups = observed_age_groups(year, root).sum("region")
+            groups = observed_age_groups(december, root).sum("region")
         return to_model_ages(split_five_year(groups.transpose("sex", "age_group").values, axis=-1), OPEN_AGE)
-    return np.stack([0.5 * (single(y - 1) + single(y)) for y in years], axis=1)
+    return np.stack([single(int(y) - 1) for y in years], axis=1)
 
 
 def sex_index_path(fit: MortalityFit, years) -> np.ndarray:
@@ -133,25 +135,25 @@ class ObservedIndex:
 
 def registered_basis_index(fit: MortalityFit, years, kt, root: Path | None = None) -> np.ndarray:
     """K [-] for which the fit's schedule (sex indices ``kt``, shape (sex, year)) applied to the
-    registered population (:func:`registered_exposure`) gives the observed national deaths
-    of each of ``years`` (:func:`kbalance.demography.leecarter.common_index_to_deaths`)."""
+    registered population on 1 January (:func:`registered_population`) gives the observed
+    national deaths of each of ``years`` (:func:`kbalance.demography.leecarter.common_index_to_deaths`)."""
     deaths = national_deaths(root)
-    return common_index_to_deaths(fit.model, kt, registered_exposure(years, root), deaths.loc[list(years)].values)
+    return common_index_to_deaths(fit.model, kt, registered_population(years, root), deaths.loc[list(years)].values)
 
 
 def observed_index(fit: MortalityFit, root: Path | None = None) -> ObservedIndex:
     """K of every year after the fit with observed national deaths (module docstring).
 
-    The basis offset is the mean, over the fitted years whose two year-ends the registered
+    The basis offset is the mean, over the fitted years whose December before the registered
     population by age covers, of the fitted K minus the K that reproduces the observed deaths
     on the registered population with the fitted sex indices. No observed year after the
     fit gives empty arrays.
     """
     registered_years = {int(y) for y in age_structure("pop_registered", root).year.values}
     deaths = national_deaths(root)
-    overlap = np.array([y for y in fit.years if {y - 1, y} <= registered_years and y in deaths.index])
+    overlap = np.array([y for y in fit.years if y - 1 in registered_years and y in deaths.index])
     if overlap.size == 0:
-        raise ValueError("no fitted year has the registered population by age at both year-ends")
+        raise ValueError("no fitted year has the registered population by age of the December before")
     rows = overlap - fit.years[0]
     offset = float(np.mean(fit.model.Kt[rows] - registered_basis_index(fit, overlap, fit.model.kt[:, rows], root)))
     years = np.array([int(y) for y in deaths.index if y > fit.years[-1]])
