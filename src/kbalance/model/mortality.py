@@ -42,6 +42,7 @@ from kbalance.demography.ages import FIVE_YEAR_GROUPS, split_five_year
 from kbalance.demography.leecarter import LiLee, common_index_to_deaths, fit_li_lee
 from kbalance.demography.oldage import complete_rates
 from kbalance.demography.projection import AR1, RandomWalk, ar1_path, fit_ar1, fit_random_walk
+from kbalance.errors import InvalidValueError
 from kbalance.model.population import observed_age_groups, to_model_ages
 from kbalance.observations.keyed import national_mortality
 from kbalance.observations.load import age_structure, load_series
@@ -153,7 +154,8 @@ def observed_index(fit: MortalityFit, root: Path | None = None) -> ObservedIndex
     deaths = national_deaths(root)
     overlap = np.array([y for y in fit.years if y - 1 in registered_years and y in deaths.index])
     if overlap.size == 0:
-        raise ValueError("no fitted year has the registered population by age of the December before")
+        raise InvalidValueError("calibration/observations/population_age.csv", "year", sorted(registered_years),
+                                f"the December before one of the fitted years {fit.years[0]}-{fit.years[-1]}")
     rows = overlap - fit.years[0]
     offset = float(np.mean(fit.model.Kt[rows] - registered_basis_index(fit, overlap, fit.model.kt[:, rows], root)))
     years = np.array([int(y) for y in deaths.index if y > fit.years[-1]])
