@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import needs_shared
-from kbalance.demography.leecarter import fit_lee_carter, fit_li_lee, match_deaths
+from kbalance.demography.leecarter import LiLee, common_index_to_deaths, fit_lee_carter, fit_li_lee, match_deaths
 
 #: Largest allowed gap [years] between fitted and observed e0 (issue #13).
 E0_FIT_TOLERANCE = 0.3
@@ -93,3 +93,38 @@ def test_second_stage_reports_an_impossible_match():
     with pytest.raises(ValueError, match="reproduces"):
         # exp(k) + exp(−k) ≥ 2 can never equal 1 death per person-year × 1.
         match_deaths(base, np.array([1.0, -1.0]), np.zeros(1), np.array([[0.5, 0.5]]), np.ones((1, 2)))
+
+
+def coherent_model(n_ages: int = 40, seed: int = 5) -> LiLee:
+    rng = np.random.default_rng(seed)
+    bx = rng.uniform(-0.2, 1.5, (2, n_ages))            # some negative loadings, as fitted ones have
+    return LiLee(ax=np.stack([np.linspace(-8, -1, n_ages), np.linspace(-8.5, -1.3, n_ages)]),
+                 Bx=rng.uniform(0.5, 1.5, n_ages) / n_ages, Kt=np.zeros(3),
+                 bx=bx / bx.sum(-1, keepdims=True), kt=np.zeros((2, 3)))
+
+
+def deaths_in_year(model, K, kt, population):
+    """Deaths of the residents at the start of each year at the model's rates [persons]."""
+    return (population * -np.expm1(-model.rates(K, kt))).sum(axis=(0, 2))
+
+
+def test_common_index_reproduces_total_deaths_of_both_sexes():
+    """Second stage for K alone: the schedule at the estimated K, applied to the residents by
+    sex and age, gives each year's total deaths; with deaths made at a known K it recovers it."""
+    model, rng = coherent_model(), np.random.default_rng(6)
+    K, kt = np.array([15.0, -3.0, -40.0]), rng.normal(0, 4, (2, 3))
+    population = rng.uniform(1e3, 1e5, (2, 3, 40))
+    deaths = deaths_in_year(model, K, kt, population)
+    np.testing.assert_allclose(common_index_to_deaths(model, kt, population, deaths), K, rtol=1e-9)
+    shocked = deaths * np.array([1.0, 1.05, 1.25])      # excess deaths: a higher index
+    again = common_index_to_deaths(model, kt, population, shocked)
+    np.testing.assert_allclose(deaths_in_year(model, again, kt, population), shocked, rtol=1e-6)
+    assert again[0] == pytest.approx(K[0]) and (again[1:] > K[1:]).all()
+
+
+def test_common_index_refuses_mismatched_shapes_and_impossible_deaths():
+    model = coherent_model()
+    with pytest.raises(ValueError, match="population"):
+        common_index_to_deaths(model, np.zeros((2, 2)), np.ones((2, 3, 40)), np.ones(3))
+    with pytest.raises(ValueError, match="below the residents"):
+        common_index_to_deaths(model, np.zeros((2, 1)), np.ones((2, 1, 40)), np.array([80.0]))

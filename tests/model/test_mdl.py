@@ -120,7 +120,7 @@ def _delete_equation(text: str, name: str) -> str:
     (lambda text: text.replace("regional mortality ratio[Region]=\n\t1", "regional mortality ratio[Region]=\n\t(1", 1), "abstract_model",
      "regional mortality ratio", "ParseError"),
     (lambda text: text[: len(text) // 2], "load_model", "Population", "uses 'time_step', which no equation defines"),
-    (lambda text: _delete_equation(text, "regional mortality ratio[Region]"), "load_model", "mortality rate",
+    (lambda text: _delete_equation(text, "regional mortality ratio[Region]"), "load_model", "regional mortality level",
      "uses 'regional_mortality_ratio', which no equation defines"),
     (lambda text: _delete_equation(text, "regional fertility factor[Region]"), "load_model", "total fertility rate",
      "uses 'regional_fertility_factor'"),

@@ -1,4 +1,5 @@
-"""The model's mortality inputs: the Li–Lee fit of the HMD rates and its tables."""
+"""The model's mortality inputs: the Li–Lee fit of the HMD rates, the index of the later
+observed years and their tables."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import pandas as pd
 import pytest
 
 from kbalance.demography.lifetable import life_table
-from kbalance.model.mortality import OPEN_AGE, fit_national_mortality, mortality_tables
+from kbalance.model.mortality import (OPEN_AGE, fit_national_mortality, mortality_tables, national_deaths, observed_index,
+                                      registered_population, sex_index_path)
 from kbalance.paths import model_dir
 
 
@@ -16,29 +18,66 @@ def fit():
     return fit_national_mortality()
 
 
-def test_refitting_gives_the_same_tables(fit):
-    first, again = mortality_tables(fit), mortality_tables(fit_national_mortality())
+@pytest.fixture(scope="module")
+def observed(fit):
+    return observed_index(fit)
+
+
+def test_refitting_gives_the_same_tables(fit, observed):
+    first = mortality_tables(fit, observed)
+    refit = fit_national_mortality()
+    again = mortality_tables(refit, observed_index(refit))
     assert first.keys() == again.keys()
     for name in first:
         pd.testing.assert_frame_equal(first[name], again[name], check_exact=True)
 
 
-def test_tables_are_the_committed_inputs(fit):
-    for name, table in mortality_tables(fit).items():
+def test_tables_are_the_committed_inputs(fit, observed):
+    for name, table in mortality_tables(fit, observed).items():
         committed = pd.read_csv(model_dir() / "inputs" / name, index_col=0)
         np.testing.assert_allclose(committed.to_numpy(), table.to_numpy(), rtol=1e-9, err_msg=name)
 
 
-def test_fit_covers_2003_to_2020_with_a_falling_index_and_stationary_sex_indices(fit):
-    tables = mortality_tables(fit)
-    assert list(tables["mortality_index.csv"].index) == list(range(2003, 2021))
+def test_fit_covers_2003_to_2020_with_a_falling_index_and_stationary_sex_indices(fit, observed):
+    tables = mortality_tables(fit, observed)
+    assert list(tables["mortality_index.csv"].index) == list(range(2003, 2023))
     assert tables["mortality_age.csv"].shape == (5, OPEN_AGE + 1)
     scalars = tables["mortality_scalars.csv"]["value"]
     assert scalars["index_drift"] < -2 * scalars["index_drift_se"] < 0
     assert scalars["index_drift"] == pytest.approx((fit.model.Kt[-1] - fit.model.Kt[0]) / 17)
+    assert scalars["last_fitted_year"] == 2020 and scalars["last_index_year"] == 2022
+    assert scalars["index_jump_off"] == fit.model.Kt[-1]
     phi = tables["mortality_sex.csv"]["ar1_coefficient"]
     assert ((phi > 0) & (phi < 1)).all()
     np.testing.assert_allclose(tables["mortality_age.csv"].loc[["common_loading", "loading_Male", "loading_Female"]].sum(axis=1), 1.0)
+
+
+def test_observed_index_reproduces_the_observed_deaths(fit, observed):
+    """Lee and Carter's second stage: without the basis offset, the schedule applied as the
+    model applies it to the registered population gives each observed year's national deaths."""
+    assert list(observed.years) == [2021, 2022]
+    rates = fit.model.rates(observed.registered, observed.sex_index)          # (sex, year, age)
+    model = (registered_population(observed.years) * -np.expm1(-rates)).sum(axis=(0, 2))
+    np.testing.assert_allclose(model, national_deaths().loc[[2021, 2022]].values, rtol=1e-6)
+    np.testing.assert_allclose(observed.K - observed.registered, observed.offset, rtol=1e-12)
+    np.testing.assert_allclose(observed.sex_index, sex_index_path(fit, observed.years), rtol=1e-12)
+
+
+def test_basis_offset_is_the_mean_gap_over_the_years_both_bases_cover(fit, observed):
+    assert list(observed.overlap_years) == list(range(2012, 2021))
+    rows = observed.overlap_years - fit.years[0]
+    rates = fit.model.rates(fit.model.Kt[rows] - observed.offset, fit.model.kt[:, rows])
+    model = (registered_population(observed.overlap_years) * -np.expm1(-rates)).sum(axis=(0, 2))
+    observed_deaths = national_deaths().loc[list(observed.overlap_years)].values
+    # one offset for all the years: each year within 1 % of its deaths, none exact
+    assert np.max(np.abs(model / observed_deaths - 1)) < 0.01
+    assert -5 < observed.offset < 0      # the model's step gives fewer deaths than the HMD's rates
+
+
+def test_the_excess_years_lie_above_the_trend(fit, observed):
+    trend = fit.walk.last + fit.walk.drift * (observed.years - fit.years[-1])
+    excess = observed.K - trend
+    assert (excess > 0).all() and excess[1] > 3 * excess[0]      # 2022: the omicron wave
 
 
 def test_fitted_rates_give_life_expectancy_close_to_the_data(fit):
@@ -46,3 +85,8 @@ def test_fitted_rates_give_life_expectancy_close_to_the_data(fit):
     assert e0.shape == (2, 18)
     assert 73 < e0[0, 0] < 75 and 80 < e0[0, -1] < 81.5   # men 2003, 2020
     assert (e0[1] > e0[0]).all()
+
+
+def test_sex_index_path_refuses_fitted_years(fit):
+    with pytest.raises(ValueError, match="after the last fitted year"):
+        sex_index_path(fit, [2020, 2021])

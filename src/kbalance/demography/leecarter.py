@@ -20,6 +20,12 @@ term of each sex's residual, with k_{t,i} re-estimated to that sex's deaths.
 K_t is projected as a random walk with drift and k_{t,i} as a stationary AR(1),
 so the sexes' rates keep a bounded ratio at every age (they do not diverge).
 
+For a year observed only as total deaths of both sexes (after the last year of
+the rates by age), :func:`common_index_to_deaths` applies the second stage to
+K alone: given each sex's index, K_t is the value for which the schedule
+applied to the residents by sex and age at the start of the year (as a
+cohort-component step applies it) gives the observed total.
+
 Arrays have years on the second-to-last axis and ages on the last; ages are
 single years with an open last group (0 … 99, 100+ in the model).
 """
@@ -29,6 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import brentq
 
 
 @dataclass(frozen=True)
@@ -220,3 +227,60 @@ def fit_li_lee(mx, deaths, exposure) -> LiLee:
         bx.append(b)
         kt.append(k - k.mean())
     return LiLee(ax=ax, Bx=Bx, Kt=Kt, bx=np.array(bx), kt=np.array(kt))
+
+
+
+def common_index_to_deaths(model: LiLee, kt, population, total_deaths) -> np.ndarray:
+    """Common index K_t of a Li–Lee model that reproduces observed total deaths.
+
+    Lee and Carter's second stage for K alone, in the form of a cohort-component step
+    (the deaths of the residents at the start of the year at a rate constant within it):
+    for every year t,
+    Σ_i Σ_x P_i(x, t) (1 − exp(−exp(a_{x,i} + B_x K_t + b_{x,i} k_{t,i}))) = D(t), with each
+    population's index k_{t,i} given (e.g. its AR(1) path after the last fitted year).
+
+    Parameters
+    ----------
+    model : LiLee
+        The fitted model (its a, B and b are used); every B_x > 0.
+    kt : array_like, shape (n_pop, n_years)
+        Each population's index [-] in the years to estimate.
+    population : array_like, shape (n_pop, n_years, n_ages)
+        Residents [persons] by population, year and age at the start of each year.
+    total_deaths : array_like, shape (n_years,)
+        Observed deaths of all populations and ages [persons] in each year, each
+        above 0 and below the residents.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_years,)
+        K_t [-], to 1e-12 relative in the deaths; ValueError if the shapes disagree, a
+        count is negative or not finite, or some B_x ≤ 0.
+    """
+    k = np.atleast_2d(np.asarray(kt, float))
+    n_pop, n_ages = model.ax.shape
+    p = np.asarray(population, float)
+    target = np.atleast_1d(np.asarray(total_deaths, float))
+    if k.shape != (n_pop, target.size) or p.shape != (n_pop, target.size, n_ages):
+        raise ValueError(f"kt must be ({n_pop}, n_years) and population ({n_pop}, n_years, {n_ages}) "
+                         f"for {target.size} years of total deaths")
+    if not (np.all(np.isfinite(p)) and np.all(p >= 0) and np.all(np.isfinite(target))):
+        raise ValueError("population and total deaths must be finite and non-negative")
+    if np.any(model.Bx <= 0):
+        raise ValueError("every common loading B_x must be positive (deaths then rise with K)")
+    residents = p.sum(axis=(0, 2))
+    if np.any(target <= 0) or np.any(target >= residents):
+        raise ValueError("total deaths must be positive and below the residents of the year")
+    out = np.empty(target.size)
+    for t in range(target.size):
+        base = model.ax + model.bx * k[:, t, None]                      # (n_pop, n_ages)
+
+        def gap(K: float) -> float:
+            return float((p[:, t] * -np.expm1(-np.exp(base + model.Bx * K))).sum() - target[t])
+        low, high = -100.0, 100.0
+        while gap(low) > 0:
+            low *= 2
+        while gap(high) < 0:
+            high *= 2
+        out[t] = brentq(gap, low, high, xtol=1e-13, rtol=1e-15, maxiter=500)
+    return out

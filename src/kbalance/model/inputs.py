@@ -16,7 +16,8 @@ Estimation choices, each documented where it is made:
   (:func:`kbalance.demography.ages.split_five_year`: group totals kept, no negative
   count); a census whose open group is 85+ (2000) has it split into 85–89 … 100+ by the
   old-age structure of the HMD exposure (:func:`kbalance.model.mortality.old_age_shares`);
-- national mortality is a Li–Lee fit of the HMD rates (:mod:`kbalance.model.mortality`);
+- national mortality is a Li–Lee fit of the HMD rates, extended by the observed national deaths
+  (:mod:`kbalance.model.mortality`);
 - the balancing residual ("other change") of year ``y`` is
   ``P[y] - P[y-1] - births[y] + deaths[y] - net internal migration[y] - transfers[y]``;
 - boundary transfers (the ``boundary`` rows of calibration/breaks.csv) are the
@@ -39,7 +40,7 @@ from kbalance.demography.ages import FIVE_YEAR_GROUPS, split_five_year
 from kbalance.errors import InvalidValueError, MissingFileError, MissingKeyError, keys_of, number_in, range_of, table_of
 from kbalance.model.fiscal_inputs import fiscal_tables
 from kbalance.model.indicators import read_indicators
-from kbalance.model.mortality import OPEN_AGE, fit_national_mortality, mortality_tables, old_age_shares
+from kbalance.model.mortality import OPEN_AGE, fit_national_mortality, mortality_tables, observed_index, old_age_shares
 from kbalance.model.population import international_migration_profile, jump_off_population, latest_age_year, residual_intensity
 from kbalance.model.variants import regional_tfr_ratio, variant_tables
 from kbalance.observations.load import BoundaryChange, age_structure, births_by_mother_age, boundary_changes, load_series
@@ -526,7 +527,8 @@ def input_tables(root: Path | None = None) -> dict[str, pd.DataFrame]:
     years = np.arange(OPEN_AGE + 1, dtype=float)
     tables["ages.csv"] = pd.DataFrame([years], index=["age_in_years"], columns=AGES)
     tables["age_below.csv"] = pd.DataFrame((years[None, :] < years[:, None]).astype(float), index=AGES, columns=AGES)
-    tables.update(mortality_tables(fit_national_mortality(root)))
+    fit = fit_national_mortality(root)
+    tables.update(mortality_tables(fit, observed_index(fit, root)))
 
     reg_age = age_structure("pop_registered", root)
     boys = float(reg_age.sel(region=NATIONAL_CODE, sex="male", age_group="00_04").sum())

@@ -15,6 +15,19 @@ Data: Human Mortality Database deaths and exposure of Korea by sex and single ag
   (:func:`kbalance.demography.leecarter.fit_li_lee`);
 - the common index K as a random walk with drift (its drift and standard error),
   each sex's index k as an AR(1) (:mod:`kbalance.demography.projection`).
+
+After the HMD years the observation set has national deaths only (both sexes, all ages:
+``deaths`` in vital.csv). For each such year, K is re-estimated as in Lee and Carter's
+second stage (:func:`observed_index`): the schedule, each sex's index on its AR(1) path,
+applied as the model applies it (deaths = residents on 1 January × (1 − e^(−m))) to the
+registered population by sex and single age of the December before (5-year groups split
+by the project's spline) gives the observed deaths. The registered population is not the
+HMD's exposure and the model's step is not the HMD's central rate; the mean difference
+over the years both cover (HMD-fitted K minus K estimated this way) puts the estimates on
+the HMD fit's scale, so the model's deaths keep the relation to the observed ones they have
+in the fitted years. Projections start from the trend through the fitted years
+(K(T) + d (t − T), T the last fitted year), not from the last observed year: the observed
+years after T (2021–2022, the COVID-19 excess) are shocks on the walk's path.
 """
 
 from __future__ import annotations
@@ -25,10 +38,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kbalance.demography.leecarter import LiLee, fit_li_lee
+from kbalance.demography.ages import FIVE_YEAR_GROUPS, split_five_year
+from kbalance.demography.leecarter import LiLee, common_index_to_deaths, fit_li_lee
 from kbalance.demography.oldage import complete_rates
-from kbalance.demography.projection import AR1, RandomWalk, fit_ar1, fit_random_walk
+from kbalance.demography.projection import AR1, RandomWalk, ar1_path, fit_ar1, fit_random_walk
+from kbalance.errors import InvalidValueError
+from kbalance.model.population import observed_age_groups, to_model_ages
 from kbalance.observations.keyed import national_mortality
+from kbalance.observations.load import age_structure, load_series
+from kbalance.regions import NATIONAL_CODE
 
 #: The model's open age group [years] and sexes (the model's Sex order).
 OPEN_AGE = 100
@@ -65,18 +83,105 @@ def fit_national_mortality(root: Path | None = None) -> MortalityFit:
                         walk=fit_random_walk(model.Kt), ar1=tuple(fit_ar1(k) for k in model.kt))
 
 
-def mortality_tables(fit: MortalityFit) -> dict[str, pd.DataFrame]:
-    """The model inputs of a fit, by file name.
+def registered_population(years, root: Path | None = None) -> np.ndarray:
+    """Registered population of the country on 1 January of each of ``years`` (the December
+    before) [persons], shape (sex, year, age) in SEXES order, ages 0 … 99 and the open group
+    100+: the country's row of population_age.csv, else the regions of
+    :func:`kbalance.model.population.observed_age_groups` summed, split to single ages by
+    :func:`kbalance.demography.ages.split_five_year`."""
+    registered = age_structure("pop_registered", root)
+
+    def single(december: int) -> np.ndarray:
+        if december in registered.year.values:
+            groups = registered.sel(region=NATIONAL_CODE, year=december, sex=list(SEXES), age_group=list(FIVE_YEAR_GROUPS))
+        else:
+            groups = observed_age_groups(december, root).sum("region")
+        return to_model_ages(split_five_year(groups.transpose("sex", "age_group").values, axis=-1), OPEN_AGE)
+    return np.stack([single(int(y) - 1) for y in years], axis=1)
+
+
+def sex_index_path(fit: MortalityFit, years) -> np.ndarray:
+    """Each sex's index k_s [-] in ``years`` after the last fitted year: the mean path of its
+    AR(1) (:func:`kbalance.demography.projection.ar1_path`), shape (sex, year)."""
+    horizon = np.asarray(years, int) - fit.years[-1]
+    if np.any(horizon < 1):
+        raise ValueError(f"years after the last fitted year {fit.years[-1]} only")
+    return np.stack([ar1_path(p, int(horizon.max()))[horizon - 1] for p in fit.ar1])
+
+
+def national_deaths(root: Path | None = None) -> pd.Series:
+    """Observed national deaths [persons/year] by year (``deaths`` of vital.csv, the country's row)."""
+    rows = load_series("deaths", root)
+    rows = rows[rows["region_code"] == NATIONAL_CODE].dropna(subset=["value"])
+    return rows.set_index("year")["value"].astype(float).sort_index()
+
+
+@dataclass(frozen=True)
+class ObservedIndex:
+    """The common index K [-] of the observed years after the HMD fit.
+
+    years [year] those years; K [-] on the HMD fit's scale; registered [-] the estimate on
+    the registered population before the basis offset; sex_index [-] (sex, year) each
+    sex's AR(1) path used; offset [-] the mean of HMD-fitted K minus the registered-basis
+    estimate over overlap_years [year], the fitted years the registered population covers.
+    """
+
+    years: np.ndarray
+    K: np.ndarray
+    registered: np.ndarray
+    sex_index: np.ndarray
+    offset: float
+    overlap_years: np.ndarray
+
+
+def registered_basis_index(fit: MortalityFit, years, kt, root: Path | None = None) -> np.ndarray:
+    """K [-] for which the fit's schedule (sex indices ``kt``, shape (sex, year)) applied to the
+    registered population on 1 January (:func:`registered_population`) gives the observed
+    national deaths of each of ``years`` (:func:`kbalance.demography.leecarter.common_index_to_deaths`)."""
+    deaths = national_deaths(root)
+    return common_index_to_deaths(fit.model, kt, registered_population(years, root), deaths.loc[list(years)].values)
+
+
+def observed_index(fit: MortalityFit, root: Path | None = None) -> ObservedIndex:
+    """K of every year after the fit with observed national deaths (module docstring).
+
+    The basis offset is the mean, over the fitted years whose December before the registered
+    population by age covers, of the fitted K minus the K that reproduces the observed deaths
+    on the registered population with the fitted sex indices. No observed year after the
+    fit gives empty arrays.
+    """
+    registered_years = {int(y) for y in age_structure("pop_registered", root).year.values}
+    deaths = national_deaths(root)
+    overlap = np.array([y for y in fit.years if y - 1 in registered_years and y in deaths.index])
+    if overlap.size == 0:
+        raise InvalidValueError("calibration/observations/population_age.csv", "year", sorted(registered_years),
+                                f"the December before one of the fitted years {fit.years[0]}-{fit.years[-1]}")
+    rows = overlap - fit.years[0]
+    offset = float(np.mean(fit.model.Kt[rows] - registered_basis_index(fit, overlap, fit.model.kt[:, rows], root)))
+    years = np.array([int(y) for y in deaths.index if y > fit.years[-1]])
+    if years.size == 0:
+        empty = np.zeros(0)
+        return ObservedIndex(years, empty, empty, np.zeros((len(SEXES), 0)), offset, overlap)
+    kt = sex_index_path(fit, years)
+    registered = registered_basis_index(fit, years, kt, root)
+    return ObservedIndex(years, registered + offset, registered, kt, offset, overlap)
+
+
+def mortality_tables(fit: MortalityFit, observed: ObservedIndex) -> dict[str, pd.DataFrame]:
+    """The model inputs of a fit and the index of the observed years after it, by file name.
 
     - ``mortality_age.csv``: rows ``common_loading`` (B(x) [-]), ``base_Male``,
       ``base_Female`` (a_s(x) [ln(1/year)]), ``loading_Male``, ``loading_Female``
       (b_s(x) [-]); columns A0 … A100;
-    - ``mortality_index.csv``: by fitted year, the common index K and the sexes'
-      indices k_Male, k_Female [-];
+    - ``mortality_index.csv``: by year, the common index K and the sexes' indices
+      k_Male, k_Female [-]: fitted, then the observed years (K re-estimated, k on its
+      AR(1) path; :func:`observed_index`);
     - ``mortality_sex.csv``: by sex, the AR(1) coefficient [-] and long-run mean [-]
       of its index;
     - ``mortality_scalars.csv``: first and last fitted year [year], the fitted drift of
-      K [1/year] and its standard error [1/year].
+      K [1/year] and its standard error [1/year], the last year of the index [year], the
+      jump-off of the projection (fitted K of the last fitted year) [-] and the basis
+      offset of the observed years [-].
     """
     m = fit.model
     ages = [f"A{a}" for a in range(OPEN_AGE + 1)]
@@ -84,12 +189,15 @@ def mortality_tables(fit: MortalityFit) -> dict[str, pd.DataFrame]:
     rows.update({f"base_{s}": m.ax[i] for i, s in enumerate(MODEL_SEXES)})
     rows.update({f"loading_{s}": m.bx[i] for i, s in enumerate(MODEL_SEXES)})
     by_age = pd.DataFrame.from_dict(rows, orient="index", columns=ages)
-    index = pd.DataFrame({"K": m.Kt, **{f"k_{s}": m.kt[i] for i, s in enumerate(MODEL_SEXES)}},
-                         index=pd.Index(fit.years, name="year"))
+    index = pd.DataFrame({"K": np.concatenate([m.Kt, observed.K]),
+                          **{f"k_{s}": np.concatenate([m.kt[i], observed.sex_index[i]]) for i, s in enumerate(MODEL_SEXES)}},
+                         index=pd.Index(np.concatenate([fit.years, observed.years]).astype(int), name="year"))
     sex = pd.DataFrame({"ar1_coefficient": [p.phi for p in fit.ar1], "ar1_mean": [p.mean for p in fit.ar1]},
                        index=list(MODEL_SEXES))
-    scalars = pd.DataFrame({"value": [float(fit.years[0]), float(fit.years[-1]), fit.walk.drift, fit.walk.drift_se]},
-                           index=["first_fitted_year", "last_fitted_year", "index_drift", "index_drift_se"])
+    scalars = pd.DataFrame({"value": [float(fit.years[0]), float(fit.years[-1]), fit.walk.drift, fit.walk.drift_se,
+                                      float(index.index[-1]), fit.walk.last, observed.offset]},
+                           index=["first_fitted_year", "last_fitted_year", "index_drift", "index_drift_se",
+                                  "last_index_year", "index_jump_off", "index_basis_offset"])
     return {"mortality_age.csv": by_age, "mortality_index.csv": index, "mortality_sex.csv": sex,
             "mortality_scalars.csv": scalars}
 
