@@ -19,7 +19,7 @@ from kbalance.model.population import jump_off_population, latest_age_year, obse
 from kbalance.paths import calibration_dir, model_dir
 from kbalance.engine.reference import DEFAULT_VARIABLES, run_pysd
 from kbalance.model.mdl import load_model
-from kbalance.model.parameters import read_parameter_set
+from kbalance.model.parameters import defined_columns, read_parameter_set
 from kbalance.model.scenarios import Scenario
 
 BALANCE_VARIABLES = ("total population", "births", "total deaths", "net migration", "other change total",
@@ -357,3 +357,9 @@ def test_parameter_file_matches_the_model_constants(doc):
         low, high = spec["range"]
         assert all(low <= v <= high for v in np.atleast_1d(spec["default"])), key
         assert spec["reason"].strip(), key
+
+
+def test_a_fitted_ensemble_of_the_earlier_model_drops_its_fitted_productivity_trend():
+    # the national productivity growth is computed from the data now; the v8 ensemble's column
+    # "productivity trend" must be left out rather than set a computed variable
+    assert defined_columns(["productivity trend", "mobility"]) == ["mobility"]
