@@ -10,14 +10,16 @@ import re
 import tomllib
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from kbalance.model.economy_inputs import economy_data_year, economy_jump_off, national_labour_productivity
 from kbalance.model.inputs import OPEN_AGE, read_levers
 from kbalance.model.population import jump_off_population, latest_age_year, observed_age_groups
-from kbalance.paths import calibration_dir
+from kbalance.paths import calibration_dir, model_dir
 from kbalance.engine.reference import DEFAULT_VARIABLES, run_pysd
 from kbalance.model.mdl import load_model
-from kbalance.model.parameters import read_parameter_set
+from kbalance.model.parameters import defined_columns, read_parameter_set
 from kbalance.model.scenarios import Scenario
 from kbalance.regions import membership, names
 
@@ -35,6 +37,9 @@ FISCAL_VARIABLES = ("local budget", "budget size", "fiscal autonomy ratio", "own
                     "local consumption tax", "devolved programme sum 3", "devolved programme sum 4",
                     "consumption tax block 2", "vat base", "general allocation tax pool")
 
+ECONOMY_VARIABLES = ("labour productivity", "modelled labour productivity", "employment rate", "modelled employment rate",
+                     "relocated public staff", "adult population", "national labour productivity")
+
 
 @pytest.fixture(scope="module")
 def parameters():
@@ -44,7 +49,8 @@ def parameters():
 @pytest.fixture(scope="module")
 def baseline(parameters):
     return run_pysd(Scenario("baseline", ""), parameters, until=2070,
-                    variables=sorted(set(DEFAULT_VARIABLES) | set(BALANCE_VARIABLES) | set(FISCAL_VARIABLES)))
+                    variables=sorted(set(DEFAULT_VARIABLES) | set(BALANCE_VARIABLES) | set(FISCAL_VARIABLES)
+                                     | set(ECONOMY_VARIABLES)))
 
 
 def test_balancing_equation_holds_every_year_and_region(baseline):
@@ -66,6 +72,30 @@ def test_population_at_the_jump_off_is_the_observed_one(baseline):
     assert float(np.abs(baseline["jump off adjustment total"].sel(year=year)).sum()) > 0
     others = baseline["jump off adjustment total"].drop_sel(year=year)
     assert float(np.abs(others).max()) == 0.0
+
+
+def test_the_economy_starts_from_the_observed_one_at_the_jump_off(baseline):
+    jump = latest_age_year() + 1
+    year = economy_data_year(jump)
+    observed = economy_jump_off(year)
+    productivity, modelled = baseline["labour productivity"], baseline["modelled labour productivity"]
+    np.testing.assert_allclose(productivity.sel(year=slice(None, jump - 1)), modelled.sel(year=slice(None, jump - 1)),
+                               rtol=1e-12)  # the history is the model's own
+    # from the jump-off on: the observed level of the economy year, moved by the modelled change since
+    carried = observed["labour_productivity"].to_numpy() * modelled.sel(year=jump) / modelled.sel(year=year)
+    np.testing.assert_allclose(productivity.sel(year=jump), carried, rtol=1e-9)
+    own = baseline["employment rate"] - baseline["relocated public staff"] / baseline["adult population"]
+    start = observed["employment_rate"].to_numpy() - (baseline["relocated public staff"] / baseline["adult population"]).sel(year=year)
+    rate = baseline["modelled employment rate"]
+    np.testing.assert_allclose(own.sel(year=jump), start * rate.sel(year=jump) / rate.sel(year=year), rtol=1e-9)
+    # national productivity follows the data through the history, then its last five years' growth
+    history = national_labour_productivity()
+    national = baseline["national labour productivity"]
+    scalars = pd.read_csv(model_dir() / "inputs" / "scalars.csv", index_col="key")["value"]
+    last = int(scalars["history_end_year"]) - 1
+    np.testing.assert_allclose(national.sel(year=last), history.loc[last], rtol=1e-9)  # the table keeps 10 digits
+    growth = np.log(history.loc[last] / history.loc[last - 5]) / 5
+    np.testing.assert_allclose(national.sel(year=2050) / national.sel(year=last), np.exp(growth * (2050 - last)), rtol=1e-9)
 
 
 def test_extinction_index_at_the_jump_off_equals_the_observed_to_three_decimals(baseline):
@@ -368,3 +398,9 @@ def test_parameter_file_matches_the_model_constants(doc):
         low, high = spec["range"]
         assert all(low <= v <= high for v in np.atleast_1d(spec["default"])), key
         assert spec["reason"].strip(), key
+
+
+def test_a_fitted_ensemble_of_the_earlier_model_drops_its_fitted_productivity_trend():
+    # the national productivity growth is computed from the data now; the v8 ensemble's column
+    # "productivity trend" must be left out rather than set a computed variable
+    assert defined_columns(["productivity trend", "mobility"]) == ["mobility"]

@@ -7,11 +7,12 @@ import pandas as pd
 import pytest
 
 from kbalance.calibration import backtest as backtest_module
-from kbalance.calibration.backtest import (COLUMNS, SERIES, backtest_origin, backtest_summary, backtests,
+from kbalance.calibration.backtest import (COLUMNS, ECONOMY_JUMP_OFF, SERIES, backtest_origin, backtest_summary, backtests,
                                            forecast_constants, horizon_errors, jump_off_constants, naive_forecasts,
                                            naive_migration, observed_population)
 from kbalance.calibration.fit import FitResult
 from kbalance.errors import InvalidValueError
+from kbalance.model.economy_inputs import economy_jump_off
 from kbalance.model.parameters import latest_fitted_set
 from kbalance.observations.load import load_series
 from kbalance.regions import region_codes
@@ -102,6 +103,21 @@ def test_a_forecast_jumps_off_from_the_observed_population_only_when_the_model_c
     assert observed_population(2010, 100) is None
 
 
+def test_a_forecast_starts_from_the_economy_observed_at_the_origin():
+    class Economy(FakeModel):
+        names = FakeModel.names | {name: name.replace(" ", "_") for name in ECONOMY_JUMP_OFF}
+
+    def ones(year: int) -> np.ndarray:
+        return np.ones((17, 2, 101))
+
+    constants = jump_off_constants(Economy(), 2019, ones)
+    observed = economy_jump_off(2019)
+    assert constants["jump off economy year"] == 2019
+    np.testing.assert_array_equal(constants["jump off labour productivity"], observed[["labour_productivity"]].T)
+    np.testing.assert_array_equal(constants["jump off employment rate"], observed[["employment_rate"]].T)
+    assert not set(ECONOMY_JUMP_OFF) & set(jump_off_constants(FakeModel(), 2019, ones))  # a model without one
+
+
 def test_backtests_write_one_table_a_summary_a_figure_and_the_fitted_sets(tmp_path, monkeypatch):
     def fake_origin(origin, max_evaluations, start, progress):
         rows = [{"origin": origin, "series": series, "region": "11", "year": origin + h, "horizon": h,
@@ -141,3 +157,5 @@ def test_one_origin_fits_to_its_year_and_forecasts_every_series():
     # the national TFR fell from 1.24 (2015) to 0.72 (2023): with it as observed, fewer births everywhere
     births = table[(table["series"] == "births") & (table["year"] == 2023)]
     assert (births["model_observed_fertility"] < births["model"]).all()
+    employed = table[(table["series"] == "employed") & (table["horizon"] == 1)]  # from the observed economy
+    assert (np.abs(employed["model"] / employed["observed"] - 1) < 0.03).all()

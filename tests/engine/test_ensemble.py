@@ -14,7 +14,7 @@ from kbalance.errors import InvalidValueError
 
 def test_chunks_on_processes_equal_chunks_in_process():
     rng = np.random.default_rng(7)
-    table = pd.DataFrame({"push elasticity": rng.uniform(0, 2, 6), "productivity trend": rng.uniform(0, 0.05, 6)})
+    table = pd.DataFrame({"push elasticity": rng.uniform(0, 2, 6), "productivity elasticity of innovation": rng.uniform(0, 0.6, 6)})
     local = run_ensemble(table, "baseline", 2012, ["national population", "grdp"], chunk_size=2, workers=1)
     pooled = run_ensemble(table, "baseline", 2012, ["national population", "grdp"], chunk_size=2, workers=2)
     assert local.sizes["member"] == 6

@@ -38,7 +38,7 @@ def test_float32_runs_match_float64_on_key_outputs(engine):
     rng = np.random.default_rng(11)
     table = pd.DataFrame({"mortality index drift": rng.uniform(-5.0, -2.5, 6), "push elasticity": rng.uniform(0, 2, 6),
                           "regional fertility factor": rng.uniform(0.8, 1.2, 6),
-                          "productivity trend": rng.uniform(0, 0.05, 6)})
+                          "productivity elasticity of innovation": rng.uniform(0, 0.6, 6)})
     names = ["total population", "national population", "capital region share", "extinction risk index", "grdp"]
     exact = run_fast(table, None, 2070, names, engine="numpy")
     fast = run_fast(table, None, 2070, names, dtype="float32", engine=engine)

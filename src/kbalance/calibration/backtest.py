@@ -4,7 +4,8 @@ latest data and compare with naive forecasts.
 For each origin (:data:`ORIGINS`) the fit uses the observations up to the origin only;
 the forecast hides everything observed after it (:func:`forecast_constants`) and, when the
 model has a jump-off (constants ``jump off year`` and ``jump off population``), starts from
-the population observed at the end of the origin year (:func:`jump_off_constants`). The
+the population observed at the end of the origin year and from the labour productivity and
+employment rate observed in it (:func:`jump_off_constants`). The
 series (:data:`SERIES`) are compared with the naive trend and constant-share forecasts of
 :func:`naive_forecasts`; net migration, which crosses zero, with the last five years' mean
 net rate (:func:`naive_migration`) instead. One table (:data:`COLUMNS`) holds every
@@ -32,6 +33,7 @@ from kbalance.calibration.targets import FIRST_YEAR, Target, last_time, read_tar
 from kbalance.engine.compiler import compile_model
 from kbalance.engine.ensemble import run_ensemble
 from kbalance.errors import InvalidValueError, number_in
+from kbalance.model.economy_inputs import economy_data_year, economy_jump_off
 from kbalance.model.population import SEXES, jump_off_population
 from kbalance.model.scenarios import Scenario
 from kbalance.model.variants import read_variants
@@ -138,8 +140,10 @@ def jump_off_constants(model, origin: int,
                        population: Callable[[int], np.ndarray | None] | None = None) -> dict[str, object]:
     """The constants that start a forecast from the population observed at ``origin``:
     ``{"jump off year": origin + 1, "jump off population": <observed>}`` when the model
-    defines both and the population is observed; nothing otherwise (the forecast then
-    continues the model's own history, as a model without a jump-off does).
+    defines both and the population is observed, with the observed economy of
+    :func:`economy_jump_off_constants` when the model has an economy jump-off; nothing
+    otherwise (the forecast then continues the model's own history, as a model without a
+    jump-off does).
 
     model : the compiled model (anything with ``names`` and ``subscripts``)
     population : year → the observed (Region, Sex, Age) population at its end [persons];
@@ -153,7 +157,27 @@ def jump_off_constants(model, origin: int,
     observed = population(origin)
     if observed is None:
         return {}
-    return {"jump off year": float(origin + 1), "jump off population": np.asarray(observed, float)[None, ...]}
+    economy = economy_jump_off_constants(origin) if set(ECONOMY_JUMP_OFF) <= set(model.names) else {}
+    return {"jump off year": float(origin + 1), "jump off population": np.asarray(observed, float)[None, ...]} | economy
+
+
+#: The model constants of the economy's jump-off (model/kbalance.mdl, "Economy and innovation").
+ECONOMY_JUMP_OFF = ("jump off economy year", "jump off labour productivity", "jump off employment rate")
+
+
+def economy_jump_off_constants(origin: int) -> dict[str, object]:
+    """The constants that start a forecast's economy from the observed economy of the last
+    year to ``origin`` with GRDP, employment and ages observed
+    (:func:`kbalance.model.economy_inputs.economy_data_year`): that year, the labour
+    productivity [million KRW/(person*year)] and the employment rate [1] by region (member
+    axis first); nothing when no year qualifies."""
+    year = economy_data_year(origin + 1)
+    if year is None:
+        return {}
+    observed = economy_jump_off(year)
+    return {"jump off economy year": float(year),
+            "jump off labour productivity": observed["labour_productivity"].to_numpy(float)[None, :],
+            "jump off employment rate": observed["employment_rate"].to_numpy(float)[None, :]}
 
 
 def forecast_rows(origin: int, run, targets: Sequence[Target]) -> pd.DataFrame:
@@ -199,10 +223,11 @@ def backtest_origin(origin: int, max_evaluations: int = BACKTEST_EVALUATIONS, st
     full = read_targets(until=2100)
     fitted = to_table(free_parameters(), result.unit)
     table = pd.concat([fitted, fitted], ignore_index=True)  # the forecast and its ex-post twin
-    for column, value in forecast_constants(origin).items():
-        table[column] = value
-    table.loc[1, "last observed fertility year"] = float(last_national_tfr_year())
     jump = jump_off_constants(compile_model(), origin)
+    for column, value in forecast_constants(origin).items():
+        if column not in jump:  # a table column overrides a scenario constant: the jump-off's year must win
+            table[column] = value
+    table.loc[1, "last observed fertility year"] = float(last_national_tfr_year())
     scenario = Scenario(f"backtest-{origin}", "forecast from the origin", constants=jump) if jump else None
     run = run_ensemble(table, scenario, last_time(full), target_variables(full), workers=1)
     return forecast_rows(origin, run, full), result, bool(jump)

@@ -45,6 +45,7 @@ LAYOUT = {
     "employment rate": ("economy", 66, 39), "private rd": ("economy", 57, 31),
     "government rd": ("economy", 45, 25), "innovation investment": ("economy", 52, 18),
     "Innovation Base": ("economy", 63, 18), "innovation depreciation": ("economy", 63, 9),
+    "Productivity Jump Off Ratio": ("economy", 52, 39), "Employment Jump Off Ratio": ("economy", 72, 30),
     "attractiveness": ("population", 91, 50), "population density": ("population", 86, 58),
     "capital region regulation": ("lever", 97, 57), "fertility support": ("lever", 58, 5),
     "destination share": ("population", 96, 42), "total fertility rate": ("population", 70, 5),

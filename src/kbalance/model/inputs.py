@@ -38,6 +38,7 @@ import xarray as xr
 
 from kbalance.demography.ages import FIVE_YEAR_GROUPS, split_five_year
 from kbalance.errors import InvalidValueError, MissingFileError, MissingKeyError, keys_of, number_in, range_of, table_of
+from kbalance.model.economy_inputs import economy_tables, national_labour_productivity
 from kbalance.model.fiscal_inputs import fiscal_tables
 from kbalance.model.indicators import read_indicators
 from kbalance.model.mortality import OPEN_AGE, fit_national_mortality, mortality_tables, observed_index, old_age_shares
@@ -309,7 +310,7 @@ def _region_constants(root: Path | None, obs: Observations) -> pd.DataFrame:
     codes = list(regions.index)
     out_mig = _wide("migrants_out_interprovincial", root)
     employed = _wide("employed", root) * 1000.0  # thousand persons -> persons
-    grdp = _wide("grdp_real_chained_2020", root)
+    grdp, national = _wide("grdp_real_chained_2020", root), national_labour_productivity(root)
     gva_total = _wide("gva_nominal_total_basic_prices", root)
     gva_tech = _wide("gva_nominal_electrical_electronic_precision_mfg", root) + _wide("gva_nominal_information_communication", root)
     grad = _wide("gradschool_students_enrolled", root)
@@ -337,8 +338,8 @@ def _region_constants(root: Path | None, obs: Observations) -> pd.DataFrame:
             "capital_flag": int(bool(regions.loc[code, "capital_region"])),
             "international_migration_intensity": intensity[names()[code]],
             "area_km2": float(regions.loc[code, "area_km2"]),
-            "base_employment_rate": employed.loc[ey, code] / _age_group_population(root, code, ey - 1, 15, 64),
-            "base_labour_productivity": grdp.loc[gy, code] / employed.loc[gy, code],
+            "base_employment_rate": employed.loc[ey, code] / (obs.population.loc[ey - 1, code] - _age_group_population(root, code, ey - 1, 0, 14)),
+            "relative_labour_productivity": grdp.loc[gy, code] / employed.loc[gy, code] / national.loc[gy],
             "initial_innovation_concentration": tech_share,
             "graduate_enrolment_rate": grad.loc[sy, code] / _age_group_population(root, code, sy - 1, 20, 39),
             "new_city_flag": int(int(regions.loc[code, "began"]) >= START_YEAR),
@@ -574,6 +575,7 @@ def input_tables(root: Path | None = None) -> dict[str, pd.DataFrame]:
     for name, frame in _lever_histories(root, levers_path).items():
         tables[f"lever_{name}.csv"] = frame.set_index("year")
     tables.update(fiscal_tables(root, levers))
+    tables.update(economy_tables(latest_age_year(root) + 1, root))
 
     return tables
 
