@@ -565,8 +565,7 @@ def input_tables(root: Path | None = None) -> dict[str, pd.DataFrame]:
 
     km = distance_km()
     np.fill_diagonal(km, 1.0)  # the diagonal carries no flow; 1 km keeps the gravity term finite
-    dist = pd.DataFrame(km, index=region_names, columns=region_names)
-    tables["distance.csv"] = dist
+    tables["distance.csv"] = pd.DataFrame(km, index=region_names, columns=region_names)
     bloc = regions["bloc"].to_numpy()
     tables["same_bloc.csv"] = pd.DataFrame((bloc[:, None] == bloc[None, :]).astype(float), index=region_names, columns=region_names)
 
@@ -576,7 +575,6 @@ def input_tables(root: Path | None = None) -> dict[str, pd.DataFrame]:
         tables[f"lever_{name}.csv"] = frame.set_index("year")
     tables.update(fiscal_tables(root, levers))
     tables.update(economy_tables(latest_age_year(root) + 1, root))
-
     return tables
 
 
