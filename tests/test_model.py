@@ -1,7 +1,7 @@
 """Validation of model/kbalance.mdl through the PySD reference engine.
 
 Mass balance, extreme conditions, units and the lever histories. Each run is one
-PySD simulation (about 20 s to 2070), so the runs are shared per module.
+PySD simulation (about 20 s to 2070), so the runs are shared (the baseline by the session).
 """
 
 from __future__ import annotations
@@ -41,9 +41,9 @@ def parameters():
 
 
 @pytest.fixture(scope="module")
-def baseline(parameters):
-    return run_pysd(Scenario("baseline", ""), parameters, until=2070,
-                    variables=sorted(set(DEFAULT_VARIABLES) | set(BALANCE_VARIABLES) | set(FISCAL_VARIABLES)))
+def baseline(pysd_baseline):
+    """These variables of the session's PySD run of the baseline to 2070 (tests/conftest.py)."""
+    return pysd_baseline[sorted(set(DEFAULT_VARIABLES) | set(BALANCE_VARIABLES) | set(FISCAL_VARIABLES))]
 
 
 def test_balancing_equation_holds_every_year_and_region(baseline):
@@ -77,9 +77,9 @@ def test_extinction_index_at_the_jump_off_equals_the_observed_to_three_decimals(
     np.testing.assert_array_equal(np.round(model, 3), np.round(observed, 3))
 
 
-def test_a_tfr_variant_moves_births_after_the_last_observed_year_only(parameters):
+def test_a_tfr_variant_moves_births_after_the_last_observed_year_only(baseline, parameters):
     variables = ["births", "total population", "Population", "total fertility rate"]
-    hold = run_pysd(Scenario("hold", ""), parameters, until=2040, variables=variables)
+    hold = baseline[variables].sel(year=slice(None, 2040))  # the same run: nothing set
     high = run_pysd(Scenario("high", "", {"fertility variant": 5.0}), parameters, until=2040, variables=variables)
     last_observed, jump_off = 2023, latest_age_year() + 1
     for name in variables:
