@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from kbalance import cli
-from kbalance.whitepaper.pipeline import prepare_whitepaper
+from kbalance.whitepaper.pipeline import Progress, prepare_whitepaper, write_contents
 
 #: Members and last year of :func:`whitepaper_folder`.
 FOLDER_SETTINGS = {"members": 8, "until": 2040}
@@ -21,6 +22,15 @@ def small_whitepaper():
     """Every scenario with 4 members to 2035, nothing written."""
     wp, _ = prepare_whitepaper("ko", until=2035, members=4, workers=1, sobol_n=8)
     return wp
+
+
+@pytest.fixture(scope="session")
+def english_screened(small_whitepaper, tmp_path_factory) -> tuple[Path, object]:
+    """The small white paper written in English with its figures and, no analysis being given,
+    its small screening: the folder and the written white paper."""
+    folder = tmp_path_factory.mktemp("wp-en")
+    wp = replace(small_whitepaper, lang="en", sensitivity=None)
+    return folder, write_contents(wp, folder, Progress(False), screening=True)
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -196,11 +195,8 @@ def test_every_result_file_follows_the_output_convention(whitepaper_folder):
     assert units["capital_region_share"] == "%" and units["total_births"] == model_unit("total births")
 
 
-def test_without_an_analysis_the_white_paper_runs_a_small_screening(small_whitepaper, tmp_path):
-    wp = replace(small_whitepaper, lang="en", sensitivity=None)
-    folder = tmp_path / "wp"
-    folder.mkdir()
-    written = pipeline.write_contents(wp, folder, pipeline.Progress(False), screening=True)
+def test_without_an_analysis_the_white_paper_runs_a_small_screening(english_screened):
+    folder, written = english_screened
     assert written.screening and written.sensitivity == folder / pipeline.SCREENING_FOLDER
     summary = json.loads((written.sensitivity / "summary.json").read_text(encoding="utf-8"))
     assert summary["method"] == pipeline.SCREENING["method"] and summary["n"] == pipeline.SCREENING["n"]
