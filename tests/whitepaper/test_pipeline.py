@@ -43,7 +43,7 @@ def test_whitepaper_writes_every_promised_file(whitepaper_folder, sensitivity_di
         effects = pd.read_csv(out / "tables" / "complementarity.csv")
         assert effects["effect"].nunique() == 15 and (effects["q05"] <= effects["q95"] + 1e-12).all()
         factorial = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["factorial"]
-        assert len(factorial["cells"]) == 16 and factorial["sobol_n"] == 8
+        assert len(factorial["cells"]) == 16 and factorial["sobol_n"] == folder_settings["sobol_n"]
     with Image.open(out / "figures" / "capital_share.png") as image:
         assert image.info["dpi"][0] == pytest.approx(300, abs=1)
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]
