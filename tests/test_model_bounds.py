@@ -238,6 +238,9 @@ def test_the_checks_catch_a_broken_bound():
 
 #: Each example is a batch of members from one seed: shrinking a seed finds nothing simpler.
 NO_SHRINK = dict(deadline=None, phases=[Phase.explicit, Phase.generate], suppress_health_check=[HealthCheck.too_slow])
+#: Batches of the thorough property: a fifth of the Hypothesis profile's examples (tests/conftest.py:
+#: 5 in CI, 40 with KBALANCE_HYPOTHESIS=thorough), each a new random seed.
+THOROUGH_EXAMPLES = max(5, settings.default.max_examples // 5)
 
 
 @settings(max_examples=5, derandomize=True, **NO_SHRINK)
@@ -247,7 +250,7 @@ def test_random_parameters_and_levers_keep_every_bound(seed, at_bound):
 
 
 @pytest.mark.slow
-@settings(max_examples=20, **NO_SHRINK)
+@settings(max_examples=THOROUGH_EXAMPLES, **NO_SHRINK)
 @given(seed=st.integers(0, 2**32 - 1), at_bound=st.floats(0.0, 0.6))
 def test_random_parameters_and_levers_keep_every_bound_thoroughly(seed, at_bound):
     assert run_members(draw_members(seed, at_bound), 2070) == [], f"seed {seed}, at_bound {at_bound}"

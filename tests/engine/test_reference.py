@@ -13,26 +13,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import BASELINE_UNTIL, model_variables
 from kbalance.engine import kernels
-from kbalance.engine.compiler import compile_model
 from kbalance.engine.reference import run_pysd
 from kbalance.engine.runtime import run_fast
 from kbalance.errors import InvalidValueError
-from kbalance.model.mdl import documentation
 from kbalance.model.parameters import ParameterSet, parameter_definitions, read_parameter_set
 from kbalance.model.scenarios import Scenario
 
-BASELINE_UNTIL = 2070  # the horizon of every shipped run
 RANDOM_UNTIL = 2035
 #: the fast engine's execution paths compared with PySD (the fused one needs numba)
 PATHS = ["numpy", *(["fused"] if kernels.available() else [])]
-
-
-def _all_variables() -> list[str]:
-    doc = documentation()
-    model = compile_model()
-    keep = doc[doc["Type"].notna() & ~doc["Type"].isin(["Lookup"]) & (doc["Real Name"] != "FINAL TIME")]
-    return [n for n in keep["Real Name"] if n in model.names]
 
 
 def _assert_parity(pysd_result, fast_result, names, engine):
@@ -55,11 +46,11 @@ def _random_parameter_set(seed: int) -> ParameterSet:
     return ParameterSet(f"random-{seed}", values, base.path)
 
 
-def test_every_variable_matches_pysd_on_the_baseline_at_every_step_to_2070():
-    names = _all_variables()
+def test_every_variable_matches_pysd_on_the_baseline_at_every_step_to_2070(pysd_baseline):
+    names = model_variables()
     assert len(names) > 200
     params = read_parameter_set()
-    expected = run_pysd(Scenario("baseline", ""), params, BASELINE_UNTIL, names)
+    expected = pysd_baseline
     assert list(expected["year"].values) == list(range(2001, BASELINE_UNTIL + 1))
     for engine in PATHS:
         got = run_fast(None, params.values, BASELINE_UNTIL, names, engine=engine).isel(member=0)
@@ -69,7 +60,7 @@ def test_every_variable_matches_pysd_on_the_baseline_at_every_step_to_2070():
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_every_variable_matches_pysd_for_random_parameters_and_levers(seed):
     """To 2035 only (see the module docstring)."""
-    names = _all_variables()
+    names = model_variables()
     params = _random_parameter_set(seed)
     levers = {"consumption tax target": 35.0, "consumption tax start year": 2026.0,
               "mega region target": 0.5, "mega region start year": 2027.0,

@@ -20,6 +20,7 @@ import pytest
 import xarray as xr
 from fontTools.ttLib import TTFont
 
+from kbalance import cli
 from kbalance.explorer.app import EDITOR_TABLES, Explorer, best_fit, font_css, query_of, variant_options, web_font
 from kbalance.explorer.state import (UNTIL, ExplorerState, baseline_state, current_versions, lever_controls,
                                      state_from_query, state_from_scenario, state_to_query)
@@ -280,18 +281,15 @@ def test_a_url_reopens_the_same_state(server, browser, shared_state):
 
 
 @browser_test
-def test_the_export_is_checked_and_reproduced_by_kbalance_run(server, browser, shared_state, tmp_path):
+def test_the_export_is_checked_and_reproduced_by_kbalance_run(server, browser, shared_state, tmp_path, capsys):
     page = open_page(browser, f"{server}?{urlencode(state_to_query(shared_state))}")
     with page.expect_download(timeout=RUN_TIMEOUT) as download:
         page.get_by_text(tr("export", "en")).click()
     path = tmp_path / "exported.toml"
     download.value.save_as(path)
-    cli = [sys.executable, "-m", "kbalance.cli"]
-    check = subprocess.run([*cli, "scenarios", "check", str(path)], cwd=project_root(), capture_output=True, text=True)
-    assert check.returncode == 0, check.stderr
-    run = subprocess.run([*cli, "run", "--scenario", str(path), "--out", str(tmp_path / "run")],
-                         cwd=project_root(), capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
+    # the command line in this process (its model already compiled); the server is its own process
+    assert cli.main(["scenarios", "check", str(path)]) == 0, capsys.readouterr().err
+    assert cli.main(["run", "--scenario", str(path), "--out", str(tmp_path / "run")]) == 0, capsys.readouterr().err
     with xr.open_dataset(tmp_path / "run" / "results.nc") as results:
         reproduced = {name: results[name].sel(year=slice(None, UNTIL)).values
                       for name in ("capital_region_share", "total_births")}

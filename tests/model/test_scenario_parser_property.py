@@ -137,7 +137,7 @@ def folder(tmp_path_factory):
     return tmp_path_factory.mktemp("scenarios")
 
 
-@settings(max_examples=150, deadline=None)
+@settings(deadline=None)  # examples: the profile of tests/conftest.py
 @given(doc=st.one_of(valid_documents(), broken_documents()))
 def test_any_document_gives_a_scenario_or_a_kbalance_input_error(folder, doc):
     try:
@@ -149,7 +149,7 @@ def test_any_document_gives_a_scenario_or_a_kbalance_input_error(folder, doc):
         assert all(math.isfinite(v) for v in scenario.constants.values())
 
 
-@settings(max_examples=100, deadline=None)
+@settings(deadline=None)  # examples: the profile of tests/conftest.py
 @given(data=st.binary(max_size=40))
 def test_any_bytes_give_a_scenario_or_a_kbalance_input_error(folder, data):
     path = folder / "b.toml"
@@ -174,7 +174,7 @@ def written_back(scenario: Scenario) -> dict:
     return doc
 
 
-@settings(max_examples=150, deadline=None)
+@settings(deadline=None)  # examples: the profile of tests/conftest.py
 @given(doc=valid_documents())
 def test_valid_documents_round_trip(folder, doc):
     first = read_text(folder, toml_document(doc))

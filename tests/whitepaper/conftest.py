@@ -4,23 +4,34 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from kbalance import cli
-from kbalance.whitepaper.pipeline import prepare_whitepaper
+from kbalance.whitepaper.pipeline import Progress, prepare_whitepaper, write_contents
 
-#: Members and last year of :func:`whitepaper_folder`.
-FOLDER_SETTINGS = {"members": 8, "until": 2040}
+#: Members, last year and Sobol base samples of the factorial cross-check of :func:`whitepaper_folder`
+#: (4, the smallest allowed: the cross-check's numbers are not what these tests check).
+FOLDER_SETTINGS = {"members": 8, "until": 2040, "sobol_n": 4}
 
 
 @pytest.fixture(scope="session")
 def small_whitepaper():
     """Every scenario with 4 members to 2035, nothing written."""
-    wp, _ = prepare_whitepaper("ko", until=2035, members=4, workers=1, sobol_n=8)
+    wp, _ = prepare_whitepaper("ko", until=2035, members=4, workers=1, sobol_n=FOLDER_SETTINGS["sobol_n"])
     return wp
+
+
+@pytest.fixture(scope="session")
+def english_screened(small_whitepaper, tmp_path_factory) -> tuple[Path, object]:
+    """The small white paper written in English with its figures and, no analysis being given,
+    its small screening: the folder and the written white paper."""
+    folder = tmp_path_factory.mktemp("wp-en")
+    wp = replace(small_whitepaper, lang="en", sensitivity=None)
+    return folder, write_contents(wp, folder, Progress(False), screening=True)
 
 
 @pytest.fixture(scope="session")
@@ -42,16 +53,16 @@ def sensitivity_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def folder_settings() -> dict:
-    """Members and last year of :func:`whitepaper_folder`."""
+    """Members, last year and Sobol base samples of :func:`whitepaper_folder`."""
     return dict(FOLDER_SETTINGS)
 
 
 @pytest.fixture(scope="session")
 def whitepaper_folder(tmp_path_factory, sensitivity_dir) -> Path:
-    """`kbalance whitepaper` with 8 members to 2040, Korean, written once."""
+    """`kbalance whitepaper` with 8 members to 2040 (:data:`FOLDER_SETTINGS`), Korean, written once."""
     out = tmp_path_factory.mktemp("whitepaper") / "wp-final-name"
     code = cli.main(["whitepaper", "--members", str(FOLDER_SETTINGS["members"]), "--until", str(FOLDER_SETTINGS["until"]),
-                     "--out", str(out), "--sobol-n", "8",
+                     "--out", str(out), "--sobol-n", str(FOLDER_SETTINGS["sobol_n"]),
                      "--sensitivity", str(sensitivity_dir)])
     assert code == 0
     return out

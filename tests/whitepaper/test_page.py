@@ -12,7 +12,6 @@ import pytest
 
 from kbalance.model.variants import default_variant, read_variants
 from kbalance.whitepaper import figures, page
-from kbalance.whitepaper.pipeline import Progress, write_contents
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -108,11 +107,9 @@ LAYOUT_PROBE = """() => {
 
 
 @pytest.fixture(scope="module")
-def english_report(small_whitepaper, sensitivity_dir, tmp_path_factory) -> Path:
-    """The English report of the small white paper, written with its figures."""
-    folder = tmp_path_factory.mktemp("wp-en")
-    write_contents(replace(small_whitepaper, lang="en", sensitivity=sensitivity_dir), folder, Progress(False))
-    return folder / "report.html"
+def english_report(english_screened) -> Path:
+    """The English report of the small white paper, written with its figures (and its screening)."""
+    return english_screened[0] / "report.html"
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium is not installed")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -44,7 +43,7 @@ def test_whitepaper_writes_every_promised_file(whitepaper_folder, sensitivity_di
         effects = pd.read_csv(out / "tables" / "complementarity.csv")
         assert effects["effect"].nunique() == 15 and (effects["q05"] <= effects["q95"] + 1e-12).all()
         factorial = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["factorial"]
-        assert len(factorial["cells"]) == 16 and factorial["sobol_n"] == 8
+        assert len(factorial["cells"]) == 16 and factorial["sobol_n"] == folder_settings["sobol_n"]
     with Image.open(out / "figures" / "capital_share.png") as image:
         assert image.info["dpi"][0] == pytest.approx(300, abs=1)
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]
@@ -196,11 +195,8 @@ def test_every_result_file_follows_the_output_convention(whitepaper_folder):
     assert units["capital_region_share"] == "%" and units["total_births"] == model_unit("total births")
 
 
-def test_without_an_analysis_the_white_paper_runs_a_small_screening(small_whitepaper, tmp_path):
-    wp = replace(small_whitepaper, lang="en", sensitivity=None)
-    folder = tmp_path / "wp"
-    folder.mkdir()
-    written = pipeline.write_contents(wp, folder, pipeline.Progress(False), screening=True)
+def test_without_an_analysis_the_white_paper_runs_a_small_screening(english_screened):
+    folder, written = english_screened
     assert written.screening and written.sensitivity == folder / pipeline.SCREENING_FOLDER
     summary = json.loads((written.sensitivity / "summary.json").read_text(encoding="utf-8"))
     assert summary["method"] == pipeline.SCREENING["method"] and summary["n"] == pipeline.SCREENING["n"]
