@@ -23,8 +23,11 @@ def test_any_counts_keep_totals_and_sign(groups):
     np.testing.assert_allclose(group_sums(single), groups, rtol=1e-9, atol=0)
 
 
+# Counts are 0 or at least a thousandth of a person, as in the test above: near the smallest
+# normal float (2e-308) the spline's coefficients underflow, so scaling is not exact there.
 @settings(max_examples=100, deadline=None)
-@given(arrays(np.float64, (2, 21), elements=st.floats(min_value=0, max_value=1e7, allow_subnormal=False)),
+@given(arrays(np.float64, (2, 21), elements=st.one_of(
+    st.just(0.0), st.floats(min_value=1e-3, max_value=1e7, allow_subnormal=False))),
        st.floats(min_value=1e-3, max_value=1e3))
 def test_split_scales_with_the_counts(groups, factor):
     np.testing.assert_allclose(split_five_year(groups * factor), split_five_year(groups) * factor,
