@@ -77,3 +77,11 @@ def test_tables_hold_effects_traces_and_sobol(synthetic):
     assert set(tables) == {"complementarity", "complementarity_traces", "complementarity_sobol"}
     shown = wc.effects_display(synthetic, "en")
     assert len(shown) == 15 and shown.columns[0] == "effect"
+
+
+def test_korean_questions_take_the_particles_of_their_last_syllable():
+    assert wc.particle("분권", "과", "와") == "분권과" and wc.particle("재정 조정", "과", "와") == "재정 조정과"
+    assert wc.particle("초광역 협력", "은", "는") == "초광역 협력은" and wc.particle("균형 회의", "은", "는") == "균형 회의는"
+    assert wc.particle("R&D", "은", "는") == "R&D는(은)"
+    text = wc.question_text(f"decentralization{wc.TIMES}balance", "ko")
+    assert "와(과)" not in text and "는(은)" not in text and text.endswith("서로 보완하는가?")

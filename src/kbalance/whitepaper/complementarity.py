@@ -192,6 +192,16 @@ def _pct(x: float) -> str:
     return "–" if not np.isfinite(x) else f"{100 * x:.0f} %"
 
 
+def particle(word: str, after_consonant: str, after_vowel: str) -> str:
+    """``word`` with the Korean particle its last syllable takes: ``after_consonant``
+    (과, 은) after a final consonant, ``after_vowel`` (와, 는) after a vowel; a word that
+    does not end in a Hangul syllable takes both, as "와(과)"."""
+    last = word.rstrip()[-1:] or " "
+    if not "가" <= last <= "힣":
+        return f"{word}{after_vowel}({after_consonant})"
+    return word + (after_consonant if (ord(last) - ord("가")) % 28 else after_vowel)
+
+
 def question_text(question: str, lang: str) -> str:
     """The question in words."""
     ko = lang == "ko"
@@ -199,7 +209,8 @@ def question_text(question: str, lang: str) -> str:
         return "세 개 이상의 정책군이 함께 쌍별 효과 이상을 내는가?" if ko else \
             "Do three or more policy groups together do more than their pairs?"
     a, b = (group_label(g, lang) for g in question.split(TIMES))
-    return f"{a}와(과) {b}는 서로 보완하는가?" if ko else f"Do {a} and {b} reinforce each other?"
+    return f"{particle(a, '과', '와')} {particle(b, '은', '는')} 서로 보완하는가?" if ko else \
+        f"Do {a} and {b} reinforce each other?"
 
 
 def verdict_html(comp: Complementarity, question: str, effects: Sequence[str], lang: str) -> str:
