@@ -8,6 +8,7 @@ import pytest
 
 from kbalance.model import fiscal_inputs
 from kbalance.model.inputs import read_levers
+from kbalance.observations.load import wide_series
 from kbalance.regions import names
 
 
@@ -18,7 +19,7 @@ def tables():
 
 def test_vat_base_reproduces_the_2023_consumption_tax(tables):
     ratio = tables["fiscal_scalars.csv"].loc["vat_base_to_gdp", "value"]
-    gdp = fiscal_inputs.wide("grdp_nominal").loc[2023, "00"] * 1e6
+    gdp = wide_series("grdp_nominal", national=True).loc[2023, "00"] * 1e6
     collected = 0.75 * 25.3 + 0.25 * 23.7  # October-December 2022 was shared at 2022's rate
     assert ratio * gdp * collected / 100 == pytest.approx(fiscal_inputs.CONSUMPTION_TAX_2023, rel=1e-12)
     assert 0.03 < ratio < 0.06  # VAT is about a twentieth of GDP
@@ -46,9 +47,9 @@ def test_provincial_taxes_of_2012_are_reproduced_by_the_ratio_and_block_1(tables
     """Other taxes at the region's ratio per resident plus block 1 by the consumption index give
     back the observed provincial taxes (2012-2013 mean ratio, so each year within the years' spread)."""
     regions = tables["fiscal_regions.csv"]
-    gdp = fiscal_inputs.wide("grdp_nominal").loc[2012, "00"] * 1e6
-    population = fiscal_inputs.wide("pop_registered").loc[2012]
-    observed = fiscal_inputs.wide("local_tax_revenue_provincial_govt").loc[2012]
+    gdp = wide_series("grdp_nominal", national=True).loc[2012, "00"] * 1e6
+    population = wide_series("pop_registered", national=True).loc[2012]
+    observed = wide_series("local_tax_revenue_provincial_govt", national=True).loc[2012]
     codes = [c for c in names() if names()[c] != "Sejong"]  # Sejong's first year is partial
     base = gdp / population["00"] * population[codes]  # residents × GDP per resident
     other = regions["provincial_tax_per_resident"].set_axis(list(names())).loc[codes] * base
@@ -63,23 +64,23 @@ def test_provincial_tax_level_gives_back_the_observed_national_total(tables):
     level = tables["fiscal_provincial_tax_level.csv"]["value"]
     assert level.loc[[2012, 2013]].mean() == pytest.approx(1.0)
     vat = tables["fiscal_scalars.csv"].loc["vat_base_to_gdp", "value"]
-    gdp = fiscal_inputs.wide("grdp_nominal")["00"] * 1e6
-    other_2012 = (fiscal_inputs.wide("local_tax_revenue_provincial_govt").loc[2012, "00"] - 0.05 * vat * gdp[2012])
+    gdp = wide_series("grdp_nominal", national=True)["00"] * 1e6
+    other_2012 = (wide_series("local_tax_revenue_provincial_govt", national=True).loc[2012, "00"] - 0.05 * vat * gdp[2012])
     per_gdp = other_2012 / gdp[2012] / level.loc[2012]
     b = fiscal_inputs.collected_blocks(levers, [2021]).loc[2021]
     assert list(b) == pytest.approx([5.0, 6.0, 10.0, 0.0])  # the 4.3 %p block starts in 2022
     consumption = (b[1] + 0.5499 * b[2] + b[3]) / 100 * vat * gdp[2021]
     rebuilt = per_gdp * level.loc[2021] * gdp[2021] - 0.06 * 0.5499 * vat * gdp[2021] + consumption
-    assert rebuilt == pytest.approx(fiscal_inputs.wide("local_tax_revenue_provincial_govt").loc[2021, "00"], rel=1e-9)
+    assert rebuilt == pytest.approx(wide_series("local_tax_revenue_provincial_govt", national=True).loc[2021, "00"], rel=1e-9)
     assert level.loc[2021] > 1.2  # the acquisition-tax boom of the housing market
 
 
 def test_national_tax_history_is_tax_csv_then_the_settled_totals(tables):
     history = tables["fiscal_national_tax.csv"]["value"]
     vat = tables["fiscal_scalars.csv"].loc["vat_base_to_gdp", "value"]
-    gdp = fiscal_inputs.wide("grdp_nominal")["00"] * 1e6
+    gdp = wide_series("grdp_nominal", national=True)["00"] * 1e6
     rate = fiscal_inputs.collected_rate(read_levers(), [2019, 2022])
-    national_2019 = fiscal_inputs.wide("national_tax_revenue").loc[2019, "00"] * 1e8
+    national_2019 = wide_series("national_tax_revenue", national=True).loc[2019, "00"] * 1e8
     assert history.loc[2019] == pytest.approx(national_2019 / gdp[2019] + rate[2019] / 100 * vat)
     assert history.loc[2022] == pytest.approx(395.9e12 / gdp[2022] + rate[2022] / 100 * vat)
     assert history.index.min() == 2000 and history.index.max() == 2023
@@ -94,10 +95,10 @@ def test_consumption_weights_are_the_law_s(tables):
 
 def test_municipal_taxes_add_up_to_the_2023_national_total(tables):
     regions = tables["fiscal_regions.csv"]
-    gdp = fiscal_inputs.wide("grdp_nominal").loc[2023, "00"] * 1e6
-    population = fiscal_inputs.wide("pop_registered").loc[2023]
+    gdp = wide_series("grdp_nominal", national=True).loc[2023, "00"] * 1e6
+    population = wide_series("pop_registered", national=True).loc[2023]
     base = gdp / population["00"] * population[list(names())].to_numpy()  # residents × GDP per resident
-    provincial = fiscal_inputs.wide("local_tax_revenue_provincial_govt").loc[2023, "00"]
+    provincial = wide_series("local_tax_revenue_provincial_govt", national=True).loc[2023, "00"]
     municipal = (regions["municipal_tax_per_resident"].to_numpy() * base).sum()
     assert provincial + municipal < fiscal_inputs.LOCAL_TAX_TOTAL_2023  # block 4's part is left out
     assert provincial + municipal > 0.97 * fiscal_inputs.LOCAL_TAX_TOTAL_2023
@@ -120,14 +121,14 @@ def test_rate_path_interpolates_the_lever_history():
 
 
 def test_undefined_inputs_name_the_field(monkeypatch, tables):
-    real = fiscal_inputs.wide
+    real = fiscal_inputs.wide_series
 
-    def without_sejong(series, root=None):
-        table = real(series, root)
+    def without_sejong(series, root=None, national=False):
+        table = real(series, root, national)
         if series == "private_consumption_per_capita":
             table["29"] = float("nan")
         return table
-    monkeypatch.setattr(fiscal_inputs, "wide", without_sejong)
+    monkeypatch.setattr(fiscal_inputs, "wide_series", without_sejong)
     with pytest.raises(fiscal_inputs.InvalidValueError, match="field .provincial_tax_per_resident.*undefined for region 29"):
         fiscal_inputs.fiscal_regions(None, read_levers(), 0.04)
     assert isinstance(tables["fiscal_regions.csv"], pd.DataFrame)

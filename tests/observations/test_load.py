@@ -192,3 +192,11 @@ def test_breaks_table_without_boundary_regions_loads_but_gives_no_changes(calib_
     assert list(breaks.columns) == list(BREAK_COLUMNS) and (breaks["dest_code"] == "").all()
     with pytest.raises(InvalidValueError, match="breaks.csv.*'dest_code'.*every boundary row \\(row 5\\)"):
         load.boundary_changes(calib_copy)
+
+
+def test_wide_series_puts_a_series_on_years_by_region_codes():
+    rows = load.load_series("pop_registered")
+    table, with_nation = load.wide_series("pop_registered"), load.wide_series("pop_registered", national=True)
+    assert list(table.columns) == region_codes() and list(with_nation.columns) == ["00", *region_codes()]
+    seoul = rows[(rows["region_code"] == "11") & (rows["year"] == 2020)]["value"].item()
+    assert table.loc[2020, "11"] == seoul and with_nation.loc[2020, "11"] == seoul

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kbalance.observations.load import load_series
+from kbalance.observations.load import load_series, wide_series
 from kbalance.whitepaper import history
 
 
@@ -32,9 +32,9 @@ def test_a_year_missing_an_inhabited_region_is_left_out_and_an_empty_region_igno
 def test_observed_grdp_per_capita_is_real_grdp_over_the_population_of_the_year_end_before():
     observed = history.observed_indicators()
     year = int(observed["grdp_per_capita"].index.max())
-    grdp = history.regional_table(history.GRDP_SERIES).loc[year].sum()
+    grdp = wide_series(history.GRDP_SERIES).loc[year].sum()
     pop = load_series(history.POPULATION_SERIES)
-    pop = pop[pop["region_code"].isin(history.regional_table(history.POPULATION_SERIES).columns)]
+    pop = pop[pop["region_code"].isin(wide_series(history.POPULATION_SERIES).columns)]
     total = pop[pop["year"] == year - 1]["value"].sum()
     assert observed["grdp_per_capita"].loc[year] == pytest.approx(grdp / total)
     assert observed["fiscal_autonomy_cv"].index.min() == history.first_year_of_definition(history.FISCAL_SERIES) == 2014

@@ -26,23 +26,17 @@ import pandas as pd
 
 from kbalance.errors import InvalidValueError
 from kbalance.model.population import observed_age_groups
-from kbalance.observations.load import load_series
-from kbalance.regions import NATIONAL_CODE, names, region_codes
+from kbalance.observations.load import wide_series
+from kbalance.regions import NATIONAL_CODE, names
 
 #: The 5-year age groups below 15 [years] (residents not counted in the employment rate).
 CHILD_GROUPS = ("00_04", "05_09", "10_14")
 
 
-def regional_table(series: str, root: Path | None = None) -> pd.DataFrame:
-    """A series of the observation set as years × region codes (KOSIS order)."""
-    rows = load_series(series, root)
-    return rows.pivot_table(index="year", columns="region_code", values="value").reindex(columns=region_codes())
-
-
 def grdp_and_employed(root: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Real GRDP [million KRW/year, chained 2020] and employed persons [persons], years ×
     regions."""
-    return regional_table("grdp_real_chained_2020", root), regional_table("employed", root) * 1000.0
+    return wide_series("grdp_real_chained_2020", root), wide_series("employed", root) * 1000.0
 
 
 def national_labour_productivity(root: Path | None = None) -> pd.Series:
@@ -50,8 +44,7 @@ def national_labour_productivity(root: Path | None = None) -> pd.Series:
     national GRDP over the national employed (the observation set's national rows), in every
     year both are observed."""
     def national(series: str) -> pd.Series:
-        rows = load_series(series, root)
-        return rows[rows["region_code"] == NATIONAL_CODE].set_index("year")["value"]
+        return wide_series(series, root, national=True)[NATIONAL_CODE]
 
     ratio = (national("grdp_real_chained_2020") / (national("employed") * 1000.0)).dropna()
     ratio.index = ratio.index.astype(int)

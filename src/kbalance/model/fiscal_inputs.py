@@ -46,7 +46,7 @@ import pandas as pd
 
 from kbalance.errors import InvalidValueError
 from kbalance.observations.keyed import municipal_designations
-from kbalance.observations.load import load_series
+from kbalance.observations.load import wide_series
 from kbalance.regions import NATIONAL_CODE, load_regions, names
 
 #: Local consumption tax revenue in 2023 [KRW] [R312].
@@ -83,14 +83,6 @@ SINGLE_TIER = ("Sejong", "Jeju")
 DEPOPULATION_SHARE = 0.95
 
 
-def wide(series: str, root: Path | None = None) -> pd.DataFrame:
-    """A series of the observation set as years × region codes (the nation first; NaN where
-    a region has no value)."""
-    rows = load_series(series, root)
-    table = rows.pivot(index="year", columns="region_code", values="value")
-    return table.reindex(columns=[NATIONAL_CODE, *names()])
-
-
 def consumption_weights(levers: dict[str, dict]) -> pd.Series:
     """Weight of each region in the consumption index [1] by region code: 100 in the capital
     region, the metropolitan-city and province weights of model/levers.toml (their first
@@ -106,8 +98,8 @@ def consumption_weights(levers: dict[str, dict]) -> pd.Series:
 def consumption_index(root: Path | None, years) -> pd.DataFrame:
     """Private final consumption by region [thousand KRW × persons] (per-resident consumption
     times the registered population), years × region codes."""
-    per_head = wide("private_consumption_per_capita", root)
-    population = wide("pop_registered", root)
+    per_head = wide_series("private_consumption_per_capita", root, national=True)
+    population = wide_series("pop_registered", root, national=True)
     return (per_head * population).reindex(index=list(years))
 
 
@@ -148,8 +140,8 @@ def provincial_tax_level(root: Path | None, levers: dict[str, dict], vat_ratio: 
     consumption tax by the blocks' rules, plus the acquisition tax the 2014 cut removed.
     Block 4's municipal part is taken over all regions (Sejong's and Jeju's part of it, a few
     hundred million KRW, is neglected)."""
-    gdp = wide("grdp_nominal", root)[NATIONAL_CODE].dropna() * 1e6  # KRW
-    provincial = wide("local_tax_revenue_provincial_govt", root)[NATIONAL_CODE].dropna()
+    gdp = wide_series("grdp_nominal", root, national=True)[NATIONAL_CODE].dropna() * 1e6  # KRW
+    provincial = wide_series("local_tax_revenue_provincial_govt", root, national=True)[NATIONAL_CODE].dropna()
     years = [int(y) for y in provincial.index if y in gdp.index]
     base = vat_ratio * gdp.loc[years]
     b = collected_blocks(levers, years)
@@ -163,7 +155,7 @@ def provincial_tax_level(root: Path | None, levers: dict[str, dict], vat_ratio: 
 
 def fiscal_scalars(root: Path | None, levers: dict[str, dict]) -> tuple[pd.DataFrame, float]:
     """The national ratios of the fiscal sector (key → value) and the VAT base per unit of GDP."""
-    gdp = wide("grdp_nominal", root)[NATIONAL_CODE] * 1e6  # KRW
+    gdp = wide_series("grdp_nominal", root, national=True)[NATIONAL_CODE] * 1e6  # KRW
     vat_ratio = CONSUMPTION_TAX_2023 / (collected_rate(levers, [2023]).iloc[0] / 100) / gdp[2023]
     table = pd.DataFrame({"value": [vat_ratio, NON_TAX_REVENUE_2023 / LOCAL_TAX_2023, COLLECTED_NEXT_YEAR,
                                     other_budget_share()]},
@@ -183,8 +175,8 @@ def national_tax_history(root: Path | None, levers: dict[str, dict], vat_ratio: 
     """National tax plus the local consumption tax carved out of it, per unit of GDP [1] by
     year: tax.csv's national tax, then :data:`NATIONAL_TAX_REFERENCES`, over nominal GDP, plus
     the collected consumption-tax rate times the VAT base per unit of GDP."""
-    gdp = wide("grdp_nominal", root)[NATIONAL_CODE] * 1e6  # KRW
-    observed = wide("national_tax_revenue", root)[NATIONAL_CODE].dropna() * 1e8
+    gdp = wide_series("grdp_nominal", root, national=True)[NATIONAL_CODE] * 1e6  # KRW
+    observed = wide_series("national_tax_revenue", root, national=True)[NATIONAL_CODE].dropna() * 1e8
     national = pd.concat([observed, pd.Series(NATIONAL_TAX_REFERENCES)]).loc[NATIONAL_TAX_FIRST_YEAR:]
     years = [int(y) for y in national.index if y in gdp.dropna().index]
     ratio = national.loc[years] / gdp.loc[years] + collected_rate(levers, years) / 100 * vat_ratio
@@ -205,13 +197,13 @@ def municipal_tax_ratios(root: Path | None, levers: dict[str, dict], vat_ratio: 
     city, single : flags of the special and metropolitan cities and of the single-tier regions
     """
     y = MUNICIPAL_TAX_YEAR
-    grdp = wide("grdp_nominal", root).loc[y] * 1e6
-    provincial = wide("local_tax_revenue_provincial_govt", root).loc[y]
+    grdp = wide_series("grdp_nominal", root, national=True).loc[y] * 1e6
+    provincial = wide_series("local_tax_revenue_provincial_govt", root, national=True).loc[y]
     rate = collected_rate(levers, [y]).iloc[0]
     block_4 = min(BLOCK_4, max(0.0, rate - 21.0))  # collected, as model/kbalance.mdl's blocks
     residual_4 = block_4 / 100 * vat_ratio * grdp[NATIONAL_CODE] - BLOCK_4_FIXED * block_4 / BLOCK_4
     block_4 = BLOCK_4_MUNICIPAL * residual_4 * share * (1 - single)
-    population = wide("pop_registered", root).loc[y]
+    population = wide_series("pop_registered", root, national=True).loc[y]
     base = grdp[NATIONAL_CODE] / population[NATIONAL_CODE] * population  # KRW: residents × GDP per resident
     seoul = next(code for code, name in names().items() if name == "Seoul")
     district = (SEOUL_LOCAL_TAX_2023 - provincial[seoul] - block_4[seoul]) / base[seoul]
@@ -245,17 +237,17 @@ def fiscal_regions(root: Path | None, levers: dict[str, dict], vat_ratio: float)
     codes = list(names())
     regions = load_regions()
     weights = consumption_weights(levers)
-    grdp = wide("grdp_nominal", root) * 1e6
+    grdp = wide_series("grdp_nominal", root, national=True) * 1e6
     years = list(PROVINCIAL_TAX_YEARS)
     consumption = consumption_index(root, [*years, MUNICIPAL_SHARE_YEAR])[codes]
     weighted = consumption * weights[codes]
     share = weighted.div(weighted.sum(axis=1), axis=0)
     first_block = (FIRST_BLOCK / 100 * vat_ratio * grdp.loc[years, NATIONAL_CODE]).to_numpy()[:, None] * share.loc[years]
-    provincial = wide("local_tax_revenue_provincial_govt", root).loc[years, codes]
-    population = wide("pop_registered", root).loc[years]
+    provincial = wide_series("local_tax_revenue_provincial_govt", root, national=True).loc[years, codes]
+    population = wide_series("pop_registered", root, national=True).loc[years]
     base = population[codes].mul(grdp.loc[years, NATIONAL_CODE] / population[NATIONAL_CODE], axis=0)
     other_tax = ((provincial - first_block) / base).mean()
-    per_head = wide("private_consumption_per_capita", root).reindex(list(CONSUMPTION_YEARS))
+    per_head = wide_series("private_consumption_per_capita", root, national=True).reindex(list(CONSUMPTION_YEARS))
     relative = per_head[codes].div(per_head[NATIONAL_CODE], axis=0).mean()
     city = regions.loc[codes, "name_ko"].str.endswith(("특별시", "광역시"))
     single = pd.Series([float(names()[c] in SINGLE_TIER) for c in codes], index=codes)
@@ -278,7 +270,7 @@ def fiscal_regions(root: Path | None, levers: dict[str, dict], vat_ratio: float)
 def price_level(root: Path | None = None) -> pd.DataFrame:
     """The national GDP deflator [1] by year (nominal over chained 2020 GDP, 2020 = 1), the
     years where both are observed."""
-    deflator = (wide("grdp_nominal", root)[NATIONAL_CODE] / wide("grdp_real_chained_2020", root)[NATIONAL_CODE]).dropna()
+    deflator = (wide_series("grdp_nominal", root, national=True)[NATIONAL_CODE] / wide_series("grdp_real_chained_2020", root, national=True)[NATIONAL_CODE]).dropna()
     return pd.DataFrame({"value": deflator.to_numpy()}, index=pd.Index(deflator.index.astype(int), name="key"))
 
 

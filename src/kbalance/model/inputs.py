@@ -44,7 +44,8 @@ from kbalance.model.indicators import read_indicators
 from kbalance.model.mortality import OPEN_AGE, fit_national_mortality, mortality_tables, observed_index, old_age_shares
 from kbalance.model.population import international_migration_profile, jump_off_population, latest_age_year, residual_intensity
 from kbalance.model.variants import regional_tfr_ratio, variant_tables
-from kbalance.observations.load import BoundaryChange, age_structure, births_by_mother_age, boundary_changes, load_series
+from kbalance.observations.load import (BoundaryChange, age_structure, births_by_mother_age, boundary_changes,
+                                        load_series, wide_series)
 from kbalance.outputs import replace_entries
 from kbalance.paths import model_dir, project_root, read_toml
 from kbalance.regions import NATIONAL_CODE, distance_km, load_regions, names, region_codes
@@ -77,21 +78,14 @@ class Observations:
     boundary_changes: tuple[BoundaryChange, ...]
 
 
-def _wide(name: str, root: Path | None) -> pd.DataFrame:
-    rows = load_series(name, root)
-    codes = region_codes()
-    table = rows[rows["region_code"].isin(codes)].pivot(index="year", columns="region_code", values="value")
-    return table.reindex(columns=codes)
-
-
 def observations(root: Path | None = None) -> Observations:
     """Registered population, births, deaths and net migration by year × region, and the
     boundary changes."""
     return Observations(
-        population=_wide("pop_registered", root),
-        births=_wide("births", root),
-        deaths=_wide("deaths", root),
-        net_migration=_wide("migrants_net_interprovincial", root),
+        population=wide_series("pop_registered", root),
+        births=wide_series("births", root),
+        deaths=wide_series("deaths", root),
+        net_migration=wide_series("migrants_net_interprovincial", root),
         boundary_changes=tuple(boundary_changes(root)),
     )
 
@@ -151,7 +145,7 @@ def initial_population(root: Path | None = None) -> dict[str, pd.DataFrame]:
     year = START_YEAR - 1
     out = {}
     for sex in ("male", "female"):
-        registered = _wide(f"pop_registered_{sex}", root).loc[year]
+        registered = wide_series(f"pop_registered_{sex}", root).loc[year]
         shares = census_single_age_shares(census, year, sex, root)
         table = shares.mul(registered, axis=0).fillna(0.0)
         table.index = list(names().values())
@@ -170,7 +164,7 @@ def _age_group_population(root: Path | None, code: str, year: int, low: int, hig
         groups = [f"{a:02d}_{a + 4:02d}" for a in range(low, high + 1, 5)]
         return float(reg.sel(region=code, year=year, sex="total", age_group=groups).sum())
     shares = census_single_age_shares(age_structure("pop_census", root), START_YEAR - 1, "total", root)
-    pop = _wide("pop_registered", root).loc[year, code]
+    pop = wide_series("pop_registered", root).loc[year, code]
     return float(shares.loc[code, [f"A{a}" for a in range(low, high + 1)]].sum() * pop)
 
 
@@ -308,12 +302,12 @@ def _first_year(code: str) -> int:
 def _region_constants(root: Path | None, obs: Observations) -> pd.DataFrame:
     regions = load_regions()
     codes = list(regions.index)
-    out_mig = _wide("migrants_out_interprovincial", root)
-    employed = _wide("employed", root) * 1000.0  # thousand persons -> persons
-    grdp, national = _wide("grdp_real_chained_2020", root), national_labour_productivity(root)
-    gva_total = _wide("gva_nominal_total_basic_prices", root)
-    gva_tech = _wide("gva_nominal_electrical_electronic_precision_mfg", root) + _wide("gva_nominal_information_communication", root)
-    grad = _wide("gradschool_students_enrolled", root)
+    out_mig = wide_series("migrants_out_interprovincial", root)
+    employed = wide_series("employed", root) * 1000.0  # thousand persons -> persons
+    grdp, national = wide_series("grdp_real_chained_2020", root), national_labour_productivity(root)
+    gva_total = wide_series("gva_nominal_total_basic_prices", root)
+    gva_tech = wide_series("gva_nominal_electrical_electronic_precision_mfg", root) + wide_series("gva_nominal_information_communication", root)
+    grad = wide_series("gradschool_students_enrolled", root)
     intensity = residual_intensity(other_change(obs), obs.population, OTHER_CHANGE_RATE_YEARS)
     rows = {}
     for code in codes:

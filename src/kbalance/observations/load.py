@@ -275,6 +275,16 @@ def load_series(name: str, root: Path | str | None = None) -> pd.DataFrame:
     return rows
 
 
+def wide_series(name: str, root: Path | str | None = None, national: bool = False) -> pd.DataFrame:
+    """One observed series as years × region codes [its unit in ``sources.csv``]: the 17
+    regions in KOSIS order, preceded by the nation (``"00"``) when ``national``; NaN where
+    a region has no value in a year."""
+    rows = load_series(name, root)
+    codes = [NATIONAL_CODE, *region_codes()] if national else region_codes()
+    rows = rows[rows["region_code"].isin(codes)]
+    return rows.pivot(index="year", columns="region_code", values="value").reindex(columns=codes)
+
+
 def load_od(root: Path | str | None = None) -> xr.DataArray:
     """Movers by origin × destination [persons], dims (year, origin, dest).
 

@@ -14,8 +14,7 @@ import numpy as np
 import pandas as pd
 
 from kbalance.model.indicators import indicator
-from kbalance.observations.load import breaks_for, load_series
-from kbalance.regions import region_codes
+from kbalance.observations.load import breaks_for, wide_series
 from kbalance.whitepaper.sources import source_table
 
 #: Observed series of the indicators of GRDP per capita and fiscal autonomy.
@@ -33,17 +32,10 @@ OBSERVED_INDICATORS = {
 }
 
 
-def regional_table(series: str) -> pd.DataFrame:
-    """An observed series of the 17 regions as year × KOSIS code [its unit in calibration/sources.csv]."""
-    rows = load_series(series)
-    rows = rows[rows["region_code"].isin(region_codes())]
-    return rows.pivot_table(index="year", columns="region_code", values="value").reindex(columns=region_codes())
-
-
 def population_weights() -> pd.DataFrame:
     """The registered population at 1 January of each model year (year-end of the year
     before), year × KOSIS code [persons]."""
-    pop = regional_table(POPULATION_SERIES)
+    pop = wide_series(POPULATION_SERIES)
     pop.index = pop.index + 1
     return pop
 
@@ -82,11 +74,11 @@ def observed_indicators() -> dict[str, pd.Series]:
     regions [%] and the population-weighted CV and Theil index [-] of fiscal autonomy from
     its current definition on."""
     weights = population_weights()
-    grdp = regional_table(GRDP_SERIES)
+    grdp = wide_series(GRDP_SERIES)
     per_capita = grdp / weights.reindex(grdp.index)
     national = grdp.sum(axis=1, min_count=1) / weights.reindex(grdp.index).sum(axis=1, min_count=1)
     grdp_stats = weighted_dispersion(per_capita, weights)
-    fiscal = regional_table(FISCAL_SERIES)
+    fiscal = wide_series(FISCAL_SERIES)
     fiscal = fiscal[fiscal.index >= first_year_of_definition(FISCAL_SERIES)]
     fiscal_stats = weighted_dispersion(fiscal, weights)
     out = {"grdp_per_capita": national.reindex(grdp_stats.index), "grdp_pc_cv": grdp_stats["cv"],
@@ -123,4 +115,4 @@ def observed_note(keys, lang: str, start: int) -> str:
 
 
 __all__ = ["FIRST_SHOWN", "NOTES", "observed_before", "observed_note", "FISCAL_SERIES", "GRDP_SERIES", "OBSERVED_INDICATORS", "POPULATION_SERIES", "first_year_of_definition",
-           "observed_indicators", "population_weights", "regional_table", "weighted_dispersion"]
+           "observed_indicators", "population_weights", "weighted_dispersion"]
