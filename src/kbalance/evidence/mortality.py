@@ -34,7 +34,7 @@ from kbalance.demography.ages import FIVE_YEAR_GROUPS, split_five_year
 from kbalance.evidence.migration_ages import boundary_region_years
 from kbalance.model.mortality import OPEN_AGE, SEXES, fit_national_mortality, observed_index
 from kbalance.model.population import to_model_ages
-from kbalance.observations.load import age_structure, load_series
+from kbalance.observations.load import age_structure, wide_series
 from kbalance.regions import NATIONAL_CODE, names, region_codes
 
 
@@ -70,9 +70,7 @@ def mid_year_population(years) -> np.ndarray:
 
 def observed_deaths(years) -> pd.DataFrame:
     """Observed deaths [persons/year], rows ``years``, columns the region codes then the country."""
-    rows = load_series("deaths")
-    table = rows.pivot_table(index="year", columns="region_code", values="value")
-    return table.reindex(index=list(years), columns=[*region_codes(), NATIONAL_CODE])
+    return wide_series("deaths", national=True).reindex(index=list(years), columns=[*region_codes(), NATIONAL_CODE])
 
 
 def regional_mortality_ratios(years=range(2012, 2023)) -> pd.DataFrame:

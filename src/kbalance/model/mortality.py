@@ -45,7 +45,7 @@ from kbalance.demography.projection import AR1, RandomWalk, ar1_path, fit_ar1, f
 from kbalance.errors import InvalidValueError
 from kbalance.model.population import observed_age_groups, to_model_ages
 from kbalance.observations.keyed import national_mortality
-from kbalance.observations.load import age_structure, load_series
+from kbalance.observations.load import age_structure, wide_series
 from kbalance.regions import NATIONAL_CODE
 
 #: The model's open age group [years] and sexes (the model's Sex order).
@@ -111,9 +111,7 @@ def sex_index_path(fit: MortalityFit, years) -> np.ndarray:
 
 def national_deaths(root: Path | None = None) -> pd.Series:
     """Observed national deaths [persons/year] by year (``deaths`` of vital.csv, the country's row)."""
-    rows = load_series("deaths", root)
-    rows = rows[rows["region_code"] == NATIONAL_CODE].dropna(subset=["value"])
-    return rows.set_index("year")["value"].astype(float).sort_index()
+    return wide_series("deaths", root, national=True)[NATIONAL_CODE].dropna().astype(float).sort_index()
 
 
 @dataclass(frozen=True)
