@@ -4,7 +4,9 @@ starts from, and the year it is taken in."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from kbalance.errors import InvalidValueError
 from kbalance.model.economy_inputs import (adult_residents, economy_data_year, economy_jump_off, economy_tables,
                                            national_labour_productivity)
 from kbalance.model.population import observed_age_groups
@@ -52,3 +54,8 @@ def test_the_tables_hold_the_productivity_history_the_observed_economy_and_its_y
     assert set(tables) == {"national_labour_productivity.csv", "economy_jump_off.csv", "economy_scalars.csv"}
     assert tables["economy_scalars.csv"].loc["jump_off_economy_year", "value"] == 2015
     assert list(tables["economy_jump_off.csv"].columns) == ["labour_productivity", "employment_rate"]
+
+
+def test_a_jump_off_before_any_observed_economy_is_refused_naming_the_file():
+    with pytest.raises(InvalidValueError, match="economy.csv.*'year'.*1990.*GRDP, employment and ages observed"):
+        economy_tables(1990)

@@ -8,6 +8,8 @@ import pandas as pd
 import pytest
 
 from kbalance.demography.lifetable import life_table
+from kbalance.errors import InvalidValueError
+from kbalance.model import mortality
 from kbalance.model.mortality import (OPEN_AGE, fit_national_mortality, mortality_tables, national_deaths, observed_index,
                                       registered_population, sex_index_path)
 from kbalance.paths import model_dir
@@ -90,3 +92,14 @@ def test_fitted_rates_give_life_expectancy_close_to_the_data(fit):
 def test_sex_index_path_refuses_fitted_years(fit):
     with pytest.raises(ValueError, match="after the last fitted year"):
         sex_index_path(fit, [2020, 2021])
+
+
+def test_a_registered_population_outside_the_fitted_years_is_refused_naming_the_file(fit, monkeypatch):
+    real = mortality.age_structure
+
+    def later(prefix, root=None):  # the registered ages only from long after the HMD fit
+        table = real(prefix, root)
+        return table.assign_coords(year=table.year + 100)
+    monkeypatch.setattr(mortality, "age_structure", later)
+    with pytest.raises(InvalidValueError, match="population_age.csv.*'year'.*December before one of the fitted years"):
+        observed_index(fit)
