@@ -6,15 +6,17 @@ import re
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from kbalance.errors import KbalanceInputError
 from kbalance.model import variants
 from kbalance.model.mdl import subscript_ranges
-from kbalance.model.variants import (VARIANT_KEYS, default_variant, migration_level, model_element, read_variants,
-                                     regional_tfr_ratio, tfr_path, tfr_path_spread)
+from kbalance.model.variants import (VARIANT_KEYS, default_variant, last_national_tfr_year, migration_level,
+                                     model_element, read_variants, regional_tfr_ratio, tfr_path, tfr_path_spread)
 from kbalance.observations.keyed import un_wpp
 from kbalance.observations.load import load_series
+from kbalance.paths import model_dir
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +44,13 @@ def test_hold_keeps_the_latest_observed_tfr_and_every_path_starts_from_it(shippe
     assert hold.index[0] == last and np.allclose(hold, tfr[last])
     for variant in shipped.values():
         assert tfr_path(variant).iloc[0] == tfr[last]
+
+
+def test_the_last_observed_tfr_year_is_the_models_last_observed_fertility_year():
+    last = last_national_tfr_year()
+    assert last == max(national("tfr"))
+    scalars = pd.read_csv(model_dir() / "inputs" / "scalars.csv", index_col=0)
+    assert scalars.loc["last_observed_fertility_year", "value"] == last
 
 
 def test_un_paths_are_the_wpp_median_and_its_half_child_variants(shipped):

@@ -36,10 +36,10 @@ from kbalance.errors import InvalidValueError, number_in
 from kbalance.model.economy_inputs import economy_data_year, economy_jump_off
 from kbalance.model.population import SEXES, jump_off_population
 from kbalance.model.scenarios import Scenario
-from kbalance.model.variants import read_variants
+from kbalance.model.variants import last_national_tfr_year, read_variants
 from kbalance.observations.load import load_breaks, load_series
 from kbalance.outputs import replace_entries
-from kbalance.regions import NATIONAL_CODE, region_codes
+from kbalance.regions import region_codes
 
 #: Years [year] over which the naive forecasts are taken.
 NAIVE_YEARS = 5
@@ -75,12 +75,6 @@ def forecast_constants(until: int, fertility_until: int | None = None) -> dict[s
     """
     return {"history end year": float(until + 1), "last observed fertility year": float(fertility_until or until),
             "fertility variant": float(HOLD_CODE), "jump off year": NO_JUMP_OFF}
-
-
-def last_national_tfr_year() -> int:
-    """The last year of the observed national TFR (vital.csv) [year]."""
-    tfr = load_series("tfr")
-    return int(tfr.loc[tfr["region_code"] == NATIONAL_CODE, "year"].max())
 
 
 def naive_forecasts(observed: pd.DataFrame, until: int, years: Sequence[int]) -> tuple[pd.DataFrame, pd.DataFrame]:

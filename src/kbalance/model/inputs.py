@@ -43,7 +43,7 @@ from kbalance.model.fiscal_inputs import fiscal_tables
 from kbalance.model.indicators import read_indicators
 from kbalance.model.mortality import OPEN_AGE, fit_national_mortality, mortality_tables, observed_index, old_age_shares
 from kbalance.model.population import international_migration_profile, jump_off_population, latest_age_year, residual_intensity
-from kbalance.model.variants import regional_tfr_ratio, variant_tables
+from kbalance.model.variants import last_national_tfr_year, regional_tfr_ratio, variant_tables
 from kbalance.observations.load import (BoundaryChange, age_structure, births_by_mother_age, boundary_changes,
                                         load_series, wide_series)
 from kbalance.outputs import replace_entries
@@ -532,7 +532,7 @@ def input_tables(root: Path | None = None) -> dict[str, pd.DataFrame]:
     tfr = load_series("tfr", root)
     tfr = tfr[tfr["region_code"] == NATIONAL_CODE][["year", "value"]]
     tables["scalars.csv"] = pd.DataFrame(
-        {"value": [boys / (boys + girls), float(last_deaths_year + 1), float(tfr["year"].max()),
+        {"value": [boys / (boys + girls), float(last_deaths_year + 1), float(last_national_tfr_year(root)),
                    float(np.mean(EARLY_FERTILITY_YEARS)), float(np.mean(FERTILITY_SCHEDULE_YEARS)),
                    float(latest_age_year(root) + 1)]},
         index=["male_share_of_births", "history_end_year", "last_observed_fertility_year",

@@ -153,6 +153,13 @@ def _national(name: str, root: Path | None) -> pd.Series:
     return pd.Series(rows["value"].to_numpy(dtype=float), index=rows["year"].astype(int).to_numpy())
 
 
+def last_national_tfr_year(root: Path | None = None) -> int:
+    """The last year of the observed national TFR (vital.csv) [year]: where every variant's
+    path starts, the model's ``last observed fertility year`` (inputs/scalars.csv) and the
+    year to which the backtests' ex-post forecast takes the observed national TFR."""
+    return int(_national("tfr", root).index.max())
+
+
 def _wpp_tfr(quantile: str, root: Path | None) -> pd.Series:
     table = un_wpp(root)
     rows = table[(table["variable"] == "tfr") & (table["quantile"] == quantile)]
@@ -168,7 +175,7 @@ def tfr_path(variant: Variant, root: Path | None = None) -> pd.Series:
     published points, linearly interpolated and held after the last one.
     """
     observed = _national("tfr", root)
-    last = int(observed.index.max())
+    last = last_national_tfr_year(root)
     years = np.arange(last, LAST_PATH_YEAR + 1)
     if variant.tfr == "hold":
         values = np.full(len(years), observed[last])
