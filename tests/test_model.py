@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kbalance.model.economy_inputs import economy_data_year, economy_jump_off, national_labour_productivity
+from kbalance.model.economy_inputs import (economy_data_year, economy_jump_off, national_labour_productivity,
+                                           projected_productivity_growth)
 from kbalance.model.inputs import OPEN_AGE, read_levers
 from kbalance.model.population import jump_off_population, latest_age_year, observed_age_groups
 from kbalance.paths import calibration_dir, model_dir
@@ -88,13 +89,14 @@ def test_the_economy_starts_from_the_observed_one_at_the_jump_off(baseline):
     start = observed["employment_rate"].to_numpy() - (baseline["relocated public staff"] / baseline["adult population"]).sel(year=year)
     rate = baseline["modelled employment rate"]
     np.testing.assert_allclose(own.sel(year=jump), start * rate.sel(year=jump) / rate.sel(year=year), rtol=1e-9)
-    # national productivity follows the data through the history, then its last five years' growth
+    # national productivity follows the data through the history, then the published potential growth less
+    # the observed employment growth
     history = national_labour_productivity()
     national = baseline["national labour productivity"]
     scalars = pd.read_csv(model_dir() / "inputs" / "scalars.csv", index_col="key")["value"]
     last = int(scalars["history_end_year"]) - 1
     np.testing.assert_allclose(national.sel(year=last), history.loc[last], rtol=1e-9)  # the table keeps 10 digits
-    growth = np.log(history.loc[last] / history.loc[last - 5]) / 5
+    growth = projected_productivity_growth(last)
     np.testing.assert_allclose(national.sel(year=2050) / national.sel(year=last), np.exp(growth * (2050 - last)), rtol=1e-9)
 
 
