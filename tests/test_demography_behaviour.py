@@ -120,3 +120,18 @@ def test_deaths_of_the_jump_off_year_continue_the_latest_observed_level(baseline
     model = float(baseline["total deaths"].sum("Region").sel(year=first))
     assert years and decline < 1
     assert abs(model / min(carried) - 1) < JUMP_OFF_TOLERANCE, (model, carried)
+
+
+def test_the_step_of_deaths_at_the_jump_off_is_the_populations_not_the_schedules(baseline):
+    """From the last simulated year to the jump-off year the schedule changes by the
+    projection's yearly decline only: on the registered population of the jump-off year the
+    rates of the year before give the model's deaths divided by that decline, so the fall of
+    national deaths at the jump-off is the replacement of the simulated ages by the registered."""
+    first = int(float(baseline["jump off year"].values.ravel()[0]))
+    rates = baseline["national mortality rate"].transpose("year", "Sex", "Age")
+    now = registered_population([first])[:, 0]
+    decline = deaths_at(rates.sel(year=first + 1).values, now) / deaths_at(rates.sel(year=first).values, now)
+    model = baseline["total deaths"].sum("Region")
+    assert float(model.sel(year=first)) < float(model.sel(year=first - 1))       # the simulated ages are older
+    before = deaths_at(rates.sel(year=first - 1).values, now)
+    assert float(model.sel(year=first)) / before == pytest.approx(decline, rel=JUMP_OFF_TOLERANCE)
