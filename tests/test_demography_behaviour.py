@@ -3,7 +3,9 @@
 Rules a demographer checks first (issue #13): women outlive men in every region and
 year; life expectancy rises with gains that slow down; deaths rise while the large
 1955–1974 birth cohorts pass ages 75–95; no mortality drift means no improvement; the
-model's national life expectancy 2003–2020 reproduces the life table of the data.
+model's national life expectancy 2003–2020 reproduces the life table of the data; the
+deaths of the first projected year continue the latest observed level, aged (no jump-off
+step).
 Runs on the fast engine (its parity with PySD is tested in tests/engine).
 """
 
@@ -14,15 +16,19 @@ import pytest
 
 from kbalance.demography.lifetable import life_table
 from kbalance.demography.oldage import complete_rates
+from kbalance.model.mortality import national_deaths, registered_population
 from kbalance.model.parameters import shipped_parameter_set
 from kbalance.model.scenarios import Scenario
 from kbalance.observations.keyed import national_mortality
 from kbalance.runs import run_model
 
 VARIABLES = ["life expectancy at birth", "national life expectancy at birth", "total deaths",
-             "national mortality rate", "common mortality index"]
+             "national mortality rate", "common mortality index", "jump off year"]
 #: Largest gap [years] between the model's and the data's national e0 2003–2020 (issue #13).
 E0_TOLERANCE = 0.3
+#: Largest relative gap [-] between the deaths of the jump-off year and the latest observed
+#: level carried to it by ageing and the projection's own decline.
+JUMP_OFF_TOLERANCE = 0.01
 
 
 def run(**constants):
@@ -66,11 +72,12 @@ def test_deaths_rise_while_the_large_cohorts_reach_old_age(baseline):
 
 def test_zero_drift_stops_the_common_decline_of_mortality(baseline):
     flat = run(**{"mortality index drift": 0.0})
-    # after the observed years (2021-2022, re-estimated to the deaths) the walk restarts
-    # from the fitted index of 2020: no observed shock is carried into the projection
+    # after the observed years (2021-2022, re-estimated to the deaths) the walk starts from
+    # the level of 2021 on the registered basis: the 2022 excess is not carried into the projection
     index = flat["common mortality index"].sel(year=slice(2023, 2070))
     assert float(np.ptp(index.values)) == 0.0
-    assert float(index.sel(year=2023)) == pytest.approx(float(flat["common mortality index"].sel(year=2020)), rel=1e-12)
+    history = flat["common mortality index"]
+    assert float(history.sel(year=2021)) < float(index.sel(year=2023)) < float(history.sel(year=2022))
     rates = flat["national mortality rate"]
     # the sexes' indices return to their means (AR(1)); by the 2060s the rates have settled
     settled = np.abs(rates.sel(year=2070) / rates.sel(year=2060) - 1)
@@ -88,3 +95,43 @@ def test_national_life_expectancy_reproduces_the_data_2003_to_2020(baseline):
     model = baseline["national life expectancy at birth"].sel(year=deaths["year"].values, Sex=["Male", "Female"])
     gap = np.abs(model.values.T - target)
     assert float(gap.max()) <= E0_TOLERANCE, gap.max(axis=1)
+
+
+def deaths_at(rates, population):
+    """Deaths [persons/year] of residents on 1 January (sex, age) at rates (sex, age) [1/year]."""
+    return float((population * -np.expm1(-rates)).sum())
+
+
+def test_deaths_of_the_jump_off_year_continue_the_latest_observed_level(baseline):
+    """Lee and Miller's jump-off: the deaths of the first projected year J are those of an
+    observed year L after the fit (its registered deaths), carried to J by the ageing of the
+    registered population and by the projection's own yearly decline of the rates, for the
+    observed year that gives the fewest: no step beyond what ageing and the trend explain."""
+    first = int(float(baseline["jump off year"].values.ravel()[0]))
+    rates = baseline["national mortality rate"].transpose("year", "Sex", "Age")
+    at_jump_off, next_year = rates.sel(year=first).values, rates.sel(year=first + 1).values
+    observed = national_deaths()
+    years = [int(y) for y in observed.index if 2020 < y < first]
+    population = registered_population([*years, first])
+    now = population[:, -1]
+    decline = deaths_at(next_year, now) / deaths_at(at_jump_off, now)
+    carried = [float(observed.loc[y]) * deaths_at(at_jump_off, now) / deaths_at(at_jump_off, population[:, i])
+               * decline ** (first - y) for i, y in enumerate(years)]
+    model = float(baseline["total deaths"].sum("Region").sel(year=first))
+    assert years and decline < 1
+    assert abs(model / min(carried) - 1) < JUMP_OFF_TOLERANCE, (model, carried)
+
+
+def test_the_step_of_deaths_at_the_jump_off_is_the_populations_not_the_schedules(baseline):
+    """From the last simulated year to the jump-off year the schedule changes by the
+    projection's yearly decline only: on the registered population of the jump-off year the
+    rates of the year before give the model's deaths divided by that decline, so the fall of
+    national deaths at the jump-off is the replacement of the simulated ages by the registered."""
+    first = int(float(baseline["jump off year"].values.ravel()[0]))
+    rates = baseline["national mortality rate"].transpose("year", "Sex", "Age")
+    now = registered_population([first])[:, 0]
+    decline = deaths_at(rates.sel(year=first + 1).values, now) / deaths_at(rates.sel(year=first).values, now)
+    model = baseline["total deaths"].sum("Region")
+    assert float(model.sel(year=first)) < float(model.sel(year=first - 1))       # the simulated ages are older
+    before = deaths_at(rates.sel(year=first - 1).values, now)
+    assert float(model.sel(year=first)) / before == pytest.approx(decline, rel=JUMP_OFF_TOLERANCE)

@@ -10,8 +10,8 @@ import pytest
 from kbalance.demography.lifetable import life_table
 from kbalance.errors import InvalidValueError
 from kbalance.model import mortality
-from kbalance.model.mortality import (OPEN_AGE, fit_national_mortality, mortality_tables, national_deaths, observed_index,
-                                      registered_population, sex_index_path)
+from kbalance.model.mortality import (OPEN_AGE, ObservedIndex, fit_national_mortality, jump_off_index, mortality_tables,
+                                      national_deaths, observed_index, registered_population, sex_index_path)
 from kbalance.paths import model_dir
 
 
@@ -48,7 +48,9 @@ def test_fit_covers_2003_to_2020_with_a_falling_index_and_stationary_sex_indices
     assert scalars["index_drift"] < -2 * scalars["index_drift_se"] < 0
     assert scalars["index_drift"] == pytest.approx((fit.model.Kt[-1] - fit.model.Kt[0]) / 17)
     assert scalars["last_fitted_year"] == 2020 and scalars["last_index_year"] == 2022
-    assert scalars["index_jump_off"] == fit.model.Kt[-1]
+    # the projection starts from the observed level of 2021 on the registered basis
+    assert scalars["index_jump_off_year"] == 2021
+    assert scalars["index_jump_off"] == observed.registered[0] == observed.K[0] - scalars["index_basis_offset"]
     phi = tables["mortality_sex.csv"]["ar1_coefficient"]
     assert ((phi > 0) & (phi < 1)).all()
     np.testing.assert_allclose(tables["mortality_age.csv"].loc[["common_loading", "loading_Male", "loading_Female"]].sum(axis=1), 1.0)
@@ -103,3 +105,18 @@ def test_a_registered_population_outside_the_fitted_years_is_refused_naming_the_
     monkeypatch.setattr(mortality, "age_structure", later)
     with pytest.raises(InvalidValueError, match="population_age.csv.*'year'.*December before one of the fitted years"):
         observed_index(fit)
+
+
+def test_the_jump_off_is_the_lowest_observed_level_not_an_excess_year(fit, observed):
+    """Each observed year's registered-basis level rolled forward by the drift: the lowest
+    starts the projection, so an excess year (here 2021 made the highest) is passed over."""
+    assert jump_off_index(fit, observed) == (observed.registered[0], 2021)
+    swapped = ObservedIndex(observed.years, observed.K[::-1], observed.registered[::-1], observed.sex_index,
+                            observed.offset, observed.overlap_years)
+    assert jump_off_index(fit, swapped) == (observed.registered[0], 2022)
+
+
+def test_without_observed_years_the_jump_off_is_the_last_fitted_index_on_the_registered_basis(fit, observed):
+    empty = ObservedIndex(np.zeros(0, int), np.zeros(0), np.zeros(0), np.zeros((2, 0)), observed.offset,
+                          observed.overlap_years)
+    assert jump_off_index(fit, empty) == (fit.walk.last - observed.offset, 2020)

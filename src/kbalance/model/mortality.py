@@ -25,9 +25,11 @@ by the project's spline) gives the observed deaths. The registered population is
 HMD's exposure and the model's step is not the HMD's central rate; the mean difference
 over the years both cover (HMD-fitted K minus K estimated this way) puts the estimates on
 the HMD fit's scale, so the model's deaths keep the relation to the observed ones they have
-in the fitted years. Projections start from the trend through the fitted years
-(K(T) + d (t − T), T the last fitted year), not from the last observed year: the observed
-years after T (2021–2022, the COVID-19 excess) are shocks on the walk's path.
+in the fitted years. Projections start from an observed level, not from the trend through
+the fitted years (the jump-off of Lee and Miller, :func:`jump_off_index`): the lowest level
+of the observed years after the fit, rolled forward by the drift (2021; 2022, the COVID-19
+excess, is a shock on the walk's path), on the registered basis, because from the jump-off
+the model applies the schedule to the registered population.
 """
 
 from __future__ import annotations
@@ -165,6 +167,21 @@ def observed_index(fit: MortalityFit, root: Path | None = None) -> ObservedIndex
     return ObservedIndex(years, registered + offset, registered, kt, offset, overlap)
 
 
+def jump_off_index(fit: MortalityFit, observed: ObservedIndex) -> tuple[float, int]:
+    """The start of the projected common index: K [-] on the registered basis and its year [year].
+
+    Of the observed years after the fit, the one whose registered-basis K, rolled forward
+    by the fitted drift to a common year, is lowest: a year of excess deaths (2022) does
+    not set the level of every later year, an ordinary one does (Lee and Miller's jump-off
+    from observed rates). Without observed years after the fit, the fitted K of the last
+    fitted year less the basis offset.
+    """
+    if observed.years.size == 0:
+        return float(fit.walk.last - observed.offset), int(fit.years[-1])
+    first = int(np.argmin(observed.registered - fit.walk.drift * observed.years))
+    return float(observed.registered[first]), int(observed.years[first])
+
+
 def mortality_tables(fit: MortalityFit, observed: ObservedIndex) -> dict[str, pd.DataFrame]:
     """The model inputs of a fit and the index of the observed years after it, by file name.
 
@@ -178,8 +195,8 @@ def mortality_tables(fit: MortalityFit, observed: ObservedIndex) -> dict[str, pd
       of its index;
     - ``mortality_scalars.csv``: first and last fitted year [year], the fitted drift of
       K [1/year] and its standard error [1/year], the last year of the index [year], the
-      jump-off of the projection (fitted K of the last fitted year) [-] and the basis
-      offset of the observed years [-].
+      jump-off of the projection (:func:`jump_off_index`, registered basis) [-], the basis
+      offset of the observed years [-] and the year of the jump-off level [year].
     """
     m = fit.model
     ages = [f"A{a}" for a in range(OPEN_AGE + 1)]
@@ -192,10 +209,11 @@ def mortality_tables(fit: MortalityFit, observed: ObservedIndex) -> dict[str, pd
                          index=pd.Index(np.concatenate([fit.years, observed.years]).astype(int), name="year"))
     sex = pd.DataFrame({"ar1_coefficient": [p.phi for p in fit.ar1], "ar1_mean": [p.mean for p in fit.ar1]},
                        index=list(MODEL_SEXES))
+    jump_off, jump_off_year = jump_off_index(fit, observed)
     scalars = pd.DataFrame({"value": [float(fit.years[0]), float(fit.years[-1]), fit.walk.drift, fit.walk.drift_se,
-                                      float(index.index[-1]), fit.walk.last, observed.offset]},
+                                      float(index.index[-1]), jump_off, observed.offset, float(jump_off_year)]},
                            index=["first_fitted_year", "last_fitted_year", "index_drift", "index_drift_se",
-                                  "last_index_year", "index_jump_off", "index_basis_offset"])
+                                  "last_index_year", "index_jump_off", "index_basis_offset", "index_jump_off_year"])
     return {"mortality_age.csv": by_age, "mortality_index.csv": index, "mortality_sex.csv": sex,
             "mortality_scalars.csv": scalars}
 
