@@ -38,7 +38,7 @@ from kbalance.demography.ages import split_five_year
 from kbalance.demography.projection import project_li_lee
 from kbalance.model.mortality import SEXES, fit_national_mortality
 from kbalance.observations.load import age_structure, boundary_changes, load_series
-from kbalance.regions import load_regions, membership, region_codes
+from kbalance.regions import code_of, load_regions, membership, region_codes
 
 #: Lower bounds [years] of the age groups of the summaries (age at year-end): 1–4,
 #: 5–9, …, 80–84 and 85+.
@@ -312,8 +312,8 @@ def density_preference_terms(migration: xr.Dataset, ages: tuple[int, int]) -> tu
 NEW_CITY_FAMILY_AGES = (25, 44)
 NEW_CITY_OLDER_AGES = BANDS["65p"]
 
-#: KOSIS code of the new city whose build-out gives that weight (Sejong).
-NEW_CITY = "29"
+#: The new city whose build-out gives that weight (model/regions.csv, ``name_en``).
+NEW_CITY = "Sejong"
 
 
 def band_gross_rate(migration: xr.Dataset, ages: tuple[int, int]) -> xr.DataArray:
@@ -331,7 +331,7 @@ def new_city_pull_per_mover(migration: xr.Dataset, ages: tuple[int, int]) -> xr.
     rate of movers of those ages [-], both sexes' means, dims (year,); NaN in its year of
     creation (a boundary change)."""
     rate = band(migration["internal"], ages) / band(migration["cohort"], ages)
-    return (rate.sel(region=NEW_CITY) / band_gross_rate(migration, ages)).mean("sex", skipna=False)
+    return (rate.sel(region=code_of(NEW_CITY)) / band_gross_rate(migration, ages)).mean("sex", skipna=False)
 
 
 def older_new_city_weight(migration: xr.Dataset) -> tuple[float, float]:
