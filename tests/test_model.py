@@ -161,6 +161,48 @@ def test_movers_arrive_as_they_leave_at_the_extremes_of_the_density_preferences(
     assert float(net.sel(Age=[f"A{a}" for a in range(55, 80)]).sum()) < 0
 
 
+def _new_city_run(parameters, weight: float):
+    """A PySD run to 2015 with a new city that pulls (the fitted bonus of about 2) and the older
+    movers' weight of its pull set to ``weight``."""
+    values = dict(parameters.values, **{"new city bonus": 2.0, "older new city weight": weight})
+    params = type(parameters)(parameters.name, values, parameters.path)
+    variables = ["new city age weight", "older mover share", "labour mover share", "age destination factor",
+                 "new city pull", "young density preference by sex", "density preference growth",
+                 "population density", "national population density", "in migration", "out migration"]
+    return params, run_pysd(Scenario("new city weight", ""), params, until=2015, variables=variables)
+
+
+def _density_term(result, params):
+    """The log density factor of age destination factor, recomputed from a run's variables."""
+    preference = (result["young density preference by sex"] * result["labour mover share"]
+                  + params.values["older density preference"] * result["older mover share"])
+    relative = np.log(np.maximum(0.01, result["population density"] / result["national population density"]))
+    return preference * result["density preference growth"] * relative.rename(Region="To Region")
+
+
+@pytest.mark.parametrize("weight", [0.0, 1.0])
+def test_older_movers_feel_the_new_city_pull_by_their_weight(parameters, weight):
+    params, result = _new_city_run(parameters, weight)
+    arrived, left = result["in migration"].sum("Region"), result["out migration"].sum("Region")
+    np.testing.assert_allclose(arrived.values, left.values, rtol=1e-9, atol=1e-9)   # mass balance stays exact
+    pull = params.values["pull elasticity"] * result["new city pull"].rename(Region="To Region")
+    felt = np.log(result["age destination factor"]) - _density_term(result, params) + pull
+    sejong = {"To Region": "Sejong", "year": 2014}
+    assert float(pull.sel(**sejong)) > 0.1                               # Sejong pulls while it is built
+    weighted = (pull * result["new city age weight"]).transpose(*felt.dims)
+    np.testing.assert_allclose(felt.sel(**sejong).values, weighted.sel(**sejong).values, rtol=1e-9)
+    if weight == 1.0:
+        assert float(np.abs(result["new city age weight"] - 1).max()) == 0.0
+        density = np.exp(_density_term(result, params)).transpose(*result["age destination factor"].dims)
+        np.testing.assert_allclose(result["age destination factor"].values, density.values, rtol=1e-12)
+    else:
+        # movers past the labour ages feel almost none of it, movers aged 30 and their children almost all
+        older = felt.sel(Age=[f"A{a}" for a in range(75, 90)], **sejong)
+        assert float(np.abs(older).max()) < 0.1 * float(pull.sel(**sejong))
+        for age in ("A30", "A5"):
+            assert float(felt.sel(Age=age, **sejong).min()) > 0.7 * float(pull.sel(**sejong))
+
+
 def test_women_move_earlier_young_movers_prefer_dense_regions_and_older_movers_leave_them(parameters):
     variables = ["migration age profile", "labour mover share", "older mover share", "age destination factor",
                  "young density preference by sex"]

@@ -111,6 +111,17 @@ def test_young_movers_prefer_density_women_more_and_older_movers_leave_it(migrat
     assert trend["prior_mean"] > 2 * trend["prior_sd"] > 0
 
 
+def test_older_movers_gained_sejong_less_per_mover_than_families_while_it_was_built(migration):
+    older = ma.new_city_pull_per_mover(migration, ma.NEW_CITY_OLDER_AGES)
+    family = ma.new_city_pull_per_mover(migration, ma.NEW_CITY_FAMILY_AGES)
+    assert np.isnan(float(older.sel(year=2012)))                  # its creation is a boundary change
+    build_out = {"year": [2013, 2014, 2015]}
+    assert bool((older.sel(**build_out) > 0).all()) and bool((older.sel(**build_out) < 0.5 * family.sel(**build_out)).all())
+    weight, sd = ma.older_new_city_weight(migration)
+    assert 0 < weight < 1 and sd >= ma.MAPPING_SD * weight
+    assert weight == pytest.approx(float(older.sum() / family.sum()))
+
+
 def test_the_parameter_file_carries_the_estimated_priors(migration):
     params = tomllib.loads((calibration_dir() / "parameters.toml").read_text("utf-8"))
     by_model = {entry["model"]: entry for entry in params.values() if isinstance(entry, dict) and "model" in entry}

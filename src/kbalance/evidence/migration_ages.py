@@ -38,7 +38,7 @@ from kbalance.demography.ages import split_five_year
 from kbalance.demography.projection import project_li_lee
 from kbalance.model.mortality import SEXES, fit_national_mortality
 from kbalance.observations.load import age_structure, boundary_changes, load_series
-from kbalance.regions import load_regions, membership, region_codes
+from kbalance.regions import code_of, load_regions, membership, region_codes
 
 #: Lower bounds [years] of the age groups of the summaries (age at year-end): 1–4,
 #: 5–9, …, 80–84 and 85+.
@@ -296,20 +296,56 @@ def density_preference_terms(migration: xr.Dataset, ages: tuple[int, int]) -> tu
     """Numerator and denominator of a density preference of movers aged ``ages``, dims (year, sex).
 
     Returns the slope across regions of the net rate on ln relative density [1/year]
-    (:func:`density_slope`) and the gross rate of movers of those ages [1/year]: the national
-    out-migrants per resident (:func:`gross_rate`) times their redistribution rate over the
-    cohort-weighted mean of the groups' redistribution rates. Their ratio is the change of
+    (:func:`density_slope`) and the gross rate of movers of those ages [1/year]
+    (:func:`band_gross_rate`). Their ratio is the change of
     the log destination weight per unit of ln relative density that gives the slope when
     arrivals at a destination equal its departures on average.
     """
-    groups = redistribution(migration)
-    weights = to_groups(migration["cohort"]).sum("region")
-    mean_rate = (groups * weights).sum("age_group") / weights.sum("age_group")
     density = log_relative_density().sel(year=migration["year"].values - 1)
     density = density.assign_coords(year=migration["year"].values)
     rate = band(migration["internal"], ages) / band(migration["cohort"], ages)
-    gross = gross_rate() * redistribution(migration, ages) / mean_rate
-    return density_slope(rate, density), gross
+    return density_slope(rate, density), band_gross_rate(migration, ages)
+
+
+#: Ages [years, age at year-end, inclusive] of the family and labour-force movers a new city
+#: draws, and of its older movers: the bands compared for the older movers' weight of its pull.
+NEW_CITY_FAMILY_AGES = (25, 44)
+NEW_CITY_OLDER_AGES = BANDS["65p"]
+
+#: The new city whose build-out gives that weight (model/regions.csv, ``name_en``).
+NEW_CITY = "Sejong"
+
+
+def band_gross_rate(migration: xr.Dataset, ages: tuple[int, int]) -> xr.DataArray:
+    """Gross inter-provincial movers per resident aged ``ages`` [1/year], dims (year, sex): the
+    national out-migrants per resident (:func:`gross_rate`) times the band's redistribution
+    rate over the cohort-weighted mean of the groups' redistribution rates."""
+    groups = redistribution(migration)
+    weights = to_groups(migration["cohort"]).sum("region")
+    mean_rate = (groups * weights).sum("age_group") / weights.sum("age_group")
+    return gross_rate() * redistribution(migration, ages) / mean_rate
+
+
+def new_city_pull_per_mover(migration: xr.Dataset, ages: tuple[int, int]) -> xr.DataArray:
+    """Net in-migration of the new city (NEW_CITY) per resident aged ``ages`` over the gross
+    rate of movers of those ages [-], both sexes' means, dims (year,); NaN in its year of
+    creation (a boundary change)."""
+    rate = band(migration["internal"], ages) / band(migration["cohort"], ages)
+    return (rate.sel(region=code_of(NEW_CITY)) / band_gross_rate(migration, ages)).mean("sex", skipna=False)
+
+
+def older_new_city_weight(migration: xr.Dataset) -> tuple[float, float]:
+    """The older movers' weight of the new city's pull and its standard deviation [-].
+
+    The new city's net gain per mover at NEW_CITY_OLDER_AGES over that at
+    NEW_CITY_FAMILY_AGES (:func:`new_city_pull_per_mover`), each summed over the years it
+    existed (so the build-out years, where the pull was strong, dominate). Standard deviation:
+    the year-to-year spread of the yearly ratios, at least MAPPING_SD of the weight.
+    """
+    older = new_city_pull_per_mover(migration, NEW_CITY_OLDER_AGES).dropna("year")
+    family = new_city_pull_per_mover(migration, NEW_CITY_FAMILY_AGES).dropna("year")
+    weight = float(older.sum() / family.sum())
+    return weight, max(float((older / family).std(ddof=1)), MAPPING_SD * abs(weight))
 
 
 def prior_row(parameter: str, values: xr.DataArray, unit: str, floor: float = 0.0) -> dict:
@@ -357,6 +393,8 @@ def priors(migration: xr.Dataset | None = None) -> pd.DataFrame:
     - ``density preference trend`` [1/year]: the common log-linear trend of the yearly young
       and older density preferences (:func:`common_log_trend`), standard deviation its
       standard error.
+    - ``older new city weight`` [-]: the new city's net gain per mover at ages 65+ over that
+      at 25–44 (:func:`older_new_city_weight`).
     Otherwise means over the years 2012–2023; standard deviations their year-to-year spread
     (the density preferences at least MAPPING_SD of their mean). Columns parameter,
     prior_mean, prior_sd, unit.
@@ -375,6 +413,7 @@ def priors(migration: xr.Dataset | None = None) -> pd.DataFrame:
     young = slope.mean("sex") / gross.mean("sex")
     older = older_slope.mean("sex") / older_gross.mean("sex")
     trend, trend_se = common_log_trend([young, -older])
+    weight, weight_sd = older_new_city_weight(migration)
     return pd.DataFrame([
         prior_row("female labour level factor", level, "Dmnl"),
         prior_row("female labour peak shift", shift, "year"),
@@ -383,4 +422,5 @@ def priors(migration: xr.Dataset | None = None) -> pd.DataFrame:
                   "Dmnl", MAPPING_SD),
         prior_row("older density preference", older, "Dmnl", MAPPING_SD),
         {"parameter": "density preference trend", "prior_mean": trend, "prior_sd": trend_se, "unit": "1/year"},
+        {"parameter": "older new city weight", "prior_mean": weight, "prior_sd": weight_sd, "unit": "Dmnl"},
     ])
