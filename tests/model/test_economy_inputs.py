@@ -67,7 +67,7 @@ def test_a_jump_off_before_any_observed_economy_is_refused_naming_the_file():
 
 def test_the_shipped_estimates_are_the_bank_of_korea_midpoints_by_year_of_publication():
     estimates = potential_growth_estimates()
-    assert list(estimates.index) == [2015, 2017, 2019, 2021, 2023]
+    assert list(estimates.index) == [2015, 2017, 2019, 2021, 2024]
     assert estimates.loc[2019, "growth"] == pytest.approx(0.0255) and estimates.loc[2015, "growth"] == pytest.approx(0.031)
     text = (model_dir().parent / "docs" / "references.md").read_text(encoding="utf-8")
     assert all(f"**{key}**" in text for key in estimates["reference"])
