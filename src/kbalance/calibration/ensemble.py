@@ -129,6 +129,8 @@ def constrained_ensemble(fitted: Path, members: int = 100_000, keep: int = 200, 
     processes = workers or os.cpu_count() or 1
 
     def objectives(rows: pd.DataFrame, dtype: str, engine: str, progress: bool) -> np.ndarray:
+        if rows.empty:  # nothing near the threshold and nothing passing
+            return np.empty(0)
         size = min(chunk_size, -(-len(rows) // processes))  # a few rows still go to every process
         return np.concatenate(run_ensemble(rows, None, last_time(targets), target_variables(targets),
                                            chunk_size=size, workers=workers, progress=progress,
