@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kbalance.calibration.ensemble import (constrained_ensemble, ensemble_path, lag_one_autocorrelation,
-                                           latest_ensemble_set, prior_draws, read_ensemble, write_ensemble)
+from kbalance.calibration.ensemble import (SCREENING_MARGIN, constrained_ensemble, ensemble_path,
+                                           lag_one_autocorrelation, latest_ensemble_set, prior_draws, read_ensemble,
+                                           recheck_members, write_ensemble)
 from kbalance.calibration.targets import Target
 from kbalance.errors import KbalanceInputError, MissingFileError
 from kbalance.model.parameters import latest_fitted_set, parameter_definitions
@@ -30,8 +31,13 @@ def test_a_small_constrained_ensemble_is_reproducible_and_within_its_threshold()
     if fitted is None:
         pytest.skip("no fitted set shipped")
     first, info = constrained_ensemble(fitted, members=60, workers=1, chunk_size=60, progress=False)
-    again, _ = constrained_ensemble(fitted, members=60, workers=1, chunk_size=60, progress=False)
-    pd.testing.assert_frame_equal(first, again)
+    # the reference path (every objective in float64 on the numpy path) accepts the same members
+    again, reference = constrained_ensemble(fitted, members=60, workers=1, chunk_size=60, progress=False,
+                                            dtype="float64", engine="numpy")
+    pd.testing.assert_frame_equal(first, again, check_exact=False, rtol=1e-12)
+    assert info["members_accepted"] == reference["members_accepted"]
+    assert info["screening"]["dtype"] == "float32" and reference["screening"]["members_rechecked_float64"] == 60
+    assert 0 <= info["screening"]["largest_difference_over_threshold"] < SCREENING_MARGIN / 10
     assert info["threshold"] > info["cost_best_fit"] and 0 < info["lag1_autocorrelation"] < 1
     assert (first["cost"] <= info["threshold"]).all()
     assert info["members_sampled"] == 60
@@ -39,6 +45,19 @@ def test_a_small_constrained_ensemble_is_reproducible_and_within_its_threshold()
     assert info["prior_parameters"] == ["tfr path deviation", "mortality index drift"]
     drift = first["mortality index drift"]
     assert drift.between(-5.324, -2.078).all() and (drift.nunique() == len(first) or len(first) < 2)
+
+
+def test_the_members_rechecked_are_those_near_the_threshold_and_those_written():
+    screened = np.array([0.5, 1.0 + 5e-5, 2.0, 1.0 - 5e-5, 0.7, 0.9, 3.0, 0.99])
+    # near the threshold 1: members 1 and 3; passing: 0, 3, 4, 5, 7, of which the first 2 + 2 are written or may be
+    np.testing.assert_array_equal(recheck_members(screened, 1.0, margin=1e-4, stored=2), [0, 1, 3, 4, 5])
+    np.testing.assert_array_equal(recheck_members(screened, 1.0, margin=1e-6, stored=2), [0, 3])
+    # whichever way the near members fall in float64, the first members written are among those rechecked
+    rechecked = recheck_members(screened, 1.0, margin=1e-4, stored=2)
+    for exact_near in ([1.1, 1.1], [0.9, 0.9], [1.1, 0.9], [0.9, 1.1]):
+        exact = screened.copy()
+        exact[[1, 3]] = exact_near
+        assert set(np.flatnonzero(exact <= 1.0)[:2]) <= set(rechecked)
 
 
 def test_prior_draws_follow_the_normal_prior_clipped_to_the_range():

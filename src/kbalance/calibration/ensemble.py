@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from functools import partial
 from pathlib import Path
 from typing import Sequence
@@ -24,6 +25,7 @@ from kbalance.calibration.fit import (free_parameters, read_fitted_unit, residua
 from kbalance.calibration.report import lag_one_autocorrelation
 from kbalance.calibration.targets import Target, last_time, read_targets, target_variables
 from kbalance.engine.ensemble import run_ensemble
+from kbalance.engine.runtime import check_dtype, check_engine
 from kbalance.errors import (InvalidValueError, KbalanceInputError, MissingColumnError, MissingFileError,
                              MissingValueError)
 from kbalance.model.mdl import variable_names
@@ -38,6 +40,10 @@ CONFIDENCE = 0.95
 PROPOSAL_SCALE = 0.5
 #: Accepted members written (the first in sampling order, itself random).
 STORED_MEMBERS = 1000
+#: Members whose screened objective is within this fraction of the threshold are decided
+#: by their float64 objective [-]: 60 times the largest relative difference between the
+#: float32 and float64 objectives seen (1.7e-6; docs/engine.md, Ensembles).
+SCREENING_MARGIN = 1e-4
 
 
 def chunk_costs(result, targets: Sequence[Target]) -> np.ndarray:
@@ -46,6 +52,17 @@ def chunk_costs(result, targets: Sequence[Target]) -> np.ndarray:
     model = {t.name: result[t.variable].sel(year=t.times).values for t in targets}
     r = residuals(model, targets)
     return 0.5 * np.einsum("ij,ij->i", r, r)
+
+
+def recheck_members(screened: np.ndarray, threshold: float, margin: float = SCREENING_MARGIN,
+                    stored: int = STORED_MEMBERS) -> np.ndarray:
+    """Indices of the members whose objective is recomputed in float64 after a screening
+    of objectives ``screened`` [-]: those within ``margin`` × ``threshold`` of the threshold
+    (where the screening's rounding could decide), and the first ``stored`` + that many
+    that pass (those written, whichever way the near ones fall). Sorted."""
+    near = np.flatnonzero(np.abs(screened - threshold) <= margin * threshold)
+    passing = np.flatnonzero(screened <= threshold)[:stored + near.size]
+    return np.union1d(near, passing)
 
 
 def prior_draws(members: int, rng: np.random.Generator, definitions: dict | None = None) -> pd.DataFrame:
@@ -62,7 +79,8 @@ def prior_draws(members: int, rng: np.random.Generator, definitions: dict | None
 
 def constrained_ensemble(fitted: Path, members: int = 100_000, keep: int = 200, seed: int = 20261129,
                          workers: int | None = None, chunk_size: int = 1000,
-                         progress: bool = True, scheduler: str | None = None) -> tuple[pd.DataFrame, dict]:
+                         progress: bool = True, scheduler: str | None = None,
+                         dtype: str = "float32", engine: str = "auto") -> tuple[pd.DataFrame, dict]:
     """Sample around a fitted set and keep the members whose fit passes the constraint.
 
     Members are drawn from the linearised posterior of the least-squares fit,
@@ -73,6 +91,15 @@ def constrained_ensemble(fitted: Path, members: int = 100_000, keep: int = 200, 
 
     Parameters with ``ensemble = "prior"`` are drawn by :func:`prior_draws` (seeded from
     ``seed`` on a stream of their own) and run with the fitted ones.
+
+    Screening: every member's objective is computed in ``dtype`` on the execution path
+    ``engine`` (default float32 on the fused path where numba imports; see
+    :func:`kbalance.engine.ensemble.run_ensemble`). The members :func:`recheck_members`
+    names (near the threshold, and those written) are then recomputed in float64 on the
+    numpy path, which decides them, so the accepted set and the written costs are those of
+    a float64 run. Should the screening differ from float64 on them by more than a tenth
+    of :data:`SCREENING_MARGIN` × the threshold, every member is recomputed.
+    ``dtype="float64", engine="numpy"`` screens on the reference path itself.
 
     Returns the accepted members (at most :data:`STORED_MEMBERS`; one row each: member,
     cost, parameter columns) and a description of the threshold and counts.
@@ -97,9 +124,29 @@ def constrained_ensemble(fitted: Path, members: int = 100_000, keep: int = 200, 
     threshold = cost_star * (1 + p / (n_eff - p) * float(f_dist.ppf(CONFIDENCE, p, n_eff - p)))
     drawn = prior_draws(members, np.random.default_rng([seed, 1]))
     sampled = pd.concat([to_table(params, unit), drawn], axis=1)
-    costs = np.concatenate(run_ensemble(sampled, None, last_time(targets), target_variables(targets),
-                                        chunk_size=chunk_size, workers=workers, progress=progress,
-                                        scheduler=scheduler, reduce=partial(chunk_costs, targets=targets)))
+    dtype = check_dtype(dtype, "constrained_ensemble").name
+    engine = "fused" if check_engine(engine, "constrained_ensemble") else "numpy"
+    processes = workers or os.cpu_count() or 1
+
+    def objectives(rows: pd.DataFrame, dtype: str, engine: str, progress: bool) -> np.ndarray:
+        if rows.empty:  # nothing near the threshold and nothing passing
+            return np.empty(0)
+        size = min(chunk_size, -(-len(rows) // processes))  # a few rows still go to every process
+        return np.concatenate(run_ensemble(rows, None, last_time(targets), target_variables(targets),
+                                           chunk_size=size, workers=workers, progress=progress,
+                                           scheduler=scheduler, reduce=partial(chunk_costs, targets=targets),
+                                           dtype=dtype, engine=engine))
+
+    costs = objectives(sampled, dtype, engine, progress)
+    rechecked, largest = np.arange(members), 0.0
+    if (dtype, engine) != ("float64", "numpy"):
+        rechecked = recheck_members(costs, threshold)
+        exact = objectives(sampled.iloc[rechecked], "float64", "numpy", False)
+        largest = float(np.max(np.abs(costs[rechecked] - exact), initial=0.0) / threshold)
+        if largest > SCREENING_MARGIN / 10:  # the screening is less accurate than the margin assumes
+            rechecked = np.arange(members)
+            exact = objectives(sampled, "float64", "numpy", progress)
+        costs[rechecked] = exact
     passed = np.flatnonzero(costs <= threshold)
     accepted = passed[:STORED_MEMBERS]
     table = sampled.iloc[accepted].reset_index(drop=True)
@@ -112,6 +159,9 @@ def constrained_ensemble(fitted: Path, members: int = 100_000, keep: int = 200, 
         "cost_best_fit": cost_star, "threshold": threshold, "residuals": n, "parameters": p,
         "lag1_autocorrelation": rho, "effective_residuals": n_eff,
         "confidence": CONFIDENCE, "prior_parameters": list(drawn.columns),
+        "screening": {"dtype": dtype, "engine": engine, "margin": SCREENING_MARGIN,
+                      "members_rechecked_float64": int(rechecked.size),
+                      "largest_difference_over_threshold": largest},
         "method": ("members drawn from N(x*, c^2 (J'J/s^2 + 12 I)^-1), c = proposal_scale, in unit-cube coordinates around the fitted set "
                    "(linearised posterior with the uniform priors' precision, s^2 = 2 S*/(n_eff - p)), clipped to "
                    "the parameter ranges; kept when the objective S <= S* (1 + p/(n_eff-p) F(p, n_eff-p; 0.95)), "
