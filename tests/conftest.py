@@ -15,7 +15,7 @@ from kbalance.engine.reference import run_pysd
 from kbalance.model.mdl import documentation
 from kbalance.model.parameters import read_parameter_set
 from kbalance.model.scenarios import Scenario
-from kbalance.observations.schema import OBSERVATION_SET
+from kbalance.observations.schema import OBSERVATION_SET, REFERENCE_TOTALS
 from kbalance.paths import calibration_dir, project_root
 
 #: Hypothesis examples per property: few in CI, many with KBALANCE_HYPOTHESIS=thorough.
@@ -28,10 +28,11 @@ SHARED_DATA = (project_root() / ".." / "shared" / "data").resolve()
 
 
 def copy_observation_set(dest: Path) -> Path:
-    """Copy the committed observation set into ``dest`` and return it."""
+    """Copy the committed observation set and the reference totals beside it into ``dest``
+    and return it."""
     src = calibration_dir()
     dest.mkdir(parents=True, exist_ok=True)
-    for name in OBSERVATION_SET:
+    for name in (*OBSERVATION_SET, REFERENCE_TOTALS):
         if (src / name).is_dir():
             shutil.copytree(src / name, dest / name)
         else:

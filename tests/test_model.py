@@ -36,7 +36,10 @@ FISCAL_VARIABLES = ("local budget", "budget size", "fiscal autonomy ratio", "own
                     "coprosperity grants", "coprosperity contribution", "standard fiscal need",
                     "standard fiscal revenue", "consumption tax to province", "consumption tax to municipalities",
                     "local consumption tax", "devolved programme sum 3", "devolved programme sum 4",
-                    "consumption tax block 2", "vat base", "general allocation tax pool")
+                    "consumption tax block 2", "vat base", "general allocation tax pool",
+                    "budgeted own revenue", "original budget own revenue", "allocation tax settlement", "allocation tax settlement received",
+                    "allocation tax budgeted pool", "allocation tax pool", "national tax revenue",
+                    "local allocation tax rate")
 
 ECONOMY_VARIABLES = ("labour productivity", "modelled labour productivity", "employment rate", "modelled employment rate",
                      "relocated public staff", "adult population", "national labour productivity")
@@ -316,14 +319,41 @@ def test_budget_is_own_revenue_plus_transfers_every_year(baseline):
 
 
 def test_the_ratios_divide_by_the_budget_size(baseline):
-    """Autonomy is own revenue over the budget size, which is the revenue plus the fixed share
-    of surpluses, carry-overs and borrowing of the 2023 budgets (24.2 of 305.4조 [R94])."""
+    """Autonomy is the budgeted own revenue over the budget size of the original budget, which
+    is that revenue and the transfers without the allocation tax's settlement plus the fixed
+    share of surpluses, carry-overs and borrowing of the 2023 budgets (24.2 of 305.4조 [R94])."""
     b = baseline.where(baseline["total population"] > 0)
-    ratio = b["local budget"] / b["budget size"]
+    ratio = (b["original budget own revenue"] + b["transfers"] - b["allocation tax settlement received"]) / b["budget size"]
     assert float(ratio.min()) == pytest.approx(1 - 24.2 / 305.4, rel=1e-3)
     assert float(ratio.max()) == pytest.approx(float(ratio.min()), rel=1e-12)
-    rebuilt = 100 * b["own source revenue"] / b["budget size"]
+    rebuilt = 100 * b["original budget own revenue"] / b["budget size"]
     assert float(np.abs(rebuilt - b["fiscal autonomy ratio"]).max()) < 1e-9
+    # Sejong's first budget (2013) books what it collects, as nothing was collected before
+    first = b["original budget own revenue"].sel(Region="Sejong", year=2013)
+    assert float(first) > 0 and float(first) == float(b["own source revenue"].sel(Region="Sejong", year=2013))
+
+
+def test_the_budgeted_own_revenue_is_last_year_s_collected(baseline):
+    """With a budgeting time of one year and TIME STEP = 1 the original budget books the own
+    revenue settled the year before [R850] 제4조."""
+    own, budgeted = baseline["own source revenue"], baseline["budgeted own revenue"]
+    np.testing.assert_allclose(budgeted.sel(year=slice(2002, 2030)).values, own.sel(year=slice(2001, 2029)).values,
+                               rtol=1e-12)
+
+
+def test_the_pool_is_the_rate_of_the_year_s_internal_tax_and_the_budgets_book_the_budgeted_part(baseline):
+    """[R304] 제4조①1·4호: the budgeted pool (last year's collected internal tax) plus the
+    year's settlement is the rate of the year's internal tax; the original budget, the base of
+    the ratios, holds the grants without their settlement."""
+    b = baseline
+    rate = b["local allocation tax rate"] / 100
+    np.testing.assert_allclose(b["allocation tax pool"].values, (0.9 * rate * b["national tax revenue"]).values, rtol=1e-9)
+    budgeted = 0.9 * rate * b["national tax revenue"].shift(year=1)
+    np.testing.assert_allclose(b["allocation tax budgeted pool"].sel(year=slice(2002, None)).values,
+                               budgeted.sel(year=slice(2002, None)).values, rtol=1e-9)
+    grants = b["general allocation tax"] + b["special allocation tax"]
+    booked = (grants - b["allocation tax settlement received"]).sum("Region")
+    np.testing.assert_allclose(booked.values, b["allocation tax budgeted pool"].values, rtol=1e-9)
 
 
 def test_the_consumption_tax_blocks_add_up_to_the_tax(baseline):

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kbalance.errors import InvalidValueError, MissingFileError, UnknownRegionError
+from kbalance.errors import DuplicateCellError, InvalidValueError, MissingColumnError, MissingFileError, MissingValueError, UnitMismatchError, UnknownRegionError
 from kbalance.observations import load
 from kbalance.observations.load import BoundaryChange
 from kbalance.observations.schema import BREAK_COLUMNS, BREAK_KINDS, CENSUS_YEARS
@@ -200,3 +200,36 @@ def test_wide_series_puts_a_series_on_years_by_region_codes():
     assert list(table.columns) == region_codes() and list(with_nation.columns) == ["00", *region_codes()]
     seoul = rows[(rows["region_code"] == "11") & (rows["year"] == 2020)]["value"].item()
     assert table.loc[2020, "11"] == seoul and with_nation.loc[2020, "11"] == seoul
+
+
+# --- the totals typed from the references -------------------------------------------
+
+
+def test_reference_totals_add_the_settled_national_tax_after_tax_csv():
+    typed = load.reference_totals("national_tax_revenue")
+    observed = load.load_series("national_tax_revenue")
+    assert typed.attrs["unit"] == observed.attrs["unit"] == "100 million KRW"
+    assert list(typed["year"]) == [2021, 2022, 2023, 2024] and typed["year"].min() > observed["year"].max()
+    assert typed.set_index("year").loc[2022, "value"] * 1e8 == 395.9e12  # [R780]
+    assert list(typed["source"]) == ["R780", "R780", "R781", "R782"]
+
+
+def _edit_references(root, edit) -> None:
+    edit_lines(root / "reference_totals.csv", edit)
+
+
+@pytest.mark.parametrize("edit, error, needles", [
+    (lambda ls: [ls[0], ls[1].rsplit(",", 1)[0] + ",\n", *ls[2:]], MissingValueError, ["'source'", "row 2"]),
+    (lambda ls: [ls[0], ls[1].rsplit(",", 1)[0] + ",trenue\n", *ls[2:]], InvalidValueError, ["'source'", "'trenue'", "R780"]),
+    (lambda ls: [ls[0].replace(",source", ""), *(line.rsplit(",", 1)[0] + "\n" for line in ls[1:])],
+     MissingColumnError, ["'source'"]),
+    (lambda ls: [*ls, "national_tax_revenue,00,2020,2855462,100 million KRW,R780\n"], DuplicateCellError,
+     ["reference_totals.csv", "2020", "also in observations/tax.csv"]),
+    (lambda ls: [*ls, "national_tax_revenue,00,2025,3000000,KRW,R782\n"], UnitMismatchError, ["'unit'", "'KRW'"]),
+])
+def test_bad_reference_totals_raise_typed_errors(calib_copy, edit, error, needles):
+    _edit_references(calib_copy, edit)
+    with pytest.raises(error) as info:
+        load.reference_totals("national_tax_revenue", calib_copy)
+    for needle in needles:
+        assert needle in str(info.value), (needle, str(info.value))

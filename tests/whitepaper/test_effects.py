@@ -17,7 +17,7 @@ def test_every_lever_enters_at_least_one_model_variable_and_known_channels_are_f
     channels = effects.lever_channels()
     assert set(channels) == set(read_levers())
     assert all(channels.values()), [k for k, v in channels.items() if not v]
-    assert "allocation tax pool" in channels["local_allocation_tax_rate"]
+    assert "allocation tax budgeted pool" in channels["local_allocation_tax_rate"]
     assert "attractiveness" in channels["capital_region_regulation"]
 
 
@@ -43,7 +43,7 @@ def test_every_scenario_but_the_baseline_is_explained_in_the_language(small_whit
     assert bool(hangul.search(plain)) == (lang == "ko")
     if lang == "en":
         assert "not distinguishable" not in text and "Capital-region population share" in text
-        assert "allocation tax pool" in text and "Local allocation tax rate" in text
+        assert "allocation tax budgeted pool" in text and "Local allocation tax rate" in text
     year = table_years(wp.until)[-1]
     diff = effects.indicator_effects(wp, "decentralization", year).set_index("indicator").loc["capital_share"]
     assert f"{diff.q50:+.2f} [{diff.q05:+.2f}, {diff.q95:+.2f}]" in text  # the numbers come from the runs

@@ -11,8 +11,9 @@ few totals of the references, and then held fixed:
   (24.6731조 [R312]) over its 2023 collected rate (25.3 % and 23.7 % [R300][R301]) and the
   2023 nominal GDP;
 - national tax before the local consumption tax is carved out of VAT, per unit of GDP, by
-  year from 2000 (tax.csv to 2020, the settled totals of 2021–2023 [R780][R781] after it,
-  with the collected rates of model/levers.toml's history), the base of the allocation tax;
+  year from 2000 (tax.csv to 2020, the settled totals of calibration/reference_totals.csv
+  [R780][R781] after it, with the collected rates of model/levers.toml's history), the base
+  of the allocation tax;
 - provincial taxes other than the consumption tax per resident relative to national GDP per
   resident by region, 2012–2013, when the consumption tax was a single 5 %p block distributed
   by the consumption index (tax.csv, economy.csv, population.csv);
@@ -46,7 +47,7 @@ import pandas as pd
 
 from kbalance.errors import InvalidValueError
 from kbalance.observations.keyed import municipal_designations
-from kbalance.observations.load import wide_series
+from kbalance.observations.load import reference_totals, wide_series
 from kbalance.regions import NATIONAL_CODE, load_regions, names
 
 #: Local consumption tax revenue in 2023 [KRW] [R312].
@@ -71,8 +72,6 @@ FIRST_BLOCK = 5.0
 PROVINCIAL_TAX_YEARS = (2012, 2013)
 MUNICIPAL_TAX_YEAR = 2023
 NATIONAL_TAX_FIRST_YEAR = 2000
-#: National tax revenue of the years after tax.csv ends, settled [KRW] [R780][R781].
-NATIONAL_TAX_REFERENCES = {2021: 344.1e12, 2022: 395.9e12, 2023: 344.1e12}
 CONSUMPTION_YEARS = range(2017, 2022)
 #: The latest year of the consumption index, its key for the 2023 municipal taxes.
 MUNICIPAL_SHARE_YEAR = 2021
@@ -173,11 +172,13 @@ def other_budget_share() -> float:
 
 def national_tax_history(root: Path | None, levers: dict[str, dict], vat_ratio: float) -> pd.DataFrame:
     """National tax plus the local consumption tax carved out of it, per unit of GDP [1] by
-    year: tax.csv's national tax, then :data:`NATIONAL_TAX_REFERENCES`, over nominal GDP, plus
-    the collected consumption-tax rate times the VAT base per unit of GDP."""
+    year: tax.csv's national tax, then the settled totals of calibration/reference_totals.csv
+    [R780][R781], over nominal GDP, plus the collected consumption-tax rate times the VAT base
+    per unit of GDP."""
     gdp = wide_series("grdp_nominal", root, national=True)[NATIONAL_CODE] * 1e6  # KRW
-    observed = wide_series("national_tax_revenue", root, national=True)[NATIONAL_CODE].dropna() * 1e8
-    national = pd.concat([observed, pd.Series(NATIONAL_TAX_REFERENCES)]).loc[NATIONAL_TAX_FIRST_YEAR:]
+    observed = wide_series("national_tax_revenue", root, national=True)[NATIONAL_CODE].dropna()
+    typed = reference_totals("national_tax_revenue", root).set_index("year")["value"]
+    national = pd.concat([observed, typed]).sort_index().loc[NATIONAL_TAX_FIRST_YEAR:] * 1e8  # KRW
     years = [int(y) for y in national.index if y in gdp.dropna().index]
     ratio = national.loc[years] / gdp.loc[years] + collected_rate(levers, years) / 100 * vat_ratio
     return pd.DataFrame({"value": ratio.to_numpy()}, index=pd.Index(years, name="key"))

@@ -23,7 +23,7 @@ import pandas as pd
 import xarray as xr
 
 from kbalance.errors import DuplicateCellError, InvalidValueError, KbalanceInputError, MissingColumnError, MissingFileError, MissingValueError, UnitMismatchError, UnknownRegionError
-from kbalance.observations.schema import AGE_5Y, AGE_OPEN, BREAK_COLUMNS, BREAK_KINDS, OBSERVATION_COLUMNS, OD_COLUMNS, OD_FILE, OD_SERIES, OD_SPEC, SIGNED_SERIES, SOURCE_COLUMNS
+from kbalance.observations.schema import AGE_5Y, AGE_OPEN, BREAK_COLUMNS, BREAK_KINDS, OBSERVATION_COLUMNS, OD_COLUMNS, OD_FILE, OD_SERIES, OD_SPEC, REFERENCE_COLUMNS, REFERENCE_TOTALS, SIGNED_SERIES, SOURCE_COLUMNS
 from kbalance.paths import calibration_dir
 from kbalance.regions import NATIONAL_CODE, region_codes
 
@@ -237,6 +237,43 @@ def read_observation_file(path: Path | str, sources: Path | str | None = None) -
     if not sp.is_file():
         raise MissingFileError(sp, "sources table", "calibration/sources.csv with columns " + ", ".join(SOURCE_COLUMNS))
     return _read_cached(str(p), file_stamp(p), str(sp), file_stamp(sp)).copy()
+
+
+#: A ``source`` of :data:`REFERENCE_TOTALS`: keys of docs/references.md separated by spaces.
+REFERENCE_KEY = re.compile(r"R\d+( R\d+)*")
+
+
+def reference_totals(name: str, root: Path | str | None = None) -> pd.DataFrame:
+    """The totals of one series typed from the references (``calibration/reference_totals.csv``)
+    in long format: ``region_code``, ``year``, ``value`` [the series' unit in ``sources.csv``]
+    and ``source`` (its keys in docs/references.md, e.g. ``"R780"``).
+
+    The file has a topic file's layout plus ``source`` and is read by the same validating
+    reader (:func:`read_observation_file`). Raises :class:`MissingColumnError` without the
+    ``source`` column, :class:`MissingValueError` or :class:`InvalidValueError` for a row
+    without reference keys, and :class:`DuplicateCellError` for a cell the built observation
+    set already holds (a reference adds years, it never overrides an observation).
+    """
+    r = calibration_root(root)
+    path = r / REFERENCE_TOTALS
+    frame = read_observation_file(path, r / "sources.csv")
+    raw = read_csv_text(path, "reference totals", "a CSV with columns " + ", ".join(REFERENCE_COLUMNS))
+    require_columns(path, raw, REFERENCE_COLUMNS)
+    for i, key in enumerate(raw["source"]):
+        if key.strip() == "":
+            raise MissingValueError(path, "source", f"row {i + 2}")
+        if not REFERENCE_KEY.fullmatch(key):
+            raise InvalidValueError(path, "source", key, f"keys of docs/references.md such as 'R780' (row {i + 2})")
+    frame["source"] = raw["source"].to_numpy()
+    rows = frame.loc[frame["series"] == name, ["region_code", "year", "value", "source"]].reset_index(drop=True)
+    observed = load_series(name, r)
+    both = rows.merge(observed, on=["region_code", "year"])
+    if len(both):
+        raise DuplicateCellError(path, "series+region_code+year",
+                                 f"({name}, {both['region_code'].iloc[0]}, {both['year'].iloc[0]}: "
+                                 f"also in {series_table(r).loc[name, 'file']})")
+    rows.attrs.update(unit=observed.attrs["unit"], series=name)
+    return rows
 
 
 def clear_cache() -> None:

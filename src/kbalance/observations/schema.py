@@ -40,6 +40,10 @@ OD_FILE = "migration_od.csv"
 OBSERVATIONS = "observations"
 #: The entries of the calibration folder that make up the observation set.
 OBSERVATION_SET = (OBSERVATIONS, "sources.csv", "breaks.csv")
+#: Totals typed from the references, beside the built set (kept by hand, never rebuilt), and
+#: their columns: a topic file's plus the key of docs/references.md each row is read from.
+REFERENCE_TOTALS = "reference_totals.csv"
+REFERENCE_COLUMNS = (*OBSERVATION_COLUMNS, "source")
 
 #: Census years kept in ``census_age.csv``: the 1995–2010 censuses and the
 #: annual register-based census 2015–2021.
