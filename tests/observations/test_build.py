@@ -14,7 +14,7 @@ from conftest import SHARED_DATA, copy_observation_set, needs_shared
 from kbalance.errors import InvalidValueError, MissingFileError, UnknownRegionError
 from kbalance.observations import load
 from kbalance.observations.build import build, harmonized_dir
-from kbalance.observations.schema import BOUNDARY_FILE, CENSUS_YEARS, OBSERVATION_SET, describe
+from kbalance.observations.schema import BOUNDARY_FILE, CENSUS_YEARS, OBSERVATION_SET, REFERENCE_TOTALS, describe
 from kbalance.paths import calibration_dir
 
 HARMONIZED = SHARED_DATA / "harmonized"
@@ -73,7 +73,7 @@ def test_build_in_place_keeps_the_other_calibration_files(tmp_path):
     build(SHARED_DATA, dest)
     assert (dest / "parameters.toml").read_text(encoding="utf-8") == "kept"
     assert not (dest / "observations" / "stale.csv").exists()  # the observations folder is replaced whole
-    assert sorted(p.name for p in dest.iterdir()) == sorted([*OBSERVATION_SET, "parameters.toml"])
+    assert sorted(p.name for p in dest.iterdir()) == sorted([*OBSERVATION_SET, REFERENCE_TOTALS, "parameters.toml"])
 
 
 @needs_shared
