@@ -101,7 +101,7 @@ H = {
 
 CSS = """
 body{font-family:KbalanceHangul,'Noto Sans KR','Malgun Gothic','Apple SD Gothic Neo',NanumGothic,sans-serif;max-width:1100px;
-margin:0 auto;padding:24px 32px;color:#222;line-height:1.55;font-size:15px}
+margin:0 auto;padding:24px 32px;color:#222;line-height:1.55;font-size:15px}li{overflow-wrap:anywhere}
 h1{font-size:26px;border-bottom:3px solid #1f6fb4;padding-bottom:8px}h2{font-size:21px;margin-top:42px;
 border-bottom:1px solid #ccc;padding-bottom:4px}h3{font-size:17px;margin-top:26px}
 figure{margin:18px 0}figure img{width:100%;height:auto;border:1px solid #eee}
