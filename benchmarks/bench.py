@@ -50,7 +50,6 @@ SAMPLED = {
     "mortality index drift": (-5.0, -2.5),
     "push elasticity": (0.0, 2.0),
     "regional fertility factor": (0.8, 1.2),
-    "productivity trend": (0.0, 0.05),
 }
 VARIABLES = ["national population"]
 FULL_UNTIL = 2070

@@ -32,7 +32,6 @@ SAMPLED = {
     "mortality index drift": (-5.0, -2.5),
     "push elasticity": (0.0, 2.0),
     "regional fertility factor": (0.8, 1.2),
-    "productivity trend": (0.0, 0.05),
 }
 GENERATED = "<kbalance engine>"  # the file name of the generated code (kbalance.engine.runtime)
 

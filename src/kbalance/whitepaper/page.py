@@ -413,11 +413,11 @@ def caveats_html(wp: Whitepaper) -> str:
     key, label = variant_label(wp)
     items.append(f"구간은 모수 불확실성을 나타냅니다. 앙상블은 보정 모수와 함께 합계출산율 경로 편차(<code>tfr path deviation</code>)와 "
                  f"사망지수 추세(<code>mortality index drift</code>)를 표본으로 뽑습니다. 모형 구조, 인구 변이({html.escape(label)}: "
-                 f"중심 출산 경로와 국제이동 수준), 생산성 추세와 정책 경로는 구성원 간에 같습니다." if ko else
+                 f"중심 출산 경로와 국제이동 수준), 전국 생산성 경로와 정책 경로는 구성원 간에 같습니다." if ko else
                  f"Bands show parameter uncertainty: besides the calibrated parameters the ensemble samples the deviation "
                  f"of the national TFR path (<code>tfr path deviation</code>) and the drift of the mortality index "
                  f"(<code>mortality index drift</code>). The model structure, the demographic variant ({html.escape(label)}: "
-                 f"the central TFR path and the level of international migration), the productivity trend and the lever "
+                 f"the central TFR path and the level of international migration), the national productivity path and the lever "
                  f"paths are the same for every member.")
     items.append("정책수단의 크기 중 근거가 'hypothetical'(가상 설정)인 것은 출처가 없는 가정입니다." if ko else
                  "Lever settings marked 'hypothetical' are assumptions without a source.")
