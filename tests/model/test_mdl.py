@@ -14,7 +14,7 @@ import pytest
 from kbalance.errors import ModelFileError
 from kbalance.model import mdl
 from kbalance.model.inputs import read_levers
-from kbalance.paths import model_dir, project_root
+from kbalance.paths import model_dir, model_file, project_root
 
 
 def test_model_file_translates_without_warnings(tmp_path):
@@ -156,3 +156,27 @@ def test_subscript_ranges_and_variable_names():
     assert ranges["Sex"] == ("Male", "Female") and len(ranges["Age"]) == 101
     names = mdl.variable_names()
     assert {"mortality index drift", "regional fertility factor", "consumption tax start year"} <= names
+
+
+def closes_at_end(text: str) -> bool:
+    """Whether the parenthesis that opens ``text`` closes at its last character."""
+    depth = 0
+    for i, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and char == ")":
+            return i == len(text) - 1
+    return False
+
+
+def test_initial_is_only_ever_the_whole_right_hand_side_of_an_equation():
+    # Vensim's rule: INITIAL(x) stands alone; an expression uses a variable defined as INITIAL(x)
+    text = model_file().read_text(encoding="utf-8").split("\\\\\\---///")[0]
+    uses = []
+    for equation in text.split("|"):
+        left, _, right = equation.split("~")[0].partition("=")
+        right = " ".join(right.split())
+        if "INITIAL(" in right:
+            uses.append(left.strip())
+            alone = right.startswith("INITIAL(") and closes_at_end(right[len("INITIAL"):])
+            assert alone and right.count("INITIAL(") == 1, (left.strip(), right)
+    assert len(uses) >= 9
