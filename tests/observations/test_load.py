@@ -202,6 +202,13 @@ def test_wide_series_puts_a_series_on_years_by_region_codes():
     assert table.loc[2020, "11"] == seoul and with_nation.loc[2020, "11"] == seoul
 
 
+def test_national_by_year_is_the_countrys_row_by_year():
+    rows = load.load_series("pop_registered")
+    national = rows[rows["region_code"] == "00"].set_index("year")["value"]
+    found = load.national_by_year("pop_registered")
+    assert found.loc[national.index].tolist() == national.tolist() and found.index.is_monotonic_increasing
+
+
 # --- the totals typed from the references -------------------------------------------
 
 

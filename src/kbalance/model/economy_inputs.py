@@ -28,9 +28,9 @@ import pandas as pd
 
 from kbalance.errors import InvalidValueError, keys_of, number_in, table_of
 from kbalance.model.population import observed_age_groups
-from kbalance.observations.load import wide_series
+from kbalance.observations.load import national_by_year, wide_series
 from kbalance.paths import model_dir, read_toml
-from kbalance.regions import NATIONAL_CODE, names
+from kbalance.regions import names
 
 #: The 5-year age groups below 15 [years] (residents not counted in the employment rate).
 CHILD_GROUPS = ("00_04", "05_09", "10_14")
@@ -50,17 +50,14 @@ def national_labour_productivity(root: Path | None = None) -> pd.Series:
     """National real GDP per employed person [million KRW/(person*year)] by year: the
     national GRDP over the national employed (the observation set's national rows), in every
     year both are observed."""
-    def national(series: str) -> pd.Series:
-        return wide_series(series, root, national=True)[NATIONAL_CODE]
-
-    ratio = (national("grdp_real_chained_2020") / (national("employed") * 1000.0)).dropna()
+    ratio = (national_by_year("grdp_real_chained_2020", root) / (national_by_year("employed", root) * 1000.0)).dropna()
     ratio.index = ratio.index.astype(int)
     return ratio.rename("national_labour_productivity")
 
 
 def national_employed(root: Path | None = None) -> pd.Series:
     """Employed persons nationally by year [persons] (DT_1DA7004S, the national rows)."""
-    employed = wide_series("employed", root, national=True)[NATIONAL_CODE].dropna() * 1000.0
+    employed = national_by_year("employed", root).dropna() * 1000.0
     employed.index = employed.index.astype(int)
     return employed
 
@@ -118,6 +115,7 @@ def projected_productivity_growth(base_year: int, root: Path | None = None,
 def productivity_growth_table(root: Path | None = None, estimates: pd.DataFrame | None = None) -> pd.DataFrame:
     """:func:`projected_productivity_growth` [1/year] for every base year with the national
     productivity observed in it and :data:`GROWTH_YEARS` before it (column ``value``)."""
+    estimates = potential_growth_estimates() if estimates is None else estimates  # read once for every base year
     years = national_labour_productivity(root).index
     bases = [int(y) for y in years if y - GROWTH_YEARS in years]
     return pd.DataFrame({"value": [projected_productivity_growth(y, root, estimates) for y in bases]},

@@ -47,7 +47,7 @@ import pandas as pd
 
 from kbalance.errors import InvalidValueError
 from kbalance.observations.keyed import municipal_designations
-from kbalance.observations.load import reference_totals, wide_series
+from kbalance.observations.load import national_by_year, reference_totals, wide_series
 from kbalance.regions import NATIONAL_CODE, load_regions, names
 
 #: Local consumption tax revenue in 2023 [KRW] [R312].
@@ -139,8 +139,8 @@ def provincial_tax_level(root: Path | None, levers: dict[str, dict], vat_ratio: 
     consumption tax by the blocks' rules, plus the acquisition tax the 2014 cut removed.
     Block 4's municipal part is taken over all regions (Sejong's and Jeju's part of it, a few
     hundred million KRW, is neglected)."""
-    gdp = wide_series("grdp_nominal", root, national=True)[NATIONAL_CODE].dropna() * 1e6  # KRW
-    provincial = wide_series("local_tax_revenue_provincial_govt", root, national=True)[NATIONAL_CODE].dropna()
+    gdp = national_by_year("grdp_nominal", root).dropna() * 1e6  # KRW
+    provincial = national_by_year("local_tax_revenue_provincial_govt", root).dropna()
     years = [int(y) for y in provincial.index if y in gdp.index]
     base = vat_ratio * gdp.loc[years]
     b = collected_blocks(levers, years)
@@ -154,7 +154,7 @@ def provincial_tax_level(root: Path | None, levers: dict[str, dict], vat_ratio: 
 
 def fiscal_scalars(root: Path | None, levers: dict[str, dict]) -> tuple[pd.DataFrame, float]:
     """The national ratios of the fiscal sector (key → value) and the VAT base per unit of GDP."""
-    gdp = wide_series("grdp_nominal", root, national=True)[NATIONAL_CODE] * 1e6  # KRW
+    gdp = national_by_year("grdp_nominal", root) * 1e6  # KRW
     vat_ratio = CONSUMPTION_TAX_2023 / (collected_rate(levers, [2023]).iloc[0] / 100) / gdp[2023]
     table = pd.DataFrame({"value": [vat_ratio, NON_TAX_REVENUE_2023 / LOCAL_TAX_2023, COLLECTED_NEXT_YEAR,
                                     other_budget_share()]},
@@ -175,8 +175,8 @@ def national_tax_history(root: Path | None, levers: dict[str, dict], vat_ratio: 
     year: tax.csv's national tax, then the settled totals of calibration/reference_totals.csv
     [R780][R781], over nominal GDP, plus the collected consumption-tax rate times the VAT base
     per unit of GDP."""
-    gdp = wide_series("grdp_nominal", root, national=True)[NATIONAL_CODE] * 1e6  # KRW
-    observed = wide_series("national_tax_revenue", root, national=True)[NATIONAL_CODE].dropna()
+    gdp = national_by_year("grdp_nominal", root) * 1e6  # KRW
+    observed = national_by_year("national_tax_revenue", root).dropna()
     typed = reference_totals("national_tax_revenue", root).set_index("year")["value"]
     national = pd.concat([observed, typed]).sort_index().loc[NATIONAL_TAX_FIRST_YEAR:] * 1e8  # KRW
     years = [int(y) for y in national.index if y in gdp.dropna().index]
@@ -271,7 +271,7 @@ def fiscal_regions(root: Path | None, levers: dict[str, dict], vat_ratio: float)
 def price_level(root: Path | None = None) -> pd.DataFrame:
     """The national GDP deflator [1] by year (nominal over chained 2020 GDP, 2020 = 1), the
     years where both are observed."""
-    deflator = (wide_series("grdp_nominal", root, national=True)[NATIONAL_CODE] / wide_series("grdp_real_chained_2020", root, national=True)[NATIONAL_CODE]).dropna()
+    deflator = (national_by_year("grdp_nominal", root) / national_by_year("grdp_real_chained_2020", root)).dropna()
     return pd.DataFrame({"value": deflator.to_numpy()}, index=pd.Index(deflator.index.astype(int), name="key"))
 
 

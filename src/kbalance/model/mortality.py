@@ -47,7 +47,7 @@ from kbalance.demography.projection import AR1, RandomWalk, ar1_path, fit_ar1, f
 from kbalance.errors import InvalidValueError
 from kbalance.model.population import observed_age_groups, to_model_ages
 from kbalance.observations.keyed import national_mortality
-from kbalance.observations.load import age_structure, wide_series
+from kbalance.observations.load import age_structure, national_by_year
 from kbalance.regions import NATIONAL_CODE
 
 #: The model's open age group [years] and sexes (the model's Sex order).
@@ -113,7 +113,7 @@ def sex_index_path(fit: MortalityFit, years) -> np.ndarray:
 
 def national_deaths(root: Path | None = None) -> pd.Series:
     """Observed national deaths [persons/year] by year (``deaths`` of vital.csv, the country's row)."""
-    return wide_series("deaths", root, national=True)[NATIONAL_CODE].dropna().astype(float).sort_index()
+    return national_by_year("deaths", root).dropna().astype(float).sort_index()
 
 
 @dataclass(frozen=True)

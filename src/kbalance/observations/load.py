@@ -322,6 +322,12 @@ def wide_series(name: str, root: Path | str | None = None, national: bool = Fals
     return rows.pivot(index="year", columns="region_code", values="value").reindex(columns=codes)
 
 
+def national_by_year(name: str, root: Path | str | None = None) -> pd.Series:
+    """One observed series' national values (``"00"``) by year [its unit in ``sources.csv``],
+    NaN in a year without them (the national column of :func:`wide_series`)."""
+    return wide_series(name, root, national=True)[NATIONAL_CODE]
+
+
 def load_od(root: Path | str | None = None) -> xr.DataArray:
     """Movers by origin × destination [persons], dims (year, origin, dest).
 
