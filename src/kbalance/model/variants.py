@@ -25,7 +25,7 @@ import pandas as pd
 
 from kbalance.errors import InvalidValueError, MissingKeyError, keys_of, number_in, table_of
 from kbalance.observations.keyed import un_wpp
-from kbalance.observations.load import load_series
+from kbalance.observations.load import national_by_year, wide_series
 from kbalance.paths import model_dir, read_toml
 from kbalance.regions import NATIONAL_CODE, names, region_codes
 
@@ -148,9 +148,9 @@ def default_variant(path: Path | None = None) -> str:
 
 
 def _national(name: str, root: Path | None) -> pd.Series:
-    rows = load_series(name, root)
-    rows = rows[rows["region_code"] == NATIONAL_CODE]
-    return pd.Series(rows["value"].to_numpy(dtype=float), index=rows["year"].astype(int).to_numpy())
+    observed = national_by_year(name, root).dropna().astype(float)
+    observed.index = observed.index.astype(int)
+    return observed
 
 
 def last_national_tfr_year(root: Path | None = None) -> int:
@@ -219,8 +219,7 @@ def regional_tfr_ratio(first_year: int, root: Path | None = None) -> pd.DataFram
     """Observed regional TFR over the national TFR of the same year [1], years ``first_year``
     … the last observed × region name; 1 where a region has no observed TFR (before it
     existed)."""
-    rows = load_series("tfr", root)
-    table = rows.pivot(index="year", columns="region_code", values="value")
+    table = wide_series("tfr", root, national=True)
     years = range(first_year, int(table.index.max()) + 1)
     table = table.reindex(index=years)
     ratio = table[region_codes()].div(table[NATIONAL_CODE], axis=0).fillna(1.0)
