@@ -104,8 +104,11 @@ def coherent_model(n_ages: int = 40, seed: int = 5) -> LiLee:
 
 
 def deaths_in_year(model, K, kt, population):
-    """Deaths of the residents at the start of each year at the model's rates [persons]."""
-    return (population * -np.expm1(-model.rates(K, kt))).sum(axis=(0, 2))
+    """Deaths of the residents at the start of each year at their cohort's rates over the
+    year (the mean of their age's and the next age's rate; the open group its own) [persons]."""
+    m = model.rates(K, kt)
+    cohort = np.concatenate([(m[..., :-1] + m[..., 1:]) / 2, m[..., -1:]], axis=-1)
+    return (population * -np.expm1(-cohort)).sum(axis=(0, 2))
 
 
 def test_common_index_reproduces_total_deaths_of_both_sexes():

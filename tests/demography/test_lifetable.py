@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import needs_shared
-from kbalance.demography.lifetable import a0_andreev_kingkade, close_at, life_table
+from kbalance.demography.lifetable import a0_andreev_kingkade, close_at, cohort_rates, life_table
 from kbalance.demography.tables import SEXES
 
 
@@ -53,6 +53,16 @@ def test_close_at_keeps_the_table():
     assert closed.shape == (101,)
     np.testing.assert_allclose(short.ex, long.ex[:101], rtol=1e-12)
     np.testing.assert_allclose(short.lx, long.lx[:101], rtol=1e-12)
+
+
+def test_cohort_rates_average_an_age_and_the_next_and_keep_the_open_group():
+    rates = np.array([[0.01, 0.03, 0.05, 0.2], [0.0, 0.0, 0.1, 0.4]])
+    expected = np.array([[0.02, 0.04, 0.125, 0.2], [0.0, 0.05, 0.25, 0.4]])
+    np.testing.assert_allclose(cohort_rates(rates), expected)
+    # where rates rise with age (old age), the cohort's rate exceeds its age's rate
+    gompertz = 1e-4 * np.exp(0.1 * np.arange(101))
+    assert (cohort_rates(gompertz)[:-1] > gompertz[:-1]).all()
+    np.testing.assert_allclose(cohort_rates(gompertz)[:-1] / gompertz[:-1], (1 + np.exp(0.1)) / 2)
 
 
 def test_rejects_bad_rates():

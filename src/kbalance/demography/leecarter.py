@@ -24,7 +24,8 @@ For a year observed only as total deaths of both sexes (after the last year of
 the rates by age), :func:`common_index_to_deaths` applies the second stage to
 K alone: given each sex's index, K_t is the value for which the schedule
 applied to the residents by sex and age at the start of the year (as a
-cohort-component step applies it) gives the observed total.
+cohort-component step applies it, each age at the mean rate of its age and the
+next over the year) gives the observed total.
 
 Arrays have years on the second-to-last axis and ages on the last; ages are
 single years with an open last group (0 … 99, 100+ in the model).
@@ -36,6 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import brentq
+
+from kbalance.demography.lifetable import cohort_rates
 
 
 @dataclass(frozen=True)
@@ -234,9 +237,10 @@ def common_index_to_deaths(model: LiLee, kt, population, total_deaths) -> np.nda
     """Common index K_t of a Li–Lee model that reproduces observed total deaths.
 
     Lee and Carter's second stage for K alone, in the form of a cohort-component step
-    (the deaths of the residents at the start of the year at a rate constant within it):
-    for every year t,
-    Σ_i Σ_x P_i(x, t) (1 − exp(−exp(a_{x,i} + B_x K_t + b_{x,i} k_{t,i}))) = D(t), with each
+    (the deaths of the residents at the start of the year at their cohort's rate over the
+    year, :func:`kbalance.demography.lifetable.cohort_rates` of the schedule
+    m_i(x, t) = exp(a_{x,i} + B_x K_t + b_{x,i} k_{t,i})): for every year t,
+    Σ_i Σ_x P_i(x, t) (1 − exp(−m̄_i(x, t))) = D(t), m̄ the cohort rates, with each
     population's index k_{t,i} given (e.g. its AR(1) path after the last fitted year).
 
     Parameters
@@ -276,7 +280,7 @@ def common_index_to_deaths(model: LiLee, kt, population, total_deaths) -> np.nda
         base = model.ax + model.bx * k[:, t, None]                      # (n_pop, n_ages)
 
         def gap(K: float) -> float:
-            return float((p[:, t] * -np.expm1(-np.exp(base + model.Bx * K))).sum() - target[t])
+            return float((p[:, t] * -np.expm1(-cohort_rates(np.exp(base + model.Bx * K)))).sum() - target[t])
         low, high = -100.0, 100.0
         while gap(low) > 0:
             low *= 2

@@ -118,6 +118,23 @@ def life_table(mx, female, radix: float = 100_000.0) -> LifeTable:
     return LifeTable(mx=m, ax=ax, qx=qx, lx=lx, dx=dx, Lx=Lx, Tx=Tx, ex=ex)
 
 
+def cohort_rates(mx) -> np.ndarray:
+    """Death rate over a calendar year of the people of each age on 1 January [1/year].
+
+    Rates by age in completed years over a calendar year (central rates, as the HMD's)
+    apply to a Lexis square; the people of age x on 1 January spend about half of the
+    year at x and half at x + 1, after their birthday, so their rate is the mean of the
+    two ages' rates. The open last group keeps its own rate.
+
+    mx : array_like, shape (..., n_ages)  death rates [1/year], the last an open group
+    Returns shape (..., n_ages): (m(x) + m(x + 1)) / 2 below the open group, m(ω) at it.
+    """
+    m = np.asarray(mx, dtype=float)
+    out = m.copy()
+    out[..., :-1] = 0.5 * (m[..., :-1] + m[..., 1:])
+    return out
+
+
 def life_expectancy(mx, female) -> np.ndarray:
     """Life expectancy at birth e0 [years] from single-year death rates (see :func:`life_table`)."""
     return life_table(mx, female).e0

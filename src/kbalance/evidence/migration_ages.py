@@ -35,6 +35,7 @@ import pandas as pd
 import xarray as xr
 
 from kbalance.demography.ages import split_five_year
+from kbalance.demography.lifetable import cohort_rates
 from kbalance.demography.projection import project_li_lee
 from kbalance.model.mortality import SEXES, fit_national_mortality
 from kbalance.observations.load import age_structure, boundary_changes, load_series
@@ -75,10 +76,7 @@ def survival(rates) -> np.ndarray:
     m = np.asarray(rates, dtype=float)
     if np.any(~np.isfinite(m)) or np.any(m < 0):
         raise ValueError("death rates must be finite and non-negative")
-    out = np.empty_like(m)
-    out[..., :-1] = np.exp(-0.5 * (m[..., :-1] + m[..., 1:]))
-    out[..., -1] = np.exp(-m[..., -1])
-    return out
+    return np.exp(-cohort_rates(m))
 
 
 def cohort_start(start) -> np.ndarray:

@@ -19,7 +19,8 @@ Data: Human Mortality Database deaths and exposure of Korea by sex and single ag
 After the HMD years the observation set has national deaths only (both sexes, all ages:
 ``deaths`` in vital.csv). For each such year, K is re-estimated as in Lee and Carter's
 second stage (:func:`observed_index`): the schedule, each sex's index on its AR(1) path,
-applied as the model applies it (deaths = residents on 1 January × (1 − e^(−m))) to the
+applied as the model applies it (deaths = residents on 1 January × (1 − e^(−m̄)), m̄ the mean
+rate of their age and the next, :func:`kbalance.demography.lifetable.cohort_rates`) to the
 registered population by sex and single age of the December before (5-year groups split
 by the project's spline) gives the observed deaths. The registered population is not the
 HMD's exposure and the model's step is not the HMD's central rate; the mean difference
