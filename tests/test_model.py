@@ -164,14 +164,20 @@ def test_movers_arrive_as_they_leave_at_the_extremes_of_the_density_preferences(
     assert float(net.sel(Age=[f"A{a}" for a in range(55, 80)]).sum()) < 0
 
 
-def _new_city_run(parameters, weight: float):
-    """A PySD run to 2015 with a new city that pulls (the fitted bonus of about 2) and the older
-    movers' weight of its pull set to ``weight``."""
-    values = dict(parameters.values, **{"new city bonus": 2.0, "older new city weight": weight})
+NEUTRAL_NEW_CITY = {"older new city weight": 1.0, "young new city weight": 1.0, "new city fertility ratio": 1.0}
+
+
+def _new_city_run(parameters, weights: dict):
+    """A PySD run to 2015 with a new city that pulls (the fitted bonus of about 2) and the
+    weights of its pull (and its newcomers' fertility ratio) set to ``weights``."""
+    values = dict(parameters.values, **{"new city bonus": 2.0, **weights})
     params = type(parameters)(parameters.name, values, parameters.path)
-    variables = ["new city age weight", "older mover share", "labour mover share", "age destination factor",
-                 "new city pull", "young density preference by sex", "density preference growth",
-                 "population density", "national population density", "in migration", "out migration"]
+    variables = ["new city age weight", "new city age factor", "older mover share", "labour mover share",
+                 "age destination factor", "new city pull", "young density preference by sex",
+                 "density preference growth", "population density", "national population density", "in migration",
+                 "out migration", "new city fertility effect", "new city newcomer share", "fertility conditions effect",
+                 "congestion effect on fertility", "income effect on fertility", "jobs effect on fertility",
+                 "family support effect", "total population", "New City Inherited Residents"]
     return params, run_pysd(Scenario("new city weight", ""), params, until=2015, variables=variables)
 
 
@@ -183,27 +189,56 @@ def _density_term(result, params):
     return preference * result["density preference growth"] * relative.rename(Region="To Region")
 
 
-@pytest.mark.parametrize("weight", [0.0, 1.0])
-def test_older_movers_feel_the_new_city_pull_by_their_weight(parameters, weight):
-    params, result = _new_city_run(parameters, weight)
+@pytest.mark.parametrize("weights", [NEUTRAL_NEW_CITY,
+                                     {"older new city weight": 0.0, "young new city weight": 0.5,
+                                      "new city fertility ratio": 1.5}])
+def test_movers_feel_the_new_city_pull_by_the_weight_of_their_age(parameters, weights):
+    params, result = _new_city_run(parameters, weights)
     arrived, left = result["in migration"].sum("Region"), result["out migration"].sum("Region")
     np.testing.assert_allclose(arrived.values, left.values, rtol=1e-9, atol=1e-9)   # mass balance stays exact
     pull = params.values["pull elasticity"] * result["new city pull"].rename(Region="To Region")
-    felt = np.log(result["age destination factor"]) - _density_term(result, params) + pull
+    density = np.exp(_density_term(result, params)).transpose(*result["age destination factor"].dims)
+    # the extra destination weight the pull gives movers of an age, over the weight without it
+    extra = (result["age destination factor"] / density * np.exp(pull)) - 1
     sejong = {"To Region": "Sejong", "year": 2014}
     assert float(pull.sel(**sejong)) > 0.1                               # Sejong pulls while it is built
-    weighted = (pull * result["new city age weight"]).transpose(*felt.dims)
-    np.testing.assert_allclose(felt.sel(**sejong).values, weighted.sel(**sejong).values, rtol=1e-9)
-    if weight == 1.0:
+    expected = (result["new city age weight"] * (np.exp(pull) - 1)).transpose(*extra.dims)
+    np.testing.assert_allclose(extra.sel(**sejong).values, expected.sel(**sejong).values, rtol=1e-9)
+    others = result["new city age factor"].sel({"To Region": [r for r in names().values() if r != "Sejong"]})
+    assert float(np.abs(others - 1).max()) == 0.0                        # no new city, no age factor
+    if weights == NEUTRAL_NEW_CITY:
         assert float(np.abs(result["new city age weight"] - 1).max()) == 0.0
-        density = np.exp(_density_term(result, params)).transpose(*result["age destination factor"].dims)
         np.testing.assert_allclose(result["age destination factor"].values, density.values, rtol=1e-12)
     else:
-        # movers past the labour ages feel almost none of it, movers aged 30 and their children almost all
-        older = felt.sel(Age=[f"A{a}" for a in range(75, 90)], **sejong)
-        assert float(np.abs(older).max()) < 0.1 * float(pull.sel(**sejong))
-        for age in ("A30", "A5"):
-            assert float(felt.sel(Age=age, **sejong).min()) > 0.7 * float(pull.sel(**sejong))
+        # movers past the labour ages feel almost none of it, young adults about half, children and
+        # movers aged 35 most of it
+        whole = float(np.exp(pull.sel(**sejong)) - 1)
+        older = extra.sel(Age=[f"A{a}" for a in range(75, 90)], **sejong)
+        assert float(np.abs(older).max()) < 0.1 * whole
+        assert 0.4 * whole < float(extra.sel(Age="A24", **sejong).min()) < 0.5 * whole
+        assert float(extra.sel(Age=["A18", "A29"], **sejong).min()) > 0.6 * whole   # outside the band
+        for age in ("A5", "A35"):
+            assert float(extra.sel(Age=age, **sejong).min()) > 0.7 * whole
+
+
+@pytest.mark.parametrize("ratio", [1.0, 1.5])
+def test_a_new_citys_newcomers_have_its_fertility_ratio_and_other_regions_none(parameters, ratio):
+    _, result = _new_city_run(parameters, dict(NEUTRAL_NEW_CITY, **{"new city fertility ratio": ratio}))
+    effect, share = result["new city fertility effect"], result["new city newcomer share"]
+    others = [r for r in names().values() if r != "Sejong"]
+    assert float(np.abs(effect.sel(Region=others) - 1).max()) == 0.0
+    assert float(np.abs(share.sel(Region=others)).max()) == 0.0
+    sejong = share.sel(Region="Sejong")
+    assert float(sejong.sel(year=2012)) == 0.0 < float(sejong.sel(year=2013)) < float(sejong.sel(year=2015)) < 1
+    inherited = result["New City Inherited Residents"].sel(Region="Sejong", year=2015)
+    population = result["total population"].sel(Region="Sejong", year=2015)
+    assert float(sejong.sel(year=2015)) == pytest.approx(1 - float(inherited / population), rel=1e-12)
+    np.testing.assert_allclose(effect.sel(Region="Sejong").values, 1 + (ratio - 1) * sejong.values, rtol=1e-12)
+    others_effect = (result["congestion effect on fertility"] * result["income effect on fertility"]
+                     * result["jobs effect on fertility"] * result["family support effect"])
+    np.testing.assert_allclose(result["fertility conditions effect"].values, (others_effect * effect).values, rtol=1e-12)
+    if ratio == 1.0:   # at the neutral ratio the conditions are those of the model without the term
+        np.testing.assert_allclose(result["fertility conditions effect"].values, others_effect.values, rtol=1e-12)
 
 
 def test_women_move_earlier_young_movers_prefer_dense_regions_and_older_movers_leave_them(parameters):

@@ -121,12 +121,15 @@ def test_the_shipped_priors_follow_the_evidence():
     # the migration profile's priors come from the residual method (tests/evidence/test_migration_ages.py)
     entries = tomllib.loads((calibration_dir() / "parameters.toml").read_text("utf-8")).values()
     by_residuals = {e["model"] for e in entries if "kbalance.evidence.migration_ages" in e.get("reason", "")}
-    assert len(by_residuals) == 7
+    assert len(by_residuals) == 8
     # the regional mortality priors come from the standardised ratios (tests/evidence/test_mortality.py)
     by_ratios = {e["model"] for e in entries if "kbalance.evidence.mortality" in e.get("reason", "")}
     assert by_ratios == {"regional mortality ratio", "regional mortality trend"}
+    # the new city's newcomer fertility from its TFR as it filled (tests/evidence/test_new_city.py)
+    by_new_city = {e["model"] for e in entries if "kbalance.evidence.new_city" in e.get("reason", "")}
+    assert by_new_city == {"new city fertility ratio"}
     normal = {c: p for c, p in params.items()
-              if p.prior == "normal" and c not in by_residuals and c.partition("[")[0] not in by_ratios}
+              if p.prior == "normal" and c not in by_residuals | by_new_city and c.partition("[")[0] not in by_ratios}
     assert set(normal) == set(rows) and len(rows) >= 10
     for column, p in normal.items():
         assert p.prior_mean == pytest.approx(float(rows[column]["prior_mean"]), rel=1e-5)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kbalance.calibration.targets import (Target, history_constants, last_time, read_targets, target_goals,
-                                          target_variables)
+from kbalance.calibration.targets import (Target, created_regions, history_constants, last_time, read_targets,
+                                          target_goals, target_variables, without_creation_years)
 from kbalance.errors import InvalidValueError, MissingFileError
+from kbalance.regions import region_codes
 
 
 def test_targets_pair_observations_with_model_times():
@@ -18,6 +19,26 @@ def test_targets_pair_observations_with_model_times():
     assert "fiscal_autonomy" not in targets  # first_year 2014 leaves nothing up to 2010: the target is dropped
     od = targets["migration_od"]
     assert np.isnan(od.observed[:, 0, 0]).all()  # moves within a region are not fitted
+
+
+def test_flows_are_not_compared_in_the_year_a_region_was_created():
+    assert created_regions() == {"29": 2012}                         # Sejong; every other region is older than the run
+    targets = {t.name: t for t in read_targets(until=2014)}
+    sejong = region_codes().index("29")
+    for name in ("births", "deaths", "tfr"):
+        t = targets[name]
+        assert t.offset == 0
+        assert np.isnan(t.observed[t.years == 2012, sejong]).all() and np.isfinite(t.observed[t.years == 2013, sejong]).all()
+        assert np.isfinite(np.delete(t.observed[t.years == 2012], sejong, axis=1)).all()   # other regions keep 2012
+    population = targets["population"]                               # a stock: year-end 2012 is 1 January 2013
+    assert np.isfinite(population.observed[population.years == 2012, sejong]).all()
+    od = targets["migration_od"]
+    assert np.isnan(od.observed[od.years == 2012][:, sejong, :]).all() and np.isnan(od.observed[od.years == 2012][:, :, sejong]).all()
+    assert np.isfinite(od.observed[od.years == 2013][:, sejong, 0]).all()
+    values = np.ones((2, 17, 17))
+    out = without_creation_years(values, np.array([2011, 2012]), region_codes(), od=True)
+    assert np.isnan(out[1, sejong]).all() and np.isnan(out[1, :, sejong]).all() and np.isfinite(out[0]).all()
+    assert np.isfinite(values).all()                                 # the input is not changed
 
 
 def test_last_time_and_variables_of_a_target_list():

@@ -9,6 +9,7 @@ import pytest
 import xarray as xr
 
 from kbalance.evidence import migration_ages as ma
+from kbalance.model.mdl import load_model
 from kbalance.paths import calibration_dir
 
 
@@ -120,6 +121,24 @@ def test_older_movers_gained_sejong_less_per_mover_than_families_while_it_was_bu
     weight, sd = ma.older_new_city_weight(migration)
     assert 0 < weight < 1 and sd >= ma.MAPPING_SD * weight
     assert weight == pytest.approx(float(older.sum() / family.sum()))
+
+
+def test_young_adults_gained_sejong_less_per_mover_than_families(migration):
+    young = ma.new_city_pull_per_mover(migration, ma.NEW_CITY_YOUNG_AGES)
+    family = ma.new_city_pull_per_mover(migration, ma.NEW_CITY_FAMILY_AGES)
+    build_out = {"year": [2014, 2015, 2016, 2017, 2018]}
+    assert bool((young.sel(**build_out) > 0).all()) and bool((young.sel(**build_out) < family.sel(**build_out)).all())
+    weight, sd = ma.new_city_weight(migration, ma.NEW_CITY_YOUNG_AGES)
+    assert 0 < weight < 1 and sd >= ma.MAPPING_SD * weight
+    assert weight == pytest.approx(float(young.sum() / family.sum()))
+    assert ma.older_new_city_weight(migration) == ma.new_city_weight(migration, ma.NEW_CITY_OLDER_AGES)
+
+
+def test_the_model_bands_of_the_new_city_pull_are_the_evidence_bands():
+    """The model's ages are completed years on 1 January, the evidence's at year-end."""
+    model = load_model()
+    assert float(model.components.new_city_young_ages_start()) == ma.NEW_CITY_YOUNG_AGES[0] - 1
+    assert float(model.components.new_city_family_ages_start()) == ma.NEW_CITY_YOUNG_AGES[1]
 
 
 def test_the_parameter_file_carries_the_estimated_priors(migration):

@@ -12,7 +12,7 @@ import numpy as np
 from kbalance.errors import InvalidValueError
 from kbalance.observations import load as data
 from kbalance.paths import calibration_dir, read_toml
-from kbalance.regions import region_codes
+from kbalance.regions import load_regions, region_codes
 
 #: First calendar year of any target.
 FIRST_YEAR = 2001
@@ -70,10 +70,38 @@ def target_variables(targets: Sequence[Target]) -> list[str]:
     return sorted({t.variable for t in targets})
 
 
+def created_regions() -> dict[str, int]:
+    """Regions created after :data:`FIRST_YEAR` and the year each was created: KOSIS code →
+    ``began`` of model/regions.csv [calendar year] (Sejong, 2012)."""
+    began = load_regions()["began"].astype(int)
+    return {code: int(year) for code, year in began.items() if year > FIRST_YEAR}
+
+
+def without_creation_years(values: np.ndarray, years: np.ndarray, codes: Sequence[str], od: bool = False) -> np.ndarray:
+    """A flow target's values with NaN in the year each region was created (:func:`created_regions`).
+
+    A region created during the run has no residents on 1 January of its creation year (its
+    residents arrive by the boundary change within the year), so the model's flows of that
+    year (births, deaths, migration) are zero or partial; the observed ones are not comparable.
+    values : (year, region) or, with ``od``, (year, origin, destination); a copy is returned.
+    """
+    out = np.array(values, dtype=float, copy=True)
+    for code, year in created_regions().items():
+        rows = np.flatnonzero(np.asarray(years) == year)
+        if code not in codes or rows.size == 0:
+            continue
+        j = list(codes).index(code)
+        out[rows, j] = np.nan
+        if od:
+            out[rows, :, j] = np.nan
+    return out
+
+
 def read_targets(path: Path | None = None, until: int = 2024, root: Path | None = None) -> list[Target]:
     """The calibration targets with their observations up to ``until`` [calendar year].
 
-    A target with no observation in the window is left out.
+    A target with no observation in the window is left out. Flows (``offset`` 0) are not
+    compared in the year a region was created (:func:`without_creation_years`).
     path : calibration/targets.toml by default; root : the observation set's folder
     (default calibration/).
     """
@@ -101,6 +129,8 @@ def read_targets(path: Path | None = None, until: int = 2024, root: Path | None 
             table = rows.pivot(index="year", columns="region_code", values="value").reindex(columns=codes)
             years = table.index.to_numpy(int)
             values = table.to_numpy(float) * scale_unit
+        if offset == 0:
+            values = without_creation_years(values, years, codes, od=spec["series"] == data.OD_SERIES)
         finite = values[np.isfinite(values)]
         if finite.size == 0:  # nothing observed in the window (e.g. age groups before 2011): not fitted
             continue

@@ -310,6 +310,11 @@ def density_preference_terms(migration: xr.Dataset, ages: tuple[int, int]) -> tu
 NEW_CITY_FAMILY_AGES = (25, 44)
 NEW_CITY_OLDER_AGES = BANDS["65p"]
 
+#: Ages [years, age at year-end, inclusive] of the young adults (the peak of the labour-force
+#: migration, mostly without children), whose weight of the new city's pull the model takes by
+#: age band (``new city young ages start`` and ``new city family ages start`` in model/kbalance.mdl).
+NEW_CITY_YOUNG_AGES = BANDS["20_29"]
+
 #: The new city whose build-out gives that weight (model/regions.csv, ``name_en``).
 NEW_CITY = "Sejong"
 
@@ -332,18 +337,25 @@ def new_city_pull_per_mover(migration: xr.Dataset, ages: tuple[int, int]) -> xr.
     return (rate.sel(region=code_of(NEW_CITY)) / band_gross_rate(migration, ages)).mean("sex", skipna=False)
 
 
-def older_new_city_weight(migration: xr.Dataset) -> tuple[float, float]:
-    """The older movers' weight of the new city's pull and its standard deviation [-].
+def new_city_weight(migration: xr.Dataset, ages: tuple[int, int]) -> tuple[float, float]:
+    """The weight of the new city's pull felt by movers aged ``ages`` relative to the family
+    and labour-force movers, and its standard deviation [-].
 
-    The new city's net gain per mover at NEW_CITY_OLDER_AGES over that at
-    NEW_CITY_FAMILY_AGES (:func:`new_city_pull_per_mover`), each summed over the years it
-    existed (so the build-out years, where the pull was strong, dominate). Standard deviation:
-    the year-to-year spread of the yearly ratios, at least MAPPING_SD of the weight.
+    The new city's net gain per mover at ``ages`` over that at NEW_CITY_FAMILY_AGES
+    (:func:`new_city_pull_per_mover`), each summed over the years it existed (so the build-out
+    years, where the pull was strong, dominate). Standard deviation: the year-to-year spread of
+    the yearly ratios, at least MAPPING_SD of the weight.
     """
-    older = new_city_pull_per_mover(migration, NEW_CITY_OLDER_AGES).dropna("year")
+    band_gain = new_city_pull_per_mover(migration, ages).dropna("year")
     family = new_city_pull_per_mover(migration, NEW_CITY_FAMILY_AGES).dropna("year")
-    weight = float(older.sum() / family.sum())
-    return weight, max(float((older / family).std(ddof=1)), MAPPING_SD * abs(weight))
+    weight = float(band_gain.sum() / family.sum())
+    return weight, max(float((band_gain / family).std(ddof=1)), MAPPING_SD * abs(weight))
+
+
+def older_new_city_weight(migration: xr.Dataset) -> tuple[float, float]:
+    """The older movers' weight of the new city's pull (NEW_CITY_OLDER_AGES) and its standard
+    deviation [-] (:func:`new_city_weight`)."""
+    return new_city_weight(migration, NEW_CITY_OLDER_AGES)
 
 
 def prior_row(parameter: str, values: xr.DataArray, unit: str, floor: float = 0.0) -> dict:
@@ -392,7 +404,9 @@ def priors(migration: xr.Dataset | None = None) -> pd.DataFrame:
       and older density preferences (:func:`common_log_trend`), standard deviation its
       standard error.
     - ``older new city weight`` [-]: the new city's net gain per mover at ages 65+ over that
-      at 25–44 (:func:`older_new_city_weight`).
+      at 25–44 (:func:`older_new_city_weight`);
+    - ``young new city weight`` [-]: the same ratio at NEW_CITY_YOUNG_AGES
+      (:func:`new_city_weight`).
     Otherwise means over the years 2012–2023; standard deviations their year-to-year spread
     (the density preferences at least MAPPING_SD of their mean). Columns parameter,
     prior_mean, prior_sd, unit.
@@ -412,6 +426,7 @@ def priors(migration: xr.Dataset | None = None) -> pd.DataFrame:
     older = older_slope.mean("sex") / older_gross.mean("sex")
     trend, trend_se = common_log_trend([young, -older])
     weight, weight_sd = older_new_city_weight(migration)
+    young_weight, young_sd = new_city_weight(migration, NEW_CITY_YOUNG_AGES)
     return pd.DataFrame([
         prior_row("female labour level factor", level, "Dmnl"),
         prior_row("female labour peak shift", shift, "year"),
@@ -421,4 +436,5 @@ def priors(migration: xr.Dataset | None = None) -> pd.DataFrame:
         prior_row("older density preference", older, "Dmnl", MAPPING_SD),
         {"parameter": "density preference trend", "prior_mean": trend, "prior_sd": trend_se, "unit": "1/year"},
         {"parameter": "older new city weight", "prior_mean": weight, "prior_sd": weight_sd, "unit": "Dmnl"},
+        {"parameter": "young new city weight", "prior_mean": young_weight, "prior_sd": young_sd, "unit": "Dmnl"},
     ])
