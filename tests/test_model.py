@@ -173,7 +173,7 @@ def _new_city_run(parameters, weights: dict):
     values = dict(parameters.values, **{"new city bonus": 2.0, **weights})
     params = type(parameters)(parameters.name, values, parameters.path)
     variables = ["new city age weight", "new city age factor", "older mover share", "labour mover share",
-                 "age destination factor", "new city pull", "young density preference by sex",
+                 "age destination factor", "new city pull", "labour density preference",
                  "density preference growth", "population density", "national population density", "in migration",
                  "out migration", "new city fertility effect", "new city newcomer share", "fertility conditions effect",
                  "congestion effect on fertility", "income effect on fertility", "jobs effect on fertility",
@@ -183,7 +183,7 @@ def _new_city_run(parameters, weights: dict):
 
 def _density_term(result, params):
     """The log density factor of age destination factor, recomputed from a run's variables."""
-    preference = (result["young density preference by sex"] * result["labour mover share"]
+    preference = (result["labour density preference"] * result["labour mover share"]
                   + params.values["older density preference"] * result["older mover share"])
     relative = np.log(np.maximum(0.01, result["population density"] / result["national population density"]))
     return preference * result["density preference growth"] * relative.rename(Region="To Region")
@@ -239,6 +239,44 @@ def test_a_new_citys_newcomers_have_its_fertility_ratio_and_other_regions_none(p
     np.testing.assert_allclose(result["fertility conditions effect"].values, (others_effect * effect).values, rtol=1e-12)
     if ratio == 1.0:   # at the neutral ratio the conditions are those of the model without the term
         np.testing.assert_allclose(result["fertility conditions effect"].values, others_effect.values, rtol=1e-12)
+
+
+def _family_run(parameters, preference: float):
+    values = dict(parameters.values, **{"family density preference": preference})
+    params = type(parameters)(parameters.name, values, parameters.path)
+    variables = ["labour density preference", "young density preference by sex", "labour mover share",
+                 "older mover share", "density preference growth", "population density",
+                 "national population density", "age destination factor", "in migration", "out migration"]
+    return params, run_pysd(Scenario("family gap", ""), params, until=2016, variables=variables)
+
+
+def test_families_from_age_30_prefer_less_dense_regions_and_the_young_preference_is_the_old_model(parameters):
+    params, neutral = _family_run(parameters, parameters.values["young density preference"])
+    young = neutral["young density preference by sex"].broadcast_like(neutral["labour density preference"])
+    np.testing.assert_array_equal(neutral["labour density preference"].values,
+                                  young.transpose(*neutral["labour density preference"].dims).values)
+    old_form = np.exp((neutral["young density preference by sex"] * neutral["labour mover share"]
+                       + params.values["older density preference"] * neutral["older mover share"])
+                      * neutral["density preference growth"]
+                      * np.log(np.maximum(0.01, neutral["population density"] / neutral["national population density"]))
+                      .rename(Region="To Region"))
+    factor = neutral["age destination factor"]
+    np.testing.assert_allclose(factor.values, old_form.transpose(*factor.dims).values, rtol=1e-12)
+    family_preference, young_preference = (parameters.values[f"{who} density preference"] for who in ("family", "young"))
+    assert family_preference < 0 < young_preference
+    _, family = _family_run(parameters, family_preference)
+    gap = family_preference - young_preference
+    preference = family["labour density preference"].isel(year=0)
+    by_sex = family["young density preference by sex"].isel(year=0)
+    assert float(preference.sel(Age="A29", Sex="Female")) == pytest.approx(float(by_sex.sel(Sex="Female")))
+    assert float(preference.sel(Age="A30", Sex="Female")) == pytest.approx(float(by_sex.sel(Sex="Female")) + gap)
+    # with the gap, Seoul keeps fewer movers aged 30-44 than without it, and mass balance holds
+    np.testing.assert_allclose(family["in migration"].sum("Region").values, family["out migration"].sum("Region").values,
+                               rtol=1e-9, atol=1e-9)
+    ages = [f"A{a}" for a in range(30, 45)]
+    net = {name: float((run["in migration"] - run["out migration"]).sel(Region="Seoul", year=2015, Age=ages).sum())
+           for name, run in (("neutral", neutral), ("family", family))}
+    assert net["family"] < net["neutral"]
 
 
 def test_women_move_earlier_young_movers_prefer_dense_regions_and_older_movers_leave_them(parameters):

@@ -121,7 +121,7 @@ def test_the_shipped_priors_follow_the_evidence():
     # the migration profile's priors come from the residual method (tests/evidence/test_migration_ages.py)
     entries = tomllib.loads((calibration_dir() / "parameters.toml").read_text("utf-8")).values()
     by_residuals = {e["model"] for e in entries if "kbalance.evidence.migration_ages" in e.get("reason", "")}
-    assert len(by_residuals) == 8
+    assert len(by_residuals) == 9
     # the regional mortality priors come from the standardised ratios (tests/evidence/test_mortality.py)
     by_ratios = {e["model"] for e in entries if "kbalance.evidence.mortality" in e.get("reason", "")}
     assert by_ratios == {"regional mortality ratio", "regional mortality trend"}

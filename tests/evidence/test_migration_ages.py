@@ -112,6 +112,20 @@ def test_young_movers_prefer_density_women_more_and_older_movers_leave_it(migrat
     assert trend["prior_mean"] > 2 * trend["prior_sd"] > 0
 
 
+def test_movers_aged_30_44_leave_dense_regions_every_year_unlike_the_young(migration):
+    family, family_gross = ma.density_preference_terms(migration, ma.FAMILY_AGES)
+    young, young_gross = ma.density_preference_terms(migration, ma.YOUNG_AGES)
+    assert bool((family_gross > 0).all())
+    family_ratio = family.mean("sex") / family_gross.mean("sex")
+    young_ratio = young.mean("sex") / young_gross.mean("sex")
+    assert bool((family_ratio < 0).all()) and bool((young_ratio > 0).all())   # in each of 2012-2023
+    table = ma.priors(migration).set_index("parameter")
+    family_prior, young_prior = table.loc["family density preference"], table.loc["young density preference"]
+    assert family_prior["prior_mean"] == pytest.approx(float(family_ratio.mean()))
+    assert family_prior["prior_mean"] < -family_prior["prior_sd"] < 0 < young_prior["prior_mean"]
+    assert family_prior["prior_sd"] >= ma.MAPPING_SD * abs(family_prior["prior_mean"])
+
+
 def test_older_movers_gained_sejong_less_per_mover_than_families_while_it_was_built(migration):
     older = ma.new_city_pull_per_mover(migration, ma.NEW_CITY_OLDER_AGES)
     family = ma.new_city_pull_per_mover(migration, ma.NEW_CITY_FAMILY_AGES)

@@ -289,6 +289,11 @@ YOUNG_AGES = BANDS["20_29"]
 #: labour-force component: past the labour ages, where that component has faded.
 OLDER_AGES = (55, 79)
 
+#: Ages [years, age at year-end, inclusive] of the family movers: past the young adults'
+#: moves to study and first jobs, the labour-force movers of these ages move with their
+#: children and leave dense regions (Seoul to Gyeonggi and Incheon).
+FAMILY_AGES = (30, 44)
+
 
 def density_preference_terms(migration: xr.Dataset, ages: tuple[int, int]) -> tuple[xr.DataArray, xr.DataArray]:
     """Numerator and denominator of a density preference of movers aged ``ages``, dims (year, sex).
@@ -400,6 +405,8 @@ def priors(migration: xr.Dataset | None = None) -> pd.DataFrame:
       preference, each sex's slope over its own gross rate;
     - ``older density preference`` [-]: the same ratio at OLDER_AGES (both sexes' means), for
       the movers outside the labour-force component;
+    - ``family density preference`` [-]: the same ratio at FAMILY_AGES (both sexes' means),
+      for the labour-force movers from FAMILY_AGES[0] on;
     - ``density preference trend`` [1/year]: the common log-linear trend of the yearly young
       and older density preferences (:func:`common_log_trend`), standard deviation its
       standard error.
@@ -424,6 +431,8 @@ def priors(migration: xr.Dataset | None = None) -> pd.DataFrame:
     older_slope, older_gross = density_preference_terms(migration, OLDER_AGES)
     young = slope.mean("sex") / gross.mean("sex")
     older = older_slope.mean("sex") / older_gross.mean("sex")
+    family_slope, family_gross = density_preference_terms(migration, FAMILY_AGES)
+    family = family_slope.mean("sex") / family_gross.mean("sex")
     trend, trend_se = common_log_trend([young, -older])
     weight, weight_sd = older_new_city_weight(migration)
     young_weight, young_sd = new_city_weight(migration, NEW_CITY_YOUNG_AGES)
@@ -434,6 +443,7 @@ def priors(migration: xr.Dataset | None = None) -> pd.DataFrame:
         prior_row("female young density preference gap", by_sex.sel(sex="female") - by_sex.sel(sex="male"),
                   "Dmnl", MAPPING_SD),
         prior_row("older density preference", older, "Dmnl", MAPPING_SD),
+        prior_row("family density preference", family, "Dmnl", MAPPING_SD),
         {"parameter": "density preference trend", "prior_mean": trend, "prior_sd": trend_se, "unit": "1/year"},
         {"parameter": "older new city weight", "prior_mean": weight, "prior_sd": weight_sd, "unit": "Dmnl"},
         {"parameter": "young new city weight", "prior_mean": young_weight, "prior_sd": young_sd, "unit": "Dmnl"},
