@@ -15,6 +15,7 @@ import pytest
 
 from kbalance.model.economy_inputs import (economy_data_year, economy_jump_off, national_labour_productivity,
                                            projected_productivity_growth)
+from kbalance.model import fiscal_inputs
 from kbalance.model.inputs import OPEN_AGE, read_levers
 from kbalance.model.population import jump_off_population, latest_age_year, observed_age_groups
 from kbalance.paths import calibration_dir, model_dir
@@ -39,7 +40,8 @@ FISCAL_VARIABLES = ("local budget", "budget size", "fiscal autonomy ratio", "own
                     "consumption tax block 2", "vat base", "general allocation tax pool",
                     "budgeted own revenue", "original budget own revenue", "allocation tax settlement", "allocation tax settlement received",
                     "allocation tax budgeted pool", "allocation tax pool", "national tax revenue",
-                    "local allocation tax rate")
+                    "local allocation tax rate", "own revenue before consumption tax", "national tax for budget",
+                    "price level")
 
 ECONOMY_VARIABLES = ("labour productivity", "modelled labour productivity", "employment rate", "modelled employment rate",
                      "relocated public staff", "adult population", "national labour productivity")
@@ -406,24 +408,39 @@ def test_the_ratios_divide_by_the_budget_size(baseline):
     assert float(first) > 0 and float(first) == float(b["own source revenue"].sel(Region="Sejong", year=2013))
 
 
-def test_the_budgeted_own_revenue_is_last_year_s_collected(baseline):
+def test_the_budgeted_own_revenue_is_last_year_s_collected_with_this_year_s_consumption_tax(baseline):
     """With a budgeting time of one year and TIME STEP = 1 the original budget books the own
-    revenue settled the year before [R850] 제4조."""
-    own, budgeted = baseline["own source revenue"], baseline["budgeted own revenue"]
+    revenue other than the consumption tax settled the year before [R850] 제4조, and the
+    consumption tax at the rate and blocks the law sets for the year."""
+    b = baseline
+    own, budgeted = b["own revenue before consumption tax"], b["budgeted own revenue"]
     np.testing.assert_allclose(budgeted.sel(year=slice(2002, 2030)).values, own.sel(year=slice(2001, 2029)).values,
                                rtol=1e-12)
+    consumption = b["consumption tax to province"] + b["consumption tax to municipalities"]
+    np.testing.assert_allclose((b["own source revenue"] - own).values, consumption.values, rtol=1e-9, atol=1e-6)
+    booked = b["original budget own revenue"].where(budgeted > 0)
+    np.testing.assert_allclose(booked.values, (budgeted + consumption).where(budgeted > 0).values, rtol=1e-12)
+    # the 2020 rise of the rate (15 to 21 %) is in the 2020 budgets, not a year later
+    rise = (b["original budget own revenue"] - b["budgeted own revenue"]).sum("Region")
+    assert float(rise.sel(year=2020)) > 1.2 * float(rise.sel(year=2019))
 
 
 def test_the_pool_is_the_rate_of_the_year_s_internal_tax_and_the_budgets_book_the_budgeted_part(baseline):
-    """[R304] 제4조①1·4호: the budgeted pool (last year's collected internal tax) plus the
-    year's settlement is the rate of the year's internal tax; the original budget, the base of
-    the ratios, holds the grants without their settlement."""
+    """[R304] 제4조①1·4호: the budgeted pool (last year's collected internal tax: observed in
+    history, the modelled after) plus the year's settlement is the rate of the year's internal
+    tax; the original budget, the base of the ratios, holds the grants without their settlement."""
     b = baseline
     rate = b["local allocation tax rate"] / 100
     np.testing.assert_allclose(b["allocation tax pool"].values, (0.9 * rate * b["national tax revenue"]).values, rtol=1e-9)
-    budgeted = 0.9 * rate * b["national tax revenue"].shift(year=1)
-    np.testing.assert_allclose(b["allocation tax budgeted pool"].sel(year=slice(2002, None)).values,
-                               budgeted.sel(year=slice(2002, None)).values, rtol=1e-9)
+    collected = fiscal_inputs.national_tax_collected(None) / 1e6  # million KRW, nominal
+    last = int(collected.index.max()) + 1
+    years = list(range(2002, last + 1))
+    observed = collected.loc[[y - 1 for y in years]].to_numpy() / b["price level"].sel(year=years).values
+    np.testing.assert_allclose(b["national tax for budget"].sel(year=years).values, observed, rtol=1e-9)
+    after = b["national tax revenue"].shift(year=1).sel(year=slice(last + 1, None))
+    np.testing.assert_allclose(b["national tax for budget"].sel(year=slice(last + 1, None)).values, after.values, rtol=1e-9)
+    np.testing.assert_allclose(b["allocation tax budgeted pool"].values, (0.9 * rate * b["national tax for budget"]).values,
+                               rtol=1e-9)
     grants = b["general allocation tax"] + b["special allocation tax"]
     booked = (grants - b["allocation tax settlement received"]).sum("Region")
     np.testing.assert_allclose(booked.values, b["allocation tax budgeted pool"].values, rtol=1e-9)

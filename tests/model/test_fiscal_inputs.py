@@ -138,3 +138,14 @@ def test_other_budget_share_is_what_the_2023_budgets_hold_beside_revenue(tables)
     share = tables["fiscal_scalars.csv"].loc["other_budget_revenue_share", "value"]
     assert share == pytest.approx((305.4 - 115.3 - 24.7 - 77.8 - 63.4) / 305.4)
     assert 0.05 < share < 0.1  # surpluses, carry-overs and borrowing: a small part of the budgets
+
+
+def test_the_budget_year_s_national_tax_is_the_year_before_s_collected(tables):
+    budget = tables["fiscal_national_tax_for_budget.csv"]["value"]
+    collected = fiscal_inputs.national_tax_collected(None)
+    # the 2023 budget rests on 2022's 395.9조 and the 2022 budget on 2021's 344.1조 [R780]
+    assert budget.loc[2023] == pytest.approx(395.9e6) and budget.loc[2022] == pytest.approx(344.1e6)
+    assert budget.loc[2002] == pytest.approx(collected.loc[2001] / 1e6)
+    last = tables["fiscal_scalars.csv"].loc["national_tax_for_budget_last_year", "value"]
+    assert last == budget.index.max() == collected.index.max() + 1
+    assert budget.index.min() == fiscal_inputs.NATIONAL_TAX_FIRST_YEAR + 1

@@ -10,6 +10,10 @@ few totals of the references, and then held fixed:
 - the local consumption tax base (VAT base) per unit of GDP: the 2023 revenue of the tax
   (24.6731조 [R312]) over its 2023 collected rate (25.3 % and 23.7 % [R300][R301]) and the
   2023 nominal GDP;
+- the national tax collected in the year before each budget year, nominal, and the last
+  budget year where it is observed: the base of the allocation tax pool the original budget
+  writes [R304] 제4조①1호, so that a history year's pool rests on the observed national tax,
+  not on the modelled GDP;
 - national tax before the local consumption tax is carved out of VAT, per unit of GDP, by
   year from 2000 (tax.csv to 2020, the settled totals of calibration/reference_totals.csv
   [R780][R781] after it, with the collected rates of model/levers.toml's history), the base
@@ -157,9 +161,9 @@ def fiscal_scalars(root: Path | None, levers: dict[str, dict]) -> tuple[pd.DataF
     gdp = national_by_year("grdp_nominal", root) * 1e6  # KRW
     vat_ratio = CONSUMPTION_TAX_2023 / (collected_rate(levers, [2023]).iloc[0] / 100) / gdp[2023]
     table = pd.DataFrame({"value": [vat_ratio, NON_TAX_REVENUE_2023 / LOCAL_TAX_2023, COLLECTED_NEXT_YEAR,
-                                    other_budget_share()]},
+                                    other_budget_share(), float(national_tax_for_budget(root).index.max())]},
                          index=["vat_base_to_gdp", "non_tax_revenue_per_local_tax", "consumption_tax_collected_next_year",
-                                "other_budget_revenue_share"])
+                                "other_budget_revenue_share", "national_tax_for_budget_last_year"])
     return table, vat_ratio
 
 
@@ -176,12 +180,28 @@ def national_tax_history(root: Path | None, levers: dict[str, dict], vat_ratio: 
     [R780][R781], over nominal GDP, plus the collected consumption-tax rate times the VAT base
     per unit of GDP."""
     gdp = national_by_year("grdp_nominal", root) * 1e6  # KRW
-    observed = national_by_year("national_tax_revenue", root).dropna()
-    typed = reference_totals("national_tax_revenue", root).set_index("year")["value"]
-    national = pd.concat([observed, typed]).sort_index().loc[NATIONAL_TAX_FIRST_YEAR:] * 1e8  # KRW
+    national = national_tax_collected(root)
     years = [int(y) for y in national.index if y in gdp.dropna().index]
     ratio = national.loc[years] / gdp.loc[years] + collected_rate(levers, years) / 100 * vat_ratio
     return pd.DataFrame({"value": ratio.to_numpy()}, index=pd.Index(years, name="key"))
+
+
+def national_tax_collected(root: Path | None) -> pd.Series:
+    """National tax collected [KRW, nominal] by year from :data:`NATIONAL_TAX_FIRST_YEAR`:
+    tax.csv, then the settled totals of calibration/reference_totals.csv [R780][R781][R782]."""
+    observed = national_by_year("national_tax_revenue", root).dropna()
+    typed = reference_totals("national_tax_revenue", root).set_index("year")["value"]
+    national = pd.concat([observed, typed]).sort_index().loc[NATIONAL_TAX_FIRST_YEAR:] * 1e8  # KRW
+    national.index = national.index.astype(int)
+    return national
+
+
+def national_tax_for_budget(root: Path | None) -> pd.DataFrame:
+    """The national tax collected in the year before [million KRW, nominal] by budget year:
+    the base of the allocation tax pool the year's original budget writes (model/kbalance.mdl,
+    `allocation tax budgeted pool`), where it is observed."""
+    collected = national_tax_collected(root) / 1e6
+    return pd.DataFrame({"value": collected.to_numpy()}, index=pd.Index(collected.index + 1, name="key"))
 
 
 def municipal_tax_ratios(root: Path | None, levers: dict[str, dict], vat_ratio: float, share: pd.Series,
@@ -281,4 +301,5 @@ def fiscal_tables(root: Path | None, levers: dict[str, dict]) -> dict[str, pd.Da
     return {"fiscal_scalars.csv": scalars, "fiscal_regions.csv": fiscal_regions(root, levers, vat_ratio),
             "fiscal_price_level.csv": price_level(root),
             "fiscal_national_tax.csv": national_tax_history(root, levers, vat_ratio),
+            "fiscal_national_tax_for_budget.csv": national_tax_for_budget(root),
             "fiscal_provincial_tax_level.csv": provincial_tax_level(root, levers, vat_ratio)}
