@@ -61,3 +61,14 @@ def test_the_population_flow_reuses_its_net_flow_and_boundary_transfers_run_only
     assert "v_entries" not in flow and len(token) == 1 and f"full({token[0]}, " in net
     loss = next(line for line in source if "s.cache['boundary_transfer_loss'] =" in line)
     assert "if_then_else(" in loss and "np.where" not in loss
+
+
+def test_constants_data_and_stocks_are_read_directly_and_auxiliaries_through_their_function():
+    model = compile_model()
+    births = next(line for line in model.source.splitlines() if "s.cache['births'] =" in line)
+    assert "s.state['population']" in births and "v_population(s)" not in births
+    assert "v_age_specific_fertility(s)" in births  # an auxiliary, memoized per step
+    ageing = next(line for line in model.source.splitlines() if "s.cache['ageing'] =" in line)
+    assert "s.c['ageing_share']" in ageing and "v_ageing_share(s)" not in ageing
+    for py in ("population", "ageing_share"):
+        assert f"def v_{py}(s):" in model.source  # still there for the outputs asked for

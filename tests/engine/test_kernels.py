@@ -3,6 +3,8 @@ model equals its numpy path."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -53,3 +55,16 @@ def test_the_fused_path_calls_kernels_and_equals_the_numpy_path():
 def test_an_unknown_engine_is_refused_naming_the_allowed_values():
     with pytest.raises(InvalidValueError, match="run_fast: field 'engine'.*auto, fused, numpy"):
         run_fast(None, None, 2005, ["national population"], engine="jax")
+
+
+def test_a_kernel_that_fills_the_variable_is_not_passed_through_full():
+    source = compile_model(fused=True).source.splitlines()
+    flow = source[source.index("def flow_population(s):") + 1]
+    assert flow.startswith("    return s.k.k") and "full(" not in flow
+    leaf = kernels.Fused("{0}", [], ("Region",), False, None)
+    region = SimpleNamespace(code="x", dims=("Region",), literal=False, boolean=False)
+    number = SimpleNamespace(code="2.0", dims=(), literal=True, boolean=False)
+    assert kernels.Fused("({0} * {1})", [region, number], ("Region",), False, None).fills(("Region",))
+    assert not kernels.Fused("({0} * {1})", [region, number], ("Region", "Age"), False, None).fills(("Region", "Age"))
+    assert not kernels.Fused("({0} > {1})", [region, number], ("Region",), True, None).fills(("Region",))  # a truth value
+    assert not leaf.fills(("Region",))  # no array to take the sizes from

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from kbalance.engine.subexpressions import SharedExpressions, resolve_shared
+from types import SimpleNamespace
+
+from kbalance.engine.subexpressions import SharedExpressions, memoized, resolve_shared
 
 
 def test_a_sub_expression_used_twice_is_computed_once_per_step_and_one_used_once_is_inlined():
@@ -19,3 +21,11 @@ def test_the_same_code_gets_the_same_placeholder():
     assert shared.placeholder("(a + b)") == first != shared.placeholder("(a - b)")
     assert shared.resolve(f"x = {first}\ny = {first}\n").count("def _cse_0(s):") == 1
     assert shared.resolve(f"x = {first}\n") == "x = (a + b)\n"
+
+
+def test_a_memoized_function_computes_its_code_once_and_keeps_it_where_asked():
+    namespace: dict = {"calls": []}
+    exec(memoized("_static_0", "static", "calls.append(1) or 2.0"), namespace)  # noqa: S102 (generated)
+    s = SimpleNamespace(static={}, cache={})
+    assert namespace["_static_0"](s) == 2.0 and namespace["_static_0"](s) == 2.0
+    assert namespace["calls"] == [1] and s.static == {"_static_0": 2.0} and s.cache == {}

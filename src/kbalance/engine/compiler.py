@@ -27,12 +27,18 @@ import xarray as xr
 from pysd.translators.structures import abstract_expressions as ae
 
 from kbalance.engine.kernels import Fused, KernelSet
-from kbalance.engine.subexpressions import SharedExpressions
+from kbalance.engine.subexpressions import SharedExpressions, memoized
 from kbalance.model import mdl
 
 
 class EngineError(RuntimeError):
     """The model uses a construct the fast engine does not compile."""
+
+
+#: How the generated code reads a variable: constants, data and stocks directly (about
+#: 170 Python calls of a step saved), the others through their memoized function.
+_READ = {"constant": "s.c[{name!r}]", "data": "s.data_at({name!r})", "stock": "s.state[{name!r}]",
+         "aux": "v_{name}(s)", "lookup": "v_{name}(s)"}
 
 
 def _index_tuple(index: list[list[int]]) -> tuple:
@@ -242,12 +248,7 @@ class Compiler:
         key = self.hoisted_keys.get((inner.code, inner.dims))
         if key is None:
             key = self.hoisted_keys[(inner.code, inner.dims)] = f"_static_{len(self.hoisted_keys)}"
-            self.functions.append(
-                f"def {key}(s):\n"
-                f"    v = s.static.get({key!r})\n"
-                f"    if v is None:\n"
-                f"        v = s.static[{key!r}] = {inner.code}\n"
-                f"    return v\n")
+            self.functions.append(memoized(key, "static", inner.code))
         return _Expr(f"{key}(s)", inner.dims, boolean=inner.boolean)
 
     def expr(self, node) -> _Expr:
@@ -286,7 +287,7 @@ class Compiler:
         if name not in self.dims:
             raise EngineError(f"unknown variable {name!r}")
         dims = list(self.dims[name])
-        code = f"v_{name}(s)"
+        code = _READ[self.kind[name]].format(name=name)
         subs = node.subscripts.subscripts if node.subscripts else []
         if subs and len(subs) != len(dims):
             raise EngineError(f"{name}: {len(subs)} subscripts for {len(dims)} dimensions")
@@ -445,23 +446,25 @@ class Compiler:
         inner = self.expr(node)
         key = f"_initial_{self.initial_count}"
         self.initial_count += 1
-        self.functions.append(
-            f"def {key}(s):\n"
-            f"    v = s.initials.get({key!r})\n"
-            f"    if v is None:\n"
-            f"        v = s.initials[{key!r}] = {inner.code}\n"
-            f"    return v\n")
+        self.functions.append(memoized(key, "initials", inner.code))
         self.initial_keys.append(key)
         return _Expr(f"{key}(s)", inner.dims, inner.literal, inner.boolean)
 
     # -- variables --------------------------------------------------------------
+    def filled(self, e: _Expr, dims: tuple[str, ...]) -> str:
+        """Code of ``e`` as a variable's value over ``dims``: through ``full`` (the run's type,
+        every axis at its size) unless it is one already (a kernel that fills ``dims``)."""
+        if isinstance(e, Fused) and e.fills(dims):
+            return self.align(e, dims)
+        return f"full({self.align(e, dims)}, {tuple(self._size(d) for d in dims)}, s.dtype)"
+
     def assign(self, py: str, components) -> str:
         """Code computing a variable: one line for a single full definition, else a block
         filling an array element by element (``entries[.., A0]``, ``entries[.., Older]``)."""
         dims = self.dims[py]
         sizes = tuple(self._size(d) for d in dims)
         if len(components) == 1 and list(components[0][0]) == list(dims):
-            return f"full({self.align(self.expr(components[0][1]), dims)}, {sizes}, s.dtype)"
+            return self.filled(self.expr(components[0][1]), dims)
         lines = [f"out = np.zeros((s.m, {', '.join(map(str, sizes))}), s.dtype)"]
         for subs, ast in components:
             e = self.expr(ast)
@@ -508,12 +511,11 @@ class Compiler:
                 flow = self.expr(integ.flow)
                 init = self.expr(integ.initial)
                 dims = self.dims[py]
-                sizes = tuple(self._size(d) for d in dims)
                 stocks.append(py)
                 defs.append(
                     f"def v_{py}(s):\n    return s.state[{py!r}]\n\n"
-                    f"def flow_{py}(s):\n    return full({self.align(flow, dims)}, {sizes}, s.dtype)\n\n"
-                    f"def init_{py}(s):\n    return full({self.align(init, dims)}, {sizes}, s.dtype)\n")
+                    f"def flow_{py}(s):\n    return {self.filled(flow, dims)}\n\n"
+                    f"def init_{py}(s):\n    return {self.filled(init, dims)}\n")
                 continue
             static = self.static_variable(py)
             cache = "s.static" if static else "s.cache"  # static: computed once per run

@@ -48,6 +48,13 @@ class Fused:
     kernels: KernelSet
     literal: bool = False
 
+    def fills(self, dims) -> bool:
+        """Whether the kernel's result, its leaves aligned to ``dims``, is an array of the run's
+        floating type with every axis of ``dims`` at its size: a number, not a truth value,
+        and some leaf array over each axis."""
+        arrays = [x for x in self.leaves if not x.literal]
+        return not self.boolean and bool(arrays) and set(dims) <= {d for x in arrays for d in x.dims}
+
     @property
     def code(self) -> str:
         """numpy-level code of the expression: its kernel called on its leaves."""

@@ -54,12 +54,15 @@ def resolve_shared(source: str, shared: dict[str, str]) -> str:
     def resolve(code: str) -> str:
         return _PLACEHOLDER.sub(lambda m: m.group(0) if uses[m.group(1)] > 1 else resolve(shared[m.group(1)]), code)
 
-    functions = [f"def {name}(s):\n"
-                 f"    v = s.cache.get({name!r})\n"
-                 f"    if v is None:\n"
-                 f"        v = s.cache[{name!r}] = {resolve(code)}\n"
-                 f"    return v\n" for name, code in shared.items() if uses.get(name, 0) > 1]
+    functions = [memoized(name, "cache", resolve(code)) for name, code in shared.items() if uses.get(name, 0) > 1]
     return "\n".join([resolve(source)] + functions)
 
 
-__all__ = ["SharedExpressions", "resolve_shared"]
+def memoized(name: str, store: str, code: str) -> str:
+    """Source of a function ``name(s)`` that computes ``code`` on its first call and keeps
+    the value in ``s.<store>`` (``cache``: for the step; ``static``, ``initials``: for the run)."""
+    return (f"def {name}(s):\n    v = s.{store}.get({name!r})\n    if v is None:\n"
+            f"        v = s.{store}[{name!r}] = {code}\n    return v\n")
+
+
+__all__ = ["SharedExpressions", "memoized", "resolve_shared"]
