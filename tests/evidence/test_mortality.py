@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kbalance.evidence.mortality import level_spread, log_linear_slope, regional_mortality_ratios, trend_prior
+from kbalance.evidence.mortality import (level_spread, log_linear_slope, regional_mortality_ratios, sex_gap_prior,
+                                        trend_prior)
 from kbalance.paths import calibration_dir, read_toml
 
 
@@ -50,3 +51,22 @@ def test_the_priors_of_the_regional_mortality_parameters_are_the_estimated_sprea
     assert ratio["prior"] == "normal" and ratio["prior_mean"] == 1.0 and ratio["default"] == 1.0
     assert ratio["prior_sd"] == pytest.approx(level_spread(ratios), abs=5e-4)
     assert prior.slopes["Sejong"] < -0.01          # the new city: its residents' mortality fell relative to the nation
+
+
+def test_the_prior_of_the_sex_gap_target_is_the_un_median_gap_with_the_spread_of_its_estimates():
+    prior = sex_gap_prior()
+    specs = read_toml(calibration_dir() / "parameters.toml", "parameters", "calibration/parameters.toml")
+    target = specs["life_expectancy_sex_gap_target"]
+    assert target["prior"] == "normal" and target["default"] == target["prior_mean"]
+    assert target["prior_mean"] == pytest.approx(prior.mean, abs=5e-5)
+    assert target["prior_sd"] == pytest.approx(prior.sd, abs=5e-5)
+    low, high = target["range"]
+    assert low == pytest.approx(prior.mean - 4 * prior.sd, abs=1e-3) and high == pytest.approx(prior.mean + 4 * prior.sd, abs=1e-3)
+    # the UN gap barely moves over the projection: it neither closes nor widens by half a year
+    assert float(prior.gaps.loc[2024:2100].max() - prior.gaps.loc[2024:2100].min()) < 0.5
+    assert 0 < prior.sd < 1
+
+
+def test_a_sex_gap_prior_outside_the_un_years_is_refused():
+    with pytest.raises(ValueError, match="UN WPP has medians"):
+        sex_gap_prior(year=2200)

@@ -10,8 +10,9 @@ import pytest
 from kbalance.demography.lifetable import cohort_rates, life_table
 from kbalance.errors import InvalidValueError
 from kbalance.model import mortality
-from kbalance.model.mortality import (OPEN_AGE, ObservedIndex, fit_national_mortality, jump_off_index, mortality_tables,
-                                      national_deaths, observed_index, registered_population, sex_index_path)
+from kbalance.model.mortality import (OPEN_AGE, ObservedIndex, fit_national_mortality, jump_off_index,
+                                      male_life_expectancy_response, mortality_tables, national_deaths, observed_index,
+                                      registered_population, sex_gap_adjustment_time, sex_index_path)
 from kbalance.paths import model_dir
 
 
@@ -123,3 +124,20 @@ def test_without_observed_years_the_jump_off_is_the_last_fitted_index_on_the_reg
     empty = ObservedIndex(np.zeros(0, int), np.zeros(0), np.zeros(0), np.zeros((2, 0)), observed.offset,
                           observed.overlap_years)
     assert jump_off_index(fit, empty) == (fit.walk.last - observed.offset, 2020)
+
+
+def test_the_sex_gap_rule_inputs_are_the_male_response_at_the_jump_off_and_the_womens_persistence(fit, observed):
+    tables = mortality_tables(fit, observed)
+    scalars = tables["mortality_scalars.csv"]["value"]
+    # the last two rows, after the rows the model file reads by position before them
+    assert list(scalars.index[-2:]) == ["male_e0_response", "sex_gap_adjustment_time"]
+    response = scalars["male_e0_response"]
+    level = scalars["index_jump_off"]
+    kt = observed.sex_index[:, 0]                                   # the jump-off year 2021
+    e0 = [float(life_table(fit.model.rates(np.array([k]), kt[:, None])[0, 0], False).e0) for k in (level, level + 1)]
+    assert e0[0] - e0[1] == pytest.approx(response, rel=0.02)        # one unit of K costs men this much e0
+    assert response == pytest.approx(male_life_expectancy_response(fit, observed, step=0.05), rel=1e-3)
+    assert 0 < response < 1
+    phi = tables["mortality_sex.csv"].loc["Female", "ar1_coefficient"]
+    assert scalars["sex_gap_adjustment_time"] == pytest.approx(1 / (1 - phi)) == sex_gap_adjustment_time(fit)
+    assert scalars["sex_gap_adjustment_time"] > 1

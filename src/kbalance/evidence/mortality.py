@@ -20,7 +20,9 @@ boundary change (calibration/breaks.csv) are left out.
 gives the spread of the β_r about 0 that a hierarchical prior of the model's
 `regional mortality trend` takes; :func:`level_spread` the spread of the regions' mean
 ratios, the prior standard deviation of `regional mortality ratio` about 1 (docs/evidence.md,
-"Regional mortality over time").
+"Regional mortality over time"). :func:`sex_gap_prior` gives the prior of the level the gap of
+life expectancy between the sexes converges to in projections (`life expectancy sex gap
+target`) from UN WPP 2024 (docs/evidence.md, "The gap of life expectancy between the sexes").
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from kbalance.demography.ages import FIVE_YEAR_GROUPS, split_five_year
 from kbalance.evidence.migration_ages import boundary_region_years
 from kbalance.model.mortality import OPEN_AGE, SEXES, fit_national_mortality, observed_index
 from kbalance.model.population import to_model_ages
+from kbalance.observations.keyed import un_wpp
 from kbalance.observations.load import age_structure, wide_series
 from kbalance.regions import NATIONAL_CODE, names, region_codes
 
@@ -134,3 +137,36 @@ def level_spread(ratios: pd.DataFrame | None = None) -> float:
     """Standard deviation over the regions of each region's mean ratio R over the years [1]."""
     ratios = regional_mortality_ratios() if ratios is None else ratios
     return float(ratios.mean().std(ddof=1))
+
+
+@dataclass(frozen=True)
+class SexGapPrior:
+    """Prior of the projected gap of life expectancy at birth, women minus men [years].
+
+    mean [years] the UN WPP 2024 median gap of ``year``; sd [years] the standard deviation of
+    the UN WPP estimated gap over ``estimate_years``; gaps [years] the median gap by projection
+    year.
+    """
+
+    year: int
+    mean: float
+    sd: float
+    estimate_years: tuple[int, int]
+    gaps: pd.Series
+
+
+def sex_gap_prior(year: int = 2070, estimate_years: tuple[int, int] = (2003, 2023), root=None) -> SexGapPrior:
+    """Gap of UN WPP 2024's median e0 of women over men in ``year`` [years] and the spread of the
+    gap its estimates show over ``estimate_years`` (the years of the HMD fit to the latest
+    estimate) [years] (calibration/observations/un_wpp.csv)."""
+    table = un_wpp(root)
+    e0 = table[table["variable"].isin(["e0_male", "e0_female"])].pivot_table(
+        index=["quantile", "year"], columns="variable", values="value")
+    gap = e0["e0_female"] - e0["e0_male"]
+    median, estimate = gap.loc["median"], gap.loc["estimate"]
+    first, last = estimate_years
+    if year not in median.index or first not in estimate.index or last not in estimate.index:
+        raise ValueError(f"UN WPP has medians for {median.index.min()}-{median.index.max()} and "
+                         f"estimates for {estimate.index.min()}-{estimate.index.max()}")
+    return SexGapPrior(year=year, mean=float(median.loc[year]), sd=float(estimate.loc[first:last].std(ddof=1)),
+                       estimate_years=estimate_years, gaps=median)

@@ -43,6 +43,7 @@ import pandas as pd
 
 from kbalance.demography.ages import FIVE_YEAR_GROUPS, split_five_year
 from kbalance.demography.leecarter import LiLee, common_index_to_deaths, fit_li_lee
+from kbalance.demography.lifetable import life_table
 from kbalance.demography.oldage import complete_rates
 from kbalance.demography.projection import AR1, RandomWalk, ar1_path, fit_ar1, fit_random_walk
 from kbalance.errors import InvalidValueError
@@ -183,6 +184,29 @@ def jump_off_index(fit: MortalityFit, observed: ObservedIndex) -> tuple[float, i
     return float(observed.registered[first]), int(observed.years[first])
 
 
+def male_life_expectancy_response(fit: MortalityFit, observed: ObservedIndex, step: float = 0.5) -> float:
+    """Years of men's life expectancy at birth lost per unit rise of the common index at the
+    jump-off [year]: −∂e0/∂K of the male schedule at the jump-off level (:func:`jump_off_index`)
+    with the sex index of that year, by a central difference of ±``step`` in K (life table of
+    :func:`kbalance.demography.lifetable.life_table`). It converts a gap of life expectancy into
+    the index units of the model's sex-gap rule (docs/model.md)."""
+    level, year = jump_off_index(fit, observed)
+    if year in observed.years:
+        kt = observed.sex_index[:, list(observed.years).index(year)]
+    else:
+        kt = fit.model.kt[:, -1]
+    rates = fit.model.rates(np.array([level - step, level + step]), np.repeat(kt[:, None], 2, axis=1))
+    e0 = life_table(rates[0], False).e0                               # men (SEXES order)
+    return float((e0[0] - e0[1]) / (2 * step))
+
+
+def sex_gap_adjustment_time(fit: MortalityFit) -> float:
+    """Time over which the model's gap of life expectancy between the sexes closes on its
+    target [year]: 1 / (1 − φ) of the women's index AR(1), the fit's own estimate of how slowly
+    the sexes' relative mortality returns to its long-run level."""
+    return float(1.0 / (1.0 - fit.ar1[SEXES.index("female")].phi))
+
+
 def mortality_tables(fit: MortalityFit, observed: ObservedIndex) -> dict[str, pd.DataFrame]:
     """The model inputs of a fit and the index of the observed years after it, by file name.
 
@@ -197,7 +221,10 @@ def mortality_tables(fit: MortalityFit, observed: ObservedIndex) -> dict[str, pd
     - ``mortality_scalars.csv``: first and last fitted year [year], the fitted drift of
       K [1/year] and its standard error [1/year], the last year of the index [year], the
       jump-off of the projection (:func:`jump_off_index`, registered basis) [-], the basis
-      offset of the observed years [-] and the year of the jump-off level [year].
+      offset of the observed years [-], the year of the jump-off level [year], the men's
+      life expectancy lost per unit of K at the jump-off [year]
+      (:func:`male_life_expectancy_response`) and the adjustment time of the sex gap [year]
+      (:func:`sex_gap_adjustment_time`).
     """
     m = fit.model
     ages = [f"A{a}" for a in range(OPEN_AGE + 1)]
@@ -212,9 +239,11 @@ def mortality_tables(fit: MortalityFit, observed: ObservedIndex) -> dict[str, pd
                        index=list(MODEL_SEXES))
     jump_off, jump_off_year = jump_off_index(fit, observed)
     scalars = pd.DataFrame({"value": [float(fit.years[0]), float(fit.years[-1]), fit.walk.drift, fit.walk.drift_se,
-                                      float(index.index[-1]), jump_off, observed.offset, float(jump_off_year)]},
+                                      float(index.index[-1]), jump_off, observed.offset, float(jump_off_year),
+                                      male_life_expectancy_response(fit, observed), sex_gap_adjustment_time(fit)]},
                            index=["first_fitted_year", "last_fitted_year", "index_drift", "index_drift_se",
-                                  "last_index_year", "index_jump_off", "index_basis_offset", "index_jump_off_year"])
+                                  "last_index_year", "index_jump_off", "index_basis_offset", "index_jump_off_year",
+                                  "male_e0_response", "sex_gap_adjustment_time"])
     return {"mortality_age.csv": by_age, "mortality_index.csv": index, "mortality_sex.csv": sex,
             "mortality_scalars.csv": scalars}
 
