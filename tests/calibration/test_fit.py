@@ -122,9 +122,10 @@ def test_the_shipped_priors_follow_the_evidence():
     entries = tomllib.loads((calibration_dir() / "parameters.toml").read_text("utf-8")).values()
     by_residuals = {e["model"] for e in entries if "kbalance.evidence.migration_ages" in e.get("reason", "")}
     assert len(by_residuals) == 9
-    # the regional mortality priors come from the standardised ratios (tests/evidence/test_mortality.py)
+    # the regional mortality priors come from the standardised ratios, the sex gap's from the UN WPP
+    # 2024 gap (tests/evidence/test_mortality.py)
     by_ratios = {e["model"] for e in entries if "kbalance.evidence.mortality" in e.get("reason", "")}
-    assert by_ratios == {"regional mortality ratio", "regional mortality trend"}
+    assert by_ratios == {"regional mortality ratio", "regional mortality trend", "life expectancy sex gap target"}
     # the new city's newcomer fertility from its TFR as it filled (tests/evidence/test_new_city.py)
     by_new_city = {e["model"] for e in entries if "kbalance.evidence.new_city" in e.get("reason", "")}
     assert by_new_city == {"new city fertility ratio"}
