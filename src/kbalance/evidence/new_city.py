@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import statsmodels.api as sm
 
 from kbalance.evidence.migration_ages import NEW_CITY
 from kbalance.model.inputs import boundary_transfers, observations
@@ -83,19 +84,16 @@ def fit_ratio(share: pd.Series, tfr_ratio: pd.Series) -> FertilityRatio:
     """Least squares of the TFR ratio on the newcomer share over their common years.
 
     Returns k = 1 + slope / intercept and its delta-method standard error from the
-    coefficients' covariance (residual variance over n − 2 degrees of freedom).
+    coefficients' covariance (statsmodels OLS: residual variance over n − 2 degrees of freedom).
     """
     years = share.index.intersection(tfr_ratio.index)
     if len(years) < 3:
         raise ValueError("the newcomer fertility ratio needs at least three years")
     x, y = share.loc[years].to_numpy(float), tfr_ratio.loc[years].to_numpy(float)
-    design = np.column_stack([np.ones_like(x), x])
-    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
-    residual = y - design @ coef
-    cov = (residual @ residual / (len(x) - 2)) * np.linalg.inv(design.T @ design)
-    a, b = coef
+    fit = sm.OLS(y, sm.add_constant(x, has_constant="add")).fit()
+    a, b = fit.params
     gradient = np.array([-b / a ** 2, 1.0 / a])
-    return FertilityRatio(float(1.0 + b / a), float(np.sqrt(gradient @ cov @ gradient)), float(a), float(b), len(x))
+    return FertilityRatio(float(1.0 + b / a), float(np.sqrt(gradient @ fit.cov_params() @ gradient)), float(a), float(b), len(x))
 
 
 def fertility_ratio(name: str = NEW_CITY) -> FertilityRatio:
