@@ -156,12 +156,13 @@ def provincial_tax_level(root: Path | None, levers: dict[str, dict], vat_ratio: 
     return pd.DataFrame({"value": level.to_numpy()}, index=pd.Index(years, name="key"))
 
 
-def fiscal_scalars(root: Path | None, levers: dict[str, dict]) -> tuple[pd.DataFrame, float]:
-    """The national ratios of the fiscal sector (key → value) and the VAT base per unit of GDP."""
+def fiscal_scalars(root: Path | None, levers: dict[str, dict], budget_tax: pd.DataFrame) -> tuple[pd.DataFrame, float]:
+    """The national ratios of the fiscal sector (key → value) and the VAT base per unit of GDP;
+    budget_tax : :func:`national_tax_for_budget`, whose last budget year is one of them."""
     gdp = national_by_year("grdp_nominal", root) * 1e6  # KRW
     vat_ratio = CONSUMPTION_TAX_2023 / (collected_rate(levers, [2023]).iloc[0] / 100) / gdp[2023]
     table = pd.DataFrame({"value": [vat_ratio, NON_TAX_REVENUE_2023 / LOCAL_TAX_2023, COLLECTED_NEXT_YEAR,
-                                    other_budget_share(), float(national_tax_for_budget(root).index.max())]},
+                                    other_budget_share(), float(budget_tax.index.max())]},
                          index=["vat_base_to_gdp", "non_tax_revenue_per_local_tax", "consumption_tax_collected_next_year",
                                 "other_budget_revenue_share", "national_tax_for_budget_last_year"])
     return table, vat_ratio
@@ -297,9 +298,10 @@ def price_level(root: Path | None = None) -> pd.DataFrame:
 
 def fiscal_tables(root: Path | None, levers: dict[str, dict]) -> dict[str, pd.DataFrame]:
     """The fiscal sector's input tables by file name."""
-    scalars, vat_ratio = fiscal_scalars(root, levers)
+    budget_tax = national_tax_for_budget(root)
+    scalars, vat_ratio = fiscal_scalars(root, levers, budget_tax)
     return {"fiscal_scalars.csv": scalars, "fiscal_regions.csv": fiscal_regions(root, levers, vat_ratio),
             "fiscal_price_level.csv": price_level(root),
             "fiscal_national_tax.csv": national_tax_history(root, levers, vat_ratio),
-            "fiscal_national_tax_for_budget.csv": national_tax_for_budget(root),
+            "fiscal_national_tax_for_budget.csv": budget_tax,
             "fiscal_provincial_tax_level.csv": provincial_tax_level(root, levers, vat_ratio)}
