@@ -8,7 +8,7 @@ import pytest
 
 from kbalance.model import fiscal_inputs
 from kbalance.model.inputs import read_levers
-from kbalance.observations.load import wide_series
+from kbalance.observations.load import reference_totals, wide_series
 from kbalance.regions import names
 
 
@@ -143,8 +143,9 @@ def test_other_budget_share_is_what_the_2023_budgets_hold_beside_revenue(tables)
 def test_the_budget_year_s_national_tax_is_the_year_before_s_collected(tables):
     budget = tables["fiscal_national_tax_for_budget.csv"]["value"]
     collected = fiscal_inputs.national_tax_collected(None)
-    # the 2023 budget rests on 2022's 395.9조 and the 2022 budget on 2021's 344.1조 [R780]
-    assert budget.loc[2023] == pytest.approx(395.9e6) and budget.loc[2022] == pytest.approx(344.1e6)
+    # the 2023 budget rests on 2022's settled total and the 2022 budget on 2021's [R780]
+    settled = reference_totals("national_tax_revenue").set_index("year")["value"] * 100  # million KRW
+    assert budget.loc[2023] == pytest.approx(settled.loc[2022]) and budget.loc[2022] == pytest.approx(settled.loc[2021])
     assert budget.loc[2002] == pytest.approx(collected.loc[2001] / 1e6)
     last = tables["fiscal_scalars.csv"].loc["national_tax_for_budget_last_year", "value"]
     assert last == budget.index.max() == collected.index.max() + 1
