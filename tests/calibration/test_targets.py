@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -84,3 +86,32 @@ def test_history_runs_never_jump_off():
     assert history_constants(Model()) == {"jump off year": 2200.0}
     Model.names = {"births": "births"}
     assert history_constants(Model()) == {}
+
+
+def test_region_normalisation_gives_each_region_its_own_scale(tmp_path):
+    path = tmp_path / "targets.toml"
+    path.write_text('[pooled]\nseries = "pop_registered"\nvariable = "total population"\noffset = 1\n'
+                    '[own]\nseries = "pop_registered"\nvariable = "total population"\noffset = 1\nnormalise = "region"\n',
+                    encoding="utf-8")
+    pooled, own = read_targets(path, until=2020)
+    n = np.isfinite(own.observed).sum()
+    assert np.ndim(pooled.scale) == 0 and own.scale.shape == (17,)
+    # a region's residual of 1 % of its own level weighs the same in every region
+    expected = np.nanmean(own.observed, axis=0) * np.sqrt(n)
+    assert np.allclose(own.scale, expected)
+    assert np.isclose(pooled.scale, np.nanmean(own.observed) * np.sqrt(n))
+    sejong, seoul = region_codes().index("29"), region_codes().index("11")
+    assert own.scale[seoul] / own.scale[sejong] > 20          # Seoul's residents no longer outweigh Sejong's
+    path.write_text(path.read_text(encoding="utf-8").replace('"region"', '"region-pooled"'), encoding="utf-8")
+    between = read_targets(path, until=2020)[1]
+    assert np.allclose(between.scale, np.sqrt(own.scale * pooled.scale))   # the geometric mean of the two
+
+
+@pytest.mark.parametrize("text, allowed", [('normalise = "median"', '"mean" or "rms" or "region" or "region-pooled"'),
+                                           ('normalise = "region"\nseries = "migration_od"', "(year, region)")])
+def test_bad_normalisation_names_file_field_and_allowed(tmp_path, text, allowed):
+    path = tmp_path / "bad.toml"
+    series = "" if "series" in text else 'series = "pop_registered"\n'
+    path.write_text(f'[x]\n{series}variable = "total population"\n{text}\n', encoding="utf-8")
+    with pytest.raises(InvalidValueError, match=r"bad\.toml.*'x\.normalise'.*" + re.escape(allowed)):
+        read_targets(path, until=2020)

@@ -195,8 +195,8 @@ def residuals(model: dict[str, np.ndarray], targets: Sequence[Target]) -> np.nda
     parts = []
     for t in targets:
         mask = np.isfinite(t.observed)
-        diff = (model[t.name] - t.observed[None, ...])[:, mask]
-        parts.append(diff * np.sqrt(t.weight) / t.scale)
+        diff = (model[t.name] - t.observed[None, ...]) * np.sqrt(t.weight) / t.scale
+        parts.append(diff[:, mask])
     return np.concatenate(parts, axis=1)
 
 

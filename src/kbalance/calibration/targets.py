@@ -31,7 +31,8 @@ class Target:
     observed : array (year, region) or (year, origin, destination) [model units], NaN where missing
     offset : int  model Time = year + offset
     weight : float  weight of the target in the objective
-    scale : float  normalisation of its residuals [model units]
+    scale : float, or array (region,)  normalisation of its residuals [model units]; one
+        value per region with ``normalise = "region"``
     """
 
     name: str
@@ -41,7 +42,7 @@ class Target:
     observed: np.ndarray
     offset: int
     weight: float
-    scale: float
+    scale: float | np.ndarray
 
     @property
     def times(self) -> np.ndarray:
@@ -134,10 +135,36 @@ def read_targets(path: Path | None = None, until: int = 2024, root: Path | None 
         finite = values[np.isfinite(values)]
         if finite.size == 0:  # nothing observed in the window (e.g. age groups before 2011): not fitted
             continue
-        norm = np.sqrt(np.mean(finite ** 2)) if spec.get("normalise") == "rms" else np.mean(np.abs(finite))
+        norm = _normalisation(values, spec.get("normalise", "mean"), path, name)
         targets.append(Target(name, spec["series"], spec["variable"], years, values, offset,
-                              float(spec.get("weight", 1.0)), float(norm * np.sqrt(finite.size))))
+                              float(spec.get("weight", 1.0)), norm * np.sqrt(finite.size)))
     return targets
+
+
+#: How a target's residuals may be normalised: by the mean absolute value of all its
+#: observations, by their root mean square (a series that crosses zero), or by each region's
+#: own mean absolute value (so that a small region's relative error counts as a large one's),
+#: or by the geometric mean of the two (``"region-pooled"``, between them).
+NORMALISATIONS = ("mean", "rms", "region", "region-pooled")
+
+
+def _normalisation(values: np.ndarray, how: str, path: Path, name: str) -> float | np.ndarray:
+    """The normalisation of a target's observations ``values`` (year, region) or (year,
+    origin, destination) [model units]: one number, or one per region (last axis)."""
+    if how not in NORMALISATIONS:
+        raise InvalidValueError(path, f"{name}.normalise", how, " or ".join(f'"{h}"' for h in NORMALISATIONS))
+    finite = values[np.isfinite(values)]
+    if how == "rms":
+        return float(np.sqrt(np.mean(finite ** 2)))
+    if how == "mean":
+        return float(np.mean(np.abs(finite)))
+    if values.ndim != 2:
+        raise InvalidValueError(path, f"{name}.normalise", how, f'a (year, region) series for "{how}"')
+    count = np.isfinite(values).sum(axis=0)
+    total = np.nansum(np.abs(values), axis=0)
+    pooled = np.mean(np.abs(finite))  # kept by a region never observed or observed as 0
+    own = np.where(total > 0, total / np.maximum(count, 1), pooled)
+    return own if how == "region" else np.sqrt(own * pooled)
 
 
 def target_goals(path: Path | None = None) -> dict[str, tuple[str, float]]:
