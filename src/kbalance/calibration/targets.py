@@ -32,7 +32,7 @@ class Target:
     offset : int  model Time = year + offset
     weight : float  weight of the target in the objective
     scale : float, or array (region,)  normalisation of its residuals [model units]; one
-        value per region with ``normalise = "region"``
+        value per region with ``normalise = "region"`` or ``"region-pooled"``
     """
 
     name: str
@@ -156,13 +156,14 @@ def _normalisation(values: np.ndarray, how: str, path: Path, name: str) -> float
     finite = values[np.isfinite(values)]
     if how == "rms":
         return float(np.sqrt(np.mean(finite ** 2)))
+    pooled = float(np.mean(np.abs(finite)))
     if how == "mean":
-        return float(np.mean(np.abs(finite)))
+        return pooled
     if values.ndim != 2:
         raise InvalidValueError(path, f"{name}.normalise", how, f'a (year, region) series for "{how}"')
     count = np.isfinite(values).sum(axis=0)
     total = np.nansum(np.abs(values), axis=0)
-    pooled = np.mean(np.abs(finite))  # kept by a region never observed or observed as 0
+    # a region never observed, or observed as 0, keeps the pooled scale
     own = np.where(total > 0, total / np.maximum(count, 1), pooled)
     return own if how == "region" else np.sqrt(own * pooled)
 
