@@ -153,6 +153,7 @@ def test_the_model_bands_of_the_new_city_pull_are_the_evidence_bands():
     model = load_model()
     assert float(model.components.new_city_young_ages_start()) == ma.NEW_CITY_YOUNG_AGES[0] - 1
     assert float(model.components.new_city_family_ages_start()) == ma.NEW_CITY_YOUNG_AGES[1]
+    assert float(model.components.older_return_first_age()) == ma.OLDER_AGES[0] - 1
 
 
 def test_the_parameter_file_carries_the_estimated_priors(migration):
@@ -164,3 +165,13 @@ def test_the_parameter_file_carries_the_estimated_priors(migration):
         assert entry["prior_sd"] == pytest.approx(row.prior_sd, rel=0.01), row.parameter
         assert entry["default"] == entry["prior_mean"] and entry["status"] == "prior"
         assert entry["range"][0] < entry["prior_mean"] < entry["range"][1]
+
+
+def test_ulsan_loses_older_residents_beyond_its_density_and_gyeonggi_gains_them(migration):
+    excess = ma.older_return_migration(migration)
+    assert np.isnan(float(excess.sel(region="29")))               # the new city has its own pull
+    kept = excess.drop_sel(region=list(ma.SLOPE_EXCLUDED))
+    assert float(excess.sel(region="26")) > 0 > float(excess.sel(region="31"))
+    assert abs(float(kept.mean())) < 0.5 * float(np.sqrt((kept ** 2).mean()))   # about 0 across regions
+    table = ma.priors(migration).set_index("parameter")
+    assert table.loc["older return migration", "prior_sd"] == pytest.approx(float(np.sqrt((kept ** 2).mean())))

@@ -363,6 +363,26 @@ def older_new_city_weight(migration: xr.Dataset) -> tuple[float, float]:
     return new_city_weight(migration, NEW_CITY_OLDER_AGES)
 
 
+def older_return_migration(migration: xr.Dataset) -> xr.DataArray:
+    """Each region's extra out-migration of movers past the labour ages [-], dims (region,):
+    minus its net rate at OLDER_AGES less the across-region fit on ln relative density of the
+    year (:func:`density_slope`), over the gross rate of movers of those ages, both sexes,
+    mean over 2012–2023; NaN for SLOPE_EXCLUDED (the new city has its own pull). Positive
+    where older residents leave more than the density preference explains (Ulsan: the
+    industrial cohorts of the 1970s–80s returning to their home provinces)."""
+    years = slice(2012, 2023)
+    migration = migration.sel(year=years)
+    rate = band(migration["internal"], OLDER_AGES).sum("sex") / band(migration["cohort"], OLDER_AGES).sum("sex")
+    density = log_relative_density().sel(year=migration["year"].values - 1)
+    density = density.assign_coords(year=migration["year"].values).sel(region=rate["region"].values)
+    slope = density_slope(rate, density)
+    keep = [c for c in rate["region"].values if c not in SLOPE_EXCLUDED]
+    fitted = rate.sel(region=keep).mean("region") + slope * (density - density.sel(region=keep).mean("region"))
+    gross = band_gross_rate(migration, OLDER_AGES).mean("sex")
+    excess = (-(rate - fitted) / gross).mean("year")
+    return excess.where(~excess["region"].isin(list(SLOPE_EXCLUDED)))
+
+
 def prior_row(parameter: str, values: xr.DataArray, unit: str, floor: float = 0.0) -> dict:
     """A prior from yearly estimates: their mean, and their year-to-year spread (at least
     ``floor`` times the mean's magnitude) as the standard deviation."""
@@ -413,7 +433,9 @@ def priors(migration: xr.Dataset | None = None) -> pd.DataFrame:
     - ``older new city weight`` [-]: the new city's net gain per mover at ages 65+ over that
       at 25–44 (:func:`older_new_city_weight`);
     - ``young new city weight`` [-]: the same ratio at NEW_CITY_YOUNG_AGES
-      (:func:`new_city_weight`).
+      (:func:`new_city_weight`);
+    - ``older return migration`` [-]: hierarchical, mean 0 and standard deviation the root
+      mean square over the regions of :func:`older_return_migration`.
     Otherwise means over the years 2012–2023; standard deviations their year-to-year spread
     (the density preferences at least MAPPING_SD of their mean). Columns parameter,
     prior_mean, prior_sd, unit.
@@ -447,4 +469,6 @@ def priors(migration: xr.Dataset | None = None) -> pd.DataFrame:
         {"parameter": "density preference trend", "prior_mean": trend, "prior_sd": trend_se, "unit": "1/year"},
         {"parameter": "older new city weight", "prior_mean": weight, "prior_sd": weight_sd, "unit": "Dmnl"},
         {"parameter": "young new city weight", "prior_mean": young_weight, "prior_sd": young_sd, "unit": "Dmnl"},
+        {"parameter": "older return migration", "prior_mean": 0.0,
+         "prior_sd": float(np.sqrt((older_return_migration(migration) ** 2).mean())), "unit": "Dmnl"},
     ])
