@@ -22,6 +22,7 @@ import re
 from functools import lru_cache
 
 from kbalance.engine import kernels
+from kbalance.model import mdl
 
 #: Whether the fused path uses the compiled stock updates (a switch for tests and benchmarks).
 ENABLED = True
@@ -90,8 +91,6 @@ def stock_updates(model, dtype, namespace: dict) -> tuple[object, dict]:
     source, names, calls = _plan(model)
     if not names:
         return None, {}
-    from kbalance.model import mdl
-
     loaded = kernels.load(source, names, dtype.name, mdl.cache_dir() / "kernels")
     return loaded.functions, {k: eval(code, namespace) for k, code in calls.items()}  # noqa: S307 (generated)
 
