@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from kbalance.engine import kernels
+from kbalance.engine import kernels, loops
 from kbalance.engine.compiler import CompiledModel, EngineError, compile_model
 from kbalance.errors import InvalidValueError
 from kbalance.model import mdl
@@ -378,6 +378,8 @@ def _integrate(model: CompiledModel, constants: dict[str, np.ndarray], members: 
     for key in f["INITIALS"]:
         f[key](s)
     s.state = dict(s.state)
+    s.u, updates = loops.stock_updates(model, dtype, f)
+    step = dtype.type(model.time_step)
     times = np.arange(model.initial_time, until + model.time_step / 2, model.time_step)
     records = {v: np.empty((len(times), members, *_sizes(model, v))) for v in variables}
     for i, t in enumerate(times):
@@ -386,8 +388,9 @@ def _integrate(model: CompiledModel, constants: dict[str, np.ndarray], members: 
             records[v][i] = f[f"v_{v}"](s)
         if i == len(times) - 1:
             break
-        flows = {k: f[f"flow_{k}"](s) for k in model.stocks}
-        s.state = {k: s.state[k] + model.time_step * flows[k] for k in model.stocks}
+        nxt = {k: update(s, step) for k, update in updates.items()}  # flow and Euler step in one loop
+        flows = {k: f[f"flow_{k}"](s) for k in model.stocks if k not in nxt}
+        s.state = {k: nxt[k] if k in nxt else s.state[k] + model.time_step * flows[k] for k in model.stocks}
         s.cache = {}
     return records
 
