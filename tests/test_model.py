@@ -170,9 +170,11 @@ NEUTRAL_NEW_CITY = {"older new city weight": 1.0, "young new city weight": 1.0, 
 
 
 def _new_city_run(parameters, weights: dict):
-    """A PySD run to 2015 with a new city that pulls (the fitted bonus of about 2) and the
-    weights of its pull (and its newcomers' fertility ratio) set to ``weights``."""
-    values = dict(parameters.values, **{"new city bonus": 2.0, **weights})
+    """A PySD run to 2015 with a new city that pulls (the fitted bonus of about 2, its homes
+    begun within 2 years and completed within 1) and the weights of its pull (and its
+    newcomers' fertility ratio) set to ``weights``."""
+    fast_city = {"new city bonus": 2.0, "new city build out time": 2.0, "new city construction time": 1.0}
+    values = dict(parameters.values, **fast_city, **weights)
     params = type(parameters)(parameters.name, values, parameters.path)
     variables = ["new city age weight", "new city age factor", "older mover share", "labour mover share",
                  "age destination factor", "new city pull", "labour density preference",
