@@ -5,7 +5,8 @@ year; life expectancy rises with gains that slow down; deaths rise while the lar
 1955–1974 birth cohorts pass ages 75–95; no mortality drift means no improvement; the
 model's national life expectancy 2003–2020 reproduces the life table of the data; the
 deaths of the first projected year continue the latest observed level, aged (no jump-off
-step).
+step); the ensemble's national TFR paths are the UN WPP 2024 distribution under its median
+variant and the same relative spread around any other variant.
 Runs on the fast engine (its parity with PySD is tested in tests/engine).
 """
 
@@ -20,13 +21,14 @@ from kbalance.demography.oldage import complete_rates
 from kbalance.model.mortality import fit_national_mortality, national_deaths, observed_index, registered_population
 from kbalance.model.parameters import shipped_parameter_set
 from kbalance.model.scenarios import Scenario
-from kbalance.observations.keyed import national_mortality
+from kbalance.observations.keyed import national_mortality, un_wpp
 from kbalance.observations.load import age_structure
 from kbalance.runs import run_model
 
 VARIABLES = ["life expectancy at birth", "national life expectancy at birth", "total deaths",
              "national mortality rate", "common mortality index", "jump off year", "Population", "Male Mortality Lag",
-             "common mortality loading", "life expectancy sex gap path", "life expectancy sex gap target"]
+             "common mortality loading", "life expectancy sex gap path", "life expectancy sex gap target",
+             "period fertility level"]
 #: Largest gap [years] between the model's and the data's national e0 2003–2020 (issue #13).
 E0_TOLERANCE = 0.3
 #: Largest distance [years] of the national gap of life expectancy between the sexes from its
@@ -42,6 +44,13 @@ JUMP_OFF_TOLERANCE = 0.01
 #: year older, left 16 % too many (v10, 2023); the cohort's rate (the mean of the two ages')
 #: leaves 8-9 %, from ages 75-89 overstated by 4-5 % in 2011 already.
 OLD_AGE_TOLERANCE = 0.10
+#: Standard normal quantile [-] of each UN WPP 2024 quantile of the TFR.
+UN_QUANTILES = {"p2.5": -1.959963984540054, "p10": -1.2815515655446004, "median": 0.0,
+                "p90": 1.2815515655446004, "p97.5": 1.959963984540054}
+#: Largest relative gap [-] between a member at the 10 % or 90 % quantile and the UN's p10 or
+#: p90: each half of the spread is log-normal through the UN's 95 % bound, so the 80 % bounds
+#: are matched only approximately (the 80 % band is up to 5.6 % narrower, 2025-2070).
+INNER_QUANTILE_TOLERANCE = 0.06
 
 
 def run(**constants):
@@ -188,3 +197,28 @@ def test_the_simulated_history_has_about_as_many_people_aged_85_and_over_as_regi
     ages = [f"A{a}" for a in range(85, 101)]
     model = float(baseline["Population"].sel(year=december + 1, Age=ages).sum())
     assert abs(model / observed - 1) < OLD_AGE_TOLERANCE, (model, observed)
+
+
+def test_the_tfr_paths_of_the_ensemble_are_the_un_distribution_under_its_median_variant():
+    wpp = un_wpp()
+    years = np.arange(2025, 2071)
+    for quantile, z in UN_QUANTILES.items():
+        level = run(**{"fertility variant": 2, "tfr path deviation": z})["period fertility level"]
+        level = level.sel(year=years).values
+        rows = wpp[(wpp["variable"] == "tfr") & (wpp["quantile"] == quantile)].set_index("year")["value"]
+        expected = rows.reindex(years).to_numpy()
+        tolerance = 1e-9 if quantile in ("p2.5", "median", "p97.5") else INNER_QUANTILE_TOLERANCE
+        np.testing.assert_allclose(level, expected, rtol=tolerance, err_msg=quantile)
+
+
+def test_a_deviation_moves_every_variant_by_the_same_positive_factor(baseline):
+    def factor(variant, z):
+        moved = run(**{"fertility variant": variant, "tfr path deviation": z})["period fertility level"]
+        central = baseline if variant == 1 else run(**{"fertility variant": variant})
+        return (moved / central["period fertility level"]).sel(year=slice(2024, 2070))
+    for z in (-3.0, 3.0):
+        hold, low = factor(1, z), factor(4, z)
+        np.testing.assert_allclose(hold.values, low.values, rtol=1e-12)
+        assert float(hold.min()) > 0
+    # below the path the UN's spread is wider than above it (its 2.5 % is further from its median)
+    assert float(factor(1, -1.0).sel(year=2070)) < 1 / float(factor(1, 1.0).sel(year=2070))

@@ -68,13 +68,16 @@ def test_statistics_korea_path_interpolates_its_points_and_holds_the_last(shippe
     assert path[2049] == pytest.approx(1.08) and path[2100] == pytest.approx(1.08)
 
 
-def test_spread_is_the_un_95_percent_interval_in_standard_deviations():
+def test_spread_is_the_un_95_percent_interval_as_log_ratios_to_its_median_in_standard_deviations():
     wpp = un_wpp()
-    q = {k: wpp[(wpp.variable == "tfr") & (wpp["quantile"] == k)].set_index("year")["value"] for k in ("p2.5", "p97.5")}
+    q = {k: wpp[(wpp.variable == "tfr") & (wpp["quantile"] == k)].set_index("year")["value"]
+         for k in ("p2.5", "median", "p97.5")}
     spread = tfr_path_spread()
-    assert spread.iloc[0] == 0.0
-    assert spread[2060] == pytest.approx((q["p97.5"][2060] - q["p2.5"][2060]) / (2 * 1.959963984540054))
-    assert (spread.iloc[1:] > 0).all()
+    assert list(spread.columns) == ["lower", "upper"]
+    assert (spread.iloc[0] == 0.0).all()
+    assert spread.loc[2060, "lower"] == pytest.approx(np.log(q["median"][2060] / q["p2.5"][2060]) / 1.959963984540054)
+    assert spread.loc[2060, "upper"] == pytest.approx(np.log(q["p97.5"][2060] / q["median"][2060]) / 1.959963984540054)
+    assert (spread.iloc[1:] > 0).all().all()
 
 
 def test_migration_level_is_the_mean_of_the_observed_years_in_the_window(shipped):

@@ -10,9 +10,11 @@ international migration whose mean is its projected level (``migration_years``) 
 sources (``reference``). The model's ``Variant`` subscript names the variants by their
 keys with hyphens as spaces (:func:`model_element`).
 
-The spread of the TFR path that ``tfr path deviation`` scales is the UN WPP 2024
-probabilistic 95 % interval turned into a standard deviation, (p97.5 − p2.5) / (2 · 1.96),
-by year (:func:`tfr_path_spread`).
+The spread of the TFR path that ``tfr path deviation`` scales is relative: the UN WPP 2024
+probabilistic 95 % interval as log ratios to its median, ln(median / p2.5) / 1.96 below and
+ln(p97.5 / median) / 1.96 above, by year (:func:`tfr_path_spread`). A member at deviation z
+has the variant's path × exp(z · spread), so under the UN median variant the members at
+z = ±1.96 are the UN's own 2.5 % and 97.5 % paths, and every path stays positive.
 """
 
 from __future__ import annotations
@@ -189,17 +191,19 @@ def tfr_path(variant: Variant, root: Path | None = None) -> pd.Series:
     return pd.Series(values, index=years, name=model_element(variant.key))
 
 
-def tfr_path_spread(root: Path | None = None) -> pd.Series:
-    """Standard deviation of the national TFR path [children per woman] by year: the UN WPP
-    2024 95 % interval (p97.5 − p2.5) / (2 · 1.96); 0 in the last observed year."""
+def tfr_path_spread(root: Path | None = None) -> pd.DataFrame:
+    """Relative spread of the national TFR path [1] by year, columns ``lower`` and ``upper``:
+    the UN WPP 2024 95 % interval as log ratios to its median per standard deviation,
+    ln(median / p2.5) / 1.96 and ln(p97.5 / median) / 1.96; 0 in the last observed year."""
     observed = _national("tfr", root)
     last = int(observed.index.max())
     years = np.arange(last, LAST_PATH_YEAR + 1)
-    low, high = _wpp_tfr("p2.5", root), _wpp_tfr("p97.5", root)
-    width = (high - low).dropna()
-    values = np.interp(years, width.index.to_numpy(), width.to_numpy()) / (2 * Z975)
-    values[years <= max(last, int(width.index.min()) - 1)] = 0.0
-    return pd.Series(values, index=years, name="tfr_path_spread")
+    low, median, high = (_wpp_tfr(q, root) for q in ("p2.5", "median", "p97.5"))
+    table = pd.DataFrame({"lower": np.log(median / low), "upper": np.log(high / median)}).dropna()
+    spread = pd.DataFrame({column: np.interp(years, table.index.to_numpy(), table[column].to_numpy()) / Z975
+                           for column in table}, index=years)
+    spread.loc[years <= max(last, int(table.index.min()) - 1)] = 0.0
+    return spread
 
 
 def migration_level(variant: Variant, root: Path | None = None) -> float:
@@ -237,12 +241,12 @@ def international_migration_history(root: Path | None = None) -> pd.DataFrame:
 
 def variant_tables(root: Path | None = None) -> dict[str, pd.DataFrame]:
     """The model inputs of the variants, by file name: ``tfr_variants.csv`` (year × variant
-    [children per woman]), ``tfr_path_spread.csv`` (year → standard deviation) and
+    [children per woman]), ``tfr_path_spread.csv`` (year → lower and upper relative spread) and
     ``demographic_variants.csv`` (variant → code, projected net international migration
     [persons/year])."""
     variants = read_variants()
     paths = pd.concat([tfr_path(v, root) for v in variants.values()], axis=1)
-    spread = tfr_path_spread(root).to_frame("value")
+    spread = tfr_path_spread(root)
     table = pd.DataFrame({"code": [float(v.code) for v in variants.values()],
                           "net_international_migration": [migration_level(v, root) for v in variants.values()]},
                          index=[model_element(k) for k in variants])
