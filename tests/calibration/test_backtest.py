@@ -8,12 +8,15 @@ import pytest
 
 from kbalance.calibration import backtest as backtest_module
 from kbalance.calibration.backtest import (COLUMNS, ECONOMY_JUMP_OFF, SERIES, backtest_origin, backtest_summary, backtests,
-                                           forecast_constants, horizon_errors, jump_off_constants, naive_forecasts,
-                                           naive_migration, observed_population)
+                                           forecast_constants, horizon_errors, jump_off_constants, mortality_constants,
+                                           naive_forecasts, naive_migration, observed_population)
 from kbalance.calibration.fit import FitResult
 from kbalance.errors import InvalidValueError
 from kbalance.model.economy_inputs import economy_jump_off
-from kbalance.model.parameters import latest_fitted_set
+from kbalance.model.mortality import fit_national_mortality
+from kbalance.model.parameters import latest_fitted_set, shipped_parameter_set
+from kbalance.model.scenarios import Scenario
+from kbalance.runs import run_model
 from kbalance.observations.load import load_series
 from kbalance.regions import region_codes
 
@@ -42,6 +45,51 @@ def test_forecast_constants_hide_the_years_after_the_cut():
     assert constants["history end year"] == 2016 and constants["last observed fertility year"] == 2015
     assert constants["jump off year"] > 2100 and constants["fertility variant"] == 1
     assert forecast_constants(2015, fertility_until=2023)["last observed fertility year"] == 2023
+
+
+def test_a_forecast_follows_the_mortality_known_at_its_origin():
+    """After the origin the common index is the random walk's mean path from the origin's level
+    and each sex's index its AR(1) path from its origin value: the observed (fitted) indices of
+    the later years, the COVID-19 excess of 2022 among them, are not used."""
+    constants = forecast_constants(2015) | mortality_constants(2015, registered=True)
+    assert constants["last mortality index year"] == constants["mortality index jump off year"] == 2015
+    assert mortality_constants(2022, registered=True) == {}        # the last year of the index: nothing to hide
+    parameters = shipped_parameter_set()
+    names = ["common mortality index", "sex mortality index"]
+    run = run_model(Scenario("backtest", "", constants=constants), parameters, until=2024, variables=names)
+    full = run_model(Scenario("baseline", ""), parameters, until=2024, variables=names)
+    index = run["common mortality index"].squeeze().sel(year=slice(2016, 2024))
+    expected = constants["mortality index jump off"] + constants["mortality index drift"] * (index["year"] - 2015)
+    np.testing.assert_allclose(index.values, expected.values, rtol=1e-12)
+    fit = fit_national_mortality()
+    sex = run["sex mortality index"].squeeze().transpose("year", "Sex")
+    k2015 = fit.model.kt[:, 2015 - fit.years[0]]
+    for i, process in enumerate(fit.ar1):
+        path = process.mean + process.phi ** (sex["year"].values[sex["year"].values > 2015] - 2015) * (k2015[i] - process.mean)
+        np.testing.assert_allclose(sex.sel(year=slice(2016, 2024)).values[:, i], path, rtol=1e-9)  # inputs to 10 digits
+    # through the origin the indices are the history's
+    np.testing.assert_allclose(run["common mortality index"].sel(year=slice(2001, 2015)).values,
+                               full["common mortality index"].sel(year=slice(2001, 2015)).values, rtol=1e-12)
+    assert float(full["common mortality index"].sel(year=2022).squeeze()) > float(index.sel(year=2022)) + 10
+
+
+def test_a_forecast_starts_from_the_regional_mortality_observed_to_its_origin():
+    """From the jump-off the regions' mortality is the level observed on the registered
+    residents to the origin, whatever the calibrated levels of the history: with the
+    calibrated ratios distorted by a factor 2 between regions, each region's share of the
+    deaths of the first forecast year stays within 4 % of the observed share."""
+    from kbalance.engine.compiler import compile_model
+    from kbalance.model.regional_mortality import jump_off_mortality_ratio, observed_deaths
+    jump = jump_off_constants(compile_model(), 2019)
+    np.testing.assert_array_equal(jump["jump off mortality ratio"][0], jump_off_mortality_ratio(2019)["value"].to_numpy())
+    constants = forecast_constants(2019) | mortality_constants(2019, registered=True) | jump
+    parameters = shipped_parameter_set()
+    distorted = dict(parameters.values, **{"regional mortality ratio": [1.4, 0.7] * 8 + [1.4]})
+    run = run_model(Scenario("backtest", "", constants=constants), type(parameters)(parameters.name, distorted, parameters.path),
+                    until=2020, variables=["total deaths"])
+    model = run["total deaths"].squeeze().sel(year=2020).values
+    observed = observed_deaths([2020]).to_numpy()[0, :-1]
+    assert np.max(np.abs((model / model.sum()) / (observed / observed.sum()) - 1)) < 0.04
 
 
 def test_backtest_summary_compares_all_years_and_the_last():

@@ -11,7 +11,7 @@ from kbalance.demography.lifetable import cohort_rates, life_table
 from kbalance.errors import InvalidValueError
 from kbalance.model import mortality
 from kbalance.model.mortality import (OPEN_AGE, ObservedIndex, fit_national_mortality, jump_off_index,
-                                      male_life_expectancy_response, mortality_tables, national_deaths, observed_index,
+                                      male_life_expectancy_response, mortality_tables, national_deaths, observed_index, origin_index,
                                       registered_population, sex_gap_adjustment_time, sex_index_path)
 from kbalance.paths import model_dir
 
@@ -141,3 +141,21 @@ def test_the_sex_gap_rule_inputs_are_the_male_response_at_the_jump_off_and_the_w
     phi = tables["mortality_sex.csv"].loc["Female", "ar1_coefficient"]
     assert scalars["sex_gap_adjustment_time"] == pytest.approx(1 / (1 - phi)) == sex_gap_adjustment_time(fit)
     assert scalars["sex_gap_adjustment_time"] > 1
+
+
+def test_a_forecast_origin_starts_from_its_own_deaths_with_the_drift_of_the_years_to_it(fit, observed):
+    """The registered-basis level reproduces the origin's deaths on the registered population of
+    the December before; on the HMD scale it is the fitted index; the drift is the mean annual
+    change of the fitted index to the origin, not of every fitted year."""
+    row = 2015 - fit.years[0]
+    level, drift = origin_index(fit, observed, 2015, registered=True)
+    rates = fit.model.rates(np.array([level]), fit.model.kt[:, [row]])
+    model = (registered_population([2015]) * -np.expm1(-cohort_rates(rates))).sum()
+    assert model == pytest.approx(national_deaths()[2015], rel=1e-6)
+    assert drift == pytest.approx(np.mean(np.diff(fit.model.Kt[: row + 1]))) and drift != pytest.approx(fit.walk.drift)
+    assert origin_index(fit, observed, 2015, registered=False) == (pytest.approx(fit.model.Kt[row]), pytest.approx(drift))
+    # after the fit, an observed year's level and the drift of every fitted year
+    assert origin_index(fit, observed, 2021, registered=True) == (pytest.approx(observed.registered[0]),
+                                                                  pytest.approx(fit.walk.drift))
+    with pytest.raises(InvalidValueError, match="'--origins'.*a year of the mortality index"):
+        origin_index(fit, observed, 2001, registered=False)

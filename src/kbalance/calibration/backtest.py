@@ -2,7 +2,8 @@
 latest data and compare with naive forecasts.
 
 For each origin (:data:`ORIGINS`) the fit uses the observations up to the origin only;
-the forecast hides everything observed after it (:func:`forecast_constants`) and, when the
+the forecast hides everything observed after it (:func:`forecast_constants`, national
+mortality by :func:`mortality_constants`) and, when the
 model has a jump-off (constants ``jump off year`` and ``jump off population``), starts from
 the population observed at the end of the origin year and from the labour productivity and
 employment rate observed in it (:func:`jump_off_constants`). The
@@ -34,6 +35,8 @@ from kbalance.engine.compiler import compile_model
 from kbalance.engine.ensemble import run_ensemble
 from kbalance.errors import InvalidValueError, number_in
 from kbalance.model.economy_inputs import economy_data_year, economy_jump_off
+from kbalance.model.mortality import fit_national_mortality, observed_index, origin_index
+from kbalance.model.regional_mortality import jump_off_mortality_ratio
 from kbalance.model.population import SEXES, jump_off_population
 from kbalance.model.scenarios import Scenario
 from kbalance.model.variants import last_national_tfr_year, read_variants
@@ -75,6 +78,22 @@ def forecast_constants(until: int, fertility_until: int | None = None) -> dict[s
     """
     return {"history end year": float(until + 1), "last observed fertility year": float(fertility_until or until),
             "fertility variant": float(HOLD_CODE), "jump off year": NO_JUMP_OFF}
+
+
+def mortality_constants(origin: int, registered: bool, root: Path | None = None) -> dict[str, float]:
+    """Model constants that hide the national mortality observed after ``origin``: the
+    common index K follows the random walk's mean path from its level of the origin year
+    with the drift of the years to it (:func:`kbalance.model.mortality.origin_index`; on the
+    registered basis when the forecast jumps off from the registered population), and each
+    sex's index its AR(1) path from its value of the origin year. Nothing when the origin is
+    at or after the last year of the index (the projection's own jump-off hides nothing)."""
+    fit = fit_national_mortality(root)
+    observed = observed_index(fit, root)
+    if origin >= max(int(fit.years[-1]), *map(int, observed.years)):
+        return {}
+    level, drift = origin_index(fit, observed, origin, registered, root)
+    return {"last mortality index year": float(origin), "mortality index jump off": level,
+            "mortality index jump off year": float(origin), "mortality index drift": drift}
 
 
 def naive_forecasts(observed: pd.DataFrame, until: int, years: Sequence[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -135,7 +154,9 @@ def jump_off_constants(model, origin: int,
     """The constants that start a forecast from the population observed at ``origin``:
     ``{"jump off year": origin + 1, "jump off population": <observed>}`` when the model
     defines both and the population is observed, with the observed economy of
-    :func:`economy_jump_off_constants` when the model has an economy jump-off; nothing
+    :func:`economy_jump_off_constants` when the model has an economy jump-off and the
+    regional mortality observed to the origin
+    (:func:`kbalance.model.regional_mortality.jump_off_mortality_ratio`); nothing
     otherwise (the forecast then continues the model's own history, as a model without a
     jump-off does).
 
@@ -152,6 +173,8 @@ def jump_off_constants(model, origin: int,
     if observed is None:
         return {}
     economy = economy_jump_off_constants(origin) if set(ECONOMY_JUMP_OFF) <= set(model.names) else {}
+    if "jump off mortality ratio" in model.names:
+        economy["jump off mortality ratio"] = jump_off_mortality_ratio(origin)["value"].to_numpy(float)[None, :]
     return {"jump off year": float(origin + 1), "jump off population": np.asarray(observed, float)[None, ...]} | economy
 
 
@@ -218,7 +241,7 @@ def backtest_origin(origin: int, max_evaluations: int = BACKTEST_EVALUATIONS, st
     fitted = to_table(free_parameters(), result.unit)
     table = pd.concat([fitted, fitted], ignore_index=True)  # the forecast and its ex-post twin
     jump = jump_off_constants(compile_model(), origin)
-    for column, value in forecast_constants(origin).items():
+    for column, value in (forecast_constants(origin) | mortality_constants(origin, bool(jump))).items():
         if column not in jump:  # a table column overrides a scenario constant: the jump-off's year must win
             table[column] = value
     table.loc[1, "last observed fertility year"] = float(last_national_tfr_year())

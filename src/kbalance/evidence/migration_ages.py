@@ -38,7 +38,8 @@ from kbalance.demography.ages import split_five_year
 from kbalance.demography.lifetable import cohort_rates
 from kbalance.demography.projection import project_li_lee
 from kbalance.model.mortality import SEXES, fit_national_mortality
-from kbalance.observations.load import age_structure, boundary_changes, load_series
+from kbalance.model.regional_mortality import boundary_region_years
+from kbalance.observations.load import age_structure, load_series
 from kbalance.regions import code_of, load_regions, membership, region_codes
 
 #: Lower bounds [years] of the age groups of the summaries (age at year-end): 1–4,
@@ -121,11 +122,6 @@ def registered_population() -> xr.DataArray:
     """Registered population of the 17 regions [persons], dims (region, year, sex, age_group),
     the 21 groups 00_04 … 95_99, 100p at year-end."""
     return age_structure("pop_registered").sel(region=region_codes(), sex=list(SEXES))
-
-
-def boundary_region_years() -> set[tuple[str, int]]:
-    """(region code, year) of every region touched by a boundary change in that year."""
-    return {(code, change.year) for change in boundary_changes() for code in (change.dest, *change.origins)}
 
 
 def residual_migration(population: xr.DataArray | None = None, rates: xr.DataArray | None = None) -> xr.Dataset:

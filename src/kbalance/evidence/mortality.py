@@ -1,5 +1,9 @@
 """Regional mortality relative to the national schedule, by year, and the prior of its trend.
 
+The ratios themselves are computed in the model layer
+(:func:`kbalance.model.regional_mortality.regional_mortality_ratios`), which also makes the
+model input of their latest level; this module gives the priors drawn from them.
+
 Regional deaths are observed by region only (``deaths`` in vital.csv), not by age. The
 ratio of a region in year t is its observed deaths over the deaths the national schedule
 would give its residents, divided by the same ratio of the country (indirect
@@ -32,63 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from kbalance.demography.ages import FIVE_YEAR_GROUPS, split_five_year
-from kbalance.evidence.migration_ages import boundary_region_years
-from kbalance.model.mortality import OPEN_AGE, SEXES, fit_national_mortality, observed_index
-from kbalance.model.population import to_model_ages
+from kbalance.model.regional_mortality import regional_mortality_ratios
 from kbalance.observations.keyed import un_wpp
-from kbalance.observations.load import age_structure, wide_series
-from kbalance.regions import NATIONAL_CODE, names, region_codes
-
-
-def national_schedule(years) -> np.ndarray:
-    """The model's national death rates [1/year] in ``years``, shape (sex, year, age), ages
-    0 … 99 and 100+: the Li–Lee rates of the fitted years and, after them, the rates at the
-    index re-estimated to the observed deaths (:func:`kbalance.model.mortality.observed_index`).
-    ValueError for a year outside both."""
-    fit = fit_national_mortality()
-    observed = observed_index(fit)
-    K = dict(zip(fit.years, fit.model.Kt)) | dict(zip(observed.years, observed.K))
-    k = {y: fit.model.kt[:, i] for i, y in enumerate(fit.years)}
-    k.update({y: observed.sex_index[:, i] for i, y in enumerate(observed.years)})
-    missing = sorted(set(int(y) for y in years) - set(K))
-    if missing:
-        raise ValueError(f"no national index for the years {missing}")
-    return fit.model.rates(np.array([K[y] for y in years]), np.stack([k[y] for y in years], axis=1))
-
-
-def mid_year_population(years) -> np.ndarray:
-    """Registered population [person-years], shape (region, sex, year, age) with the regions
-    of :func:`kbalance.regions.region_codes` and then the country, ages 0 … 99 and 100+: the
-    mean of the year-ends before and of each of ``years`` (NaN where a region has no groups)."""
-    codes = [*region_codes(), NATIONAL_CODE]
-    reg = age_structure("pop_registered").sel(sex=list(SEXES), age_group=list(FIVE_YEAR_GROUPS))
-    reg = reg.reindex(region=codes).transpose("region", "sex", "year", "age_group")
-    known = ~reg.isnull().any("age_group")
-    single = to_model_ages(split_five_year(np.nan_to_num(reg.values), axis=-1), OPEN_AGE)
-    single = np.where(known.values[..., None], single, np.nan)
-    position = {int(y): i for i, y in enumerate(reg.year.values)}
-    return np.stack([0.5 * (single[:, :, position[y - 1]] + single[:, :, position[y]]) for y in years], axis=2)
-
-
-def observed_deaths(years) -> pd.DataFrame:
-    """Observed deaths [persons/year], rows ``years``, columns the region codes then the country."""
-    return wide_series("deaths", national=True).reindex(index=list(years), columns=[*region_codes(), NATIONAL_CODE])
-
-
-def regional_mortality_ratios(years=range(2012, 2023)) -> pd.DataFrame:
-    """R(r, t) [1] of the module docstring, rows ``years``, columns region names; NaN in a
-    region-year of a boundary change or without population or deaths."""
-    years = [int(y) for y in years]
-    rates = national_schedule(years)                                   # (sex, year, age)
-    expected = (mid_year_population(years) * rates[None]).sum(axis=(1, 3))      # (region, year), NaN without ages
-    smr = observed_deaths(years).to_numpy() / expected.T               # (year, region + country)
-    ratio = pd.DataFrame(smr[:, :-1] / smr[:, -1:], index=pd.Index(years, name="year"),
-                         columns=[names()[c] for c in region_codes()])
-    for code, year in boundary_region_years():
-        if year in ratio.index and code in names():
-            ratio.loc[year, names()[code]] = np.nan
-    return ratio.where(np.isfinite(ratio) & (ratio > 0))
 
 
 @dataclass(frozen=True)

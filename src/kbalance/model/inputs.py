@@ -17,7 +17,8 @@ Estimation choices, each documented where it is made:
   count); a census whose open group is 85+ (2000) has it split into 85–89 … 100+ by the
   old-age structure of the HMD exposure (:func:`kbalance.model.mortality.old_age_shares`);
 - national mortality is a Li–Lee fit of the HMD rates, extended by the observed national deaths
-  (:mod:`kbalance.model.mortality`);
+  (:mod:`kbalance.model.mortality`), regional mortality at the jump-off the level observed
+  on the registered population (:mod:`kbalance.model.regional_mortality`);
 - the balancing residual ("other change") of year ``y`` is
   ``P[y] - P[y-1] - births[y] + deaths[y] - net internal migration[y] - transfers[y]``;
 - boundary transfers (the ``boundary`` rows of calibration/breaks.csv) are the
@@ -42,6 +43,7 @@ from kbalance.model.economy_inputs import economy_tables, national_labour_produc
 from kbalance.model.fiscal_inputs import fiscal_tables
 from kbalance.model.indicators import read_indicators
 from kbalance.model.mortality import OPEN_AGE, fit_national_mortality, mortality_tables, observed_index, old_age_shares
+from kbalance.model.regional_mortality import jump_off_mortality_ratio
 from kbalance.model.population import international_migration_profile, jump_off_population, latest_age_year, residual_intensity
 from kbalance.model.variants import last_national_tfr_year, regional_tfr_ratio, variant_tables
 from kbalance.observations.load import (BoundaryChange, age_structure, births_by_mother_age, boundary_changes,
@@ -524,6 +526,7 @@ def input_tables(root: Path | None = None) -> dict[str, pd.DataFrame]:
     tables["age_below.csv"] = pd.DataFrame((years[None, :] < years[:, None]).astype(float), index=AGES, columns=AGES)
     fit = fit_national_mortality(root)
     tables.update(mortality_tables(fit, observed_index(fit, root)))
+    tables["jump_off_mortality_ratio.csv"] = jump_off_mortality_ratio()
 
     reg_age = age_structure("pop_registered", root)
     boys = float(reg_age.sel(region=NATIONAL_CODE, sex="male", age_group="00_04").sum())

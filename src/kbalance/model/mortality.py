@@ -184,6 +184,30 @@ def jump_off_index(fit: MortalityFit, observed: ObservedIndex) -> tuple[float, i
     return float(observed.registered[first]), int(observed.years[first])
 
 
+def origin_index(fit: MortalityFit, observed: ObservedIndex, origin: int, registered: bool,
+                 root: Path | None = None) -> tuple[float, float]:
+    """The start and drift of the common index K for a forecast from ``origin`` [year] that
+    knows nothing observed after it: K [-] of the origin year, on the registered basis when
+    the forecast starts from the registered population (``registered``; re-estimated to the
+    origin's deaths on the population of the December before, as :func:`observed_index`
+    does for the years after the fit) or on the HMD fit's scale when it continues the
+    simulated history; and the drift [1/year] of a random walk fitted to the fitted K of the
+    years to the origin (of every fitted year for an origin after the fit). The age pattern
+    (a, B, b) stays the one fitted to every HMD year. ``origin`` must have an index value (a fitted
+    year or an observed year after the fit)."""
+    first, last = int(fit.years[0]), int(fit.years[-1])
+    if first <= origin <= last:
+        row = origin - first
+        level = registered_basis_index(fit, [origin], fit.model.kt[:, [row]], root)[0] if registered else fit.model.Kt[row]
+        return float(level), fit_random_walk(fit.model.Kt[: row + 1]).drift
+    if origin in observed.years:
+        i = list(observed.years).index(origin)
+        return float((observed.registered if registered else observed.K)[i]), float(fit.walk.drift)
+    raise InvalidValueError("kbalance backtest", "--origins", origin,
+                            f"a year of the mortality index ({first}-{last} fitted, "
+                            f"{', '.join(map(str, observed.years))} observed)")
+
+
 def male_life_expectancy_response(fit: MortalityFit, observed: ObservedIndex, step: float = 0.5) -> float:
     """Years of men's life expectancy at birth lost per unit rise of the common index at the
     jump-off [year]: −∂e0/∂K of the male schedule at the jump-off level (:func:`jump_off_index`)
