@@ -209,3 +209,12 @@ def test_one_origin_fits_to_its_year_and_forecasts_every_series():
     assert (births["model_observed_fertility"] < births["model"]).all()
     employed = table[(table["series"] == "employed") & (table["horizon"] == 1)]  # from the observed economy
     assert (np.abs(employed["model"] / employed["observed"] - 1) < 0.03).all()
+
+
+def test_an_origin_without_observed_regional_mortality_fails_before_the_fit(monkeypatch):
+    """The regional mortality ratios start in 2012 (registered ages from December 2011) and
+    leave out Sejong and Chungnam in 2012 (the boundary change), so a forecast jumping off
+    from December 2012 has none for them: the error names the file and field at once."""
+    monkeypatch.setattr(backtest_module, "fit", lambda **kwargs: pytest.fail("fitted before the jump-off was checked"))
+    with pytest.raises(InvalidValueError, match="vital.csv.*'deaths'.*registered ages of every region"):
+        backtest_origin(2012, progress=False)

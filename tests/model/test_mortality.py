@@ -157,5 +157,7 @@ def test_a_forecast_origin_starts_from_its_own_deaths_with_the_drift_of_the_year
     # after the fit, an observed year's level and the drift of every fitted year
     assert origin_index(fit, observed, 2021, registered=True) == (pytest.approx(observed.registered[0]),
                                                                   pytest.approx(fit.walk.drift))
+    # without registered ages in the December before (2010), the fitted index less the basis offset
+    assert origin_index(fit, observed, 2011, registered=True)[0] == pytest.approx(fit.model.Kt[8] - observed.offset)
     with pytest.raises(InvalidValueError, match="'--origins'.*a year of the mortality index"):
         origin_index(fit, observed, 2001, registered=False)

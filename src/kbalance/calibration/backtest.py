@@ -236,11 +236,11 @@ def backtest_origin(origin: int, max_evaluations: int = BACKTEST_EVALUATIONS, st
     """Fit to the observations up to ``origin`` (from ``start``, a fitted set, or the
     defaults) and forecast to the latest data: the origin's rows of backtests.csv, the
     fit, and whether the forecast jumped off from the observed population."""
+    jump = jump_off_constants(compile_model(), origin)  # before the fit: an origin without the data fails at once
     result = fit(until=origin, max_evaluations=max_evaluations, progress=progress, start=start)
     full = read_targets(until=2100)
     fitted = to_table(free_parameters(), result.unit)
     table = pd.concat([fitted, fitted], ignore_index=True)  # the forecast and its ex-post twin
-    jump = jump_off_constants(compile_model(), origin)
     for column, value in (forecast_constants(origin) | mortality_constants(origin, bool(jump))).items():
         if column not in jump:  # a table column overrides a scenario constant: the jump-off's year must win
             table[column] = value

@@ -190,7 +190,8 @@ def origin_index(fit: MortalityFit, observed: ObservedIndex, origin: int, regist
     knows nothing observed after it: K [-] of the origin year, on the registered basis when
     the forecast starts from the registered population (``registered``; re-estimated to the
     origin's deaths on the population of the December before, as :func:`observed_index`
-    does for the years after the fit) or on the HMD fit's scale when it continues the
+    does for the years after the fit; the fitted K less the basis offset where that December
+    has no registered ages) or on the HMD fit's scale when it continues the
     simulated history; and the drift [1/year] of a random walk fitted to the fitted K of the
     years to the origin (of every fitted year for an origin after the fit). The age pattern
     (a, B, b) stays the one fitted to every HMD year. ``origin`` must have an index value (a fitted
@@ -198,7 +199,12 @@ def origin_index(fit: MortalityFit, observed: ObservedIndex, origin: int, regist
     first, last = int(fit.years[0]), int(fit.years[-1])
     if first <= origin <= last:
         row = origin - first
-        level = registered_basis_index(fit, [origin], fit.model.kt[:, [row]], root)[0] if registered else fit.model.Kt[row]
+        level = fit.model.Kt[row]
+        if registered:
+            try:
+                level = registered_basis_index(fit, [origin], fit.model.kt[:, [row]], root)[0]
+            except InvalidValueError:  # no registered ages in the December before: the mean basis offset
+                level = level - observed.offset
         return float(level), fit_random_walk(fit.model.Kt[: row + 1]).drift
     if origin in observed.years:
         i = list(observed.years).index(origin)
