@@ -1,24 +1,9 @@
 """Regional mortality relative to the national schedule, by year, and the prior of its trend.
 
-The ratios themselves are computed in the model layer
-(:func:`kbalance.model.regional_mortality.regional_mortality_ratios`), which also makes the
-model input of their latest level; this module gives the priors drawn from them.
-
-Regional deaths are observed by region only (``deaths`` in vital.csv), not by age. The
-ratio of a region in year t is its observed deaths over the deaths the national schedule
-would give its residents, divided by the same ratio of the country (indirect
-standardisation):
-
-    R(r, t) = [D(r, t) / Σ_{s,x} E(r, s, x, t) m(s, x, t)] / [D(t) / Σ_{s,x} E(s, x, t) m(s, x, t)],
-
-E the registered population by sex and single age (mean of the year-ends before and of
-the year, 5-year groups split by :func:`kbalance.demography.ages.split_five_year`), m the
-model's national rates: the Li–Lee fit of the HMD in its years and the re-estimated common
-index after them (:mod:`kbalance.model.mortality`). Dividing by the country's ratio
-removes what is common to all regions in a year (the difference between the registered
-population and the HMD exposure, the COVID-19 excess of 2021–2022), so R measures the
-relative level the model's `regional mortality ratio` stands for. Region-years of a
-boundary change (calibration/breaks.csv) are left out.
+The ratio R(r, t) of a region's observed deaths to those of the national schedule on its
+registered residents, relative to the country's (indirect standardisation), is defined and
+computed in the model layer (:mod:`kbalance.model.regional_mortality`), which also makes the
+model input of its latest level; this module gives the priors drawn from it.
 
 :func:`trend_prior` fits ln R(r, t) = α_r + β_r t by least squares for every region and
 gives the spread of the β_r about 0 that a hierarchical prior of the model's
