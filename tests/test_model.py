@@ -1,7 +1,9 @@
-"""Validation of model/kbalance.mdl through the PySD reference engine.
+"""Validation of model/kbalance.mdl: mass balance, extreme conditions, units and the lever histories.
 
-Mass balance, extreme conditions, units and the lever histories. Each run is one
-PySD simulation (about 20 s to 2070), so the runs are shared (the baseline by the session).
+The baseline's checks read the PySD reference engine's run of it (about 60 s to 2070, shared
+by the session with the parity test). The variations (extreme values, levers, variants) run
+on the fast engine, as does the baseline they are compared with: the fast engine's parity
+with PySD on every variable and step is tested in tests/engine/test_reference.py.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import tomllib
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 
 from kbalance.model.economy_inputs import (economy_data_year, economy_jump_off, national_labour_productivity,
                                            projected_productivity_growth)
@@ -19,11 +22,12 @@ from kbalance.model import fiscal_inputs
 from kbalance.model.inputs import OPEN_AGE, read_levers
 from kbalance.model.population import jump_off_population, latest_age_year, observed_age_groups
 from kbalance.paths import calibration_dir, model_dir
-from kbalance.engine.reference import DEFAULT_VARIABLES, run_pysd
+from kbalance.engine.reference import DEFAULT_VARIABLES
 from kbalance.model.mdl import load_model
 from kbalance.model.parameters import defined_columns, read_parameter_set
 from kbalance.model.scenarios import Scenario
 from kbalance.regions import membership, names
+from kbalance.runs import run_model
 
 BALANCE_VARIABLES = ("total population", "births", "total deaths", "net migration", "other change total",
                      "net international migration", "jump off adjustment total", "extinction risk index",
@@ -50,6 +54,17 @@ ECONOMY_VARIABLES = ("labour productivity", "modelled labour productivity", "emp
 @pytest.fixture(scope="module")
 def parameters():
     return read_parameter_set()
+
+
+def run(scenario: Scenario, parameters, until: int, variables) -> xr.Dataset:
+    """A variation of the model on the fast engine."""
+    return run_model(scenario, parameters, until, list(variables), engine="fast")
+
+
+@pytest.fixture(scope="module")
+def fast_baseline(parameters):
+    """The baseline to 2040 on the fast engine, which the variations compare with."""
+    return run(Scenario("baseline", ""), parameters, 2040, set(DEFAULT_VARIABLES) | {"births", "Population"})
 
 
 @pytest.fixture(scope="module")
@@ -115,10 +130,10 @@ def test_extinction_index_at_the_jump_off_equals_the_observed_to_three_decimals(
     np.testing.assert_array_equal(np.round(model, 3), np.round(observed, 3))
 
 
-def test_a_tfr_variant_moves_births_after_the_last_observed_year_only(baseline, parameters):
+def test_a_tfr_variant_moves_births_after_the_last_observed_year_only(fast_baseline, parameters):
     variables = ["births", "total population", "Population", "total fertility rate"]
-    hold = baseline[variables].sel(year=slice(None, 2040))  # the same run: nothing set
-    high = run_pysd(Scenario("high", "", {"fertility variant": 5.0}), parameters, until=2040, variables=variables)
+    hold = fast_baseline[variables]  # the same run: nothing set
+    high = run(Scenario("high", "", {"fertility variant": 5.0}), parameters, until=2040, variables=variables)
     last_observed, jump_off = 2023, latest_age_year() + 1
     for name in variables:
         np.testing.assert_array_equal(hold[name].sel(year=slice(None, last_observed)).values,
@@ -156,7 +171,7 @@ def test_movers_arrive_as_they_leave_at_the_extremes_of_the_density_preferences(
     values = dict(parameters.values, **{"young density preference": 1.0, "female young density preference gap": 0.4,
                                         "older density preference": -1.0, "density preference trend": 0.2})
     params = type(parameters)(parameters.name, values, parameters.path)
-    result = run_pysd(Scenario("strong sorting", ""), params, until=2016, variables=["in migration", "out migration"])
+    result = run(Scenario("strong sorting", ""), params, until=2016, variables=["in migration", "out migration"])
     arrived, left = result["in migration"].sum("Region"), result["out migration"].sum("Region")
     assert float(left.min()) >= 0 and float(left.sel(Sex="Female").sum()) > 0
     np.testing.assert_allclose(arrived.values, left.values, rtol=1e-9, atol=1e-9)
@@ -182,7 +197,7 @@ def _new_city_run(parameters, weights: dict):
                  "out migration", "new city fertility effect", "new city newcomer share", "fertility conditions effect",
                  "congestion effect on fertility", "income effect on fertility", "jobs effect on fertility",
                  "family support effect", "total population", "New City Inherited Residents"]
-    return params, run_pysd(Scenario("new city weight", ""), params, until=2015, variables=variables)
+    return params, run(Scenario("new city weight", ""), params, until=2015, variables=variables)
 
 
 def _density_term(result, params):
@@ -251,7 +266,7 @@ def _family_run(parameters, preference: float):
     variables = ["labour density preference", "young density preference by sex", "labour mover share",
                  "older mover share", "density preference growth", "population density",
                  "national population density", "age destination factor", "in migration", "out migration"]
-    return params, run_pysd(Scenario("family gap", ""), params, until=2016, variables=variables)
+    return params, run(Scenario("family gap", ""), params, until=2016, variables=variables)
 
 
 def test_families_from_age_30_prefer_less_dense_regions_and_the_young_preference_is_the_old_model(parameters):
@@ -286,7 +301,7 @@ def test_families_from_age_30_prefer_less_dense_regions_and_the_young_preference
 def test_women_move_earlier_young_movers_prefer_dense_regions_and_older_movers_leave_them(parameters):
     variables = ["migration age profile", "labour mover share", "older mover share", "age destination factor",
                  "young density preference by sex"]
-    result = run_pysd(Scenario("baseline", ""), parameters, until=2002, variables=variables)
+    result = run(Scenario("baseline", ""), parameters, until=2002, variables=variables)
     profile = result["migration age profile"].isel(year=0)
     peak = {sex: int(np.argmax(profile.sel(Sex=sex).values)) for sex in ("Male", "Female")}
     assert peak["Female"] < peak["Male"]
@@ -326,7 +341,7 @@ def test_boundary_transfers_create_sejong_and_move_gunwi(baseline):
 def test_zero_fertility_gives_no_births_and_a_falling_population(parameters):
     values = dict(parameters.values, **{"maximum total fertility rate": 0.0, "jump off year": 2200.0})
     params = type(parameters)(parameters.name, values, parameters.path)
-    result = run_pysd(Scenario("zero fertility", ""), params, until=2040,
+    result = run(Scenario("zero fertility", ""), params, until=2040,
                       variables=["births", "national population"])
     assert float(np.abs(result["births"]).max()) == 0.0
     national = result["national population"].sel(year=slice(2024, None))
@@ -336,7 +351,7 @@ def test_zero_fertility_gives_no_births_and_a_falling_population(parameters):
 def test_zero_mobility_gives_no_internal_migration(parameters):
     values = dict(parameters.values, **{"mobility": 0.0})
     params = type(parameters)(parameters.name, values, parameters.path)
-    result = run_pysd(Scenario("no migration", ""), params, until=2010, variables=["net migration", "in migration"])
+    result = run(Scenario("no migration", ""), params, until=2010, variables=["net migration", "in migration"])
     assert float(np.abs(result["net migration"]).max()) == 0.0
     assert float(np.abs(result["in migration"]).max()) == 0.0
 
@@ -348,7 +363,7 @@ def _last_history_value(spec: dict) -> float:
     return 0.0 if spec["model"] in ("second relocation staff", "mega region integration") else 1.0
 
 
-def test_levers_set_to_their_historical_values_reproduce_the_baseline(baseline, parameters):
+def test_levers_set_to_their_historical_values_reproduce_the_baseline(fast_baseline, parameters):
     levers = read_levers()
     constants = {}
     for spec in levers.values():
@@ -356,19 +371,19 @@ def test_levers_set_to_their_historical_values_reproduce_the_baseline(baseline, 
             constants[spec["target"]] = _last_history_value(spec)
             constants[spec["start"]] = 2035.0
     # to 2040: a history value that is not the baseline's moves its lever variable from 2035 on
-    result = run_pysd(Scenario("history", "", constants), parameters, until=2040,
+    result = run(Scenario("history", "", constants), parameters, until=2040,
                       variables=list(DEFAULT_VARIABLES))
     for name in DEFAULT_VARIABLES:
-        np.testing.assert_allclose(result[name].values, baseline[name].sel(year=slice(None, 2040)).values,
+        np.testing.assert_allclose(result[name].values, fast_baseline[name].values,
                                    rtol=1e-9, atol=1e-9, err_msg=name)
 
 
-def test_a_lever_change_changes_the_projection(baseline, parameters):
+def test_a_lever_change_changes_the_projection(fast_baseline, parameters):
     scenario = Scenario("decentralization", "", {"consumption tax target": 50.0, "consumption tax start year": 2026.0})
-    result = run_pysd(scenario, parameters, until=2040, variables=["fiscal autonomy ratio", "local share of total tax"])
-    after, before = (float(r["local share of total tax"].sel(year=2040)) for r in (result, baseline))
+    result = run(scenario, parameters, until=2040, variables=["fiscal autonomy ratio", "local share of total tax"])
+    after, before = (float(r["local share of total tax"].sel(year=2040)) for r in (result, fast_baseline))
     assert after > before + 4  # a quarter of the VAT base more moves about 5 % of total tax
-    before = baseline["fiscal autonomy ratio"].sel(year=2040)
+    before = fast_baseline["fiscal autonomy ratio"].sel(year=2040)
     gain = result["fiscal autonomy ratio"].sel(year=2040) - before
     # Outside the capital region the weights 200 and 300 of the consumption index raise own
     # revenue most. In Incheon and Gyeonggi a smaller allocation pool shared over smaller
@@ -471,7 +486,7 @@ def test_the_consumption_tax_blocks_add_up_to_the_tax(baseline):
 def test_a_zero_allocation_pool_gives_zero_grants(parameters):
     scenario = Scenario("no pool", "", {"allocation rate target": 0.0, "allocation rate start year": 2026.0,
                                         "allocation rate ramp years": 1.0})
-    result = run_pysd(scenario, parameters, until=2030, variables=["general allocation tax", "special allocation tax",
+    result = run(scenario, parameters, until=2030, variables=["general allocation tax", "special allocation tax",
                                                                    "general allocation tax pool", "local budget"])
     assert float(result["general allocation tax pool"].sel(year=2025)) > 0
     for name in ("general allocation tax", "special allocation tax"):
@@ -491,7 +506,7 @@ def test_a_region_whose_revenue_exceeds_its_need_gets_no_general_grant(baseline,
     assert bool((grant.where(~covered, 1.0) > 0).all())
     values = dict(parameters.values, **{"standard need per unit": 0.01})  # every region covers its need
     params = type(parameters)(parameters.name, values, parameters.path)
-    result = run_pysd(Scenario("low need", ""), params, until=2030,
+    result = run(Scenario("low need", ""), params, until=2030,
                       variables=["general allocation tax", "standard fiscal revenue", "standard fiscal need",
                                  "general allocation tax pool"])
     later = result.sel(year=slice(2012, None))
@@ -505,7 +520,7 @@ def test_a_region_whose_revenue_exceeds_its_need_gets_no_general_grant(baseline,
 
 def test_equal_tax_bases_give_equal_consumption_tax_per_head_times_the_weights(parameters):
     scenario = Scenario("equal bases", "", {"relative consumption per head": 1.0})
-    result = run_pysd(scenario, parameters, until=2016, variables=["consumption share", "consumption weight",
+    result = run(scenario, parameters, until=2016, variables=["consumption share", "consumption weight",
                                                                    "total population"])
     per_head = (result["consumption share"] / result["total population"] / result["consumption weight"]).sel(year=2015)
     assert float(per_head.max() / per_head.min()) == pytest.approx(1.0, rel=1e-12)
