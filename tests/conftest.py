@@ -1,13 +1,17 @@
 """Shared fixtures: the committed calibration set and a scratch copy of it, the PySD run of
-the baseline (run once per session) and the Hypothesis profiles."""
+the baseline (run once per session), :func:`built_once` for such fixtures and the Hypothesis
+profiles."""
 
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import pytest
+from filelock import FileLock
 from hypothesis import settings
 
 from kbalance.engine.compiler import compile_model
@@ -46,6 +50,34 @@ def calib_copy(tmp_path: Path) -> Path:
     return copy_observation_set(tmp_path / "calibration")
 
 
+T = TypeVar("T")
+
+
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], T]) -> T:
+    """``build(folder)``, computed once per test session however many pytest-xdist workers ask.
+
+    The first worker to ask builds it into ``folder`` (a new folder every worker sees) and keeps
+    the value pickled beside it; the others wait for it and read the pickle. Each worker gets
+    its own copy of the value, as it would from a session fixture of its own; ``folder`` is
+    shared, so tests must not change what is written there.
+    """
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the session's folder, above the workers' own
+    folder, cached = root / f"{name}-shared", root / f"{name}.pickle"
+    with FileLock(root / f"{name}.lock"):
+        if cached.is_file():
+            return pickle.loads(cached.read_bytes())
+        folder.mkdir()
+        try:
+            value = build(folder)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)  # the next worker to ask tries again
+            raise
+        cached.write_bytes(pickle.dumps(value))
+        return value
+
+
 needs_shared = pytest.mark.skipif(not (SHARED_DATA / "harmonized").is_dir(),
                                   reason="../shared/data/harmonized not present")
 
@@ -63,7 +95,8 @@ def model_variables() -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def pysd_baseline():
+def pysd_baseline(tmp_path_factory):
     """PySD's run of the baseline on the default parameter set to 2070, every variable of
     :func:`model_variables` (the longest PySD run of the suite, done once)."""
-    return run_pysd(Scenario("baseline", ""), read_parameter_set(), BASELINE_UNTIL, model_variables())
+    return built_once(tmp_path_factory, "pysd-baseline", lambda _: run_pysd(
+        Scenario("baseline", ""), read_parameter_set(), BASELINE_UNTIL, model_variables()))
