@@ -38,3 +38,13 @@ def test_a_boundary_change_leaves_the_regions_it_touches_out_of_that_year():
 def test_a_jump_off_before_the_ratios_begin_is_refused_naming_the_file():
     with pytest.raises(InvalidValueError, match="vital.csv.*'deaths'.*registered ages of every region"):
         jump_off_mortality_ratio(2005)
+
+
+def test_the_level_is_read_from_the_observation_set_it_is_given(calib_copy):
+    vital = calib_copy / "observations" / "vital.csv"
+    table = pd.read_csv(vital, dtype={"region_code": str})
+    busan = (table["series"] == "deaths") & (table["region_code"] == "21")
+    table.loc[busan, "value"] *= 2                       # the country's deaths stay as they were
+    table.to_csv(vital, index=False)
+    np.testing.assert_allclose(jump_off_mortality_ratio(root=calib_copy)["value"]["Busan"],
+                               2 * jump_off_mortality_ratio()["value"]["Busan"], rtol=1e-12)

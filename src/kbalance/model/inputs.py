@@ -526,7 +526,7 @@ def input_tables(root: Path | None = None) -> dict[str, pd.DataFrame]:
     tables["age_below.csv"] = pd.DataFrame((years[None, :] < years[:, None]).astype(float), index=AGES, columns=AGES)
     fit = fit_national_mortality(root)
     tables.update(mortality_tables(fit, observed_index(fit, root)))
-    tables["jump_off_mortality_ratio.csv"] = jump_off_mortality_ratio()
+    tables["jump_off_mortality_ratio.csv"] = jump_off_mortality_ratio(root=root)
 
     reg_age = age_structure("pop_registered", root)
     boys = float(reg_age.sel(region=NATIONAL_CODE, sex="male", age_group="00_04").sum())

@@ -45,18 +45,18 @@ from kbalance.regions import NATIONAL_CODE, names, region_codes
 JUMP_OFF_MORTALITY_YEARS = 3
 
 
-def boundary_region_years() -> set[tuple[str, int]]:
+def boundary_region_years(root: Path | None = None) -> set[tuple[str, int]]:
     """(region code, year) of every region touched by a boundary change in that year."""
-    return {(code, change.year) for change in boundary_changes() for code in (change.dest, *change.origins)}
+    return {(code, change.year) for change in boundary_changes(root) for code in (change.dest, *change.origins)}
 
 
-def national_schedule(years) -> np.ndarray:
+def national_schedule(years, root: Path | None = None) -> np.ndarray:
     """The model's national death rates [1/year] in ``years``, shape (sex, year, age), ages
     0 … 99 and 100+: the Li–Lee rates of the fitted years and, after them, the rates at the
     index re-estimated to the observed deaths (:func:`kbalance.model.mortality.observed_index`).
     ValueError for a year outside both."""
-    fit = fit_national_mortality()
-    observed = observed_index(fit)
+    fit = fit_national_mortality(root)
+    observed = observed_index(fit, root)
     K = dict(zip(fit.years, fit.model.Kt)) | dict(zip(observed.years, observed.K))
     k = {y: fit.model.kt[:, i] for i, y in enumerate(fit.years)}
     k.update({y: observed.sex_index[:, i] for i, y in enumerate(observed.years)})
@@ -66,12 +66,12 @@ def national_schedule(years) -> np.ndarray:
     return fit.model.rates(np.array([K[y] for y in years]), np.stack([k[y] for y in years], axis=1))
 
 
-def mid_year_population(years) -> np.ndarray:
+def mid_year_population(years, root: Path | None = None) -> np.ndarray:
     """Registered population [person-years], shape (region, sex, year, age) with the regions
     of :func:`kbalance.regions.region_codes` and then the country, ages 0 … 99 and 100+: the
     mean of the year-ends before and of each of ``years`` (NaN where a region has no groups)."""
     codes = [*region_codes(), NATIONAL_CODE]
-    reg = age_structure("pop_registered").sel(sex=list(SEXES), age_group=list(FIVE_YEAR_GROUPS))
+    reg = age_structure("pop_registered", root).sel(sex=list(SEXES), age_group=list(FIVE_YEAR_GROUPS))
     reg = reg.reindex(region=codes).transpose("region", "sex", "year", "age_group")
     known = ~reg.isnull().any("age_group")
     single = to_model_ages(split_five_year(np.nan_to_num(reg.values), axis=-1), OPEN_AGE)
@@ -80,21 +80,21 @@ def mid_year_population(years) -> np.ndarray:
     return np.stack([0.5 * (single[:, :, position[y - 1]] + single[:, :, position[y]]) for y in years], axis=2)
 
 
-def observed_deaths(years) -> pd.DataFrame:
+def observed_deaths(years, root: Path | None = None) -> pd.DataFrame:
     """Observed deaths [persons/year], rows ``years``, columns the region codes then the country."""
-    return wide_series("deaths", national=True).reindex(index=list(years), columns=[*region_codes(), NATIONAL_CODE])
+    return wide_series("deaths", root, national=True).reindex(index=list(years), columns=[*region_codes(), NATIONAL_CODE])
 
 
-def regional_mortality_ratios(years=range(2012, 2023)) -> pd.DataFrame:
+def regional_mortality_ratios(years=range(2012, 2023), root: Path | None = None) -> pd.DataFrame:
     """R(r, t) [1] of the module docstring, rows ``years``, columns region names; NaN in a
     region-year of a boundary change or without population or deaths."""
     years = [int(y) for y in years]
-    rates = national_schedule(years)                                   # (sex, year, age)
-    expected = (mid_year_population(years) * rates[None]).sum(axis=(1, 3))      # (region, year), NaN without ages
-    smr = observed_deaths(years).to_numpy() / expected.T               # (year, region + country)
+    rates = national_schedule(years, root)                             # (sex, year, age)
+    expected = (mid_year_population(years, root) * rates[None]).sum(axis=(1, 3))  # (region, year), NaN without ages
+    smr = observed_deaths(years, root).to_numpy() / expected.T         # (year, region + country)
     ratio = pd.DataFrame(smr[:, :-1] / smr[:, -1:], index=pd.Index(years, name="year"),
                          columns=[names()[c] for c in region_codes()])
-    for code, year in boundary_region_years():
+    for code, year in boundary_region_years(root):
         if year in ratio.index and code in names():
             ratio.loc[year, names()[code]] = np.nan
     return ratio.where(np.isfinite(ratio) & (ratio > 0))
@@ -106,17 +106,17 @@ def last_regional_deaths_year(root: Path | None = None) -> int:
     return int(deaths.dropna().index.max())
 
 
-def jump_off_mortality_ratio(last_year: int | None = None) -> pd.DataFrame:
+def jump_off_mortality_ratio(last_year: int | None = None, root: Path | None = None) -> pd.DataFrame:
     """Regional mortality relative to the national schedule at a jump-off [1]: each region's
     mean R over the :data:`JUMP_OFF_MORTALITY_YEARS` years to ``last_year`` (default, and at
     most, the latest with regional deaths; from the first year with registered ages at both
     year-ends), region-years of a boundary change left out; one column ``value``, rows the
     region names. InvalidValueError when a region has no ratio in those years."""
-    latest = last_regional_deaths_year()
+    latest = last_regional_deaths_year(root)
     last_year = latest if last_year is None else min(int(last_year), latest)
-    first = int(age_structure("pop_registered").year.min()) + 1
+    first = int(age_structure("pop_registered", root).year.min()) + 1
     years = range(max(last_year - JUMP_OFF_MORTALITY_YEARS + 1, first), last_year + 1)
-    ratio = regional_mortality_ratios(years).mean() if len(years) else None
+    ratio = regional_mortality_ratios(years, root).mean() if len(years) else None
     if ratio is None or ratio.isna().any():
         raise InvalidValueError("calibration/observations/vital.csv", "deaths", last_year,
                                 f"a year from {first} with deaths and registered ages of every region")
