@@ -27,7 +27,8 @@ from kbalance.runs import run_model
 
 VARIABLES = ["life expectancy at birth", "national life expectancy at birth", "total deaths",
              "national mortality rate", "common mortality index", "jump off year", "Population", "Male Mortality Lag",
-             "common mortality loading", "life expectancy sex gap path", "life expectancy sex gap target",
+             "common mortality loading", "ultimate mortality loading", "mortality rotation weight",
+             "Mortality Rotation Offset", "life expectancy sex gap path", "life expectancy sex gap target",
              "period fertility level"]
 #: Largest gap [years] between the model's and the data's national e0 2003–2020 (issue #13).
 E0_TOLERANCE = 0.3
@@ -108,12 +109,42 @@ def test_zero_drift_stops_the_common_decline_of_mortality(baseline):
     falling = 1 - baseline["national mortality rate"].sel(year=2070) / baseline["national mortality rate"].sel(year=2060)
     assert float(settled.max()) < 0.01 < 0.1 < float(falling.max())
     still = run(**{"mortality index drift": 0.0, "sex mortality index persistence": 1.0})
-    # every rate is then held, but for the men's lag of the sex-gap rule, B(x) x lag at every age
+    # every rate is then held, but for the men's lag of the sex-gap rule (a log rate by age)
     men = xr.DataArray([1.0, 0.0], coords={"Sex": ["Male", "Female"]})
-    lag = still["Male Mortality Lag"] * still["common mortality loading"] * men
+    lag = still["Male Mortality Lag"] * men
     held = (still["national mortality rate"] * np.exp(-lag)).sel(year=slice(2023, 2070))
     np.testing.assert_allclose(held.values, np.broadcast_to(held.sel(year=2023).values, held.shape), rtol=1e-12)
     assert float(np.abs(still["Male Mortality Lag"]).max()) > 0.01
+
+
+def young_to_adult_decline(rates, start: int, end: int) -> xr.DataArray:
+    """Mean decline of the log death rate at ages 1–14 over that at 15–64 [-], by sex."""
+    decline = np.log(rates.sel(year=start)) - np.log(rates.sel(year=end))
+    ages = decline["Age"].str.lstrip("A").astype(int)
+    return decline.where((ages >= 1) & (ages <= 14)).mean("Age") / decline.where((ages >= 15) & (ages <= 64)).mean("Age")
+
+
+def test_the_pattern_of_decline_rotates_towards_the_ultimate_one(baseline):
+    """B(x) of 2003–2020 lowers the rates of children 1.7 times as fast as those of adults;
+    extrapolated to 2070 it would take children's rates far below any observed. After the
+    jump-off the pattern rotates towards the ultimate pattern, flat below 65 (Li, Lee &
+    Gerland 2013), as life expectancy rises: the children's relative decline falls every decade
+    towards 1, for both sexes, and nothing changes through the jump-off year."""
+    first = int(float(baseline["jump off year"].values.ravel()[0]))
+    offset = baseline["Mortality Rotation Offset"]
+    assert float(np.abs(offset.sel(year=slice(None, first))).max()) == 0.0
+    loading = baseline["common mortality loading"].isel(year=0)
+    fitted = float(loading.isel(Age=slice(1, 15)).mean() / loading.isel(Age=slice(15, 65)).mean())
+    assert fitted > 1.5
+    rates = baseline["national mortality rate"]
+    ratios = [young_to_adult_decline(rates, start, start + 10) for start in range(first, 2061, 10)]
+    for earlier, later in zip(ratios, ratios[1:]):
+        assert (later < earlier).all()
+    # by the last decade the weight of the ultimate pattern is past one half: less than half
+    # of the fitted excess of the children's decline remains
+    weight = baseline["mortality rotation weight"]
+    assert (weight.diff("year").sel(year=slice(first, None)) > 0).all() and 0.5 < float(weight.sel(year=2056)) < 1
+    assert (ratios[0] < fitted).all() and (ratios[-1] > 1).all() and (ratios[-1] < 1 + (fitted - 1) / 2).all()
 
 
 def test_the_gap_between_the_sexes_follows_its_path_to_the_documented_level(baseline):

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from conftest import needs_shared
-from kbalance.demography.leecarter import LiLee, common_index_to_deaths, fit_lee_carter, fit_li_lee, match_deaths
+from kbalance.demography.leecarter import (LiLee, common_index_to_deaths, fit_lee_carter, fit_li_lee, match_deaths,
+                                          ultimate_loading)
 
 #: Largest allowed gap [years] between fitted and observed e0 (issue #13).
 E0_FIT_TOLERANCE = 0.3
@@ -38,6 +39,22 @@ def test_rejects_zero_rates():
     mx[2, 3] = 0.0
     with pytest.raises(ValueError, match="positive"):
         fit_lee_carter(mx, deaths, exposure)
+
+
+def test_ultimate_loading_is_flat_to_64_continuous_and_sums_to_one():
+    rng = np.random.default_rng(3)
+    bx = rng.uniform(0.5, 2.0, 101)
+    bx /= bx.sum()
+    bu = ultimate_loading(bx)
+    assert bu.sum() == pytest.approx(1.0)
+    assert np.ptp(bu[:65]) == 0.0 and bu[64] == pytest.approx(bu[65])
+    # the mean of 15-64 sets the flat level; above 64 the shape of B(x) is kept
+    scale = bu[0] / bx[15:65].mean()
+    np.testing.assert_allclose(bu[65:], bx[65:] * bx[15:65].mean() / bx[65] * scale)
+    with pytest.raises(ValueError, match="above 64"):
+        ultimate_loading(bx[:60])
+    with pytest.raises(ValueError, match="positive"):
+        ultimate_loading(np.where(np.arange(101) == 90, 0.0, bx))
 
 
 # ---- national data -------------------------------------------------------------------------

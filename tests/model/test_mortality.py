@@ -44,7 +44,7 @@ def test_tables_are_the_committed_inputs(fit, observed):
 def test_fit_covers_2003_to_2020_with_a_falling_index_and_stationary_sex_indices(fit, observed):
     tables = mortality_tables(fit, observed)
     assert list(tables["mortality_index.csv"].index) == list(range(2003, 2023))
-    assert tables["mortality_age.csv"].shape == (5, OPEN_AGE + 1)
+    assert tables["mortality_age.csv"].shape == (6, OPEN_AGE + 1)
     scalars = tables["mortality_scalars.csv"]["value"]
     assert scalars["index_drift"] < -2 * scalars["index_drift_se"] < 0
     assert scalars["index_drift"] == pytest.approx((fit.model.Kt[-1] - fit.model.Kt[0]) / 17)
@@ -54,7 +54,7 @@ def test_fit_covers_2003_to_2020_with_a_falling_index_and_stationary_sex_indices
     assert scalars["index_jump_off"] == observed.registered[0] == observed.K[0] - scalars["index_basis_offset"]
     phi = tables["mortality_sex.csv"]["ar1_coefficient"]
     assert ((phi > 0) & (phi < 1)).all()
-    np.testing.assert_allclose(tables["mortality_age.csv"].loc[["common_loading", "loading_Male", "loading_Female"]].sum(axis=1), 1.0)
+    np.testing.assert_allclose(tables["mortality_age.csv"].loc[["common_loading", "loading_Male", "loading_Female", "ultimate_loading"]].sum(axis=1), 1.0)
 
 
 def test_observed_index_reproduces_the_observed_deaths(fit, observed):

@@ -232,6 +232,36 @@ def fit_li_lee(mx, deaths, exposure) -> LiLee:
     return LiLee(ax=ax, Bx=Bx, Kt=Kt, bx=np.array(bx), kt=np.array(kt))
 
 
+def ultimate_loading(Bx, young: tuple[int, int] = (15, 64)) -> np.ndarray:
+    """Ultimate age pattern of mortality decline of Li, Lee & Gerland (2013) [-].
+
+    The pattern the loading B(x) rotates towards as life expectancy rises: at every age up
+    to the last of ``young`` the mean of B(x) over ``young`` (flat: the young ages no
+    longer decline faster than the adults), above it B(x) scaled so that the pattern is
+    continuous at the first older age, then normalised to sum to 1 like B(x) (as in the
+    UN's MortCast ``ultimate.bx``, single years of age here).
+
+    Parameters
+    ----------
+    Bx : array_like, shape (n_ages,)
+        Common loading [-] by single year of age from 0, Σ B(x) = 1.
+    young : (int, int)
+        First and last age [year] of the mean; the pattern is flat from age 0 to the last.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_ages,)
+        B_u(x) [-], Σ B_u(x) = 1.
+    """
+    b = np.asarray(Bx, float)
+    first, last = young
+    if b.ndim != 1 or not 0 <= first < last < b.size - 1 or np.any(b[last + 1:] <= 0):
+        raise ValueError(f"B(x) needs ages 0 to above {last} with positive values above it")
+    ultimate = b.copy()
+    ultimate[: last + 1] = b[first: last + 1].mean()
+    ultimate[last + 1:] = b[last + 1:] * ultimate[last] / b[last + 1]
+    return ultimate / ultimate.sum()
+
 
 def common_index_to_deaths(model: LiLee, kt, population, total_deaths) -> np.ndarray:
     """Common index K_t of a Li–Lee model that reproduces observed total deaths.

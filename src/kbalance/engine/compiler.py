@@ -380,7 +380,7 @@ class Compiler:
         args = [self.expr(a) for a in node.arguments]
         if fn == "sum":
             return self.sum(node.arguments[0], args[0])
-        unary = {"exp": "np.exp", "ln": "np.log", "sqrt": "np.sqrt", "abs": "np.abs", "integer": "np.trunc"}
+        unary = {"exp": "np.exp", "ln": "np.log", "sqrt": "np.sqrt", "abs": "np.abs", "integer": "np.trunc", "sin": "np.sin"}
         dims = self.union(args)
         literal = all(a.literal for a in args)
         # EXP and LN stay numpy calls between kernels: numpy vectorises them (float32 with

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from kbalance.demography.ages import FIVE_YEAR_GROUPS, split_five_year
-from kbalance.demography.leecarter import LiLee, common_index_to_deaths, fit_li_lee
+from kbalance.demography.leecarter import LiLee, common_index_to_deaths, fit_li_lee, ultimate_loading
 from kbalance.demography.lifetable import life_table
 from kbalance.demography.oldage import complete_rates
 from kbalance.demography.projection import AR1, RandomWalk, ar1_path, fit_ar1, fit_random_walk
@@ -242,7 +242,8 @@ def mortality_tables(fit: MortalityFit, observed: ObservedIndex) -> dict[str, pd
 
     - ``mortality_age.csv``: rows ``common_loading`` (B(x) [-]), ``base_Male``,
       ``base_Female`` (a_s(x) [ln(1/year)]), ``loading_Male``, ``loading_Female``
-      (b_s(x) [-]); columns A0 … A100;
+      (b_s(x) [-]), ``ultimate_loading`` (B_u(x) [-], the pattern B(x) rotates towards,
+      :func:`kbalance.demography.leecarter.ultimate_loading`); columns A0 … A100;
     - ``mortality_index.csv``: by year, the common index K and the sexes' indices
       k_Male, k_Female [-]: fitted, then the observed years (K re-estimated, k on its
       AR(1) path; :func:`observed_index`);
@@ -261,6 +262,7 @@ def mortality_tables(fit: MortalityFit, observed: ObservedIndex) -> dict[str, pd
     rows = {"common_loading": m.Bx}
     rows.update({f"base_{s}": m.ax[i] for i, s in enumerate(MODEL_SEXES)})
     rows.update({f"loading_{s}": m.bx[i] for i, s in enumerate(MODEL_SEXES)})
+    rows["ultimate_loading"] = ultimate_loading(m.Bx)
     by_age = pd.DataFrame.from_dict(rows, orient="index", columns=ages)
     index = pd.DataFrame({"K": np.concatenate([m.Kt, observed.K]),
                           **{f"k_{s}": np.concatenate([m.kt[i], observed.sex_index[i]]) for i, s in enumerate(MODEL_SEXES)}},
