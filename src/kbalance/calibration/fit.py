@@ -33,6 +33,7 @@ from scipy.optimize import least_squares
 
 from kbalance.calibration.report import effective_residuals, fit_report, headline_statistics, plot_fit
 from kbalance.calibration.targets import Target, history_constants, last_time, read_targets, target_variables
+from kbalance.calibration.totals import national_totals
 from kbalance.engine.compiler import compile_model
 from kbalance.engine.ensemble import run_ensemble
 from kbalance.errors import InvalidValueError
@@ -388,8 +389,9 @@ def calibrate(until: int = 2024, out: Path | None = None, version: str | None = 
     The report: fit_statistics.csv (per target, the per-region headline of
     :func:`kbalance.calibration.report.headline_statistics`), fit_statistics_regions.csv
     (per target and region), the same two for the start point (``_prior``),
-    parameters.csv (:func:`parameter_report`), fit_overview.csv (:func:`fit_overview`)
-    and the fit figures."""
+    parameters.csv (:func:`parameter_report`), fit_overview.csv (:func:`fit_overview`),
+    national_totals.csv (:func:`kbalance.calibration.totals.national_totals`) and the fit
+    figures."""
     version = version or next_version()
     target_path = calibration_dir() / "fitted" / f"{version}.toml"
     if target_path.exists():
@@ -401,6 +403,7 @@ def calibrate(until: int = 2024, out: Path | None = None, version: str | None = 
     model = {k: v[0] for k, v in simulate_targets(to_table(params, result.unit), targets).items()}
     prior = {k: v[0] for k, v in simulate_targets(to_table(params, prior_unit(params)), targets).items()}
     report = parameter_report(params, result.unit)
+    totals = national_totals(to_table(params, result.unit))
 
     def write_report(folder: Path) -> None:
         for suffix, values in (("", model), ("_prior", prior)):
@@ -410,6 +413,7 @@ def calibrate(until: int = 2024, out: Path | None = None, version: str | None = 
                                                 float_format="%.6g")
         report.to_csv(folder / "parameters.csv", index=False, float_format="%.6g")
         fit_overview(result, report).to_csv(folder / "fit_overview.csv", index=False, float_format="%.6g")
+        totals.to_csv(folder / "national_totals.csv", index=False, float_format="%.6g")
         plot_fit(model, targets, folder)
 
     write_new_folder(out, write_report)
