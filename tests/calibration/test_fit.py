@@ -72,6 +72,41 @@ def test_a_short_fit_lowers_the_posterior_cost_and_reports_the_cap():
     assert not result.converged  # three evaluations do not reach the tolerance
 
 
+def _scripted_scales(monkeypatch, scales):
+    """fit() with its searches replaced: each converges in 10 evaluations where it starts,
+    and the data scale is estimated as ``scales`` gives, one value per estimate."""
+    from types import SimpleNamespace
+
+    estimates = iter(scales)
+    starts = []
+
+    def search(x0, scale, params, targets, budget, workers, progress):
+        starts.append(scale)
+        return SimpleNamespace(x=x0, nfev=10, status=2, cost=1.0, message="ftol"), 2.0
+
+    monkeypatch.setattr(fit_module, "_fit_at_scale", search)
+    monkeypatch.setattr(fit_module, "data_scale", lambda x, params, targets: (next(estimates), 100, 50.0))
+    monkeypatch.setattr(fit_module, "read_targets", lambda until: [])
+    return starts
+
+
+def test_the_fit_searches_again_until_the_data_scale_settles(monkeypatch):
+    """A start far from the data (the defaults) gives a large s, under which the priors
+    would outweigh the data: the fit re-estimates s where each search ends."""
+    starts = _scripted_scales(monkeypatch, [8.0, 0.2, 0.04, 0.0305, 0.0300])
+    result = fit(progress=False)
+    assert starts == [8.0, 0.2, 0.04, 0.0305]  # the last estimate, 0.0300, is within 5 % of 0.0305
+    assert result.scale_rounds == 4 and result.evaluations == 40 and result.converged
+    assert result.data_scale == 0.0305 and result.initial_cost == 2.0
+
+
+def test_a_data_scale_that_does_not_settle_is_not_a_converged_fit(monkeypatch):
+    _scripted_scales(monkeypatch, [2.0 ** -k for k in range(fit_module.MAX_SCALE_ROUNDS + 1)])
+    result = fit(progress=False)
+    assert result.scale_rounds == fit_module.MAX_SCALE_ROUNDS and not result.converged
+    assert fit_overview(result, pd.DataFrame({"at_bound": [""]})).set_index("statistic").loc["scale_rounds", "value"] == 10
+
+
 def test_one_evaluation_cap_for_the_fit_calibrate_and_the_command():
     assert inspect.signature(fit).parameters["max_evaluations"].default == MAX_EVALUATIONS
     assert inspect.signature(calibrate).parameters["max_evaluations"].default == MAX_EVALUATIONS

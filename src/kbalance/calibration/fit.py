@@ -8,14 +8,17 @@ in a space where each parameter runs from 0 to 1 over its range. The Jacobian is
 by forward differences, all perturbed members run as one ensemble of the fast engine.
 
 The residual vector is the posterior's: the weighted, normalised data residuals
-(:func:`residuals`) divided by their standard deviation ``s`` (estimated once at the
-start point from the misfit and the effective number of residuals, as the constrained
-ensemble does), followed by the prior residuals (:func:`prior_residuals`):
+(:func:`residuals`) divided by their standard deviation ``s`` (estimated from the misfit
+and the effective number of residuals, as the constrained ensemble does), followed by the prior residuals (:func:`prior_residuals`):
 (θ − prior_mean)/prior_sd for a parameter with ``prior = "normal"`` and, for a
 subscripted parameter with a ``spread``, (θ_r − mean_r θ)/spread for each element, which
 shrinks the regions towards their common value. A uniform prior adds nothing within its
-range. The fit stops when the optimiser converges (relative tolerances
-:data:`TOLERANCE`); :data:`MAX_EVALUATIONS` is only a safety cap, reported when hit.
+range. ``s`` is estimated at the start point and held during a search; when it ends, ``s``
+is estimated again where it ended, and if it moved by more than :data:`SCALE_TOLERANCE`
+the search runs again from there (a start far from the data, such as the defaults, gives a
+large ``s``, under which the priors would outweigh the data). The fit stops when a search
+converges (relative tolerances :data:`TOLERANCE`) with ``s`` settled; :data:`MAX_EVALUATIONS`
+is only a safety cap, reported when hit.
 """
 
 from __future__ import annotations
@@ -46,6 +49,11 @@ from kbalance.paths import calibration_dir, read_toml
 MAX_EVALUATIONS = 500
 #: Relative tolerances of the optimiser on the cost, the step and the gradient [-].
 TOLERANCE = 1e-6
+#: Largest relative change [-] of the data residuals' scale s between the start and the end of
+#: a search for the fit to stand; otherwise it searches again with s re-estimated at its end.
+SCALE_TOLERANCE = 0.05
+#: Most searches of one fit.
+MAX_SCALE_ROUNDS = 10
 #: A fitted value this close to a limit, in unit-cube coordinates, sits at its bound [-].
 AT_BOUND = 1e-3
 
@@ -238,6 +246,7 @@ class FitResult:
     data_points, effective_data_points : observed cells fitted, and their number corrected
         for the lag-one autocorrelation of the residuals [-]
     data_cost, prior_cost : the two parts of ``cost`` [-]
+    scale_rounds : searches run, each with s re-estimated where the previous one ended
     """
 
     values: dict[str, float]
@@ -254,6 +263,7 @@ class FitResult:
     effective_data_points: float = 0.0
     data_cost: float = float("nan")
     prior_cost: float = float("nan")
+    scale_rounds: int = 1
 
 
 def data_scale(x: np.ndarray, params: Sequence[FreeParameter], targets: Sequence[Target]) -> tuple[float, int, float]:
@@ -272,8 +282,11 @@ def fit(until: int = 2024, max_evaluations: int = MAX_EVALUATIONS, workers: int 
 
     The search starts from the defaults of calibration/parameters.toml, or from the
     values of a fitted set ``start`` (parameters it lacks keep their defaults); the data
-    residuals' scale s is estimated there (:func:`data_scale`) and held. It runs until
-    the optimiser converges (:data:`TOLERANCE`), at most ``max_evaluations`` evaluations.
+    residuals' scale s is estimated there (:func:`data_scale`) and held during a search,
+    then estimated again where the search ended, which runs again from there until s
+    moves by at most :data:`SCALE_TOLERANCE` (at most :data:`MAX_SCALE_ROUNDS` searches).
+    It runs until the optimiser converges (:data:`TOLERANCE`) with s settled, at most
+    ``max_evaluations`` evaluations in all (``converged`` False otherwise).
     Each evaluation runs the base point and one member per parameter as one ensemble;
     ``workers`` > 1 spreads it over local processes (worth it only for long histories).
     """
@@ -281,6 +294,34 @@ def fit(until: int = 2024, max_evaluations: int = MAX_EVALUATIONS, workers: int 
     params = free_parameters()
     x0 = prior_unit(params) if start is None else np.clip(read_fitted_unit(Path(start), params)[0], 0.0, 1.0)
     scale, n_data, n_eff = data_scale(x0, params, targets)
+    x, evaluations, initial_cost = x0, 0, None
+    for rounds in range(1, MAX_SCALE_ROUNDS + 1):
+        result, initial = _fit_at_scale(x, scale, params, targets, max_evaluations - evaluations, workers, progress)
+        initial_cost = initial if initial_cost is None else initial_cost
+        x, evaluations = result.x, evaluations + int(result.nfev)
+        new_scale, n_data, n_eff = data_scale(x, params, targets)
+        settled = abs(new_scale / scale - 1) <= SCALE_TOLERANCE
+        if settled or result.status <= 0 or evaluations >= max_evaluations:
+            break
+        if progress:
+            print(f"calibrate: data scale {scale:.4g} -> {new_scale:.4g}, fitting again", file=sys.stderr, flush=True)
+        scale = new_scale
+    rp = prior_residuals(x, params)[0]
+    table = to_table(params, x)
+    return FitResult(values={c: float(v) for c, v in table.iloc[0].items()}, unit=x,
+                     cost=float(result.cost), initial_cost=initial_cost,
+                     evaluations=evaluations, status=str(result.message), until=until,
+                     start=Path(start).name if start else "parameters.toml",
+                     converged=bool(result.status > 0) and settled,
+                     data_scale=scale, data_points=n_data, effective_data_points=n_eff,
+                     data_cost=float(result.cost) - 0.5 * float(rp @ rp), prior_cost=0.5 * float(rp @ rp),
+                     scale_rounds=rounds)
+
+
+def _fit_at_scale(x0: np.ndarray, scale: float, params: Sequence[FreeParameter], targets: Sequence[Target],
+                  max_evaluations: int, workers: int, progress: bool):
+    """One least-squares search from ``x0`` with the data residuals' scale held at ``scale``;
+    returns scipy's result and the cost at ``x0`` [-]."""
     cache: dict[bytes, tuple[np.ndarray, np.ndarray, float]] = {}
 
     def evaluate(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -297,16 +338,9 @@ def fit(until: int = 2024, max_evaluations: int = MAX_EVALUATIONS, workers: int 
 
     initial = evaluate(x0)[0]
     result = least_squares(lambda x: evaluate(x)[0], x0, jac=lambda x: evaluate(x)[1], bounds=(0.0, 1.0),
-                           method="trf", x_scale=1.0, max_nfev=max_evaluations,
+                           method="trf", x_scale=1.0, max_nfev=max(1, max_evaluations),
                            ftol=TOLERANCE, xtol=TOLERANCE, gtol=TOLERANCE)
-    rp = prior_residuals(result.x, params)[0]
-    table = to_table(params, result.x)
-    return FitResult(values={c: float(v) for c, v in table.iloc[0].items()}, unit=result.x,
-                     cost=float(result.cost), initial_cost=0.5 * float(initial @ initial),
-                     evaluations=int(result.nfev), status=str(result.message), until=until,
-                     start=Path(start).name if start else "parameters.toml", converged=bool(result.status > 0),
-                     data_scale=scale, data_points=n_data, effective_data_points=n_eff,
-                     data_cost=float(result.cost) - 0.5 * float(rp @ rp), prior_cost=0.5 * float(rp @ rp))
+    return result, 0.5 * float(initial @ initial)
 
 
 def parameter_report(params: Sequence[FreeParameter], unit: np.ndarray) -> pd.DataFrame:
@@ -335,7 +369,7 @@ def fit_overview(result: FitResult, report: pd.DataFrame) -> pd.DataFrame:
               "share_at_bound_pct": 100.0 * at_bound / max(len(report), 1), "evaluations": result.evaluations,
               "hit_evaluation_cap": int(not result.converged), "data_scale": result.data_scale,
               "initial_cost": result.initial_cost, "cost": result.cost, "data_cost": result.data_cost,
-              "prior_cost": result.prior_cost}
+              "prior_cost": result.prior_cost, "scale_rounds": result.scale_rounds}
     return pd.DataFrame({"statistic": list(values), "value": [float(v) for v in values.values()]})
 
 
@@ -368,7 +402,8 @@ def fitted_set_text(result: FitResult) -> str:
              "[meta]", f"until = {result.until}", f"cost = {result.cost!r}",
              f"initial_cost = {result.initial_cost!r}", f"evaluations = {result.evaluations}",
              f"status = {json.dumps(result.status)}", f"converged = {str(result.converged).lower()}",
-             f"data_scale = {result.data_scale!r}", f"data_points = {result.data_points}",
+             f"data_scale = {result.data_scale!r}", f"scale_rounds = {result.scale_rounds}",
+             f"data_points = {result.data_points}",
              f'start = "{result.start}"', f'model_sha256 = "{model_hash()}"',
              f'data_sha256 = "{data_hash()}"', "", "[values]"]
     lines += [f"{key} = {json.dumps(value)}" for key, value in grouped.items()]
