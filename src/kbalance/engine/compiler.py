@@ -440,7 +440,7 @@ class Compiler:
                 spec += "->..." + "".join(letters[d] for d in keep)
                 return _Expr(f"sum_product({spec!r}, {', '.join(f.code for f in factors)})", keep)
         axes = tuple(1 + arg.dims.index(d) for d in summed)
-        return _Expr(f"np.sum({arg.code}, axis={axes})", keep)
+        return _Expr(f"np.add.reduce({arg.code}, axis={axes})", keep)
 
     def initial(self, node) -> _Expr:
         inner = self.expr(node)

@@ -67,9 +67,10 @@ def if_then_else(condition: np.ndarray, then: Callable, otherwise: Callable, siz
     branches where the condition varies, else only the branch taken (same values; the
     other is not computed). That branch keeps its own member axis (1 or all members); a
     branch may be a number, and the condition a truth value."""
-    if np.all(condition):
+    array = type(condition) is np.ndarray
+    if condition.all() if array else np.all(condition):
         value = then()
-    elif not np.any(condition):
+    elif not (condition.any() if array else np.any(condition)):
         value = otherwise()
     else:
         return np.where(condition, then(), otherwise())
@@ -277,8 +278,13 @@ class _State:
         self.data = {k: (t, _as_type(v, dtype)) for k, (t, v) in model.data.items()}
 
     def data_at(self, py: str):
-        times, values = self.data[py]
-        return _data(times, values, self.time)
+        """A data series at this step's time, interpolated once per step."""
+        key = ("data", py)
+        value = self.cache.get(key)
+        if value is None:
+            times, values = self.data[py]
+            value = self.cache[key] = _data(times, values, self.time)
+        return value
 
 
 class _LazyStocks(dict):
