@@ -80,7 +80,7 @@ def read_national_totals(path: Path | None = None) -> tuple[list[NationalTotal],
         rows = []
         for i, entry in enumerate(table["values"]):
             where = f"{name}.values[{i}]"
-            year, value, source = entry.get("year"), entry.get("value"), entry.get("source", "")
+            year, value, source = entry.get("year"), entry.get("value"), str(entry.get("source", ""))
             if not isinstance(year, int) or year in [r[0] for r in rows]:
                 raise InvalidValueError(path, f"{where}.year", year, "a calendar year, once per table")
             if not isinstance(value, (int, float)) or value <= 0:
