@@ -35,10 +35,9 @@ import pandas as pd
 from scipy.optimize import least_squares
 
 from kbalance.calibration.report import effective_residuals, fit_report, headline_statistics, plot_fit
-from kbalance.calibration.targets import Target, history_constants, last_time, read_targets, target_variables
+from kbalance.calibration.targets import Target, history_run, last_time, read_targets, target_variables
 from kbalance.calibration.totals import national_totals
 from kbalance.engine.compiler import compile_model
-from kbalance.engine.ensemble import run_ensemble
 from kbalance.errors import InvalidValueError
 from kbalance.model.parameters import fitted_versions, parameter_definitions
 from kbalance.outputs import check_new_folder, data_hash, model_hash, replace_file, write_new_folder
@@ -190,12 +189,8 @@ def simulate_targets(table: pd.DataFrame, targets: Sequence[Target], workers: in
                      chunk_size: int = 100) -> dict[str, np.ndarray]:
     """Model values at the targets' times: name → (member, year, …) [model units].
 
-    The runs are history runs (:func:`kbalance.calibration.targets.history_constants`)."""
-    extra = history_constants(compile_model())
-    if extra:
-        table = table.assign(**{k: v for k, v in extra.items() if k not in table.columns})
-    result = run_ensemble(table, None, last_time(targets), target_variables(targets),
-                          chunk_size=chunk_size, workers=workers)
+    The runs are history runs (:func:`kbalance.calibration.targets.history_run`)."""
+    result = history_run(table, last_time(targets), target_variables(targets), workers, chunk_size)
     return {t.name: result[t.variable].sel(year=t.times).values for t in targets}
 
 
@@ -294,10 +289,11 @@ def fit(until: int = 2024, max_evaluations: int = MAX_EVALUATIONS, workers: int 
     params = free_parameters()
     x0 = prior_unit(params) if start is None else np.clip(read_fitted_unit(Path(start), params)[0], 0.0, 1.0)
     scale, n_data, n_eff = data_scale(x0, params, targets)
-    x, evaluations, initial_cost = x0, 0, None
+    x, evaluations = x0, 0
     for rounds in range(1, MAX_SCALE_ROUNDS + 1):
         result, initial = _fit_at_scale(x, scale, params, targets, max_evaluations - evaluations, workers, progress)
-        initial_cost = initial if initial_cost is None else initial_cost
+        if rounds == 1:
+            initial_cost = initial
         x, evaluations = result.x, evaluations + int(result.nfev)
         new_scale, n_data, n_eff = data_scale(x, params, targets)
         settled = abs(new_scale / scale - 1) <= SCALE_TOLERANCE

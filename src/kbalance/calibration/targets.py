@@ -8,7 +8,11 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import pandas as pd
+import xarray as xr
 
+from kbalance.engine.compiler import compile_model
+from kbalance.engine.ensemble import run_ensemble
 from kbalance.errors import InvalidValueError
 from kbalance.observations import load as data
 from kbalance.paths import calibration_dir, read_toml
@@ -59,6 +63,16 @@ def history_constants(model) -> dict[str, float]:
         with ``names``, its model variable names
     """
     return {"jump off year": NO_JUMP_OFF_YEAR} if "jump off year" in model.names else {}
+
+
+def history_run(table: pd.DataFrame, until: int, variables: Sequence[str], workers: int = 1,
+                chunk_size: int = 100) -> xr.Dataset:
+    """History runs of the members of ``table`` (members × model constants) to ``until``
+    [year]: the constants of :func:`history_constants` are added where the table lacks them.
+    Returns the fast engine's Dataset of ``variables`` over (member, year, …)."""
+    extra = history_constants(compile_model())
+    table = table.assign(**{k: v for k, v in extra.items() if k not in table.columns})
+    return run_ensemble(table, None, until, variables, chunk_size=chunk_size, workers=workers)
 
 
 def last_time(targets: Sequence[Target]) -> int:

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from kbalance.calibration.targets import history_constants
+from kbalance.calibration.targets import history_run
 from kbalance.engine.compiler import compile_model
-from kbalance.engine.ensemble import run_ensemble
 from kbalance.errors import InvalidValueError, MissingKeyError
 from kbalance.model.inputs import reference_keys
 from kbalance.paths import calibration_dir, read_toml
@@ -109,11 +108,9 @@ def national_totals(parameters: pd.DataFrame, path: Path | None = None) -> pd.Da
     if len(parameters) != 1:
         raise InvalidValueError("national totals", "parameters", len(parameters), "one parameter set")
     checks, goal = read_national_totals(path)
-    table = parameters.assign(**{k: v for k, v in history_constants(compile_model()).items()
-                                 if k not in parameters.columns})
     until = max(int(c.values["year"].max()) for c in checks)
     variables = sorted({c.variable for c in checks} | {PRICE_LEVEL})
-    run = run_ensemble(table, None, until, variables, workers=1).isel(member=0)
+    run = history_run(parameters, until, variables).isel(member=0)
     rows = []
     for check in checks:
         series = run[check.variable]
